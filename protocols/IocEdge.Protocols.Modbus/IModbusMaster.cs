@@ -1,0 +1,50 @@
+namespace IocEdge.Protocols.Modbus;
+
+/// <summary>
+/// A Modbus master (client) talking to one link: a TCP connection, an RTU-over-TCP tunnel or an RS-485 line
+/// that several slaves share. Every call is one request/response exchange with one unit (slave) id.
+/// </summary>
+/// <remarks>
+/// Errors: <see cref="ModbusDeviceException"/> when the slave answered with an exception response;
+/// <see cref="ModbusTimeoutException"/> when no valid answer came within the timeout (after retries);
+/// <see cref="ModbusProtocolException"/> when the answer was malformed beyond recovery;
+/// <see cref="OperationCanceledException"/> when the call's cancellation token fired.
+/// A broken link is reconnected by the implementation on the next call.
+/// </remarks>
+public interface IModbusMaster : IAsyncDisposable
+{
+    /// <summary>FC 01.</summary>
+    ValueTask<bool[]> ReadCoilsAsync(byte unitId, ushort address, ushort count, CancellationToken cancellationToken = default);
+
+    /// <summary>FC 02.</summary>
+    ValueTask<bool[]> ReadDiscreteInputsAsync(byte unitId, ushort address, ushort count, CancellationToken cancellationToken = default);
+
+    /// <summary>FC 03.</summary>
+    ValueTask<ushort[]> ReadHoldingRegistersAsync(byte unitId, ushort address, ushort count, CancellationToken cancellationToken = default);
+
+    /// <summary>FC 04.</summary>
+    ValueTask<ushort[]> ReadInputRegistersAsync(byte unitId, ushort address, ushort count, CancellationToken cancellationToken = default);
+
+    /// <summary>FC 05.</summary>
+    ValueTask WriteSingleCoilAsync(byte unitId, ushort address, bool value, CancellationToken cancellationToken = default);
+
+    /// <summary>FC 06.</summary>
+    ValueTask WriteSingleRegisterAsync(byte unitId, ushort address, ushort value, CancellationToken cancellationToken = default);
+
+    /// <summary>FC 0F.</summary>
+    ValueTask WriteMultipleCoilsAsync(byte unitId, ushort address, ReadOnlyMemory<bool> values, CancellationToken cancellationToken = default);
+
+    /// <summary>FC 10.</summary>
+    ValueTask WriteMultipleRegistersAsync(byte unitId, ushort address, ReadOnlyMemory<ushort> values, CancellationToken cancellationToken = default);
+
+    /// <summary>FC 16: result = (current AND andMask) OR (orMask AND NOT andMask).</summary>
+    ValueTask MaskWriteRegisterAsync(byte unitId, ushort address, ushort andMask, ushort orMask, CancellationToken cancellationToken = default);
+
+    /// <summary>FC 17: the write is performed before the read.</summary>
+    ValueTask<ushort[]> ReadWriteMultipleRegistersAsync(byte unitId, ushort readAddress, ushort readCount,
+        ushort writeAddress, ReadOnlyMemory<ushort> values, CancellationToken cancellationToken = default);
+
+    /// <summary>FC 2B / MEI 0E: the objects (id → value) of one read device identification exchange or several (more follows).</summary>
+    ValueTask<IReadOnlyDictionary<byte, string>> ReadDeviceIdentificationAsync(byte unitId, byte readDeviceIdCode = 1,
+        byte objectId = 0, CancellationToken cancellationToken = default);
+}
