@@ -1,0 +1,351 @@
+using System.Buffers;
+using System.Globalization;
+using System.Text.Json;
+
+namespace IocEdge.Protocols.Mqtt;
+
+/// <summary>
+/// The JSON payload of <c>iocedge/v1/{gateway}/readings</c> (contract v1 §4). Hand-written over
+/// <see cref="Utf8JsonWriter"/>/<see cref="Utf8JsonReader"/>: no reflection, no intermediate DOM, so the aggregator can
+/// decode at ingest rate and the encoder is trimming/AOT safe.
+/// </summary>
+public static class ReadingBatchJson
+{
+    /// <summary>The payload version this codec writes and reads.</summary>
+    public const int Version = 1;
+
+    /// <summary>More readings than this in one message is refused (bounds the aggregator's work per message).</summary>
+    public const int MaxReadingsPerBatch = 10_000;
+
+    /// <summary>Largest sequence number: JSON consumers in JavaScript read integers exactly up to 2^53.</summary>
+    public const long MaxSequence = 1L << 53;
+
+    private static readonly JsonWriterOptions WriterOptions = new() { SkipValidation = true };
+
+    public static byte[] Encode(ReadingBatch batch)
+    {
+        var buffer = new ArrayBufferWriter<byte>(64 + (batch.Readings.Count * 128));
+        Encode(batch, buffer);
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    public static void Encode(ReadingBatch batch, IBufferWriter<byte> output)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        using var w = new Utf8JsonWriter(output, WriterOptions);
+        w.WriteStartObject();
+        w.WriteNumber("v"u8, Version);
+        w.WriteString("gateway"u8, batch.GatewayId);
+        w.WriteString("stream"u8, batch.StreamId);
+        w.WriteStartArray("readings"u8);
+        foreach (var (seq, r) in batch.Readings)
+        {
+            w.WriteStartObject();
+            w.WriteNumber("seq"u8, seq);
+            w.WriteString("channel"u8, r.Channel);
+            w.WriteString("ts"u8, FormatTimestamp(r.Timestamp));
+            if (r.Value is { } value)
+            {
+                w.WriteNumber("value"u8, value);
+            }
+            else
+            {
+                w.WriteNull("value"u8);
+            }
+
+            w.WriteString("unit"u8, r.Unit);
+            w.WriteString("quality"u8, QualityNames.ToWire(r.Quality));
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
+        w.WriteEndObject();
+        w.Flush();
+    }
+
+    /// <summary>RFC 3339, UTC, millisecond precision: "2026-11-22T03:15:00.123Z".</summary>
+    public static string FormatTimestamp(DateTimeOffset timestamp) =>
+        timestamp.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// Decodes and validates a readings payload received on the topic of <paramref name="topicGatewayId"/>.
+    /// On failure <paramref name="error"/> names the field ("readings[3].ts") and what is wrong; nothing throws for bad input.
+    /// </summary>
+    public static bool TryDecode(ReadOnlySpan<byte> payload, string topicGatewayId, out ReadingBatch? batch, out string? error)
+    {
+        batch = null;
+        try
+        {
+            var reader = new Utf8JsonReader(payload, new JsonReaderOptions { MaxDepth = 8 });
+            error = Decode(ref reader, topicGatewayId, out batch);
+        }
+        catch (JsonException ex)
+        {
+            error = $"not valid JSON ({ex.Message})";
+        }
+        catch (InvalidOperationException ex)
+        {
+            // Utf8JsonReader.GetString throws this for a string that is not valid UTF-8.
+            error = $"not valid UTF-8 text ({ex.Message})";
+        }
+
+        return error is null;
+    }
+
+    private static string? Decode(ref Utf8JsonReader r, string topicGatewayId, out ReadingBatch? batch)
+    {
+        batch = null;
+        if (!r.Read() || r.TokenType != JsonTokenType.StartObject)
+        {
+            return "payload must be a JSON object";
+        }
+
+        int? version = null;
+        string? gateway = null, stream = null;
+        List<SequencedReading>? readings = null;
+        while (r.Read() && r.TokenType == JsonTokenType.PropertyName)
+        {
+            if (r.ValueTextEquals("v"u8))
+            {
+                r.Read();
+                if (r.TokenType != JsonTokenType.Number || !r.TryGetInt32(out var v))
+                {
+                    return "v: must be an integer";
+                }
+
+                if (v != Version)
+                {
+                    return $"v: version {v} is not supported (this aggregator reads version {Version})";
+                }
+
+                version = v;
+            }
+            else if (r.ValueTextEquals("gateway"u8))
+            {
+                r.Read();
+                gateway = r.TokenType == JsonTokenType.String ? r.GetString() : null;
+                if (gateway is null || !Identifiers.IsValidGatewayId(gateway))
+                {
+                    return "gateway: must be a gateway id (lower-case letters, digits, '-')";
+                }
+            }
+            else if (r.ValueTextEquals("stream"u8))
+            {
+                r.Read();
+                stream = r.TokenType == JsonTokenType.String ? r.GetString() : null;
+                if (stream is null || !Identifiers.IsValidStreamId(stream))
+                {
+                    return "stream: must be a stream id (lower-case letters and digits, at most 32)";
+                }
+            }
+            else if (r.ValueTextEquals("readings"u8))
+            {
+                r.Read();
+                if (r.TokenType != JsonTokenType.StartArray)
+                {
+                    return "readings: must be an array";
+                }
+
+                readings = [];
+                while (r.Read() && r.TokenType != JsonTokenType.EndArray)
+                {
+                    if (readings.Count == MaxReadingsPerBatch)
+                    {
+                        return $"readings: more than {MaxReadingsPerBatch} readings in one message";
+                    }
+
+                    var e = DecodeReading(ref r, readings.Count, out var reading);
+                    if (e is not null)
+                    {
+                        return e;
+                    }
+
+                    readings.Add(reading);
+                }
+            }
+            else
+            {
+                // Unknown fields are ignored: a minor revision of the contract may add some (§6).
+                r.Skip();
+            }
+        }
+
+        if (version is null)
+        {
+            return "v: missing";
+        }
+
+        if (gateway is null)
+        {
+            return "gateway: missing";
+        }
+
+        if (!string.Equals(gateway, topicGatewayId, StringComparison.Ordinal))
+        {
+            return $"gateway: '{gateway}' does not match the topic's gateway '{topicGatewayId}'";
+        }
+
+        if (stream is null)
+        {
+            return "stream: missing";
+        }
+
+        if (readings is null || readings.Count == 0)
+        {
+            return "readings: missing or empty";
+        }
+
+        batch = new ReadingBatch(gateway, stream, readings);
+        return null;
+    }
+
+    private static string? DecodeReading(ref Utf8JsonReader r, int index, out SequencedReading reading)
+    {
+        reading = default;
+        if (r.TokenType != JsonTokenType.StartObject)
+        {
+            return $"readings[{index}]: must be an object";
+        }
+
+        long? seq = null;
+        string? channel = null, unit = null;
+        DateTimeOffset? ts = null;
+        double? value = null;
+        var hasValue = false;
+        var quality = Quality.Good;
+        while (r.Read() && r.TokenType == JsonTokenType.PropertyName)
+        {
+            if (r.ValueTextEquals("seq"u8))
+            {
+                r.Read();
+                if (r.TokenType != JsonTokenType.Number || !r.TryGetInt64(out var s) || s < 1 || s > MaxSequence)
+                {
+                    return $"readings[{index}].seq: must be an integer from 1 to 2^53";
+                }
+
+                seq = s;
+            }
+            else if (r.ValueTextEquals("channel"u8))
+            {
+                r.Read();
+                channel = r.TokenType == JsonTokenType.String ? r.GetString() : null;
+                if (channel is null || !Identifiers.IsValidChannelId(channel))
+                {
+                    return $"readings[{index}].channel: must be a channel id such as \"env1/pm2_5\"";
+                }
+            }
+            else if (r.ValueTextEquals("ts"u8))
+            {
+                r.Read();
+                if (r.TokenType != JsonTokenType.String || !TryParseTimestamp(r.ValueSpan, out var t))
+                {
+                    return $"readings[{index}].ts: must be an RFC 3339 UTC time such as \"2026-11-22T03:15:00.123Z\"";
+                }
+
+                ts = t;
+            }
+            else if (r.ValueTextEquals("value"u8))
+            {
+                r.Read();
+                hasValue = true;
+                if (r.TokenType == JsonTokenType.Null)
+                {
+                    value = null;
+                }
+                else if (r.TokenType == JsonTokenType.Number && r.TryGetDouble(out var d) && double.IsFinite(d))
+                {
+                    value = d;
+                }
+                else
+                {
+                    return $"readings[{index}].value: must be a finite number or null";
+                }
+            }
+            else if (r.ValueTextEquals("unit"u8))
+            {
+                r.Read();
+                unit = r.TokenType == JsonTokenType.String ? r.GetString() : null;
+                if (unit is null || !Identifiers.IsValidUnit(unit))
+                {
+                    return $"readings[{index}].unit: must be a unit such as \"ug/m3\" (at most 16 printable characters)";
+                }
+            }
+            else if (r.ValueTextEquals("quality"u8))
+            {
+                r.Read();
+                if (r.TokenType != JsonTokenType.String || !QualityNames.TryParse(r.ValueSpan, out quality))
+                {
+                    return $"readings[{index}].quality: must be one of good, stale, comm_failure, device_exception";
+                }
+            }
+            else
+            {
+                r.Skip();
+            }
+        }
+
+        if (seq is null)
+        {
+            return $"readings[{index}].seq: missing";
+        }
+
+        if (channel is null)
+        {
+            return $"readings[{index}].channel: missing";
+        }
+
+        if (ts is null)
+        {
+            return $"readings[{index}].ts: missing";
+        }
+
+        if (unit is null)
+        {
+            return $"readings[{index}].unit: missing";
+        }
+
+        if (!hasValue)
+        {
+            return $"readings[{index}].value: missing (use null when there is no value)";
+        }
+
+        var carriesValue = quality is Quality.Good or Quality.Stale;
+        if (carriesValue && value is null)
+        {
+            return $"readings[{index}].value: null is only allowed with quality comm_failure or device_exception";
+        }
+
+        if (!carriesValue && value is not null)
+        {
+            return $"readings[{index}].value: must be null with quality {QualityNames.ToWire(quality)}";
+        }
+
+        reading = new SequencedReading(seq.Value, new Reading(channel, ts.Value, value, unit, quality));
+        return null;
+    }
+
+    /// <summary>Accepts RFC 3339 times in UTC only ("Z" or "+00:00"); a local offset is a gateway clock bug.</summary>
+    public static bool TryParseTimestamp(ReadOnlySpan<byte> utf8, out DateTimeOffset timestamp)
+    {
+        timestamp = default;
+        if (utf8.Length is < 20 or > 35)
+        {
+            return false;
+        }
+
+        Span<char> chars = stackalloc char[utf8.Length];
+        for (var i = 0; i < utf8.Length; i++)
+        {
+            chars[i] = (char)utf8[i];
+        }
+
+        var utc = chars[^1] == 'Z' || chars.EndsWith("+00:00");
+        if (!utc || chars[10] != 'T')
+        {
+            return false;
+        }
+
+        return DateTimeOffset.TryParse(chars, CultureInfo.InvariantCulture,
+            DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out timestamp);
+    }
+}

@@ -1,0 +1,68 @@
+namespace IocEdge.Protocols.Mqtt;
+
+/// <summary>The topic tree of contract v1 (see README.md §3).</summary>
+public static class Topics
+{
+    public const string Root = "iocedge/v1";
+
+    /// <summary>Subscription filter for every gateway's readings.</summary>
+    public const string AllReadings = Root + "/+/readings";
+
+    /// <summary>Subscription filter for every gateway's status.</summary>
+    public const string AllStatus = Root + "/+/status";
+
+    public static string Readings(string gatewayId) => $"{Root}/{Checked(gatewayId)}/readings";
+
+    public static string Status(string gatewayId) => $"{Root}/{Checked(gatewayId)}/status";
+
+    /// <summary>Splits "iocedge/v1/{gateway}/{kind}" and checks the gateway id.</summary>
+    public static bool TryParse(string topic, out string gatewayId, out TopicKind kind)
+    {
+        gatewayId = string.Empty;
+        kind = default;
+        if (!topic.StartsWith(Root + "/", StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        var rest = topic.AsSpan(Root.Length + 1);
+        var slash = rest.IndexOf('/');
+        if (slash <= 0)
+        {
+            return false;
+        }
+
+        var id = rest[..slash];
+        var leaf = rest[(slash + 1)..];
+        if (!Identifiers.IsValidGatewayId(id))
+        {
+            return false;
+        }
+
+        if (leaf.SequenceEqual("readings"))
+        {
+            kind = TopicKind.Readings;
+        }
+        else if (leaf.SequenceEqual("status"))
+        {
+            kind = TopicKind.Status;
+        }
+        else
+        {
+            return false;
+        }
+
+        gatewayId = id.ToString();
+        return true;
+    }
+
+    private static string Checked(string gatewayId) => Identifiers.IsValidGatewayId(gatewayId)
+        ? gatewayId
+        : throw new ArgumentException($"'{gatewayId}' is not a valid gateway id (lower-case letters, digits and '-', at most 64).", nameof(gatewayId));
+}
+
+public enum TopicKind
+{
+    Readings,
+    Status,
+}
