@@ -1,0 +1,55 @@
+using IocEdge.Aggregator.Api;
+using IocEdge.Aggregator.Broker;
+using IocEdge.Aggregator.Ingest;
+using IocEdge.Aggregator.Storage;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace IocEdge.Aggregator;
+
+/// <summary>Builds the aggregator: used by its own Main, by the demo and by the tests, so all three run the same thing.</summary>
+public static class AggregatorHost
+{
+    /// <param name="args">Command-line arguments (configuration keys, e.g. --Aggregator:DataDirectory=/tmp/x).</param>
+    /// <param name="configure">Last-word changes: extra in-memory settings or services (tests replace TimeProvider).</param>
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args });
+        builder.Configuration.AddEnvironmentVariables("IOCEDGE_");
+        builder.Services.AddSystemd();
+        builder.Services.TryAddTimeProvider();
+        builder.Services.AddOptions<AggregatorOptions>()
+            .Bind(builder.Configuration.GetSection(AggregatorOptions.Section))
+            .ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<AggregatorOptions>, AggregatorOptionsValidator>();
+        builder.Services.AddSingleton<IngestMetrics>();
+        builder.Services.AddSingleton(sp => new ReadingStore(
+            sp.GetRequiredService<IOptions<AggregatorOptions>>().Value.DatabasePath,
+            sp.GetRequiredService<ILogger<ReadingStore>>()));
+        builder.Services.AddSingleton<IngestPipeline>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<IngestPipeline>());
+        builder.Services.AddSingleton<EmbeddedBroker>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<EmbeddedBroker>());
+        configure?.Invoke(builder);
+
+        var urls = builder.Configuration.GetSection(AggregatorOptions.Section)[nameof(AggregatorOptions.HttpUrls)]
+                   ?? new AggregatorOptions().HttpUrls;
+        builder.WebHost.UseUrls(urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+
+        var app = builder.Build();
+        app.MapIocApi();
+        return app;
+    }
+
+    private static void TryAddTimeProvider(this IServiceCollection services)
+    {
+        if (!services.Any(d => d.ServiceType == typeof(TimeProvider)))
+        {
+            services.AddSingleton(TimeProvider.System);
+        }
+    }
+}

@@ -1,0 +1,153 @@
+using System.Threading.Channels;
+using IocEdge.Aggregator.Storage;
+using IocEdge.Protocols.Mqtt;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace IocEdge.Aggregator.Ingest;
+
+/// <summary>
+/// Group commit: every transport (the embedded broker today, an external broker's subscription later) hands decoded
+/// batches to <see cref="SubmitAsync"/> and awaits their commit before it acknowledges them. One writer loop drains
+/// whatever is waiting into one transaction, so many gateways share one fsync.
+/// </summary>
+public sealed class IngestPipeline : BackgroundService
+{
+    private readonly Channel<Work> _queue;
+    private readonly ReadingStore _store;
+    private readonly IngestMetrics _metrics;
+    private readonly TimeProvider _time;
+    private readonly ILogger<IngestPipeline> _logger;
+    private readonly int _maxReadingsPerCommit;
+
+    public IngestPipeline(ReadingStore store, IngestMetrics metrics, IOptions<AggregatorOptions> options, TimeProvider time,
+        ILogger<IngestPipeline> logger)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _store = store;
+        _metrics = metrics;
+        _time = time;
+        _logger = logger;
+        _maxReadingsPerCommit = options.Value.Ingest.MaxReadingsPerCommit;
+        _queue = Channel.CreateBounded<Work>(new BoundedChannelOptions(options.Value.Ingest.QueueCapacity)
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+    }
+
+    /// <summary>Completes once the batch is committed; throws when the store could not write it.</summary>
+    public async ValueTask<StoreResult> SubmitAsync(ReadingBatch batch, CancellationToken cancellationToken)
+    {
+        var work = new Work(batch, null);
+        await _queue.Writer.WriteAsync(work, cancellationToken).ConfigureAwait(false);
+        return await work.Done.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Records a status through the same single writer.</summary>
+    public async ValueTask SubmitStatusAsync(GatewayStatus status, CancellationToken cancellationToken)
+    {
+        var work = new Work(null, status);
+        await _queue.Writer.WriteAsync(work, cancellationToken).ConfigureAwait(false);
+        await work.Done.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var pending = new List<Work>();
+        var batches = new List<ReadingBatch>();
+        try
+        {
+            while (await _queue.Reader.WaitToReadAsync(stoppingToken).ConfigureAwait(false))
+            {
+                pending.Clear();
+                batches.Clear();
+                var readings = 0;
+                while (readings < _maxReadingsPerCommit && _queue.Reader.TryRead(out var w))
+                {
+                    pending.Add(w);
+                    if (w.Batch is not null)
+                    {
+                        batches.Add(w.Batch);
+                        readings += w.Batch.Readings.Count;
+                    }
+                }
+
+                Commit(pending, batches);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            // Whatever is still queued was never acknowledged: its senders will send it again.
+            _queue.Writer.TryComplete();
+            while (_queue.Reader.TryRead(out var w))
+            {
+                w.Done.TrySetCanceled(CancellationToken.None);
+            }
+        }
+    }
+
+    private void Commit(List<Work> pending, List<ReadingBatch> batches)
+    {
+        StoreResult[] results;
+        try
+        {
+            foreach (var w in pending)
+            {
+                if (w.Status is not null)
+                {
+                    _store.RecordStatus(w.Status);
+                }
+            }
+
+            results = batches.Count == 0 ? [] : _store.Store(batches, _time.GetUtcNow());
+        }
+        catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or IOException)
+        {
+            _metrics.StoreFailure();
+            foreach (var w in pending)
+            {
+                if (w.Batch is not null)
+                {
+                    _logger.StoreFailed(ex, w.Batch.Readings.Count, w.Batch.GatewayId);
+                }
+
+                w.Done.TrySetException(ex);
+            }
+
+            return;
+        }
+
+        var b = 0;
+        int stored = 0, duplicates = 0;
+        foreach (var w in pending)
+        {
+            if (w.Batch is null)
+            {
+                w.Done.TrySetResult(default);
+                continue;
+            }
+
+            var r = results[b++];
+            stored += r.Stored;
+            duplicates += r.Duplicates;
+            w.Done.TrySetResult(r);
+        }
+
+        _metrics.Committed(stored, duplicates);
+        _logger.Committed(stored, duplicates, pending.Count);
+    }
+
+    private sealed class Work(ReadingBatch? batch, GatewayStatus? status)
+    {
+        public ReadingBatch? Batch { get; } = batch;
+
+        public GatewayStatus? Status { get; } = status;
+
+        public TaskCompletionSource<StoreResult> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+}

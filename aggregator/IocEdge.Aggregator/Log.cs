@@ -1,0 +1,37 @@
+using Microsoft.Extensions.Logging;
+
+namespace IocEdge.Aggregator;
+
+/// <summary>Every log line of the aggregator, with stable event ids (1xxx broker, 2xxx ingest/store, 3xxx API).</summary>
+internal static partial class Log
+{
+    [LoggerMessage(1001, LogLevel.Information, "Embedded MQTT broker listening on {Address}:{Port}")]
+    public static partial void BrokerListening(this ILogger logger, string address, int port);
+
+    [LoggerMessage(1002, LogLevel.Information, "Gateway {GatewayId} connected from {Endpoint}")]
+    public static partial void GatewayConnected(this ILogger logger, string gatewayId, string? endpoint);
+
+    [LoggerMessage(1003, LogLevel.Warning, "Gateway {GatewayId} disconnected ({DisconnectType})")]
+    public static partial void GatewayDisconnected(this ILogger logger, string gatewayId, string disconnectType);
+
+    [LoggerMessage(1004, LogLevel.Warning, "Rejected a message from client {ClientId} on {Topic}: {Reason}")]
+    public static partial void MessageRejected(this ILogger logger, string clientId, string topic, string reason);
+
+    [LoggerMessage(1005, LogLevel.Error, "Could not store {Count} readings from {GatewayId}; the gateway keeps them and sends them again")]
+    public static partial void StoreFailed(this ILogger logger, Exception exception, int count, string gatewayId);
+
+    [LoggerMessage(1006, LogLevel.Warning, "The broker dropped a message queued for client {ClientId} (slow subscriber)")]
+    public static partial void BrokerDropped(this ILogger logger, string clientId);
+
+    [LoggerMessage(2001, LogLevel.Information, "Store opened at {Path}")]
+    public static partial void StoreOpened(this ILogger logger, string path);
+
+    [LoggerMessage(2002, LogLevel.Debug, "Committed {Stored} readings ({Duplicates} duplicates) from {Messages} messages")]
+    public static partial void Committed(this ILogger logger, int stored, int duplicates, int messages);
+
+    [LoggerMessage(2003, LogLevel.Warning, "Channel {GatewayId}/{Channel} changed unit from {OldUnit} to {NewUnit}")]
+    public static partial void UnitChanged(this ILogger logger, string gatewayId, string channel, string oldUnit, string newUnit);
+
+    [LoggerMessage(3001, LogLevel.Information, "IOC API listening on {Urls}")]
+    public static partial void ApiListening(this ILogger logger, string urls);
+}

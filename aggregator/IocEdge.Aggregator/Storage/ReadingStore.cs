@@ -1,0 +1,374 @@
+using IocEdge.Protocols.Mqtt;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+
+namespace IocEdge.Aggregator.Storage;
+
+/// <summary>What one commit did with the readings it was given.</summary>
+public readonly record struct StoreResult(int Stored, int Duplicates);
+
+/// <summary>The latest value of one channel, as the IOC sees it.</summary>
+public sealed record LatestReading(string Gateway, string Channel, DateTimeOffset Timestamp, double? Value, string Unit,
+    Quality Quality, long Sequence, DateTimeOffset ReceivedAt);
+
+/// <summary>What the aggregator knows of one gateway.</summary>
+public sealed record GatewayInfo(string Gateway, string State, DateTimeOffset? StatusAt, string? Software, long? OutboxPending,
+    DateTimeOffset? LastSeen, long Readings, long Duplicates, int Channels);
+
+/// <summary>
+/// The aggregator's SQLite store. Readings are keyed by (gateway, stream, seq): inserting a key that is already there
+/// does nothing, which is what makes a redelivered message harmless (contract §4.1). Each channel is a row of
+/// <c>series</c> that also holds its latest value, so "latest" is one small table scan whatever the history length.
+/// </summary>
+/// <remarks>
+/// One writer (the ingest loop) owns the write connection; readers open their own pooled connections (WAL lets them
+/// read while the writer commits). synchronous=FULL: a reading is on disk before its PUBACK leaves.
+/// </remarks>
+public sealed class ReadingStore : IDisposable
+{
+    private const string Schema = """
+        PRAGMA journal_mode=WAL;
+        CREATE TABLE IF NOT EXISTS streams(
+            id INTEGER PRIMARY KEY,
+            gateway TEXT NOT NULL,
+            stream TEXT NOT NULL,
+            UNIQUE(gateway, stream));
+        CREATE TABLE IF NOT EXISTS series(
+            id INTEGER PRIMARY KEY,
+            gateway TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            unit TEXT NOT NULL,
+            last_ts INTEGER,
+            last_value REAL,
+            last_quality INTEGER,
+            last_seq INTEGER,
+            last_received INTEGER,
+            UNIQUE(gateway, channel));
+        CREATE TABLE IF NOT EXISTS readings(
+            stream_id INTEGER NOT NULL,
+            seq INTEGER NOT NULL,
+            series_id INTEGER NOT NULL,
+            ts INTEGER NOT NULL,
+            value REAL,
+            quality INTEGER NOT NULL,
+            received INTEGER NOT NULL,
+            PRIMARY KEY(stream_id, seq)) WITHOUT ROWID;
+        CREATE INDEX IF NOT EXISTS readings_series_ts ON readings(series_id, ts);
+        CREATE TABLE IF NOT EXISTS gateways(
+            gateway TEXT PRIMARY KEY,
+            state TEXT NOT NULL DEFAULT 'unknown',
+            status_ts INTEGER,
+            software TEXT,
+            outbox_pending INTEGER,
+            last_seen INTEGER,
+            readings INTEGER NOT NULL DEFAULT 0,
+            duplicates INTEGER NOT NULL DEFAULT 0);
+        """;
+
+    private readonly string _connectionString;
+    private readonly ILogger _logger;
+    private readonly SqliteConnection _writer;
+    private readonly Dictionary<(string Gateway, string Stream), long> _streamIds = [];
+    private readonly Dictionary<(string Gateway, string Channel), (long Id, string Unit)> _series = [];
+    private readonly SqliteCommand _insertReading;
+    private readonly SqliteCommand _updateLatest;
+
+    public ReadingStore(string databasePath, ILogger<ReadingStore> logger)
+    {
+        ArgumentNullException.ThrowIfNull(databasePath);
+        _logger = logger;
+        var dir = Path.GetDirectoryName(Path.GetFullPath(databasePath));
+        if (dir is not null)
+        {
+            Directory.CreateDirectory(dir);
+        }
+
+        _connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = databasePath,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Pooling = true,
+            DefaultTimeout = 30,
+        }.ToString();
+
+        _writer = new SqliteConnection(_connectionString);
+        _writer.Open();
+        Execute(_writer, Schema);
+        Execute(_writer, "PRAGMA synchronous=FULL;");
+
+        _insertReading = _writer.CreateCommand();
+        _insertReading.CommandText = """
+            INSERT INTO readings(stream_id, seq, series_id, ts, value, quality, received)
+            VALUES ($stream, $seq, $series, $ts, $value, $quality, $received)
+            ON CONFLICT DO NOTHING
+            """;
+        foreach (var p in new[] { "$stream", "$seq", "$series", "$ts", "$value", "$quality", "$received" })
+        {
+            _insertReading.Parameters.Add(new SqliteParameter(p, null));
+        }
+
+        _updateLatest = _writer.CreateCommand();
+        _updateLatest.CommandText = """
+            UPDATE series SET last_ts=$ts, last_value=$value, last_quality=$quality, last_seq=$seq, last_received=$received
+            WHERE id=$series AND (last_ts IS NULL OR last_ts < $ts OR (last_ts = $ts AND last_seq < $seq))
+            """;
+        foreach (var p in new[] { "$series", "$ts", "$value", "$quality", "$seq", "$received" })
+        {
+            _updateLatest.Parameters.Add(new SqliteParameter(p, null));
+        }
+
+        logger.StoreOpened(databasePath);
+    }
+
+    /// <summary>
+    /// Stores every batch in one transaction. Returns, per batch, how many readings were new and how many were
+    /// already stored. Throws (and stores nothing) when the database cannot be written (disk full, I/O error).
+    /// </summary>
+    public StoreResult[] Store(IReadOnlyList<ReadingBatch> batches, DateTimeOffset receivedAt)
+    {
+        ArgumentNullException.ThrowIfNull(batches);
+        var results = new StoreResult[batches.Count];
+        var received = receivedAt.ToUnixTimeMilliseconds();
+        using var tx = _writer.BeginTransaction();
+        _insertReading.Transaction = tx;
+        _updateLatest.Transaction = tx;
+        try
+        {
+            for (var b = 0; b < batches.Count; b++)
+            {
+                var batch = batches[b];
+                var streamId = StreamId(batch.GatewayId, batch.StreamId, tx);
+                int stored = 0, duplicates = 0;
+                foreach (var (seq, r) in batch.Readings)
+                {
+                    var seriesId = SeriesId(batch.GatewayId, r.Channel, r.Unit, tx);
+                    var ts = r.Timestamp.ToUnixTimeMilliseconds();
+                    object value = r.Value is { } v ? v : DBNull.Value;
+                    var ps = _insertReading.Parameters;
+                    ps[0].Value = streamId;
+                    ps[1].Value = seq;
+                    ps[2].Value = seriesId;
+                    ps[3].Value = ts;
+                    ps[4].Value = value;
+                    ps[5].Value = (int)r.Quality;
+                    ps[6].Value = received;
+                    if (_insertReading.ExecuteNonQuery() == 0)
+                    {
+                        duplicates++;
+                        continue;
+                    }
+
+                    stored++;
+                    var us = _updateLatest.Parameters;
+                    us[0].Value = seriesId;
+                    us[1].Value = ts;
+                    us[2].Value = value;
+                    us[3].Value = (int)r.Quality;
+                    us[4].Value = seq;
+                    us[5].Value = received;
+                    _updateLatest.ExecuteNonQuery();
+                }
+
+                using var gw = _writer.CreateCommand();
+                gw.Transaction = tx;
+                gw.CommandText = """
+                    INSERT INTO gateways(gateway, last_seen, readings, duplicates) VALUES ($g, $t, $n, $d)
+                    ON CONFLICT(gateway) DO UPDATE SET last_seen=max(coalesce(last_seen, 0), $t),
+                        readings=readings+$n, duplicates=duplicates+$d
+                    """;
+                gw.Parameters.AddWithValue("$g", batch.GatewayId);
+                gw.Parameters.AddWithValue("$t", received);
+                gw.Parameters.AddWithValue("$n", stored);
+                gw.Parameters.AddWithValue("$d", duplicates);
+                gw.ExecuteNonQuery();
+                results[b] = new StoreResult(stored, duplicates);
+            }
+
+            tx.Commit();
+            return results;
+        }
+        catch
+        {
+            // The transaction rolled back: forget ids that were allocated inside it.
+            _streamIds.Clear();
+            _series.Clear();
+            throw;
+        }
+    }
+
+    /// <summary>Records a gateway's status message (or its disconnection, with <paramref name="status"/> offline).</summary>
+    public void RecordStatus(GatewayStatus status)
+    {
+        ArgumentNullException.ThrowIfNull(status);
+        using var cmd = _writer.CreateCommand();
+        cmd.CommandText = """
+            INSERT INTO gateways(gateway, state, status_ts, software, outbox_pending) VALUES ($g, $s, $t, $sw, $p)
+            ON CONFLICT(gateway) DO UPDATE SET state=$s, status_ts=$t, software=coalesce($sw, software),
+                outbox_pending=coalesce($p, outbox_pending)
+            """;
+        cmd.Parameters.AddWithValue("$g", status.GatewayId);
+        cmd.Parameters.AddWithValue("$s", status.State == GatewayState.Online ? "online" : "offline");
+        cmd.Parameters.AddWithValue("$t", status.Timestamp.ToUnixTimeMilliseconds());
+        cmd.Parameters.AddWithValue("$sw", (object?)status.Software ?? DBNull.Value);
+        cmd.Parameters.AddWithValue("$p", (object?)status.OutboxPending ?? DBNull.Value);
+        cmd.ExecuteNonQuery();
+    }
+
+    public IReadOnlyList<LatestReading> Latest(string? gateway = null)
+    {
+        using var c = OpenReader();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = """
+            SELECT gateway, channel, last_ts, last_value, unit, last_quality, last_seq, last_received
+            FROM series WHERE last_ts IS NOT NULL AND ($g IS NULL OR gateway = $g)
+            ORDER BY gateway, channel
+            """;
+        cmd.Parameters.AddWithValue("$g", (object?)gateway ?? DBNull.Value);
+        using var r = cmd.ExecuteReader();
+        var list = new List<LatestReading>();
+        while (r.Read())
+        {
+            list.Add(new LatestReading(r.GetString(0), r.GetString(1), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(2)),
+                r.IsDBNull(3) ? null : r.GetDouble(3), r.GetString(4), (Quality)r.GetInt32(5), r.GetInt64(6),
+                DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(7))));
+        }
+
+        return list;
+    }
+
+    public IReadOnlyList<GatewayInfo> Gateways()
+    {
+        using var c = OpenReader();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = """
+            SELECT g.gateway, g.state, g.status_ts, g.software, g.outbox_pending, g.last_seen, g.readings, g.duplicates,
+                   (SELECT count(*) FROM series s WHERE s.gateway = g.gateway)
+            FROM gateways g ORDER BY g.gateway
+            """;
+        using var r = cmd.ExecuteReader();
+        var list = new List<GatewayInfo>();
+        while (r.Read())
+        {
+            list.Add(new GatewayInfo(r.GetString(0), r.GetString(1), Time(r, 2), r.IsDBNull(3) ? null : r.GetString(3),
+                r.IsDBNull(4) ? null : r.GetInt64(4), Time(r, 5), r.GetInt64(6), r.GetInt64(7), r.GetInt32(8)));
+        }
+
+        return list;
+    }
+
+    /// <summary>Every stored reading of one channel, oldest first (for tests and, later, the history API).</summary>
+    public IReadOnlyList<(long Sequence, DateTimeOffset Timestamp, double? Value, Quality Quality)> History(string gateway, string channel)
+    {
+        using var c = OpenReader();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = """
+            SELECT r.seq, r.ts, r.value, r.quality FROM readings r JOIN series s ON s.id = r.series_id
+            WHERE s.gateway = $g AND s.channel = $c ORDER BY r.ts, r.seq
+            """;
+        cmd.Parameters.AddWithValue("$g", gateway);
+        cmd.Parameters.AddWithValue("$c", channel);
+        using var r = cmd.ExecuteReader();
+        var list = new List<(long, DateTimeOffset, double?, Quality)>();
+        while (r.Read())
+        {
+            list.Add((r.GetInt64(0), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(1)), r.IsDBNull(2) ? null : r.GetDouble(2),
+                (Quality)r.GetInt32(3)));
+        }
+
+        return list;
+    }
+
+    /// <summary>How many readings are stored in all (a health figure).</summary>
+    public long Count()
+    {
+        using var c = OpenReader();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = "SELECT count(*) FROM readings";
+        return (long)cmd.ExecuteScalar()!;
+    }
+
+    public void Dispose()
+    {
+        _insertReading.Dispose();
+        _updateLatest.Dispose();
+        _writer.Dispose();
+    }
+
+    private SqliteConnection OpenReader()
+    {
+        var c = new SqliteConnection(_connectionString);
+        c.Open();
+        return c;
+    }
+
+    private long StreamId(string gateway, string stream, SqliteTransaction tx)
+    {
+        if (_streamIds.TryGetValue((gateway, stream), out var id))
+        {
+            return id;
+        }
+
+        using var cmd = _writer.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = """
+            INSERT INTO streams(gateway, stream) VALUES ($g, $s) ON CONFLICT DO NOTHING;
+            SELECT id FROM streams WHERE gateway=$g AND stream=$s;
+            """;
+        cmd.Parameters.AddWithValue("$g", gateway);
+        cmd.Parameters.AddWithValue("$s", stream);
+        id = (long)cmd.ExecuteScalar()!;
+        _streamIds[(gateway, stream)] = id;
+        return id;
+    }
+
+    private long SeriesId(string gateway, string channel, string unit, SqliteTransaction tx)
+    {
+        if (_series.TryGetValue((gateway, channel), out var s) && s.Unit == unit)
+        {
+            return s.Id;
+        }
+
+        using var cmd = _writer.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = """
+            INSERT INTO series(gateway, channel, unit) VALUES ($g, $c, $u) ON CONFLICT DO NOTHING;
+            SELECT id, unit FROM series WHERE gateway=$g AND channel=$c;
+            """;
+        cmd.Parameters.AddWithValue("$g", gateway);
+        cmd.Parameters.AddWithValue("$c", channel);
+        cmd.Parameters.AddWithValue("$u", unit);
+        long id;
+        string stored;
+        using (var r = cmd.ExecuteReader())
+        {
+            r.Read();
+            id = r.GetInt64(0);
+            stored = r.GetString(1);
+        }
+
+        if (stored != unit)
+        {
+            // A channel's unit changed (a reconfigured instrument). The series keeps one unit: the newest.
+            _logger.UnitChanged(gateway, channel, stored, unit);
+            using var u = _writer.CreateCommand();
+            u.Transaction = tx;
+            u.CommandText = "UPDATE series SET unit=$u WHERE id=$id";
+            u.Parameters.AddWithValue("$u", unit);
+            u.Parameters.AddWithValue("$id", id);
+            u.ExecuteNonQuery();
+        }
+
+        _series[(gateway, channel)] = (id, unit);
+        return id;
+    }
+
+    private static DateTimeOffset? Time(SqliteDataReader r, int i) =>
+        r.IsDBNull(i) ? null : DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(i));
+
+    private static void Execute(SqliteConnection c, string sql)
+    {
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = sql;
+        cmd.ExecuteNonQuery();
+    }
+}
