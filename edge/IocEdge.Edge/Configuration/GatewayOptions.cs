@@ -1,0 +1,138 @@
+namespace IocEdge.Edge.Configuration;
+
+/// <summary>
+/// The gateway's configuration file (section "Gateway"; see edge/README.md for a full example). Everything is checked
+/// by <see cref="GatewayOptionsValidator"/> before any bus is opened.
+/// </summary>
+public sealed class GatewayOptions
+{
+    public const string Section = "Gateway";
+
+    /// <summary>This gateway's id: its MQTT client id and topic level (lower-case letters, digits, '-').</summary>
+    public string Id { get; set; } = string.Empty;
+
+    /// <summary>Where the outbox (and driver state such as pulse-counter totals) lives.</summary>
+    public string DataDirectory { get; set; } = "/var/lib/iocedge";
+
+    /// <summary>A folder of instrument profiles; empty uses the profiles shipped with the gateway.</summary>
+    public string? ProfilesDirectory { get; set; }
+
+    public GatewayMqttOptions Mqtt { get; set; } = new();
+
+    public GatewayModbusOptions Modbus { get; set; } = new();
+
+    public string OutboxPath => Path.Combine(DataDirectory, "outbox.db");
+}
+
+public sealed class GatewayMqttOptions
+{
+    public string Host { get; set; } = "127.0.0.1";
+
+    public int Port { get; set; } = 1883;
+
+    public string? Username { get; set; }
+
+    public string? Password { get; set; }
+
+    public TimeSpan KeepAlive { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long a connect or publish may take before the link is considered down.</summary>
+    public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Readings per MQTT message (at most 10 000, the contract's limit).</summary>
+    public int BatchSize { get; set; } = 500;
+
+    public TimeSpan ReconnectDelayMin { get; set; } = TimeSpan.FromSeconds(1);
+
+    public TimeSpan ReconnectDelayMax { get; set; } = TimeSpan.FromSeconds(60);
+}
+
+public sealed class GatewayModbusOptions
+{
+    /// <summary>The physical or network links: one TCP connection, or one RS-485 line shared by several slaves.</summary>
+    public List<ModbusLinkOptions> Links { get; set; } = [];
+
+    /// <summary>The instruments, each on a link with a unit id and a profile.</summary>
+    public List<ModbusDeviceOptions> Devices { get; set; } = [];
+}
+
+public enum ModbusTransport
+{
+    /// <summary>Modbus TCP (MBAP header), usually port 502.</summary>
+    Tcp,
+    /// <summary>RTU frames tunnelled over TCP by a serial server.</summary>
+    RtuOverTcp,
+    /// <summary>RTU over a serial port (RS-485).</summary>
+    Rtu,
+    /// <summary>ASCII over a serial port.</summary>
+    Ascii,
+}
+
+public sealed class ModbusLinkOptions
+{
+    /// <summary>A name for the link, referred to by devices ("rs485-1", "station-tcp").</summary>
+    public string Id { get; set; } = string.Empty;
+
+    public ModbusTransport Transport { get; set; } = ModbusTransport.Tcp;
+
+    /// <summary>TCP and RTU-over-TCP: the instrument's or serial server's address.</summary>
+    public string? Host { get; set; }
+
+    public int Port { get; set; } = 502;
+
+    /// <summary>RTU and ASCII: the serial device ("/dev/ttyAMA0", "/dev/ttyUSB0", "/dev/serial/by-id/…").</summary>
+    public string? SerialPort { get; set; }
+
+    public int BaudRate { get; set; } = 9600;
+
+    /// <summary>N, E or O.</summary>
+    public string Parity { get; set; } = "N";
+
+    public int DataBits { get; set; } = 8;
+
+    public int StopBits { get; set; } = 1;
+
+    public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(1);
+
+    public int Retries { get; set; } = 2;
+
+    /// <summary>Registers of unused space the planner may read across to save a request.</summary>
+    public int MaxGap { get; set; } = 8;
+}
+
+public sealed class ModbusDeviceOptions
+{
+    /// <summary>The device's name: the first level of its channel ids ("env1" gives "env1/pm2_5").</summary>
+    public string Id { get; set; } = string.Empty;
+
+    /// <summary>The <see cref="ModbusLinkOptions.Id"/> it hangs on.</summary>
+    public string Link { get; set; } = string.Empty;
+
+    /// <summary>The instrument profile's id ("env-station", "water-sonde").</summary>
+    public string Profile { get; set; } = string.Empty;
+
+    /// <summary>The Modbus unit (slave) id: 1-247 on a serial line, 0-255 over TCP.</summary>
+    public int UnitId { get; set; } = 1;
+
+    /// <summary>Overrides every point's poll period from the profile.</summary>
+    public TimeSpan? PollPeriod { get; set; }
+
+    /// <summary>
+    /// Per-point settings; a device that lists points reads only those, one that lists none reads the whole profile.
+    /// </summary>
+    public List<ModbusPointOptions> Points { get; set; } = [];
+}
+
+public sealed class ModbusPointOptions
+{
+    /// <summary>The point's name in the profile ("pm2_5").</summary>
+    public string Name { get; set; } = string.Empty;
+
+    /// <summary>The unit the IOC expects; start-up refuses a profile whose unit differs.</summary>
+    public string? Unit { get; set; }
+
+    /// <summary>Report only changes beyond this many units (and on heartbeat); 0 and no heartbeat reports every poll.</summary>
+    public double Deadband { get; set; }
+
+    public TimeSpan? Heartbeat { get; set; }
+}

@@ -1,0 +1,224 @@
+using System.Globalization;
+using IocEdge.Devices.Profiles;
+using IocEdge.Protocols.Mqtt;
+using Microsoft.Extensions.Options;
+
+namespace IocEdge.Edge.Configuration;
+
+/// <summary>
+/// Checks the whole configuration at start-up, before any bus is opened, and reports every problem at once, each with
+/// the key (as it is written in the file, e.g. <c>Gateway:Modbus:Devices:1:UnitId</c>) and the fix.
+/// </summary>
+public sealed class GatewayOptionsValidator(ProfileSource profiles) : IValidateOptions<GatewayOptions>
+{
+    public ValidateOptionsResult Validate(string? name, GatewayOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var errors = new List<string>();
+        void Error(FormattableString message) => errors.Add(message.ToString(CultureInfo.InvariantCulture));
+
+        if (!Identifiers.IsValidGatewayId(options.Id))
+        {
+            Error($"Gateway:Id '{options.Id}' is not a gateway id: use lower-case letters, digits and '-', such as gw-thuda-mot-07.");
+        }
+
+        if (string.IsNullOrWhiteSpace(options.DataDirectory))
+        {
+            Error($"Gateway:DataDirectory is empty: give a folder on persistent storage such as /var/lib/iocedge.");
+        }
+
+        ValidateMqtt(options.Mqtt, Error);
+        ValidateModbus(options, Error);
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    private static void ValidateMqtt(GatewayMqttOptions m, Action<FormattableString> error)
+    {
+        if (string.IsNullOrWhiteSpace(m.Host))
+        {
+            error($"Gateway:Mqtt:Host is empty: give the aggregator's (or broker's) host name or address.");
+        }
+
+        if (m.Port is < 1 or > 65535)
+        {
+            error($"Gateway:Mqtt:Port is {m.Port}: use 1-65535 (1883 is MQTT's port).");
+        }
+
+        if (m.BatchSize is < 1 or > ReadingBatchJson.MaxReadingsPerBatch)
+        {
+            error($"Gateway:Mqtt:BatchSize is {m.BatchSize}: use 1-{ReadingBatchJson.MaxReadingsPerBatch} (500 suits most links).");
+        }
+
+        if (m.KeepAlive < TimeSpan.FromSeconds(1))
+        {
+            error($"Gateway:Mqtt:KeepAlive is {m.KeepAlive}: use at least 00:00:01 (00:00:30 is usual).");
+        }
+
+        if (m.Timeout <= TimeSpan.Zero)
+        {
+            error($"Gateway:Mqtt:Timeout is {m.Timeout}: use a positive time such as 00:00:10.");
+        }
+
+        if (m.ReconnectDelayMin <= TimeSpan.Zero || m.ReconnectDelayMax < m.ReconnectDelayMin)
+        {
+            error($"Gateway:Mqtt:ReconnectDelayMin/Max are {m.ReconnectDelayMin}/{m.ReconnectDelayMax}: use 0 < Min <= Max (00:00:01 and 00:01:00).");
+        }
+    }
+
+    private void ValidateModbus(GatewayOptions options, Action<FormattableString> error)
+    {
+        var links = new Dictionary<string, ModbusLinkOptions>(StringComparer.Ordinal);
+        var serialPorts = new Dictionary<string, string>(StringComparer.Ordinal);
+        for (var i = 0; i < options.Modbus.Links.Count; i++)
+        {
+            var l = options.Modbus.Links[i];
+            var key = $"Gateway:Modbus:Links:{i}";
+            if (!Identifiers.IsValidChannelId(l.Id) || l.Id.Contains('/', StringComparison.Ordinal))
+            {
+                error($"{key}:Id '{l.Id}' is not a name: use lower-case letters, digits, '-', '_' such as rs485-1.");
+            }
+            else if (!links.TryAdd(l.Id, l))
+            {
+                error($"{key}:Id '{l.Id}' is used by another link: give each link its own id.");
+            }
+
+            switch (l.Transport)
+            {
+                case ModbusTransport.Tcp or ModbusTransport.RtuOverTcp:
+                    if (string.IsNullOrWhiteSpace(l.Host))
+                    {
+                        error($"{key}:Host is empty: a {l.Transport} link needs the instrument's or serial server's address.");
+                    }
+
+                    if (l.Port is < 1 or > 65535)
+                    {
+                        error($"{key}:Port is {l.Port}: use 1-65535 (502 is Modbus TCP's port).");
+                    }
+
+                    break;
+                case ModbusTransport.Rtu or ModbusTransport.Ascii:
+                    if (string.IsNullOrWhiteSpace(l.SerialPort))
+                    {
+                        error($"{key}:SerialPort is empty: a {l.Transport} link needs a serial device such as /dev/ttyAMA0.");
+                    }
+                    else if (serialPorts.TryGetValue(l.SerialPort, out var other))
+                    {
+                        error($"{key}:SerialPort {l.SerialPort} is already used by link '{other}': put both sets of devices on one link (one RS-485 line is one link).");
+                    }
+                    else
+                    {
+                        serialPorts[l.SerialPort] = l.Id;
+                    }
+
+                    if (l.BaudRate is < 300 or > 1_000_000)
+                    {
+                        error($"{key}:BaudRate is {l.BaudRate}: use the instrument's rate (9600 and 19200 are usual).");
+                    }
+
+                    if (l.Parity is not ("N" or "E" or "O"))
+                    {
+                        error($"{key}:Parity is '{l.Parity}': use N, E or O (Modbus RTU's default is E; many instruments ship with N).");
+                    }
+
+                    if (l.DataBits is not (7 or 8))
+                    {
+                        error($"{key}:DataBits is {l.DataBits}: use 8 (RTU) or 7 (ASCII).");
+                    }
+
+                    if (l.StopBits is not (1 or 2))
+                    {
+                        error($"{key}:StopBits is {l.StopBits}: use 1 or 2 (2 when there is no parity, per the serial-line specification).");
+                    }
+
+                    break;
+                default:
+                    error($"{key}:Transport '{l.Transport}' is unknown: use Tcp, RtuOverTcp, Rtu or Ascii.");
+                    break;
+            }
+
+            if (l.Timeout <= TimeSpan.Zero || l.Retries is < 0 or > 10 || l.MaxGap is < 0 or > 124)
+            {
+                error($"{key}: Timeout ({l.Timeout}) must be positive, Retries ({l.Retries}) 0-10, MaxGap ({l.MaxGap}) 0-124.");
+            }
+        }
+
+        if (options.Modbus.Devices.Count == 0)
+        {
+            return;
+        }
+
+        var (catalog, loadError) = profiles.Load(options.ProfilesDirectory);
+        if (catalog is null)
+        {
+            error($"{loadError}");
+            return;
+        }
+
+        var devices = new HashSet<string>(StringComparer.Ordinal);
+        var unitsOnLink = new HashSet<(string, int)>();
+        for (var i = 0; i < options.Modbus.Devices.Count; i++)
+        {
+            var d = options.Modbus.Devices[i];
+            var key = $"Gateway:Modbus:Devices:{i}";
+            if (!Identifiers.IsValidChannelId(d.Id) || d.Id.Contains('/', StringComparison.Ordinal))
+            {
+                error($"{key}:Id '{d.Id}' is not a device name: use lower-case letters, digits, '-', '_' such as env1 (it starts every channel id of the device).");
+            }
+            else if (!devices.Add(d.Id))
+            {
+                error($"{key}:Id '{d.Id}' is used by another device: give each device its own id.");
+            }
+
+            if (!links.TryGetValue(d.Link, out var link))
+            {
+                error($"{key}:Link '{d.Link}' names no link: use one of [{string.Join(", ", links.Keys)}] or add it under Gateway:Modbus:Links.");
+            }
+            else
+            {
+                var serial = link.Transport is ModbusTransport.Rtu or ModbusTransport.Ascii;
+                if (serial ? d.UnitId is < 1 or > 247 : d.UnitId is < 0 or > 255)
+                {
+                    error($"{key}:UnitId is {d.UnitId}: use {(serial ? "1-247 on a serial line (0 is broadcast)" : "0-255 over TCP (1 or 255 are usual)")}.");
+                }
+                else if (!unitsOnLink.Add((d.Link, d.UnitId)))
+                {
+                    error($"{key}:UnitId {d.UnitId} is already used on link '{d.Link}': two devices on one line need different unit ids.");
+                }
+            }
+
+            if (d.PollPeriod is { } period && period < TimeSpan.FromMilliseconds(100))
+            {
+                error($"{key}:PollPeriod is {period}: use at least 00:00:00.1, or leave it out to use the profile's periods.");
+            }
+
+            if (!catalog.TryGet(d.Profile, out var profile))
+            {
+                var known = string.Join(", ", catalog.Profiles.Select(p => p.Id));
+                error($"{key}:Profile '{d.Profile}' is not a known instrument profile: use one of [{known}] or add a profile file to Gateway:ProfilesDirectory.");
+                continue;
+            }
+
+            for (var j = 0; j < d.Points.Count; j++)
+            {
+                var p = d.Points[j];
+                var pkey = $"{key}:Points:{j}";
+                if (!profile.TryGetPoint(p.Name, out var point))
+                {
+                    error($"{pkey}:Name '{p.Name}' is not a point of profile '{profile.Id}': use one of [{string.Join(", ", profile.Points.Select(x => x.Name))}].");
+                    continue;
+                }
+
+                if (p.Unit is not null && !string.Equals(p.Unit, point.Unit, StringComparison.Ordinal))
+                {
+                    var suggestion = ProfileUnits.IsKnown(p.Unit) ? string.Empty : $" ('{p.Unit}' is not in the unit vocabulary{(ProfileUnits.Suggest(p.Unit) is { } s ? $"; did you mean '{s}'?" : string.Empty)})";
+                    error($"{pkey}:Unit is '{p.Unit}' but profile '{profile.Id}' reads {p.Name} in '{point.Unit}'{suggestion}: write '{point.Unit}', or use a profile for the instrument's actual unit.");
+                }
+
+                if (!(p.Deadband >= 0) || p.Heartbeat is { } hb && hb <= TimeSpan.Zero)
+                {
+                    error($"{pkey}: Deadband ({p.Deadband}) must be 0 or positive and Heartbeat ({p.Heartbeat}) positive.");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,92 @@
+using IocEdge.Edge.Configuration;
+using IocEdge.Edge.Forwarding;
+using IocEdge.Edge.Outbox;
+using IocEdge.Edge.Sampling;
+using IocEdge.Edge.Sources;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace IocEdge.Edge;
+
+/// <summary>Builds the gateway service; its Main, the demo and the tests all run this same host.</summary>
+public static class GatewayHost
+{
+    /// <summary>The configuration file used when no --config is given.</summary>
+    public const string DefaultConfigPath = "/etc/iocedge/gateway.json";
+
+    /// <param name="args">
+    /// Command line: <c>--config FILE</c> (default /etc/iocedge/gateway.json) and any configuration key
+    /// (<c>--Gateway:Mqtt:Host=10.0.0.5</c>). Environment variables IOCEDGE_Gateway__… override the file.
+    /// </param>
+    /// <param name="configure">Last-word changes (tests replace TimeProvider; the demo adds simulated sources).</param>
+    public static IHost Build(string[] args, Action<HostApplicationBuilder>? configure = null)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, DisableDefaults = false });
+        var configPath = builder.Configuration["config"] ?? DefaultConfigPath;
+        if (!File.Exists(configPath))
+        {
+            throw new FileNotFoundException(
+                $"The gateway configuration file '{configPath}' does not exist. Pass --config FILE, or copy edge/IocEdge.Gateway/gateway.example.json to {DefaultConfigPath}.",
+                configPath);
+        }
+
+        // The file, then environment and command line again, so an operator can override one key without editing it.
+        builder.Configuration.AddJsonFile(Path.GetFullPath(configPath), optional: false, reloadOnChange: false);
+        builder.Configuration.AddEnvironmentVariables("IOCEDGE_");
+        builder.Configuration.AddCommandLine(args);
+        builder.Services.AddSystemd();
+        builder.Services.TryAddSingleton(TimeProvider.System);
+
+        builder.Services.AddOptions<GatewayOptions>()
+            .Bind(builder.Configuration.GetSection(GatewayOptions.Section), o => o.ErrorOnUnknownConfiguration = true)
+            .ValidateOnStart();
+        builder.Services.AddSingleton<ProfileSource>();
+        builder.Services.AddSingleton<IValidateOptions<GatewayOptions>, GatewayOptionsValidator>();
+
+        builder.Services.AddSingleton(sp =>
+        {
+            var o = sp.GetRequiredService<IOptions<GatewayOptions>>().Value;
+            var outbox = new SqliteOutbox(o.OutboxPath);
+            sp.GetRequiredService<ILogger<SqliteOutbox>>().OutboxOpened(outbox.Path, outbox.StreamId, outbox.Count);
+            return outbox;
+        });
+        builder.Services.AddSingleton<IEnumerable<IReadingSource>>(sp => CreateSources(sp).ToArray());
+        builder.Services.AddSingleton<SamplingService>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<SamplingService>());
+        builder.Services.AddSingleton<MqttForwarder>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<MqttForwarder>());
+        configure?.Invoke(builder);
+        return builder.Build();
+    }
+
+    /// <summary>Extra sources (the demo's simulated GPIO, for instance) registered with this are run as well.</summary>
+    public static IServiceCollection AddReadingSource(this IServiceCollection services, Func<IServiceProvider, IReadingSource> factory) =>
+        services.AddSingleton(new ExtraSource(factory));
+
+    private static IEnumerable<IReadingSource> CreateSources(IServiceProvider sp)
+    {
+        var o = sp.GetRequiredService<IOptions<GatewayOptions>>().Value;
+        var time = sp.GetRequiredService<TimeProvider>();
+        var loggers = sp.GetRequiredService<ILoggerFactory>();
+        var profiles = sp.GetRequiredService<ProfileSource>();
+        foreach (var link in o.Modbus.Links)
+        {
+            var devices = o.Modbus.Devices.Where(d => d.Link == link.Id).ToArray();
+            if (devices.Length > 0)
+            {
+                yield return new ModbusLinkSource(link, devices, profiles.Required(o.ProfilesDirectory), time, loggers);
+            }
+        }
+
+        foreach (var extra in sp.GetServices<ExtraSource>())
+        {
+            yield return extra.Factory(sp);
+        }
+    }
+
+    internal sealed record ExtraSource(Func<IServiceProvider, IReadingSource> Factory);
+}

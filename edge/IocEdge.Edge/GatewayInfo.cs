@@ -1,0 +1,10 @@
+using System.Reflection;
+
+namespace IocEdge.Edge;
+
+internal static class GatewayInfo
+{
+    public static string Version { get; } =
+        typeof(GatewayInfo).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0]
+        ?? "0.0.0";
+}

@@ -1,0 +1,34 @@
+using Microsoft.Extensions.Logging;
+
+namespace IocEdge.Edge;
+
+/// <summary>Every log line of the gateway, with stable event ids (1xxx forwarding, 2xxx outbox/sampling, 3xxx config).</summary>
+internal static partial class Log
+{
+    [LoggerMessage(1001, LogLevel.Information, "Connected to MQTT broker {Host}:{Port} as {GatewayId}; {Pending} readings waiting")]
+    public static partial void Connected(this ILogger logger, string host, int port, string gatewayId, long pending);
+
+    [LoggerMessage(1002, LogLevel.Warning, "MQTT broker {Host}:{Port} unreachable ({Reason}); retrying in {Delay}")]
+    public static partial void ConnectFailed(this ILogger logger, string host, int port, string reason, TimeSpan delay);
+
+    [LoggerMessage(1003, LogLevel.Warning, "Publishing {Count} readings failed ({Reason}); they stay in the outbox")]
+    public static partial void PublishFailed(this ILogger logger, int count, string reason);
+
+    [LoggerMessage(1004, LogLevel.Error, "The aggregator refused {Count} readings as malformed ({Reason}); moved to the dead-letter table")]
+    public static partial void DeadLettered(this ILogger logger, int count, string reason);
+
+    [LoggerMessage(1005, LogLevel.Debug, "Forwarded readings {First}..{Last} ({Count})")]
+    public static partial void Forwarded(this ILogger logger, long first, long last, int count);
+
+    [LoggerMessage(2001, LogLevel.Information, "Outbox {Path} opened: stream {StreamId}, {Pending} readings waiting")]
+    public static partial void OutboxOpened(this ILogger logger, string path, string streamId, long pending);
+
+    [LoggerMessage(2002, LogLevel.Error, "Could not append {Count} readings of {Source} to the outbox")]
+    public static partial void AppendFailed(this ILogger logger, Exception exception, int count, string source);
+
+    [LoggerMessage(2003, LogLevel.Warning, "Source {Source} failed to read: {Reason}")]
+    public static partial void SourceFailed(this ILogger logger, string source, string reason);
+
+    [LoggerMessage(2004, LogLevel.Information, "Sampling {Source} every {Period}")]
+    public static partial void SamplingStarted(this ILogger logger, string source, TimeSpan period);
+}

@@ -1,0 +1,153 @@
+using System.IO.Ports;
+using System.Runtime.CompilerServices;
+using IocEdge.Devices.Profiles;
+using IocEdge.Edge.Configuration;
+using IocEdge.Edge.Sampling;
+using IocEdge.Protocols.Modbus;
+using IocEdge.Protocols.Mqtt;
+using Microsoft.Extensions.Logging;
+
+namespace IocEdge.Edge.Sources;
+
+/// <summary>
+/// One Modbus link (a TCP connection or an RS-485 line) and every device configured on it: their profile points become
+/// one <see cref="ModbusPoller"/> (fewest requests, per-slave circuit breaker, a quality for every point), and each
+/// reported point becomes a reading of channel "{device}/{point}".
+/// </summary>
+public sealed class ModbusLinkSource : IReadingSource
+{
+    private readonly IModbusMaster _master;
+    private readonly ModbusPoller _poller;
+    private readonly ModbusReportFilter _filter;
+    private readonly Dictionary<string, string> _units;
+
+    public ModbusLinkSource(ModbusLinkOptions link, IReadOnlyList<ModbusDeviceOptions> devices, ProfileCatalog profiles,
+        TimeProvider time, ILoggerFactory loggerFactory, Func<ModbusLinkOptions, IModbusMaster>? masterFactory = null)
+    {
+        ArgumentNullException.ThrowIfNull(link);
+        ArgumentNullException.ThrowIfNull(devices);
+        ArgumentNullException.ThrowIfNull(profiles);
+        ArgumentNullException.ThrowIfNull(loggerFactory);
+        Name = "modbus:" + link.Id;
+        var points = devices.SelectMany(d => PointsOf(d, profiles.Get(d.Profile))).ToArray();
+        _units = points.ToDictionary(p => p.Id, p => p.EngineeringUnit!, StringComparer.Ordinal);
+        Channels = points.Select(p => p.Id).ToArray();
+        _master = (masterFactory ?? (l => CreateMaster(l, time, loggerFactory)))(link);
+        _poller = new ModbusPoller(_master, points, new ModbusPollerOptions
+        {
+            Planner = new ModbusPollPlannerOptions { MaxRegisterGap = link.MaxGap },
+        }, time, loggerFactory.CreateLogger<ModbusPoller>());
+        _filter = new ModbusReportFilter(points);
+    }
+
+    public string Name { get; }
+
+    public IReadOnlyList<string> Channels { get; }
+
+    /// <summary>Health of each slave on the link (breaker state, failures, refused addresses).</summary>
+    public IReadOnlyList<ModbusSlaveStatus> SlaveStatus => _poller.GetSlaveStatus();
+
+    public async IAsyncEnumerable<IReadOnlyList<Reading>> RunAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await foreach (var cycle in _poller.RunAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var reported = _filter.Filter(cycle);
+            if (reported.Count == 0)
+            {
+                continue;
+            }
+
+            var readings = new Reading[reported.Count];
+            for (var i = 0; i < reported.Count; i++)
+            {
+                readings[i] = ToReading(reported[i]);
+            }
+
+            yield return readings;
+        }
+    }
+
+    public ValueTask DisposeAsync() => _master.DisposeAsync();
+
+    /// <summary>Maps a poller result to the contract: no value travels with comm_failure or device_exception.</summary>
+    internal Reading ToReading(PointReading p)
+    {
+        var quality = p.Quality switch
+        {
+            PointQuality.Good => Quality.Good,
+            PointQuality.Stale when double.IsFinite(p.Value) => Quality.Stale,
+            PointQuality.Stale => Quality.CommFailure, // never read yet: nothing to repeat
+            PointQuality.DeviceException => Quality.DeviceException,
+            _ => Quality.CommFailure,
+        };
+        double? value = quality is Quality.Good or Quality.Stale && double.IsFinite(p.Value) ? p.Value : null;
+        if (value is null && quality is Quality.Good)
+        {
+            quality = Quality.DeviceException; // a string or NaN where a number belongs: the profile is wrong for this device
+        }
+
+        return new Reading(p.PointId, p.Timestamp, value, _units[p.PointId], quality);
+    }
+
+    internal static IEnumerable<ModbusPointDefinition> PointsOf(ModbusDeviceOptions device, InstrumentProfile profile)
+    {
+        var chosen = device.Points.Count == 0
+            ? profile.Points.Select(p => (Point: p, Options: (ModbusPointOptions?)null))
+            : device.Points.Select(o => (Point: profile.GetPoint(o.Name), Options: (ModbusPointOptions?)o));
+        foreach (var (p, o) in chosen)
+        {
+            if (p.Type == ModbusDataType.String)
+            {
+                continue; // text points (serial numbers, firmware) are not readings; the doctor reads them
+            }
+
+            var reportEvery = o is null || (o.Deadband == 0 && o.Heartbeat is null);
+            yield return new ModbusPointDefinition
+            {
+                Id = $"{device.Id}/{p.Name}",
+                Name = p.Quantity,
+                UnitId = checked((byte)device.UnitId),
+                Kind = p.Register,
+                Address = checked((ushort)p.Address),
+                DataType = p.Type,
+                ByteOrder = p.ByteOrder,
+                StringRegisters = p.Length ?? 0,
+                BitIndex = p.Bit ?? 0,
+                Scale = p.Scale,
+                Offset = p.Offset,
+                EngineeringUnit = p.Unit,
+                PollPeriod = device.PollPeriod ?? p.PollPeriod,
+                ReportEveryPoll = reportEvery,
+                Deadband = o?.Deadband ?? 0,
+                Heartbeat = o?.Heartbeat,
+            };
+        }
+    }
+
+    private static IModbusMaster CreateMaster(ModbusLinkOptions link, TimeProvider time, ILoggerFactory loggers)
+    {
+        var logger = loggers.CreateLogger("IocEdge.Protocols.Modbus." + link.Id);
+        return link.Transport switch
+        {
+            ModbusTransport.Tcp => ModbusMaster.CreateTcp(new ModbusTcpMasterOptions
+            {
+                Host = link.Host!, Port = link.Port, Timeout = link.Timeout, Retries = link.Retries,
+            }, time, logger),
+            ModbusTransport.RtuOverTcp => ModbusMaster.CreateRtuOverTcp(new ModbusRtuOverTcpMasterOptions
+            {
+                Host = link.Host!, Port = link.Port, Timeout = link.Timeout, Retries = link.Retries,
+            }, time, logger),
+            _ => ModbusMaster.CreateSerial(new ModbusSerialOptions
+            {
+                PortName = link.SerialPort!,
+                Mode = link.Transport == ModbusTransport.Ascii ? ModbusSerialMode.Ascii : ModbusSerialMode.Rtu,
+                BaudRate = link.BaudRate,
+                Parity = link.Parity switch { "E" => Parity.Even, "O" => Parity.Odd, _ => Parity.None },
+                DataBits = link.DataBits,
+                StopBits = link.StopBits == 2 ? StopBits.Two : StopBits.One,
+                Timeout = link.Timeout,
+                Retries = link.Retries,
+            }, time, logger),
+        };
+    }
+}
