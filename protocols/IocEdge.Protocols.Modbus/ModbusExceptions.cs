@@ -70,3 +70,12 @@ public sealed class ModbusProtocolException : ModbusException
     {
     }
 }
+
+/// <summary>The link (TCP connection, serial port) could not be opened or kept open, after every retry.</summary>
+public sealed class ModbusConnectionException : ModbusException
+{
+    public ModbusConnectionException(string message, Exception? innerException = null)
+        : base(message, innerException)
+    {
+    }
+}
