@@ -1,1 +1,172 @@
-Console.WriteLine("placeholder");
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using IocEdge.Aggregator;
+using IocEdge.Demo;
+using IocEdge.Devices.Profiles;
+using IocEdge.Edge;
+using IocEdge.Hardware.Simulator;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+// The README's run command. Three real hosts in one process, talking over loopback sockets as they would across a
+// city: the station simulator serves Modbus TCP, the gateway polls it and forwards over MQTT, the aggregator stores
+// and serves HTTP.
+DemoOptions options;
+try
+{
+    options = DemoOptions.Parse(args);
+}
+catch (ArgumentException ex)
+{
+    await Console.Error.WriteLineAsync(ex.Message).ConfigureAwait(false);
+    return 2;
+}
+
+if (options.Help)
+{
+    Console.WriteLine(DemoOptions.Usage);
+    return 0;
+}
+
+// One line per event: IocEdge's own at Information, the frameworks' only when something is wrong.
+string[] QuietLogging =
+[
+    "--Logging:LogLevel:Default=Warning",
+    "--Logging:LogLevel:IocEdge=Information",
+    "--Logging:Console:FormatterName=simple",
+    "--Logging:Console:FormatterOptions:SingleLine=true",
+];
+using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Information));
+var log = loggers.CreateLogger("iocedge-demo");
+if (!options.Keep && Directory.Exists(options.DataDirectory))
+{
+    Directory.Delete(options.DataDirectory, recursive: true);
+}
+
+Directory.CreateDirectory(options.DataDirectory);
+
+var httpPort = options.HttpPort == 0 || !IsFree(options.HttpPort) ? FreePort() : options.HttpPort;
+if (options.HttpPort != 0 && httpPort != options.HttpPort)
+{
+    log.PortTaken(options.HttpPort, httpPort);
+}
+
+// 1. The simulated station: four instruments behind one Modbus TCP serial-server-style endpoint.
+var catalog = ProfileCatalog.LoadBuiltIn();
+string[] profiles = ["env-station", "weather-station", "gas-analyser", "water-sonde"];
+var station = await StationSimulator.StartAsync(new StationSimulatorOptions
+{
+    Tcp = new IPEndPoint(IPAddress.Loopback, 0),
+    Seed = Environment.ProcessId,
+}.WithInstruments(profiles.Select((p, i) => new SimulatedInstrument(catalog.Get(p), (byte)(i + 1)))), TimeProvider.System, loggers)
+    .ConfigureAwait(false);
+await using (station.ConfigureAwait(false))
+{
+    log.StationStarted(station.TcpEndPoint!.ToString(), "1-4: " + string.Join(", ", profiles));
+
+    // 2. The aggregator with its embedded broker.
+    var mqttPort = FreePort();
+    var aggregatorDir = Path.Combine(options.DataDirectory, "aggregator");
+    var aggregator = AggregatorHost.Build(
+    [
+        $"--Aggregator:DataDirectory={aggregatorDir}",
+        $"--Aggregator:HttpUrls=http://127.0.0.1:{httpPort}",
+        $"--Aggregator:Mqtt:Port={mqttPort}",
+        "--Aggregator:Mqtt:BindAddress=127.0.0.1",
+        .. QuietLogging,
+    ]);
+    await using (aggregator.ConfigureAwait(false))
+    {
+        await aggregator.StartAsync().ConfigureAwait(false);
+        log.AggregatorStarted(mqttPort, aggregatorDir);
+
+        // 3. A gateway polling every instrument once a second.
+        var configPath = Path.Combine(options.DataDirectory, "gateway.json");
+        var devices = string.Join(",\n        ", profiles.Select((p, i) =>
+            $$"""{ "Id": "{{DeviceName(p)}}", "Link": "station", "Profile": "{{p}}", "UnitId": {{i + 1}}, "PollPeriod": "00:00:01" }"""));
+        await File.WriteAllTextAsync(configPath, $$"""
+            {
+              "Gateway": {
+                "Id": "gw-demo-01",
+                "DataDirectory": "{{Path.Combine(options.DataDirectory, "gateway")}}",
+                "Mqtt": { "Host": "127.0.0.1", "Port": {{mqttPort}} },
+                "Modbus": {
+                  "Links": [ { "Id": "station", "Transport": "Tcp", "Host": "127.0.0.1", "Port": {{station.TcpEndPoint.Port}} } ],
+                  "Devices": [
+                    {{devices}}
+                  ]
+                }
+              }
+            }
+            """).ConfigureAwait(false);
+        using var gateway = GatewayHost.Build(["--config", configPath, .. QuietLogging]);
+        await gateway.StartAsync().ConfigureAwait(false);
+        log.GatewayStarted("gw-demo-01", configPath);
+
+        Console.WriteLine();
+        Console.WriteLine($"  IocEdge demo is running. Open  http://127.0.0.1:{httpPort}/");
+        Console.WriteLine($"  API: http://127.0.0.1:{httpPort}/api/v1/latest   gateways: http://127.0.0.1:{httpPort}/api/v1/gateways");
+        Console.WriteLine("  Press Ctrl+C to stop.");
+        Console.WriteLine();
+
+        using var stop = new CancellationTokenSource();
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
+        try
+        {
+            await Task.Delay(Timeout.Infinite, stop.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        await gateway.StopAsync(CancellationToken.None).ConfigureAwait(false);
+        await aggregator.StopAsync(CancellationToken.None).ConfigureAwait(false);
+    }
+}
+
+return 0;
+
+static string DeviceName(string profile) => profile switch
+{
+    "env-station" => "env1",
+    "weather-station" => "wx1",
+    "gas-analyser" => "gas1",
+    "water-sonde" => "wq1",
+    _ => profile,
+};
+
+static int FreePort()
+{
+    using var l = new TcpListener(IPAddress.Loopback, 0);
+    l.Start();
+    return ((IPEndPoint)l.LocalEndpoint).Port;
+}
+
+static bool IsFree(int port)
+{
+    try
+    {
+        using var l = new TcpListener(IPAddress.Loopback, port);
+        l.Start();
+        return true;
+    }
+    catch (SocketException)
+    {
+        return false;
+    }
+}
+
+internal static class StationOptionsExtensions
+{
+    public static StationSimulatorOptions WithInstruments(this StationSimulatorOptions options, IEnumerable<SimulatedInstrument> instruments)
+    {
+        foreach (var i in instruments)
+        {
+            options.Instruments.Add(i);
+        }
+
+        return options;
+    }
+}

@@ -29,6 +29,6 @@ internal static partial class Log
     [LoggerMessage(2003, LogLevel.Warning, "Source {Source} failed to read: {Reason}")]
     public static partial void SourceFailed(this ILogger logger, string source, string reason);
 
-    [LoggerMessage(2004, LogLevel.Information, "Sampling {Source} every {Period}")]
-    public static partial void SamplingStarted(this ILogger logger, string source, TimeSpan period);
+    [LoggerMessage(2004, LogLevel.Information, "Sampling {Source}: {Channels} channels")]
+    public static partial void SamplingStarted(this ILogger logger, string source, int channels);
 }

@@ -21,15 +21,15 @@ internal static class ApiEndpoints
                     ApiJsonContext.Default.ProblemDto, statusCode: StatusCodes.Status400BadRequest);
             }
 
-            var latest = store.Latest(gateway).Select(l => new LatestDto(l.Gateway, l.Channel, l.Timestamp, l.Value, l.Unit,
-                QualityNames.ToWire(l.Quality), l.Sequence, l.ReceivedAt)).ToList();
-            return Results.Json(new LatestResponse(time.GetUtcNow(), latest), ApiJsonContext.Default.LatestResponse);
+            var latest = store.Latest(gateway).Select(l => new LatestDto(l.Gateway, l.Channel, l.Timestamp.UtcDateTime, l.Value, l.Unit,
+                QualityNames.ToWire(l.Quality), l.Sequence, l.ReceivedAt.UtcDateTime)).ToList();
+            return Results.Json(new LatestResponse(time.GetUtcNow().UtcDateTime, latest), ApiJsonContext.Default.LatestResponse);
         });
         v1.MapGet("/gateways", (ReadingStore store, TimeProvider time) =>
         {
-            var list = store.Gateways().Select(g => new GatewayDto(g.Gateway, g.State, g.StatusAt, g.Software, g.OutboxPending,
-                g.LastSeen, g.Readings, g.Duplicates, g.Channels)).ToList();
-            return Results.Json(new GatewaysResponse(time.GetUtcNow(), list), ApiJsonContext.Default.GatewaysResponse);
+            var list = store.Gateways().Select(g => new GatewayDto(g.Gateway, g.State, g.StatusAt?.UtcDateTime, g.Software, g.OutboxPending,
+                g.LastSeen?.UtcDateTime, g.Readings, g.Duplicates, g.Channels)).ToList();
+            return Results.Json(new GatewaysResponse(time.GetUtcNow().UtcDateTime, list), ApiJsonContext.Default.GatewaysResponse);
         });
         app.MapGet("/metrics", (IngestMetrics metrics) => Results.Text(metrics.ToPrometheusText(), "text/plain; version=0.0.4"));
         app.MapGet("/healthz", (ReadingStore store) => Results.Text($"ok {store.Count()} readings\n"));

@@ -3,32 +3,32 @@ using System.Text.Json.Serialization;
 
 namespace IocEdge.Aggregator.Api;
 
-/// <summary>One channel's latest value (GET /api/v1/latest).</summary>
+/// <summary>One channel's latest value (GET /api/v1/latest). Times are UTC (written with a trailing Z).</summary>
 public sealed record LatestDto(
     string Gateway,
     string Channel,
-    DateTimeOffset Ts,
+    DateTime Ts,
     double? Value,
     string Unit,
     string Quality,
     long Seq,
-    DateTimeOffset ReceivedAt);
+    DateTime ReceivedAt);
 
-public sealed record LatestResponse(DateTimeOffset GeneratedAt, IReadOnlyList<LatestDto> Readings);
+public sealed record LatestResponse(DateTime GeneratedAt, IReadOnlyList<LatestDto> Readings);
 
 /// <summary>One gateway's health (GET /api/v1/gateways).</summary>
 public sealed record GatewayDto(
     string Gateway,
     string State,
-    DateTimeOffset? StatusAt,
+    DateTime? StatusAt,
     string? Software,
     long? OutboxPending,
-    DateTimeOffset? LastSeen,
+    DateTime? LastSeen,
     long Readings,
     long Duplicates,
     int Channels);
 
-public sealed record GatewaysResponse(DateTimeOffset GeneratedAt, IReadOnlyList<GatewayDto> Gateways);
+public sealed record GatewaysResponse(DateTime GeneratedAt, IReadOnlyList<GatewayDto> Gateways);
 
 public sealed record ProblemDto(string Error);
 

@@ -33,7 +33,7 @@ public sealed class SamplingService(IEnumerable<IReadingSource> sources, SqliteO
     private async Task RunSourceAsync(IReadingSource source, CancellationToken ct)
     {
         await Task.Yield();
-        logger.SamplingStarted(source.Name, TimeSpan.Zero);
+        logger.SamplingStarted(source.Name, source.Channels.Count);
         while (!ct.IsCancellationRequested)
         {
             try

@@ -20,6 +20,7 @@ public sealed class ModbusLinkSource : IReadingSource
     private readonly ModbusPoller _poller;
     private readonly ModbusReportFilter _filter;
     private readonly Dictionary<string, string> _units;
+    private readonly Dictionary<string, int> _decimals;
 
     public ModbusLinkSource(ModbusLinkOptions link, IReadOnlyList<ModbusDeviceOptions> devices, ProfileCatalog profiles,
         TimeProvider time, ILoggerFactory loggerFactory, Func<ModbusLinkOptions, IModbusMaster>? masterFactory = null)
@@ -31,6 +32,7 @@ public sealed class ModbusLinkSource : IReadingSource
         Name = "modbus:" + link.Id;
         var points = devices.SelectMany(d => PointsOf(d, profiles.Get(d.Profile))).ToArray();
         _units = points.ToDictionary(p => p.Id, p => p.EngineeringUnit!, StringComparer.Ordinal);
+        _decimals = points.ToDictionary(p => p.Id, Decimals, StringComparer.Ordinal);
         Channels = points.Select(p => p.Id).ToArray();
         _master = (masterFactory ?? (l => CreateMaster(l, time, loggerFactory)))(link);
         _poller = new ModbusPoller(_master, points, new ModbusPollerOptions
@@ -80,13 +82,43 @@ public sealed class ModbusLinkSource : IReadingSource
             PointQuality.DeviceException => Quality.DeviceException,
             _ => Quality.CommFailure,
         };
-        double? value = quality is Quality.Good or Quality.Stale && double.IsFinite(p.Value) ? p.Value : null;
+        double? value = quality is Quality.Good or Quality.Stale && double.IsFinite(p.Value)
+            ? Math.Round(p.Value, _decimals[p.PointId])
+            : null;
         if (value is null && quality is Quality.Good)
         {
             quality = Quality.DeviceException; // a string or NaN where a number belongs: the profile is wrong for this device
         }
 
         return new Reading(p.PointId, p.Timestamp, value, _units[p.PointId], quality);
+    }
+
+    /// <summary>
+    /// Decimal places an integer register carries after scaling (raw × 0.1 → 1 place), so that 883 × 0.1 is sent as
+    /// 88.3 and not 88.30000000000001. Floating-point registers keep what the device sent (up to 15 places).
+    /// </summary>
+    internal static int Decimals(ModbusPointDefinition p)
+    {
+        if (p.DataType is ModbusDataType.Float32 or ModbusDataType.Float64)
+        {
+            return 15;
+        }
+
+        int Places(double x)
+        {
+            x = Math.Abs(x);
+            for (var d = 0; d < 15; d++, x *= 10)
+            {
+                if (Math.Abs(x - Math.Round(x)) < 1e-9 * Math.Max(1, x))
+                {
+                    return d;
+                }
+            }
+
+            return 15;
+        }
+
+        return Math.Max(Places(p.Scale), Places(p.Offset));
     }
 
     internal static IEnumerable<ModbusPointDefinition> PointsOf(ModbusDeviceOptions device, InstrumentProfile profile)
