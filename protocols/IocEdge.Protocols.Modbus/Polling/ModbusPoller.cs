@@ -127,7 +127,10 @@ public sealed class ModbusPoller
         }
     }
 
-    /// <summary>Polls for ever: waits (on the TimeProvider) until points fall due, then yields that cycle's readings.</summary>
+    /// <summary>
+    /// Polls for ever: waits (on the TimeProvider) until points fall due, then yields that cycle's readings (never an
+    /// empty cycle).
+    /// </summary>
     public async IAsyncEnumerable<IReadOnlyList<PointReading>> RunAsync(
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
@@ -137,10 +140,16 @@ public sealed class ModbusPoller
             var wait = NextDueTime - _time.GetUtcNow();
             if (wait > TimeSpan.Zero)
             {
-                await Task.Delay(wait, _time, cancellationToken).ConfigureAwait(false);
+                // System timers count whole milliseconds and may fire a fraction early: round the wait up.
+                await Task.Delay(TimeSpan.FromMilliseconds(Math.Ceiling(wait.TotalMilliseconds)), _time, cancellationToken)
+                    .ConfigureAwait(false);
             }
 
-            yield return await PollAsync(cancellationToken).ConfigureAwait(false);
+            var readings = await PollAsync(cancellationToken).ConfigureAwait(false);
+            if (readings.Count > 0)
+            {
+                yield return readings;
+            }
         }
     }
 
