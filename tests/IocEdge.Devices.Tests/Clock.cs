@@ -25,30 +25,42 @@ internal static class Clock
         }
     }
 
-    /// <summary>Advances until the task completes (or the budget is spent), for drivers that wait on the clock.</summary>
+    /// <summary>
+    /// Advances the fake clock in steps until the task completes, for drivers that wait on the clock. Between steps
+    /// it gives real I/O (a file read on the thread pool) a moment to finish; the fake clock stops at
+    /// <paramref name="budget"/> and the helper fails after 10 s of real time instead of hanging.
+    /// </summary>
     public static async Task<T> RunAsync<T>(this FakeTimeProvider time, Task<T> task, TimeSpan step, TimeSpan budget)
     {
-        var spent = TimeSpan.Zero;
-        while (!task.IsCompleted && spent < budget)
-        {
-            time.Advance(step);
-            spent += step;
-            await Task.Yield();
-        }
-
+        await Drive(time, task, step, budget);
         return await task;
     }
 
     public static async Task RunAsync(this FakeTimeProvider time, Task task, TimeSpan step, TimeSpan budget)
     {
-        var spent = TimeSpan.Zero;
-        while (!task.IsCompleted && spent < budget)
-        {
-            time.Advance(step);
-            spent += step;
-            await Task.Yield();
-        }
-
+        await Drive(time, task, step, budget);
         await task;
+    }
+
+    private static async Task Drive(FakeTimeProvider time, Task task, TimeSpan step, TimeSpan budget)
+    {
+        var spent = TimeSpan.Zero;
+        var guard = System.Diagnostics.Stopwatch.StartNew();
+        while (!task.IsCompleted)
+        {
+            if (guard.Elapsed > TimeSpan.FromSeconds(10))
+            {
+                throw new TimeoutException($"Task did not complete after {spent} of fake time and 10 s of real time.");
+            }
+
+            if (spent < budget)
+            {
+                time.Advance(step);
+                spent += step;
+            }
+
+            // Not a wait on our timers: lets thread-pool I/O and continuations run before the next step.
+            await Task.WhenAny(task, Task.Delay(1));
+        }
     }
 }
