@@ -121,3 +121,26 @@ public sealed class BuiltInProfilesTests
         Assert.Equal("mole-fraction", ppm.Dimension);
     }
 }
+
+[Trait(Traits.Category, Traits.Unit)]
+public sealed class ProfileModbusPointsTests
+{
+    [Fact]
+    public void Every_built_in_point_maps_to_a_valid_poller_definition()
+    {
+        foreach (var profile in ProfileCatalog.LoadBuiltIn().Profiles)
+        {
+            var points = profile.ToModbusPoints(profile.Id, 3);
+
+            Assert.Equal(profile.Points.Count, points.Count);
+            foreach (var (definition, point) in points.Zip(profile.Points))
+            {
+                Assert.Empty(definition.GetErrors());
+                Assert.Equal($"{profile.Id}.{point.Name}", definition.Id);
+                Assert.Equal((point.Register, point.Address, point.Type, point.ByteOrder, point.Scale, point.Unit),
+                    (definition.Kind, (int)definition.Address, definition.DataType, definition.ByteOrder, definition.Scale, definition.EngineeringUnit));
+                Assert.Equal(point.RegisterCount, definition.Range.Count);
+            }
+        }
+    }
+}

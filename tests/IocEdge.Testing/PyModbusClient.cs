@@ -86,6 +86,9 @@ public static class PyModbusClient
         double timeoutSeconds)
     {
         Tools.Require(Tools.Python, "python3-pymodbus");
+        // Seen with Debian's pymodbus 3.0.0: a TCP timeout below 1 s makes connect() fail at once
+        // ("[Errno 115] Operation now in progress"), so a test would see a connection error, not a timeout.
+        ArgumentOutOfRangeException.ThrowIfLessThan(timeoutSeconds, 1.0);
         var list = reads.ToList();
         args["timeout"] = timeoutSeconds;
         args["reads"] = new JsonArray(list.Select(r => (JsonNode)new JsonObject
