@@ -120,6 +120,42 @@ public sealed class ServesProfilesToRealClientsTests
     }
 
     [Fact]
+    public async Task The_env_station_is_served_in_modbus_ascii_to_pymodbus()
+    {
+        await using var line = await SimPtyPair.StartAsync();
+        var options = Options();
+        options.Serial = new SimulatorSerialOptions(line.SlaveEnd) { Mode = ModbusSerialMode.Ascii };
+        await using var sim = await StationSimulator.StartAsync(options, new FakeTimeProvider(TestProfiles.Afternoon));
+        var station = Catalog.Get("env-station");
+
+        var result = (await PyModbusClient.ReadAsciiAsync(line.MasterEnd, [new PyModbusRead(1, 3, 0, 4)]))[0];
+
+        Assert.True(result.Ok, PyModbusClient.Describe(result));
+        foreach (var point in station.Points)
+        {
+            AssertServed(sim, 1, point, result.Registers![point.Address..], "pymodbus ASCII");
+        }
+    }
+
+    [Fact]
+    public async Task With_refuse_unmapped_a_read_across_a_gap_gets_exception_02_like_a_real_device()
+    {
+        var options = Options(new IPEndPoint(IPAddress.Loopback, 0));
+        options.RefuseUnmappedAddresses = true;
+        await using var sim = await StationSimulator.StartAsync(options, new FakeTimeProvider(TestProfiles.Afternoon));
+        var port = sim.TcpEndPoint!.Port;
+
+        // gas-analyser (unit 2) maps 0-2 and 5: 3-4 are a gap, as in the AQT530's table.
+        var results = await PyModbusClient.ReadTcpAsync(port, [new(2, 3, 0, 3), new(2, 3, 0, 6), new(1, 3, 4, 1)]);
+
+        Assert.True(results[0].Ok, PyModbusClient.Describe(results[0]));
+        Assert.Equal(2, results[1].ExceptionCode);
+        Assert.Equal(2, results[2].ExceptionCode);
+        var mbpoll = await SimMbpoll.ReadTcpAsync(port, 2, input: false, 3, 1);
+        Assert.Contains("Illegal data address", mbpoll.Output, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
     public async Task A_client_sees_values_move_only_as_simulated_time_moves_and_a_stuck_point_stay()
     {
         var time = new FakeTimeProvider(TestProfiles.Afternoon);

@@ -32,7 +32,10 @@ public static class PyModbusClient
         if args["mode"] == "tcp":
             client = ModbusTcpClient(args["host"], port=args["port"], timeout=args["timeout"], retries=0)
         else:
-            client = ModbusSerialClient(args["device"], baudrate=args["baud"], bytesize=8, parity=args["parity"],
+            from pymodbus.transaction import ModbusRtuFramer, ModbusAsciiFramer
+            framer = ModbusAsciiFramer if args["mode"] == "ascii" else ModbusRtuFramer
+            client = ModbusSerialClient(args["device"], framer=framer, baudrate=args["baud"],
+                                        bytesize=8 if args["mode"] == "rtu" else 7, parity=args["parity"],
                                         stopbits=1, timeout=args["timeout"], retries=0)
         client.connect()
         out = []
@@ -78,6 +81,18 @@ public static class PyModbusClient
         var args = new JsonObject
         {
             ["mode"] = "rtu", ["device"] = device, ["baud"] = baudRate, ["parity"] = parity.ToString(),
+        };
+        return RunAsync(args, reads, timeoutSeconds);
+    }
+
+    /// <summary>Reads over Modbus ASCII on a serial device or pty (7 data bits, 1 stop bit; on a pty the character
+    /// format is not enforced).</summary>
+    public static Task<IReadOnlyList<PyModbusResult>> ReadAsciiAsync(string device, IEnumerable<PyModbusRead> reads,
+        int baudRate = 9600, char parity = 'N', double timeoutSeconds = 2)
+    {
+        var args = new JsonObject
+        {
+            ["mode"] = "ascii", ["device"] = device, ["baud"] = baudRate, ["parity"] = parity.ToString(),
         };
         return RunAsync(args, reads, timeoutSeconds);
     }
