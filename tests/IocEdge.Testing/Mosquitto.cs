@@ -20,16 +20,35 @@ public sealed class Mosquitto : IAsyncDisposable
 
     public string Log => _process.Output;
 
-    public static async Task<Mosquitto> StartAsync(int? port = null)
+    /// <param name="port">A fixed port (to restart a broker where clients expect it); null picks a free one.</param>
+    /// <param name="persistenceDirectory">
+    /// Where mosquitto saves sessions and queued messages on a clean stop (<see cref="StopGracefullyAsync"/>), so a
+    /// restarted broker still holds a persistent subscriber's messages; null runs without persistence.
+    /// </param>
+    public static async Task<Mosquitto> StartAsync(int? port = null, string? persistenceDirectory = null)
     {
         var exe = Tools.Require("/usr/sbin/mosquitto", "mosquitto");
         var dir = new TempDirectory("mosquitto");
         var p = port ?? FreePort.Next();
         var conf = dir.File("mosquitto.conf");
+        if (persistenceDirectory is not null)
+        {
+            // Started as root, mosquitto drops to the 'mosquitto' user: let it write its database here (its parent
+            // folders must be traversable too: use a folder directly under /tmp).
+            Directory.CreateDirectory(persistenceDirectory);
+            if (!OperatingSystem.IsWindows())
+            {
+                File.SetUnixFileMode(persistenceDirectory, (UnixFileMode)0x1FF);
+            }
+        }
+
+        var persistence = persistenceDirectory is null
+            ? "persistence false"
+            : $"persistence true\npersistence_location {persistenceDirectory.TrimEnd('/')}/";
         await File.WriteAllTextAsync(conf, $"""
             listener {p} 127.0.0.1
             allow_anonymous true
-            persistence false
+            {persistence}
             max_queued_messages 0
             max_inflight_messages 0
             log_dest stdout
@@ -38,6 +57,18 @@ public sealed class Mosquitto : IAsyncDisposable
         var broker = new Mosquitto(dir, process, p);
         await process.WaitForTcpAsync(p, TimeSpan.FromSeconds(10)).ConfigureAwait(false);
         return broker;
+    }
+
+    /// <summary>Stops the broker with SIGTERM, as systemd would, so it writes its persistence file.</summary>
+    public async Task StopGracefullyAsync()
+    {
+        if (!_process.HasExited)
+        {
+            await PeerProcess.RunAsync("kill", ["-TERM", _process.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture)],
+                TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            await _process.WaitForExitAsync(cts.Token).ConfigureAwait(false);
+        }
     }
 
     public async ValueTask DisposeAsync()

@@ -1,0 +1,43 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using IocEdge.Testing;
+
+namespace IocEdge.EndToEnd.Tests;
+
+/// <summary>The README's run command, as a user runs it: a process that prints a URL where live values show.</summary>
+[Trait(Traits.Category, Traits.Integration)]
+[Trait(Traits.Acceptance, "foundation")]
+public sealed partial class DemoTests
+{
+    [GeneratedRegex(@"Open\s+(http://127\.0\.0\.1:\d+/)")]
+    private static partial Regex UrlLine();
+
+    [Fact]
+    public async Task The_demo_prints_a_url_that_shows_every_instrument_live_within_ten_seconds()
+    {
+        using var dir = new TempDirectory("demo");
+        var demo = Path.Combine(AppContext.BaseDirectory, "iocedge-demo.dll");
+        await using var process = PeerProcess.Start("dotnet", [demo, "--http-port", "0", "--data", dir.Path]);
+
+        var url = (await Eventually.Get(() => Task.FromResult(UrlLine().Match(process.Output) is { Success: true } m ? m.Groups[1].Value : null),
+            TimeSpan.FromSeconds(60), "the demo to print its URL")).ToString();
+        var printed = Stopwatch.StartNew();
+        using var http = new HttpClient { BaseAddress = new Uri(url) };
+
+        // Every instrument of the simulated station shows a good value.
+        await Eventually.True(async () =>
+        {
+            using var doc = JsonDocument.Parse(await http.GetStringAsync(new Uri("api/v1/latest", UriKind.Relative)));
+            var good = doc.RootElement.GetProperty("readings").EnumerateArray()
+                .Where(r => r.GetProperty("quality").GetString() == "good")
+                .Select(r => r.GetProperty("channel").GetString()!.Split('/')[0]).ToHashSet();
+            return good.SetEquals(["env1", "wx1", "gas1", "wq1"]);
+        }, TimeSpan.FromSeconds(30), "every instrument's values at " + url);
+        Assert.True(printed.Elapsed < TimeSpan.FromSeconds(10), $"values took {printed.Elapsed.TotalSeconds:0.0} s to show after the URL was printed");
+
+        var page = await http.GetStringAsync(new Uri("/", UriKind.Relative));
+        Assert.Contains("/api/v1/latest", page, StringComparison.Ordinal);
+        Assert.False(process.HasExited, process.Output);
+    }
+}
