@@ -28,4 +28,10 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 4606, Level = LogLevel.Debug, Message = "Signals updated at {Now:O}")]
     public static partial void Updated(ILogger logger, DateTimeOffset now);
+
+    [LoggerMessage(EventId = 4607, Level = LogLevel.Information, Message = "Simulated {Kind} serving on {PortPath}")]
+    public static partial void UartDeviceServing(ILogger logger, SimulatedUartDeviceKind kind, string portPath);
+
+    [LoggerMessage(EventId = 4608, Level = LogLevel.Warning, Message = "UART bridge on {PortPath} stopped")]
+    public static partial void UartBridgeStopped(ILogger logger, string portPath, Exception exception);
 }

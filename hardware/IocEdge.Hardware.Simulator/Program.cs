@@ -64,6 +64,11 @@ await using (simulator.ConfigureAwait(false))
         Console.WriteLine($"iocedge-sim: listening on {invocation.Options!.Serial!.Mode.ToString().ToLowerInvariant()} {serial} ({units})");
     }
 
+    foreach (var device in invocation.Options!.UartDevices)
+    {
+        Console.WriteLine($"iocedge-sim: simulated {device.Kind} on {device.PortPath}");
+    }
+
     Console.WriteLine("iocedge-sim: press Ctrl+C to stop");
     try
     {

@@ -33,6 +33,7 @@ internal static class SimulatorCommandLine
           iocedge-sim --profile ID [--unit N] [--profile ID [--unit N] ...] [--tcp HOST:PORT] [--rtu PATH | --ascii PATH]
                       [--baud N] [--parity N|E|O] [--stop-bits 1|2] [--fault SPEC ...] [--seed N] [--update-period SECONDS]
                       [--utc-offset +07:00] [--refuse-unmapped] [--profiles-dir DIR] [--log-level LEVEL]
+                      [--pms5003 PATH] [--sds011 PATH]
           iocedge-sim --list-profiles [--profiles-dir DIR]
           iocedge-sim --help
 
@@ -52,6 +53,9 @@ internal static class SimulatorCommandLine
           --seed N             Noise seed (one seed, one series). Default 0.
           --update-period S    Seconds between signal updates. Default 1.
           --utc-offset +HH:MM  Local time of the daily cycles. Default +07:00 (Vietnam).
+          --pms5003 PATH       Also serve a simulated PMS5003 particulate sensor (UART frames) on PATH, e.g. one end
+                               of a socat pty pair; the gateway's driver opens the other end. Repeatable.
+          --sds011 PATH        The same with an SDS011.
           --refuse-unmapped    Answer exception 02 outside the profile's points, as real devices do.
           --profiles-dir DIR   Read profiles from DIR instead of the built-in profiles/ folder.
           --log-level LEVEL    Trace, Debug, Information (default), Warning, Error.
@@ -70,6 +74,7 @@ internal static class SimulatorCommandLine
         loadCatalog ??= dir => dir is null ? ProfileCatalog.LoadBuiltIn() : ProfileCatalog.LoadDirectory(dir);
         var profiles = new List<(string Id, byte? Unit)>();
         var faults = new List<string>();
+        var uartDevices = new List<SimulatedUartDevice>();
         string? tcp = null, serialPath = null, profilesDir = null;
         var mode = ModbusSerialMode.Rtu;
         int baud = 9600, seed = 0;
@@ -182,6 +187,12 @@ internal static class SimulatorCommandLine
                     break;
                 }
 
+                case "--pms5003":
+                    uartDevices.Add(new SimulatedUartDevice(SimulatedUartDeviceKind.Pms5003, Value()));
+                    break;
+                case "--sds011":
+                    uartDevices.Add(new SimulatedUartDevice(SimulatedUartDeviceKind.Sds011, Value()));
+                    break;
                 case "--refuse-unmapped":
                     refuseUnmapped = true;
                     break;
@@ -210,7 +221,7 @@ internal static class SimulatorCommandLine
             return new SimulatorInvocation(SimulatorCommand.ListProfiles, null, catalog, logLevel);
         }
 
-        if (profiles.Count == 0)
+        if (profiles.Count == 0 && uartDevices.Count == 0)
         {
             throw new SimulatorUsageException(
                 $"No --profile given: name at least one ({string.Join(", ", catalog.Profiles.Select(p => p.Id))}).");
@@ -222,6 +233,7 @@ internal static class SimulatorCommandLine
             UpdatePeriod = updatePeriod,
             LocalUtcOffset = utcOffset,
             RefuseUnmappedAddresses = refuseUnmapped,
+            UartDevices = uartDevices,
         };
         byte nextUnit = 1;
         foreach (var (id, unit) in profiles)
@@ -246,7 +258,7 @@ internal static class SimulatorCommandLine
             };
         }
 
-        if (tcp is not null || serialPath is null)
+        if (tcp is not null || (serialPath is null && profiles.Count > 0))
         {
             options.Tcp = ParseEndPoint(tcp ?? "127.0.0.1:1502");
         }

@@ -19,6 +19,18 @@ namespace IocEdge.Hardware.Simulator;
 /// </remarks>
 public sealed class StationSimulator : IAsyncDisposable
 {
+    private static readonly ProfilePoint UartPm25 = new()
+    {
+        Name = "uart_pm2_5", Quantity = "PM2.5", Unit = "ug/m3", Min = 0, Max = 1000,
+        Simulation = new PointSimulation { Mean = 45, DailyAmplitude = 20, DailyPeakHour = 8, Noise = 4 },
+    };
+
+    private static readonly ProfilePoint UartPm10 = new()
+    {
+        Name = "uart_pm10", Quantity = "PM10", Unit = "ug/m3", Min = 0, Max = 2000,
+        Simulation = new PointSimulation { Mean = 75, DailyAmplitude = 30, DailyPeakHour = 8, Noise = 6 },
+    };
+
     private readonly StationSimulatorOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -26,6 +38,7 @@ public sealed class StationSimulator : IAsyncDisposable
     private readonly Lock _gate = new();
     private readonly List<ActiveFault> _faults = [];
     private volatile Dictionary<byte, ModbusFault> _wireFaults = [];
+    private readonly List<UartPtyBridge> _bridges = [];
     private ITimer? _timer;
     private ModbusServer? _server;
     private int _disposed;
@@ -73,7 +86,15 @@ public sealed class StationSimulator : IAsyncDisposable
         {
             // Values are in the registers before the first request can arrive.
             simulator.Update();
-            await simulator.StartServerAsync(cancellationToken).ConfigureAwait(false);
+            if (options.Instruments.Count > 0)
+            {
+                await simulator.StartServerAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            foreach (var device in options.UartDevices)
+            {
+                simulator._bridges.Add(UartPtyBridge.Start(device, simulator._time, simulator.CurrentParticulateSample, simulator._logger));
+            }
             simulator._timer = simulator._time.CreateTimer(static state => ((StationSimulator)state!).Tick(), simulator,
                 options.UpdatePeriod, options.UpdatePeriod);
             return simulator;
@@ -119,6 +140,19 @@ public sealed class StationSimulator : IAsyncDisposable
         {
             return point.Text ?? string.Empty;
         }
+    }
+
+    /// <summary>
+    /// What the simulated UART particulate sensors measure right now (µg/m³): the env-station's PM2.5 and PM10 signals
+    /// (mean 45 and 75, daily peak 08:00 local), PM1 = 0.7 × PM2.5. A PMS5003 frame carries them rounded to integers,
+    /// an SDS011 frame to 0.1.
+    /// </summary>
+    public SimulatedDevices.ParticulateSample CurrentParticulateSample()
+    {
+        var now = _time.GetUtcNow();
+        var pm25 = StationSignal.Clamp(UartPm25, StationSignal.Raw(UartPm25, 0, _options.Seed, now, StartedAt, _options.LocalUtcOffset));
+        var pm10 = StationSignal.Clamp(UartPm10, StationSignal.Raw(UartPm10, 0, _options.Seed, now, StartedAt, _options.LocalUtcOffset));
+        return new SimulatedDevices.ParticulateSample(0.7 * pm25, pm25, Math.Max(pm10, pm25));
     }
 
     /// <summary>The register file of one unit (to watch what a master wrote, or to poke values in a test).</summary>
@@ -204,6 +238,11 @@ public sealed class StationSimulator : IAsyncDisposable
         if (_server is not null)
         {
             await _server.DisposeAsync().ConfigureAwait(false);
+        }
+
+        foreach (var bridge in _bridges)
+        {
+            await bridge.DisposeAsync().ConfigureAwait(false);
         }
 
         Log.Stopped(_logger);

@@ -110,15 +110,36 @@ public sealed class StationSimulatorOptions
     /// </summary>
     public bool RefuseUnmappedAddresses { get; set; }
 
+    /// <summary>
+    /// Simulated UART particulate sensors (PMS5003, SDS011) served on serial devices or ptys, for gateway drivers in
+    /// another process. Their frames and timers run on the simulator's TimeProvider.
+    /// </summary>
+    public IList<SimulatedUartDevice> UartDevices { get; init; } = new List<SimulatedUartDevice>();
+
     /// <summary>Faults active from the start (change them later with <see cref="StationSimulator.SetFault"/>).</summary>
     public IList<SimulatorFault> Faults { get; init; } = new List<SimulatorFault>();
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the bad option and the fix.</summary>
     public void Validate()
     {
-        if (Instruments.Count == 0)
+        if (Instruments.Count == 0 && UartDevices.Count == 0)
         {
-            throw new ArgumentException("Instruments is empty: add at least one (profile, unit id).", nameof(Instruments));
+            throw new ArgumentException("Instruments is empty: add at least one (profile, unit id), or a UART device.", nameof(Instruments));
+        }
+
+        foreach (var device in UartDevices)
+        {
+            if (device is null || string.IsNullOrWhiteSpace(device.PortPath) || !Enum.IsDefined(device.Kind))
+            {
+                throw new ArgumentException("A UART device needs a kind (Pms5003, Sds011) and a port path.", nameof(UartDevices));
+            }
+        }
+
+        var sharedPort = UartDevices.Select(d => d.PortPath).Append(Serial?.PortPath)
+            .Where(p => p is not null).GroupBy(p => p, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
+        if (sharedPort is not null)
+        {
+            throw new ArgumentException($"The port {sharedPort.Key} is used twice: give each device (and the Modbus line) its own port.", nameof(UartDevices));
         }
 
         foreach (var instrument in Instruments)
@@ -142,7 +163,7 @@ public sealed class StationSimulatorOptions
                 nameof(Instruments));
         }
 
-        if (Tcp is null && Serial is null)
+        if (Instruments.Count > 0 && Tcp is null && Serial is null)
         {
             throw new ArgumentException("Neither Tcp nor Serial is set: give a TCP endpoint (e.g. 127.0.0.1:1502) or a serial port path.", nameof(Tcp));
         }

@@ -38,6 +38,19 @@ public sealed class CommandLineParsingTests
     }
 
     [Fact]
+    public void Uart_sensors_can_be_served_alone_or_beside_the_modbus_units()
+    {
+        var alone = SimulatorCommandLine.Parse(["--pms5003", "/tmp/pmsA", "--sds011", "/tmp/sdsA"]).Options!;
+        Assert.Empty(alone.Instruments);
+        Assert.Null(alone.Tcp);
+        Assert.Equal([SimulatedUartDeviceKind.Pms5003, SimulatedUartDeviceKind.Sds011], alone.UartDevices.Select(d => d.Kind));
+
+        var shared = Assert.Throws<SimulatorUsageException>(() =>
+            SimulatorCommandLine.Parse(["--profile", "env-station", "--rtu", "/tmp/x", "--pms5003", "/tmp/x"]));
+        Assert.Contains("used twice", shared.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Without_a_transport_it_listens_on_loopback_port_1502()
     {
         Assert.Equal("127.0.0.1:1502", SimulatorCommandLine.Parse(["--profile", "env-station"]).Options!.Tcp!.ToString());
