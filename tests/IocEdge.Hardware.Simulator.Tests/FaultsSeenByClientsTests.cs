@@ -89,18 +89,18 @@ public sealed class FaultsSeenByClientsTests
     [Fact]
     public async Task A_bad_crc_on_the_rtu_line_is_rejected_by_mbpoll_and_pymodbus()
     {
-        await using var line = await SimPtyPair.StartAsync();
-        await using var sim = await StartAsync(null, line.SlaveEnd, SimulatorFault.BadCrc(1));
+        await using var line = await SocatPtyPair.StartAsync();
+        await using var sim = await StartAsync(null, line.PathA, SimulatorFault.BadCrc(1));
 
-        var bad = await SimMbpoll.ReadRtuAsync(line.MasterEnd, 1, input: false, 0, 4);
+        var bad = await SimMbpoll.ReadRtuAsync(line.PathB, 1, input: false, 0, 4);
         Assert.NotEqual(0, bad.ExitCode);
         Assert.Empty(bad.Registers);
 
-        var good = await SimMbpoll.ReadRtuAsync(line.MasterEnd, 2, input: false, 0, 3);
+        var good = await SimMbpoll.ReadRtuAsync(line.PathB, 2, input: false, 0, 3);
         Assert.True(good.ExitCode == 0, good.Output);
         Assert.Equal(sim.CurrentValue(2, "co"), (short)good.Registers[2], 6);
 
-        var results = await PyModbusClient.ReadRtuAsync(line.MasterEnd, [new(1, 3, 0, 4)], timeoutSeconds: 1);
+        var results = await PyModbusClient.ReadRtuAsync(line.PathB, [new(1, 3, 0, 4)], timeoutSeconds: 1);
         Assert.False(results[0].Ok);
     }
 }

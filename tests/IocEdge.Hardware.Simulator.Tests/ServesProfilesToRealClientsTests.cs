@@ -97,20 +97,20 @@ public sealed class ServesProfilesToRealClientsTests
     [Fact]
     public async Task Every_profile_is_served_over_rtu_on_a_pty_to_mbpoll_and_pymodbus()
     {
-        await using var line = await SimPtyPair.StartAsync();
+        await using var line = await SocatPtyPair.StartAsync();
         var time = new FakeTimeProvider(TestProfiles.Afternoon.AddHours(15));
-        await using var sim = await StationSimulator.StartAsync(Options(rtu: line.SlaveEnd), time);
+        await using var sim = await StationSimulator.StartAsync(Options(rtu: line.PathA), time);
         var points = Points().ToList();
 
         foreach (var (_, unit, point) in points)
         {
-            var read = await SimMbpoll.ReadRtuAsync(line.MasterEnd, unit, point.Register == RegisterKind.InputRegister,
+            var read = await SimMbpoll.ReadRtuAsync(line.PathB, unit, point.Register == RegisterKind.InputRegister,
                 point.Address, point.RegisterCount);
             Assert.True(read.ExitCode == 0, $"mbpoll RTU unit {unit} {point.Name} exited {read.ExitCode}:\n{read.Output}");
             AssertServed(sim, unit, point, read.Registers, "mbpoll RTU");
         }
 
-        var results = await PyModbusClient.ReadRtuAsync(line.MasterEnd,
+        var results = await PyModbusClient.ReadRtuAsync(line.PathB,
             points.Select(x => new PyModbusRead(x.Unit, x.Point.Register == RegisterKind.InputRegister ? 4 : 3, x.Point.Address, x.Point.RegisterCount)));
         foreach (var ((_, unit, point), result) in points.Zip(results))
         {
@@ -122,13 +122,13 @@ public sealed class ServesProfilesToRealClientsTests
     [Fact]
     public async Task The_env_station_is_served_in_modbus_ascii_to_pymodbus()
     {
-        await using var line = await SimPtyPair.StartAsync();
+        await using var line = await SocatPtyPair.StartAsync();
         var options = Options();
-        options.Serial = new SimulatorSerialOptions(line.SlaveEnd) { Mode = ModbusSerialMode.Ascii };
+        options.Serial = new SimulatorSerialOptions(line.PathA) { Mode = ModbusSerialMode.Ascii };
         await using var sim = await StationSimulator.StartAsync(options, new FakeTimeProvider(TestProfiles.Afternoon));
         var station = Catalog.Get("env-station");
 
-        var result = (await PyModbusClient.ReadAsciiAsync(line.MasterEnd, [new PyModbusRead(1, 3, 0, 4)]))[0];
+        var result = (await PyModbusClient.ReadAsciiAsync(line.PathB, [new PyModbusRead(1, 3, 0, 4)]))[0];
 
         Assert.True(result.Ok, PyModbusClient.Describe(result));
         foreach (var point in station.Points)

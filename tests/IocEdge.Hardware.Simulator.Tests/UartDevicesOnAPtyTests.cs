@@ -43,13 +43,13 @@ public sealed class UartDevicesOnAPtyTests
     [Fact]
     public async Task A_simulated_PMS5003_sends_its_frames_and_obeys_commands_through_the_pty()
     {
-        await using var line = await SimPtyPair.StartAsync();
+        await using var line = await SocatPtyPair.StartAsync();
         var time = new FakeTimeProvider(TestProfiles.Afternoon);
         await using var sim = await StationSimulator.StartAsync(new StationSimulatorOptions
         {
-            UartDevices = { new SimulatedUartDevice(SimulatedUartDeviceKind.Pms5003, line.SlaveEnd) },
+            UartDevices = { new SimulatedUartDevice(SimulatedUartDeviceKind.Pms5003, line.PathA) },
         }, time);
-        using var port = Open(line.MasterEnd);
+        using var port = Open(line.PathB);
 
         time.Advance(TimeSpan.FromSeconds(1)); // active mode: one frame a period
         var frame = await ReadFrameAsync(port, 0x42, 0x4D, 32);
@@ -72,14 +72,14 @@ public sealed class UartDevicesOnAPtyTests
     [Fact]
     public async Task A_simulated_SDS011_sends_its_frames_through_the_pty()
     {
-        await using var line = await SimPtyPair.StartAsync();
+        await using var line = await SocatPtyPair.StartAsync();
         var time = new FakeTimeProvider(TestProfiles.Afternoon.AddHours(3));
         await using var sim = await StationSimulator.StartAsync(new StationSimulatorOptions
         {
-            UartDevices = { new SimulatedUartDevice(SimulatedUartDeviceKind.Sds011, line.SlaveEnd) },
+            UartDevices = { new SimulatedUartDevice(SimulatedUartDeviceKind.Sds011, line.PathA) },
             Seed = 5,
         }, time);
-        using var port = Open(line.MasterEnd);
+        using var port = Open(line.PathB);
 
         time.Advance(TimeSpan.FromSeconds(1));
         var frame = await ReadFrameAsync(port, 0xAA, 0xC0, 10);
