@@ -1,3 +1,4 @@
+using System.Device.Gpio;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
@@ -5,6 +6,9 @@ using IocEdge.Aggregator;
 using IocEdge.Demo;
 using IocEdge.Devices.Profiles;
 using IocEdge.Edge;
+using IocEdge.Edge.Sources;
+using IocEdge.Hardware.SimulatedDevices;
+using Microsoft.Extensions.DependencyInjection;
 using IocEdge.Hardware.Simulator;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -91,6 +95,12 @@ await using (station.ConfigureAwait(false))
                 "Id": "gw-demo-01",
                 "DataDirectory": "{{Path.Combine(options.DataDirectory, "gateway")}}",
                 "Mqtt": { "Host": "127.0.0.1", "Port": {{mqttPort}} },
+                "Gpio": {
+                  "Device": "pole1",
+                  "ReportPeriod": "00:00:05",
+                  "Inputs": [ { "Id": "door", "Pin": 17 }, { "Id": "flood", "Pin": 27 } ],
+                  "Counters": [ { "Id": "rain", "Kind": "RainGauge", "Pin": 22 }, { "Id": "wind", "Kind": "Anemometer", "Pin": 23, "RateWindow": "00:00:10" } ]
+                },
                 "Modbus": {
                   "Links": [ { "Id": "station", "Transport": "Tcp", "Host": "127.0.0.1", "Port": {{station.TcpEndPoint.Port}} } ],
                   "Devices": [
@@ -100,7 +110,20 @@ await using (station.ConfigureAwait(false))
               }
             }
             """).ConfigureAwait(false);
-        using var gateway = GatewayHost.Build(["--config", configPath, .. QuietLogging]);
+        // The pole cabinet's GPIO header, simulated: a door that a technician opens now and then, a dry flood switch,
+        // steady wet-season rain on the tipping bucket and a breeze on the anemometer.
+        var gpio = new SimulatedGpioDriver(TimeProvider.System);
+        foreach (var pin in new[] { 17, 27 })
+        {
+            gpio.SetInput(pin, PinValue.High); // contacts open: the pull-ups hold the pins high
+        }
+
+        using var rain = PulseTrain.RainGauge(gpio, 22, TimeProvider.System, () => 6.0);
+        using var wind = PulseTrain.Anemometer(gpio, 23, TimeProvider.System, () => 2.5 + Math.Sin(Environment.TickCount64 / 20_000.0));
+        using var door = TimeProvider.System.CreateTimer(_ => gpio.SetInput(17, DateTime.UtcNow.Second % 40 < 10 ? PinValue.Low : PinValue.High),
+            null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+        using var gateway = GatewayHost.Build(["--config", configPath, .. QuietLogging],
+            b => b.Services.AddSingleton<IGpioControllerProvider>(new SimulatedGpio(gpio)));
         await gateway.StartAsync().ConfigureAwait(false);
         log.GatewayStarted("gw-demo-01", configPath);
 
@@ -121,6 +144,10 @@ await using (station.ConfigureAwait(false))
         {
         }
 
+        // The simulated signals stop first: the gateway's GPIO controller disposes the simulated chip as it stops.
+        await door.DisposeAsync().ConfigureAwait(false);
+        rain.Dispose();
+        wind.Dispose();
         await gateway.StopAsync(CancellationToken.None).ConfigureAwait(false);
         await aggregator.StopAsync(CancellationToken.None).ConfigureAwait(false);
     }
@@ -156,6 +183,11 @@ static bool IsFree(int port)
     {
         return false;
     }
+}
+
+internal sealed class SimulatedGpio(SimulatedGpioDriver driver) : IGpioControllerProvider
+{
+    public GpioController Open(int chip) => new(driver);
 }
 
 internal static class StationOptionsExtensions

@@ -54,6 +54,7 @@ public static class GatewayHost
             sp.GetRequiredService<ILogger<SqliteOutbox>>().OutboxOpened(outbox.Path, outbox.StreamId, outbox.Count);
             return outbox;
         });
+        builder.Services.TryAddSingleton<IGpioControllerProvider, SystemGpioControllerProvider>();
         builder.Services.AddSingleton<IEnumerable<IReadingSource>>(sp => CreateSources(sp).ToArray());
         builder.Services.AddSingleton<SamplingService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<SamplingService>());
@@ -80,6 +81,11 @@ public static class GatewayHost
             {
                 yield return new ModbusLinkSource(link, devices, profiles.Required(o.ProfilesDirectory), time, loggers);
             }
+        }
+
+        if (!o.Gpio.IsEmpty)
+        {
+            yield return new GpioSource(o.Gpio, o.DataDirectory, sp.GetRequiredService<IGpioControllerProvider>(), time, loggers);
         }
 
         foreach (var extra in sp.GetServices<ExtraSource>())

@@ -21,6 +21,8 @@ public sealed class GatewayOptions
 
     public GatewayModbusOptions Modbus { get; set; } = new();
 
+    public GpioOptions Gpio { get; set; } = new();
+
     public string OutboxPath => Path.Combine(DataDirectory, "outbox.db");
 }
 

@@ -29,6 +29,7 @@ public sealed class GatewayOptionsValidator(ProfileSource profiles) : IValidateO
 
         ValidateMqtt(options.Mqtt, Error);
         ValidateModbus(options, Error);
+        ValidateGpio(options, Error);
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 
@@ -62,6 +63,126 @@ public sealed class GatewayOptionsValidator(ProfileSource profiles) : IValidateO
         if (m.ReconnectDelayMin <= TimeSpan.Zero || m.ReconnectDelayMax < m.ReconnectDelayMin)
         {
             error($"Gateway:Mqtt:ReconnectDelayMin/Max are {m.ReconnectDelayMin}/{m.ReconnectDelayMax}: use 0 < Min <= Max (00:00:01 and 00:01:00).");
+        }
+    }
+
+    /// <summary>BCM GPIO 0 and 1 carry the HAT ID EEPROM (ID_SD/ID_SC) and must stay free (Raspberry Pi HAT specification).</summary>
+    private static readonly int[] ReservedPins = [0, 1];
+
+    private static void ValidateGpio(GatewayOptions options, Action<FormattableString> error)
+    {
+        var g = options.Gpio;
+        if (g.IsEmpty)
+        {
+            return;
+        }
+
+        if (!Identifiers.IsValidChannelId(g.Device) || g.Device.Contains('/', StringComparison.Ordinal))
+        {
+            error($"Gateway:Gpio:Device '{g.Device}' is not a device name: use lower-case letters, digits, '-', '_' such as pole7.");
+        }
+
+        if (options.Modbus.Devices.Any(d => d.Id == g.Device))
+        {
+            error($"Gateway:Gpio:Device '{g.Device}' is also a Modbus device id: give the GPIO channels their own prefix.");
+        }
+
+        if (g.Chip is < 0 or > 15)
+        {
+            error($"Gateway:Gpio:Chip is {g.Chip}: use the gpiochip number (0 on a Raspberry Pi 4).");
+        }
+
+        if (g.ReportPeriod < TimeSpan.FromSeconds(1))
+        {
+            error($"Gateway:Gpio:ReportPeriod is {g.ReportPeriod}: use at least 00:00:01.");
+        }
+
+        var pins = new Dictionary<int, string>();
+        var ids = new HashSet<string>(StringComparer.Ordinal);
+        void Pin(string key, int pin)
+        {
+            if (pin is < 0 or > 27)
+            {
+                error($"{key}:Pin is {pin}: use a BCM GPIO number 2-27 (GPIO17 is header pin 11; see hardware/boards/).");
+            }
+            else if (ReservedPins.Contains(pin))
+            {
+                error($"{key}:Pin is {pin}: GPIO0/1 are reserved for the HAT ID EEPROM; use another pin (see hardware/boards/).");
+            }
+            else if (pins.TryGetValue(pin, out var other))
+            {
+                error($"{key}:Pin {pin} is already used by {other}: wire the two signals to different pins.");
+            }
+            else
+            {
+                pins[pin] = key;
+            }
+        }
+
+        void Id(string key, string id, params string[] channels)
+        {
+            if (!Identifiers.IsValidChannelId(id) || id.Contains('/', StringComparison.Ordinal))
+            {
+                error($"{key}:Id '{id}' is not a name: use lower-case letters, digits, '_' such as door or rain.");
+                return;
+            }
+
+            foreach (var c in channels)
+            {
+                if (!ids.Add(c))
+                {
+                    error($"{key}:Id '{id}' gives channel {g.Device}/{c}, which another input or counter already has: rename one.");
+                }
+            }
+        }
+
+        for (var i = 0; i < g.Inputs.Count; i++)
+        {
+            var input = g.Inputs[i];
+            var key = $"Gateway:Gpio:Inputs:{i}";
+            Id(key, input.Id, input.Id);
+            Pin(key, input.Pin);
+            if (input.Pull is not ("PullUp" or "PullDown" or "None"))
+            {
+                error($"{key}:Pull is '{input.Pull}': use PullUp, PullDown or None.");
+            }
+
+            if (input.Debounce < TimeSpan.Zero || input.Debounce > TimeSpan.FromSeconds(10))
+            {
+                error($"{key}:Debounce is {input.Debounce}: use 0 to 00:00:10 (50 ms suits a door contact).");
+            }
+        }
+
+        for (var i = 0; i < g.Counters.Count; i++)
+        {
+            var c = g.Counters[i];
+            var key = $"Gateway:Gpio:Counters:{i}";
+            if (c.Kind == GpioCounterKind.RainGauge)
+            {
+                Id(key, c.Id, c.Id + "_total", c.Id + "_rate");
+                if (!(c.MillimetresPerTip is > 0 and < 10))
+                {
+                    error($"{key}:MillimetresPerTip is {c.MillimetresPerTip}: use the gauge's bucket size (0.2794 for a 0.011 in bucket, 0.2 or 0.5 for metric gauges).");
+                }
+            }
+            else if (c.Kind == GpioCounterKind.Anemometer)
+            {
+                Id(key, c.Id, c.Id);
+                if (!(c.KilometresPerHourPerHertz is > 0 and < 100))
+                {
+                    error($"{key}:KilometresPerHourPerHertz is {c.KilometresPerHourPerHertz}: use the anemometer's factor (2.4 for the common cup anemometer).");
+                }
+            }
+            else
+            {
+                error($"{key}:Kind '{c.Kind}' is unknown: use RainGauge or Anemometer.");
+            }
+
+            Pin(key, c.Pin);
+            if (c.MinPulseInterval < TimeSpan.Zero || c.RateWindow < TimeSpan.FromSeconds(1))
+            {
+                error($"{key}: MinPulseInterval ({c.MinPulseInterval}) must be 0 or more and RateWindow ({c.RateWindow}) at least 00:00:01.");
+            }
         }
     }
 
