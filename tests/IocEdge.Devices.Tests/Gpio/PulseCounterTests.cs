@@ -146,12 +146,17 @@ public sealed class PulseCounterTests
         var chip = new SimulatedGpioDriver(time);
         using var gpio = new GpioController(chip);
 
+        var log = new ListLogger<PulseCounter>();
+
         using var counter = new PulseCounter(gpio,
-            new PulseCounterOptions { Name = "rain", Pin = RainPin, StateFile = stateFile }, time);
+            new PulseCounterOptions { Name = "rain", Pin = RainPin, StateFile = stateFile }, time, log);
         Tips(chip, time, 2);
         counter.Flush();
 
         Assert.Equal(2, counter.Total);
+        var warning = Assert.Single(log.Entries, e => e.Id.Id == 4011);
+        Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Warning, warning.Level);
+        Assert.Contains("the total starts at zero", warning.Message, StringComparison.Ordinal);
         Assert.Equal(content, File.ReadAllText(stateFile + ".corrupt"));
         Assert.Equal(2, ReadTotal(stateFile));
     }
@@ -164,10 +169,13 @@ public sealed class PulseCounterTests
         var chip = new SimulatedGpioDriver(time);
         using var gpio = new GpioController(chip);
 
+        var log = new ListLogger<PulseCounter>();
+
         using var counter = new PulseCounter(gpio,
-            new PulseCounterOptions { Name = "rain", Pin = RainPin, StateFile = dir.File("sub/rain.json") }, time);
+            new PulseCounterOptions { Name = "rain", Pin = RainPin, StateFile = dir.File("sub/rain.json") }, time, log);
 
         Assert.Equal(0, counter.Total);
+        Assert.Contains(log.Entries, e => e.Id.Id == 4010 && e.Level == Microsoft.Extensions.Logging.LogLevel.Warning);
         Tips(chip, time, 1);
         counter.Flush();
         Assert.Equal(1, ReadTotal(dir.File("sub/rain.json")));
@@ -182,14 +190,16 @@ public sealed class PulseCounterTests
         var time = Clock.New();
         var chip = new SimulatedGpioDriver(time);
         using var gpio = new GpioController(chip);
+        var log = new ListLogger<PulseCounter>();
         using var counter = new PulseCounter(gpio,
-            new PulseCounterOptions { Name = "rain", Pin = RainPin, StateFile = Path.Combine(blocker, "rain.json") }, time);
+            new PulseCounterOptions { Name = "rain", Pin = RainPin, StateFile = Path.Combine(blocker, "rain.json") }, time, log);
 
         Tips(chip, time, 3);
         time.Advance(TimeSpan.FromMinutes(2));
         counter.Flush();
 
         Assert.Equal(3, counter.Total);
+        Assert.Contains(log.Entries, e => e.Id.Id == 4012);
     }
 
     [Fact]
