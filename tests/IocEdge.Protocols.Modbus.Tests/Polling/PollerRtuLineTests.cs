@@ -7,31 +7,22 @@ namespace IocEdge.Protocols.Modbus.Tests.Polling;
 /// <summary>
 /// Three slaves on one RTU line: pymodbus 3.0 (a Modbus implementation we did not write) serves units 1 and 2 as an
 /// RTU serial server on one end of a socat pty pair; unit 3 is configured in the poller but nobody answers for it
-/// (pymodbus drops frames for units it does not host, as an absent device would). Our poller reads all three through
-/// our RTU serial master on the other end.
+/// (pymodbus's RTU framer drops frames for units it does not host, as an absent device would). Our poller reads all
+/// three through our RTU serial master on the other end. Peers: PyModbusServer and SocatPtyPair (tests/IocEdge.Testing).
 /// </summary>
 [Trait("Category", "Integration")]
 [Trait("Acceptance", "modbus")]
 public sealed class PollerRtuLineTests
 {
-    private const string ServerScript = """
-        import sys, struct
-        from pymodbus.server import StartSerialServer
-        from pymodbus.transaction import ModbusRtuFramer
-        from pymodbus.datastore import ModbusSequentialDataBlock, ModbusSlaveContext, ModbusServerContext
-
-        def unit(n):
-            hr = [0] * 100
-            hr[0] = 100 * n + n                                   # uint16
-            hr[1], hr[2] = struct.unpack(">HH", struct.pack(">f", 20.5 + n))   # float32 ABCD
-            hr[10] = struct.unpack(">H", struct.pack(">h", -123 * n))[0]       # int16, scale 0.1
-            return ModbusSlaveContext(hr=ModbusSequentialDataBlock(0, hr), zero_mode=True)
-
-        context = ModbusServerContext(slaves={1: unit(1), 2: unit(2)}, single=False)
-        print("serving", sys.argv[1], flush=True)
-        StartSerialServer(context=context, framer=ModbusRtuFramer, port=sys.argv[1], baudrate=9600, bytesize=8,
-                          parity="N", stopbits=1, timeout=0.05, ignore_missing_slaves=True)
-        """;
+    /// <summary>Registers 0-10 of a unit: 101·n (uint16), 20.5 + n (float32 ABCD), -12.3·n (int16 × 0.1 at register 10).</summary>
+    private static PyModbusUnit UnitRegisters(byte n)
+    {
+        var hr = new ushort[11];
+        hr[0] = (ushort)(101 * n);
+        ModbusValueCodec.Encode(20.5 + n, ModbusDataType.Float32, ModbusByteOrder.ABCD, hr.AsSpan(1, 2));
+        ModbusValueCodec.Encode(-12.3 * n, ModbusDataType.Int16, ModbusByteOrder.ABCD, hr.AsSpan(10, 1), scale: 0.1);
+        return new PyModbusUnit { HoldingRegisters = hr };
+    }
 
     private static ModbusPointDefinition[] PointsOf(byte unit) =>
     [
@@ -47,26 +38,18 @@ public sealed class PollerRtuLineTests
     [Fact]
     public async Task Two_live_slaves_keep_their_poll_rate_while_the_dead_one_costs_a_bounded_number_of_timeouts()
     {
-        var socatPath = Tools.Require("/usr/bin/socat", "socat");
-        Tools.Require(Tools.Python, "python3");
-        using var dir = new TempDirectory("poller-rtu");
-        var serverEnd = dir.File("ttyV0");
-        var masterEnd = dir.File("ttyV1");
-        await using var socat = PeerProcess.Start(socatPath,
-            ["-d", "-d", $"pty,raw,echo=0,link={serverEnd}", $"pty,raw,echo=0,link={masterEnd}"]);
-        await socat.WaitForFileAsync(serverEnd, TimeSpan.FromSeconds(10));
-        await socat.WaitForFileAsync(masterEnd, TimeSpan.FromSeconds(10));
-
-        var script = dir.File("server.py");
-        await File.WriteAllTextAsync(script, ServerScript);
-        await using var pymodbus = PeerProcess.Start(Tools.Python, [script, serverEnd]);
+        await using var ptys = await SocatPtyPair.StartAsync();
+        await using var pymodbus = await PyModbusServer.StartRtuAsync(ptys.PathA, new PyModbusServerOptions
+        {
+            Units = new Dictionary<byte, PyModbusUnit> { [1] = UnitRegisters(1), [2] = UnitRegisters(2) },
+        });
 
         var timeout = TimeSpan.FromMilliseconds(250);
         await using var master = ModbusMaster.CreateSerial(new ModbusSerialOptions
         {
-            PortName = masterEnd, BaudRate = 9600, Timeout = timeout, Retries = 1,
+            PortName = ptys.PathB, BaudRate = 9600, Timeout = timeout, Retries = 1,
         });
-        // pymodbus takes a moment to open its end; wait for it on the wire, as a user would see it.
+        // pymodbus reports READY once its port is open; make sure unit 1 answers before the measured cycles start.
         await Eventually.True(async () =>
         {
             try
@@ -77,7 +60,7 @@ public sealed class PollerRtuLineTests
             {
                 return false;
             }
-        }, TimeSpan.FromSeconds(20), $"pymodbus to serve unit 1 on {serverEnd}. Its output: {pymodbus.Output}");
+        }, TimeSpan.FromSeconds(20), $"pymodbus to serve unit 1 on {ptys.PathA}. Its output: {pymodbus.Output}");
 
         var options = new ModbusPollerOptions
         {
