@@ -86,9 +86,9 @@ public sealed class DigitalInput : IDisposable
         _options = options;
         _time = timeProvider ?? TimeProvider.System;
         _logger = logger ?? (ILogger)NullLogger.Instance;
-        _debounceTimer = _time.CreateTimer(_ => Settle(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-
+        GpioPins.EnsureFree(_controller, options.Pin, options.Name);
         _controller.OpenPin(options.Pin, options.Pull.ToPinMode());
+        _debounceTimer = _time.CreateTimer(_ => Settle(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         _isActive = IsActiveLevel(_controller.Read(options.Pin));
         _lastChange = _time.GetUtcNow();
         _onEdge = OnEdge;

@@ -69,6 +69,7 @@ public sealed class DigitalOutput : IDisposable
         _time = timeProvider ?? TimeProvider.System;
         _logger = logger ?? (ILogger)NullLogger.Instance;
         _isActive = options.SafeStateActive;
+        GpioPins.EnsureFree(_controller, options.Pin, options.Name);
         _controller.OpenPin(options.Pin, PinMode.Output, LevelFor(options.SafeStateActive));
         Log.OutputSafeState(_logger, options.Name, options.Pin, StateName(options.SafeStateActive), "start");
     }

@@ -13,6 +13,22 @@ public enum InputPull
     PullDown,
 }
 
+internal static class GpioPins
+{
+    /// <summary>
+    /// GpioController 4.x lets a second OpenPin of an open pin pass silently; two drivers on one pin would fight
+    /// over it, so each driver refuses a pin that is already open.
+    /// </summary>
+    public static void EnsureFree(GpioController controller, int pin, string name)
+    {
+        if (controller.IsPinOpen(pin))
+        {
+            throw new InvalidOperationException(
+                $"GPIO {pin} for '{name}' is already in use by another channel: give each channel its own pin.");
+        }
+    }
+}
+
 internal static class InputPullExtensions
 {
     public static PinMode ToPinMode(this InputPull pull) => pull switch

@@ -110,13 +110,15 @@ public sealed class PulseCounter : IDisposable
         _logger = logger ?? (ILogger)NullLogger.Instance;
         _started = _time.GetUtcNow();
 
+        // The pin first: if it is taken, nothing else (state file, flush timer) has been touched.
+        GpioPins.EnsureFree(_controller, options.Pin, options.Name);
+        _controller.OpenPin(options.Pin, options.Pull.ToPinMode());
         if (options.StateFile is not null)
         {
             _total = _savedTotal = LoadState(options.StateFile);
             _flushTimer = _time.CreateTimer(_ => Flush(), null, options.FlushInterval, options.FlushInterval);
         }
 
-        _controller.OpenPin(options.Pin, options.Pull.ToPinMode());
         _onEdge = OnEdge;
         _controller.RegisterCallbackForPinValueChangedEvent(options.Pin, options.Edge, _onEdge);
     }

@@ -203,6 +203,26 @@ public sealed class PulseCounterTests
     }
 
     [Fact]
+    public void A_pin_used_twice_is_refused_and_the_first_user_keeps_counting()
+    {
+        var time = Clock.New();
+        var chip = new SimulatedGpioDriver(time);
+        using var gpio = new GpioController(chip);
+        using var rain = new PulseCounter(gpio, new PulseCounterOptions { Name = "rain", Pin = RainPin }, time);
+
+        var ex = Assert.Throws<InvalidOperationException>(() =>
+            new PulseCounter(gpio, new PulseCounterOptions { Name = "wind", Pin = RainPin }, time));
+        Assert.Contains($"GPIO {RainPin} for 'wind' is already in use", ex.Message, StringComparison.Ordinal);
+        Assert.Throws<InvalidOperationException>(() =>
+            new DigitalInput(gpio, new DigitalInputOptions { Name = "door_open", Pin = RainPin }, time));
+        Assert.Throws<InvalidOperationException>(() =>
+            new DigitalOutput(gpio, new DigitalOutputOptions { Name = "relay", Pin = RainPin }, time));
+        Tips(chip, time, 2);
+
+        Assert.Equal(2, rain.Total);
+    }
+
+    [Fact]
     public void Bad_counter_options_name_the_setting()
     {
         var ex = Assert.Throws<ArgumentException>(() => new PulseCounterOptions
