@@ -153,7 +153,8 @@ public sealed class ModbusPoller
         }
     }
 
-    /// <summary>Health of every slave on the link.</summary>
+    /// <summary>Health of every slave on the link. May be called from another thread while a cycle runs (a loose snapshot:
+    /// counters may be one request apart).</summary>
     public IReadOnlyList<ModbusSlaveStatus> GetSlaveStatus() => _slaves.Select(s => new ModbusSlaveStatus(
         s.UnitId, s.Breaker.State, s.Breaker.ConsecutiveFailures, s.Breaker.OpenUntil, s.Requests, s.CommFailures,
         s.DeviceExceptions, s.SkippedCycles, s.Refused.ToRanges())).ToArray();
