@@ -160,6 +160,20 @@ public sealed class Bme280Tests
     }
 
     [Fact]
+    public async Task Negative_12_bit_humidity_trimming_words_survive_the_nibble_packing()
+    {
+        // dig_H4 and dig_H5 share register 0xE5 (section 4.2.2, Table 16) and are signed 12-bit values.
+        var time = Clock.New();
+        var trimming = SimulatedBme280.Trimming.DatasheetExample with { H4 = -100, H5 = -7, H2 = -12, H6 = -3 };
+        var chip = new SimulatedBme280(time, () => new AirConditions(25, 1000, 50), trimming);
+        using var sensor = new Devices.Bme280(chip, timeProvider: time);
+
+        await time.RunAsync(sensor.InitializeAsync(), Step, Budget);
+
+        Assert.Equal(Parse(trimming), sensor.Calibration);
+    }
+
+    [Fact]
     public void Options_without_temperature_are_refused()
     {
         var ex = Assert.Throws<ArgumentException>(() =>
