@@ -14,6 +14,9 @@ public sealed class Pms5003 : IDisposable
     private readonly ILogger _logger;
     private readonly UartFrameReader<Pms5003Frame> _reader;
     private readonly SemaphoreSlim _busy = new(1, 1);
+    private readonly TimeProvider _time;
+    private readonly Lock _latestGate = new();
+    private (Pms5003Frame Frame, DateTimeOffset At)? _latest;
 
     /// <param name="uart">The serial stream at 9600 8N1.</param>
     /// <param name="timeProvider">The clock the frame timeout runs on.</param>
@@ -25,6 +28,7 @@ public sealed class Pms5003 : IDisposable
         _uart = uart;
         _logger = logger ?? (ILogger)NullLogger.Instance;
         FrameTimeout = frameTimeout ?? TimeSpan.FromSeconds(5);
+        _time = timeProvider ?? TimeProvider.System;
         _reader = new UartFrameReader<Pms5003Frame>(uart, Pms5003Frame.Decode, "PMS5003", timeProvider ?? TimeProvider.System,
             _logger, Statistics);
     }
@@ -55,7 +59,70 @@ public sealed class Pms5003 : IDisposable
         }
     }
 
-    /// <summary><c>pm1</c>, <c>pm2_5</c>, <c>pm10</c> in ug/m3. Never throws for a device problem.</summary>
+    /// <summary>
+    /// Reads frames continuously (active mode) and keeps the newest for <see cref="ReadLatest"/>, so that a channel
+    /// polling every minute gets the current value rather than the oldest frame waiting in the serial buffer.
+    /// Timeouts are logged and reading goes on; returns when cancelled or when the port closes.
+    /// </summary>
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                var frame = await ReadFrameAsync(cancellationToken).ConfigureAwait(false);
+                lock (_latestGate)
+                {
+                    _latest = (frame, _time.GetUtcNow());
+                }
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (SensorException ex)
+            {
+                Log.ReadFailed(_logger, "PMS5003", ex.Message);
+                if (ex.InnerException is EndOfStreamException)
+                {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// The newest frame seen by <see cref="RunAsync"/> as <c>pm1</c>, <c>pm2_5</c>, <c>pm10</c>; a comm failure when
+    /// none arrived within <paramref name="maxAge"/>.
+    /// </summary>
+    public IReadOnlyList<SensorReading> ReadLatest(TimeSpan maxAge)
+    {
+        (Pms5003Frame Frame, DateTimeOffset At)? latest;
+        lock (_latestGate)
+        {
+            latest = _latest;
+        }
+
+        if (latest is not { } l || _time.GetUtcNow() - l.At > maxAge)
+        {
+            var error = $"PMS5003: no valid frame in the last {maxAge.TotalSeconds:0.#} s (checksum errors so far: {Statistics.ChecksumErrors}).";
+            return
+            [
+                SensorReading.Failed("pm1", Units.MicrogramsPerCubicMetre, SensorQuality.CommFailure, error),
+                SensorReading.Failed("pm2_5", Units.MicrogramsPerCubicMetre, SensorQuality.CommFailure, error),
+                SensorReading.Failed("pm10", Units.MicrogramsPerCubicMetre, SensorQuality.CommFailure, error),
+            ];
+        }
+
+        return
+        [
+            SensorReading.Good("pm1", l.Frame.Pm1, Units.MicrogramsPerCubicMetre),
+            SensorReading.Good("pm2_5", l.Frame.Pm25, Units.MicrogramsPerCubicMetre),
+            SensorReading.Good("pm10", l.Frame.Pm10, Units.MicrogramsPerCubicMetre),
+        ];
+    }
+
+    /// <summary><c>pm1</c>, <c>pm2_5</c>, <c>pm10</c> in ug/m3 from the next frame. Never throws for a device problem.</summary>
     public async Task<IReadOnlyList<SensorReading>> ReadAsync(CancellationToken cancellationToken = default)
     {
         try

@@ -24,6 +24,9 @@ public sealed class Sds011 : IDisposable
     private readonly ILogger _logger;
     private readonly UartFrameReader<Sds011Frame> _reader;
     private readonly SemaphoreSlim _busy = new(1, 1);
+    private readonly TimeProvider _time;
+    private readonly Lock _latestGate = new();
+    private (Sds011Measurement Measurement, DateTimeOffset At)? _latest;
 
     /// <param name="uart">The serial stream at 9600 8N1.</param>
     /// <param name="timeProvider">The clock timeouts run on.</param>
@@ -35,6 +38,7 @@ public sealed class Sds011 : IDisposable
         _uart = uart;
         _logger = logger ?? (ILogger)NullLogger.Instance;
         Timeout = timeout ?? TimeSpan.FromSeconds(3);
+        _time = timeProvider ?? TimeProvider.System;
         _reader = new UartFrameReader<Sds011Frame>(uart, Sds011Frame.Decode, "SDS011", timeProvider ?? TimeProvider.System,
             _logger, Statistics);
     }
@@ -135,6 +139,66 @@ public sealed class Sds011 : IDisposable
                 SensorReading.Failed("pm10", Units.MicrogramsPerCubicMetre, ex),
             ];
         }
+    }
+
+    /// <summary>
+    /// Reads measurements continuously (active mode) and keeps the newest for <see cref="ReadLatest"/>. Timeouts are
+    /// logged and reading goes on; returns when cancelled or when the port closes. Not for query mode.
+    /// </summary>
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                var m = await ReadMeasurementAsync(cancellationToken).ConfigureAwait(false);
+                lock (_latestGate)
+                {
+                    _latest = (m, _time.GetUtcNow());
+                }
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (SensorException ex)
+            {
+                Log.ReadFailed(_logger, "SDS011", ex.Message);
+                if (ex.InnerException is EndOfStreamException)
+                {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// The newest measurement seen by <see cref="RunAsync"/> as <c>pm2_5</c> and <c>pm10</c>; a comm failure when
+    /// none arrived within <paramref name="maxAge"/>.
+    /// </summary>
+    public IReadOnlyList<SensorReading> ReadLatest(TimeSpan maxAge)
+    {
+        (Sds011Measurement Measurement, DateTimeOffset At)? latest;
+        lock (_latestGate)
+        {
+            latest = _latest;
+        }
+
+        if (latest is not { } l || _time.GetUtcNow() - l.At > maxAge)
+        {
+            var error = $"SDS011: no valid frame in the last {maxAge.TotalSeconds:0.#} s (checksum errors so far: {Statistics.ChecksumErrors}).";
+            return
+            [
+                SensorReading.Failed("pm2_5", Units.MicrogramsPerCubicMetre, SensorQuality.CommFailure, error),
+                SensorReading.Failed("pm10", Units.MicrogramsPerCubicMetre, SensorQuality.CommFailure, error),
+            ];
+        }
+
+        return
+        [
+            SensorReading.Good("pm2_5", l.Measurement.Pm25, Units.MicrogramsPerCubicMetre),
+            SensorReading.Good("pm10", l.Measurement.Pm10, Units.MicrogramsPerCubicMetre),
+        ];
     }
 
     /// <summary>Releases the driver; the serial port stays open (its owner closes it).</summary>

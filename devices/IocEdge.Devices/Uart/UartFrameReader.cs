@@ -70,7 +70,7 @@ internal sealed class UartFrameReader<TFrame>(Stream uart, FrameDecoder<TFrame> 
 
             if (read == 0)
             {
-                throw SensorException.Comm($"{device}: the serial port closed.");
+                throw SensorException.Comm($"{device}: the serial port closed.", new EndOfStreamException());
             }
 
             _count += read;

@@ -185,6 +185,38 @@ public sealed class Pms5003Tests
     }
 
     [Fact]
+    public async Task Background_reader_keeps_the_newest_frame_and_reports_silence_after_max_age()
+    {
+        var time = Clock.New();
+        var pm = 10.0;
+        using var sensor = new SimulatedPms5003(time, () => new ParticulateSample(pm, pm, pm));
+        using var driver = new Devices.Pms5003(sensor.Uart, time);
+        using var stop = new CancellationTokenSource();
+        Assert.Equal(SensorQuality.CommFailure, driver.ReadLatest(TimeSpan.FromSeconds(10))[1].Quality);
+        var run = driver.RunAsync(stop.Token);
+
+        for (var i = 0; i < 30; i++)
+        {
+            pm = 10 + i;
+            time.Advance(TimeSpan.FromSeconds(1));
+            await Eventually.True(() => sensor.Uart.Pending == 0, TimeSpan.FromSeconds(5), "the reader to take the frame");
+        }
+
+        await Eventually.True(() => driver.ReadLatest(TimeSpan.FromSeconds(10))[1].Value == 39, TimeSpan.FromSeconds(5),
+            "the newest frame (PM2.5 39) to be kept");
+        Assert.Equal(30, driver.Statistics.Frames);
+
+        await driver.SetSleepAsync(true);
+        time.Step(TimeSpan.FromSeconds(11), TimeSpan.FromSeconds(1));
+        var stale = driver.ReadLatest(TimeSpan.FromSeconds(10));
+        Assert.All(stale, r => Assert.Equal(SensorQuality.CommFailure, r.Quality));
+        Assert.Contains("no valid frame in the last 10 s", stale[0].Error, StringComparison.Ordinal);
+
+        await stop.CancelAsync();
+        await run.WaitAsync(TimeSpan.FromSeconds(5));
+    }
+
+    [Fact]
     public async Task Closed_port_is_a_comm_failure()
     {
         var time = Clock.New();

@@ -126,4 +126,20 @@ public sealed class Sds011Tests
         Assert.Equal(1, driver.Statistics.MalformedFrames);
         Assert.Equal(14 + 10, driver.Statistics.BytesDiscarded);
     }
+
+    [Fact]
+    public async Task Background_reader_ends_when_the_port_closes()
+    {
+        var time = Clock.New();
+        var sensor = new SimulatedSds011(time, () => new ParticulateSample(0, 7.5, 12.5));
+        using var driver = new Devices.Sds011(sensor.Uart, time);
+        var run = driver.RunAsync(CancellationToken.None);
+
+        time.Advance(TimeSpan.FromSeconds(1));
+        await Eventually.True(() => driver.ReadLatest(TimeSpan.FromSeconds(5))[0].Ok, TimeSpan.FromSeconds(5), "a measurement");
+        Assert.Equal(7.5, driver.ReadLatest(TimeSpan.FromSeconds(5))[0].Value);
+        sensor.Dispose();
+
+        await run.WaitAsync(TimeSpan.FromSeconds(5));
+    }
 }
