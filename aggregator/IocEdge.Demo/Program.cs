@@ -101,6 +101,10 @@ await using (station.ConfigureAwait(false))
                   "Inputs": [ { "Id": "door", "Pin": 17 }, { "Id": "flood", "Pin": 27 } ],
                   "Counters": [ { "Id": "rain", "Kind": "RainGauge", "Pin": 22 }, { "Id": "wind", "Kind": "Anemometer", "Pin": 23, "RateWindow": "00:00:10" } ]
                 },
+                "Sensors": [
+                  { "Id": "air", "Driver": "Bme280", "I2cBus": 1, "Address": "0x76", "PollPeriod": "00:00:02" },
+                  { "Id": "dust", "Driver": "Pms5003", "SerialPort": "/dev/serial0", "PollPeriod": "00:00:02" }
+                ],
                 "Modbus": {
                   "Links": [ { "Id": "station", "Transport": "Tcp", "Host": "127.0.0.1", "Port": {{station.TcpEndPoint.Port}} } ],
                   "Devices": [
@@ -122,8 +126,16 @@ await using (station.ConfigureAwait(false))
         using var wind = PulseTrain.Anemometer(gpio, 23, TimeProvider.System, () => 2.5 + Math.Sin(Environment.TickCount64 / 20_000.0));
         using var door = TimeProvider.System.CreateTimer(_ => gpio.SetInput(17, DateTime.UtcNow.Second % 40 < 10 ? PinValue.Low : PinValue.High),
             null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
-        using var gateway = GatewayHost.Build(["--config", configPath, .. QuietLogging],
-            b => b.Services.AddSingleton<IGpioControllerProvider>(new SimulatedGpio(gpio)));
+        // The cabinet's own bus sensors, simulated to their datasheets: a BME280 on I2C-1 and a PMS5003 on the UART.
+        var bme = new SimulatedBme280(TimeProvider.System, () => new AirConditions(
+            29 + (3 * Math.Sin(Environment.TickCount64 / 60_000.0)), 1008.5, 78 - (5 * Math.Sin(Environment.TickCount64 / 60_000.0))));
+        using var pms = new SimulatedPms5003(TimeProvider.System, () => new ParticulateSample(
+            18 + Random.Shared.NextDouble() * 4, 38 + Random.Shared.NextDouble() * 8, 64 + Random.Shared.NextDouble() * 10));
+        using var gateway = GatewayHost.Build(["--config", configPath, .. QuietLogging], b =>
+        {
+            b.Services.AddSingleton<IGpioControllerProvider>(new SimulatedGpio(gpio));
+            b.Services.AddSingleton<IBusProvider>(new SimulatedBuses(bme, pms));
+        });
         await gateway.StartAsync().ConfigureAwait(false);
         log.GatewayStarted("gw-demo-01", configPath);
 
@@ -188,6 +200,17 @@ static bool IsFree(int port)
 internal sealed class SimulatedGpio(SimulatedGpioDriver driver) : IGpioControllerProvider
 {
     public GpioController Open(int chip) => new(driver);
+}
+
+internal sealed class SimulatedBuses(SimulatedBme280 bme, SimulatedPms5003 pms) : IBusProvider
+{
+    public System.Device.I2c.I2cDevice OpenI2c(int bus, int address) => bus == 1 && address == 0x76
+        ? bme
+        : throw new IOException($"No simulated device at I2C bus {bus} address 0x{address:X2}.");
+
+    public Stream OpenSerial(string path) => path == "/dev/serial0"
+        ? pms.Uart
+        : throw new IOException($"No simulated device on {path}.");
 }
 
 internal static class StationOptionsExtensions

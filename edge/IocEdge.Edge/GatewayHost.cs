@@ -55,6 +55,7 @@ public static class GatewayHost
             return outbox;
         });
         builder.Services.TryAddSingleton<IGpioControllerProvider, SystemGpioControllerProvider>();
+        builder.Services.TryAddSingleton<IBusProvider, SystemBusProvider>();
         builder.Services.AddSingleton<IEnumerable<IReadingSource>>(sp => CreateSources(sp).ToArray());
         builder.Services.AddSingleton<SamplingService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<SamplingService>());
@@ -86,6 +87,11 @@ public static class GatewayHost
         if (!o.Gpio.IsEmpty)
         {
             yield return new GpioSource(o.Gpio, o.DataDirectory, sp.GetRequiredService<IGpioControllerProvider>(), time, loggers);
+        }
+
+        foreach (var sensor in o.Sensors)
+        {
+            yield return new SensorSource(sensor, sp.GetRequiredService<IBusProvider>(), time, loggers);
         }
 
         foreach (var extra in sp.GetServices<ExtraSource>())

@@ -29,6 +29,9 @@ internal static partial class Log
     [LoggerMessage(2003, LogLevel.Warning, "Source {Source} failed to read: {Reason}")]
     public static partial void SourceFailed(this ILogger logger, string source, string reason);
 
+    [LoggerMessage(2005, LogLevel.Warning, "Sensor {Sensor} could not be read: {Reason}")]
+    public static partial void SensorFailed(this ILogger logger, string sensor, string reason);
+
     [LoggerMessage(2004, LogLevel.Information, "Sampling {Source}: {Channels} channels")]
     public static partial void SamplingStarted(this ILogger logger, string source, int channels);
 }

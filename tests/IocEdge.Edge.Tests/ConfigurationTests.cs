@@ -58,6 +58,7 @@ public sealed class ConfigurationTests : IDisposable
         var options = host.Services.GetService(typeof(IOptions<IocEdge.Edge.Configuration.GatewayOptions>)) as IOptions<IocEdge.Edge.Configuration.GatewayOptions>;
 
         Assert.Equal(3, options!.Value.Modbus.Devices.Count); // binding + validation both pass
+        Assert.Equal((3, 2, 3), (options.Value.Gpio.Inputs.Count, options.Value.Gpio.Counters.Count, options.Value.Sensors.Count));
     }
 
     [Fact]

@@ -26,14 +26,15 @@ public sealed partial class DemoTests
         var printed = Stopwatch.StartNew();
         using var http = new HttpClient { BaseAddress = new Uri(url) };
 
-        // Every instrument of the simulated station, and the pole's GPIO switches and counters, show a good value.
+        // Every instrument of the simulated station, the pole's GPIO switches and counters and its bus sensors
+        // show a good value.
         await Eventually.True(async () =>
         {
             using var doc = JsonDocument.Parse(await http.GetStringAsync(new Uri("api/v1/latest", UriKind.Relative)));
             var good = doc.RootElement.GetProperty("readings").EnumerateArray()
                 .Where(r => r.GetProperty("quality").GetString() == "good")
                 .Select(r => r.GetProperty("channel").GetString()!.Split('/')[0]).ToHashSet();
-            return good.SetEquals(["env1", "wx1", "gas1", "wq1", "pole1"]);
+            return good.SetEquals(["env1", "wx1", "gas1", "wq1", "pole1", "air", "dust"]);
         }, TimeSpan.FromSeconds(30), "every instrument's values at " + url);
         Assert.True(printed.Elapsed < TimeSpan.FromSeconds(10), $"values took {printed.Elapsed.TotalSeconds:0.0} s to show after the URL was printed");
 

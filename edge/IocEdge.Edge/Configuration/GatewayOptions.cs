@@ -23,6 +23,8 @@ public sealed class GatewayOptions
 
     public GpioOptions Gpio { get; set; } = new();
 
+    public List<SensorOptions> Sensors { get; set; } = [];
+
     public string OutboxPath => Path.Combine(DataDirectory, "outbox.db");
 }
 

@@ -30,6 +30,7 @@ public sealed class GatewayOptionsValidator(ProfileSource profiles) : IValidateO
         ValidateMqtt(options.Mqtt, Error);
         ValidateModbus(options, Error);
         ValidateGpio(options, Error);
+        ValidateSensors(options, Error);
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 
@@ -182,6 +183,118 @@ public sealed class GatewayOptionsValidator(ProfileSource profiles) : IValidateO
             if (c.MinPulseInterval < TimeSpan.Zero || c.RateWindow < TimeSpan.FromSeconds(1))
             {
                 error($"{key}: MinPulseInterval ({c.MinPulseInterval}) must be 0 or more and RateWindow ({c.RateWindow}) at least 00:00:01.");
+            }
+        }
+    }
+
+    private static void ValidateSensors(GatewayOptions options, Action<FormattableString> error)
+    {
+        var taken = new HashSet<string>(options.Modbus.Devices.Select(d => d.Id), StringComparer.Ordinal);
+        if (!options.Gpio.IsEmpty)
+        {
+            taken.Add(options.Gpio.Device);
+        }
+
+        var serialPorts = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var l in options.Modbus.Links.Where(l => !string.IsNullOrEmpty(l.SerialPort)))
+        {
+            serialPorts.TryAdd(l.SerialPort!, $"Modbus link '{l.Id}'"); // two links on one port are reported by ValidateModbus
+        }
+
+        var i2c = new Dictionary<(int, int), string>();
+        for (var i = 0; i < options.Sensors.Count; i++)
+        {
+            var s = options.Sensors[i];
+            var key = $"Gateway:Sensors:{i}";
+            if (!Identifiers.IsValidChannelId(s.Id) || s.Id.Contains('/', StringComparison.Ordinal))
+            {
+                error($"{key}:Id '{s.Id}' is not a name: use lower-case letters, digits, '-', '_' such as air or dust (it starts the sensor's channel ids).");
+            }
+            else if (!taken.Add(s.Id))
+            {
+                error($"{key}:Id '{s.Id}' is already a device, GPIO or sensor name: give each its own.");
+            }
+
+            if (s.PollPeriod < TimeSpan.FromSeconds(1))
+            {
+                error($"{key}:PollPeriod is {s.PollPeriod}: use at least 00:00:01.");
+            }
+
+            switch (s.Driver)
+            {
+                case SensorDriver.Bme280 or SensorDriver.CurrentLoop:
+                    var (lo, hi, hint) = s.Driver == SensorDriver.Bme280
+                        ? (0x76, 0x77, "a BME280 answers at 0x76 (SDO to GND) or 0x77 (SDO to VDDIO)")
+                        : (0x48, 0x4B, "an ADS1115 answers at 0x48-0x4B depending on its ADDR pin");
+                    if (s.ParsedAddress is not { } address || address < lo || address > hi)
+                    {
+                        error($"{key}:Address '{s.Address}' is not valid: {hint}; write it as \"0x{lo:X2}\".");
+                    }
+                    else if (i2c.TryGetValue((s.I2cBus, address), out var other))
+                    {
+                        error($"{key}:Address 0x{address:X2} on I2C bus {s.I2cBus} is already used by {other}: two chips cannot share an address on one bus.");
+                    }
+                    else
+                    {
+                        i2c[(s.I2cBus, address)] = key;
+                    }
+
+                    if (s.I2cBus is < 0 or > 20)
+                    {
+                        error($"{key}:I2cBus is {s.I2cBus}: use the bus number (1 for the header's GPIO2/GPIO3).");
+                    }
+
+                    if (s.Driver == SensorDriver.CurrentLoop)
+                    {
+                        if (string.IsNullOrWhiteSpace(s.Quantity) || !Identifiers.IsValidChannelId(s.Quantity) || s.Quantity.Contains('/', StringComparison.Ordinal))
+                        {
+                            error($"{key}:Quantity '{s.Quantity}' is missing or not a name: say what the instrument measures, such as water_level.");
+                        }
+
+                        if (s.Unit is null || !ProfileUnits.IsKnown(s.Unit))
+                        {
+                            var suggestion = ProfileUnits.Suggest(s.Unit) is { } u ? $" (did you mean '{u}'?)" : string.Empty;
+                            error($"{key}:Unit '{s.Unit}' is not in the unit vocabulary{suggestion}: use one of {string.Join(", ", ProfileUnits.Symbols)}.");
+                        }
+
+                        if (s.ValueAt4mA is not { } v4 || s.ValueAt20mA is not { } v20 || v4 == v20)
+                        {
+                            error($"{key}:ValueAt4mA and ValueAt20mA must both be given and differ: the instrument's range (e.g. 0 and 5 for a 0-5 m level sensor).");
+                        }
+
+                        if (s.Input is < 0 or > 3)
+                        {
+                            error($"{key}:Input is {s.Input}: use 0-3 (AIN0-AIN3).");
+                        }
+
+                        if (s.ShuntOhms is < 10 or > 1000)
+                        {
+                            error($"{key}:ShuntOhms is {s.ShuntOhms}: use 10-1000 (250 turns 4-20 mA into 1-5 V).");
+                        }
+                    }
+
+                    break;
+                case SensorDriver.Pms5003 or SensorDriver.Sds011:
+                    if (string.IsNullOrWhiteSpace(s.SerialPort))
+                    {
+                        error($"{key}:SerialPort is empty: a {s.Driver} needs its UART, such as /dev/serial0.");
+                    }
+                    else if (!serialPorts.TryAdd(s.SerialPort, key))
+                    {
+                        error($"{key}:SerialPort {s.SerialPort} is already used by {serialPorts[s.SerialPort]}: each UART sensor needs its own port.");
+                    }
+
+                    break;
+                case SensorDriver.Ds18b20:
+                    if (s.DeviceId is null || !System.Text.RegularExpressions.Regex.IsMatch(s.DeviceId, "^28-[0-9a-f]{12}$"))
+                    {
+                        error($"{key}:DeviceId '{s.DeviceId}' is not a DS18B20 id: use the folder name under {s.W1Root}, such as 28-0316a2799aff (ls {s.W1Root}).");
+                    }
+
+                    break;
+                default:
+                    error($"{key}:Driver '{s.Driver}' is unknown: use Bme280, Ds18b20, Pms5003, Sds011 or CurrentLoop.");
+                    break;
             }
         }
     }

@@ -1,0 +1,197 @@
+using System.Device.I2c;
+using System.IO.Ports;
+using System.Runtime.CompilerServices;
+using IocEdge.Devices;
+using IocEdge.Edge.Configuration;
+using IocEdge.Edge.Sampling;
+using IocEdge.Protocols.Mqtt;
+using Microsoft.Extensions.Logging;
+
+namespace IocEdge.Edge.Sources;
+
+/// <summary>Opens the gateway's own buses: the real ones on a Pi, simulated ones in the demo and tests.</summary>
+public interface IBusProvider
+{
+    I2cDevice OpenI2c(int bus, int address);
+
+    /// <summary>A UART at 9600 8N1 (both PMS5003 and SDS011 use it).</summary>
+    Stream OpenSerial(string path);
+}
+
+public sealed class SystemBusProvider : IBusProvider
+{
+    public I2cDevice OpenI2c(int bus, int address) => I2cDevice.Create(new I2cConnectionSettings(bus, address));
+
+    public Stream OpenSerial(string path)
+    {
+        var port = new SerialPort(path, 9600, Parity.None, 8, StopBits.One);
+        port.Open();
+        return port.BaseStream;
+    }
+}
+
+/// <summary>
+/// One bus sensor read every <see cref="SensorOptions.PollPeriod"/>. A bus that cannot be opened or a sensor that does
+/// not answer gives readings with comm_failure (or device_exception) for that poll; the next poll tries again.
+/// </summary>
+public sealed class SensorSource(SensorOptions options, IBusProvider buses, TimeProvider time, ILoggerFactory loggers) : IReadingSource
+{
+    private readonly ILogger _logger = loggers.CreateLogger<SensorSource>();
+
+    public string Name => $"sensor:{options.Id}";
+
+    public IReadOnlyList<string> Channels { get; } = Quantities(options).Select(q => $"{options.Id}/{q.Quantity}").ToArray();
+
+    public async IAsyncEnumerable<IReadOnlyList<Reading>> RunAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        Func<CancellationToken, Task<IReadOnlyList<SensorReading>>>? read = null;
+        IDisposable? owned = null;
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                IReadOnlyList<SensorReading> readings;
+                try
+                {
+                    if (read is null)
+                    {
+                        (read, owned) = await OpenAsync(cancellationToken).ConfigureAwait(false);
+                    }
+
+                    readings = await read(cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or SensorException or TimeoutException
+                                               or InvalidOperationException or ArgumentException)
+                {
+                    // No bus, no device, or it stopped answering: this poll is a comm failure; reopen next time.
+                    _logger.SensorFailed(options.Id, ex.Message);
+                    owned?.Dispose();
+                    (read, owned) = (null, null);
+                    readings = Quantities(options).Select(q => SensorReading.Failed(q.Quantity, q.Unit, SensorQuality.CommFailure, ex.Message)).ToArray();
+                }
+
+                var now = time.GetUtcNow();
+                yield return readings.Select(r => ToReading(r, now)).ToArray();
+                await Task.Delay(options.PollPeriod, time, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            owned?.Dispose();
+        }
+    }
+
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+    private Reading ToReading(SensorReading r, DateTimeOffset now)
+    {
+        var quality = r.Quality switch
+        {
+            SensorQuality.Good => Quality.Good,
+            SensorQuality.DeviceException => Quality.DeviceException,
+            _ => Quality.CommFailure,
+        };
+        double? value = quality == Quality.Good && double.IsFinite(r.Value) ? Math.Round(r.Value, 3) : null;
+        return new Reading($"{options.Id}/{r.Quantity}", now, value, r.Unit, value is null && quality == Quality.Good ? Quality.DeviceException : quality);
+    }
+
+    private async Task<(Func<CancellationToken, Task<IReadOnlyList<SensorReading>>>, IDisposable?)> OpenAsync(CancellationToken ct)
+    {
+        switch (options.Driver)
+        {
+            case SensorDriver.Bme280:
+            {
+                var bme = new Bme280(buses.OpenI2c(options.I2cBus, options.ParsedAddress!.Value), null, time, loggers.CreateLogger<Bme280>());
+                await bme.InitializeAsync(ct).ConfigureAwait(false);
+                return (bme.ReadAsync, bme);
+            }
+
+            case SensorDriver.Ds18b20:
+            {
+                var ds = Ds18b20.Open(options.W1Root, options.DeviceId!, time, loggers.CreateLogger<Ds18b20>());
+                return (async c => [await ds.ReadAsync(c).ConfigureAwait(false)], null);
+            }
+
+            // The UART sensors send a frame every second or so on their own: a background reader keeps the newest,
+            // and each poll takes it (a frame older than two poll periods is a comm failure), so a slow poll never
+            // reads a backlog of stale frames.
+            case SensorDriver.Pms5003:
+            {
+                var uart = buses.OpenSerial(options.SerialPort!);
+                var pms = new Pms5003(uart, time, loggers.CreateLogger<Pms5003>());
+                var reader = new BackgroundReader(pms.RunAsync);
+                await WaitForFirstFrameAsync(() => pms.ReadLatest(MaxAge), ct).ConfigureAwait(false);
+                return (_ => Task.FromResult(pms.ReadLatest(MaxAge)), new Both(reader, new Both(pms, uart)));
+            }
+
+            case SensorDriver.Sds011:
+            {
+                var uart = buses.OpenSerial(options.SerialPort!);
+                var sds = new Sds011(uart, time, loggers.CreateLogger<Sds011>());
+                var reader = new BackgroundReader(sds.RunAsync);
+                await WaitForFirstFrameAsync(() => sds.ReadLatest(MaxAge), ct).ConfigureAwait(false);
+                return (_ => Task.FromResult(sds.ReadLatest(MaxAge)), new Both(reader, new Both(sds, uart)));
+            }
+
+            default:
+            {
+                var adc = new Ads1115(buses.OpenI2c(options.I2cBus, options.ParsedAddress!.Value), time);
+                var loop = new CurrentLoopInput(adc, new CurrentLoopOptions
+                {
+                    Quantity = options.Quantity!,
+                    Unit = options.Unit!,
+                    ValueAt4mA = options.ValueAt4mA!.Value,
+                    ValueAt20mA = options.ValueAt20mA!.Value,
+                    Input = (Ads1115Input)((int)Ads1115Input.Ain0 + options.Input),
+                    ShuntOhms = options.ShuntOhms,
+                });
+                return (loop.ReadAsync, adc);
+            }
+        }
+    }
+
+    private TimeSpan MaxAge => options.PollPeriod * 2 > TimeSpan.FromSeconds(5) ? options.PollPeriod * 2 : TimeSpan.FromSeconds(5);
+
+    /// <summary>Gives a UART sensor up to one poll period to send its first frame after the port opens.</summary>
+    private async Task WaitForFirstFrameAsync(Func<IReadOnlyList<SensorReading>> latest, CancellationToken ct)
+    {
+        var deadline = time.GetUtcNow() + options.PollPeriod;
+        while (!latest().All(r => r.Ok) && time.GetUtcNow() < deadline)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(100), time, ct).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Runs a driver's frame reader until disposed.</summary>
+    private sealed class BackgroundReader : IDisposable
+    {
+        private readonly CancellationTokenSource _stop = new();
+
+        public BackgroundReader(Func<CancellationToken, Task> run) => _ = run(_stop.Token);
+
+        public void Dispose()
+        {
+            _stop.Cancel();
+            _stop.Dispose();
+        }
+    }
+
+    /// <summary>What each driver reports, for channel lists and for comm-failure readings when it cannot be read.</summary>
+    internal static IEnumerable<(string Quantity, string Unit)> Quantities(SensorOptions o) => o.Driver switch
+    {
+        SensorDriver.Bme280 => [("temperature", Units.DegreesCelsius), ("pressure", Units.Hectopascal), ("humidity", Units.RelativeHumidity)],
+        SensorDriver.Ds18b20 => [("temperature", Units.DegreesCelsius)],
+        SensorDriver.Pms5003 => [("pm1", Units.MicrogramsPerCubicMetre), ("pm2_5", Units.MicrogramsPerCubicMetre), ("pm10", Units.MicrogramsPerCubicMetre)],
+        SensorDriver.Sds011 => [("pm2_5", Units.MicrogramsPerCubicMetre), ("pm10", Units.MicrogramsPerCubicMetre)],
+        _ => [(o.Quantity ?? "value", o.Unit ?? "1")],
+    };
+
+    private sealed class Both(IDisposable first, IDisposable second) : IDisposable
+    {
+        public void Dispose()
+        {
+            first.Dispose();
+            second.Dispose();
+        }
+    }
+}
