@@ -133,21 +133,10 @@ public sealed class ModbusLinkSource : IReadingSource
                 continue; // text points (serial numbers, firmware) are not readings; the doctor reads them
             }
 
+            // The profile says where and how a value lives; the device's configuration adds how often and when to report.
             var reportEvery = o is null || (o.Deadband == 0 && o.Heartbeat is null);
-            yield return new ModbusPointDefinition
+            yield return p.ToModbusPoint($"{device.Id}/{p.Name}", checked((byte)device.UnitId)) with
             {
-                Id = $"{device.Id}/{p.Name}",
-                Name = p.Quantity,
-                UnitId = checked((byte)device.UnitId),
-                Kind = p.Register,
-                Address = checked((ushort)p.Address),
-                DataType = p.Type,
-                ByteOrder = p.ByteOrder,
-                StringRegisters = p.Length ?? 0,
-                BitIndex = p.Bit ?? 0,
-                Scale = p.Scale,
-                Offset = p.Offset,
-                EngineeringUnit = p.Unit,
                 PollPeriod = device.PollPeriod ?? p.PollPeriod,
                 ReportEveryPoll = reportEvery,
                 Deadband = o?.Deadband ?? 0,
