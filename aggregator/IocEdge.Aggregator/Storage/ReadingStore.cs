@@ -132,6 +132,9 @@ public sealed class ReadingStore : IDisposable
         using var tx = _writer.BeginTransaction();
         _insertReading.Transaction = tx;
         _updateLatest.Transaction = tx;
+        // The newest stored reading of each series in this commit: its latest value is written once per commit, not
+        // once per reading.
+        var newest = new Dictionary<long, (long Ts, long Seq, object Value, int Quality)>();
         try
         {
             for (var b = 0; b < batches.Count; b++)
@@ -159,14 +162,10 @@ public sealed class ReadingStore : IDisposable
                     }
 
                     stored++;
-                    var us = _updateLatest.Parameters;
-                    us[0].Value = seriesId;
-                    us[1].Value = ts;
-                    us[2].Value = value;
-                    us[3].Value = (int)r.Quality;
-                    us[4].Value = seq;
-                    us[5].Value = received;
-                    _updateLatest.ExecuteNonQuery();
+                    if (!newest.TryGetValue(seriesId, out var n) || n.Ts < ts || (n.Ts == ts && n.Seq < seq))
+                    {
+                        newest[seriesId] = (ts, seq, value, (int)r.Quality);
+                    }
                 }
 
                 using var gw = _writer.CreateCommand();
@@ -182,6 +181,19 @@ public sealed class ReadingStore : IDisposable
                 gw.Parameters.AddWithValue("$d", duplicates);
                 gw.ExecuteNonQuery();
                 results[b] = new StoreResult(stored, duplicates);
+            }
+
+            foreach (var (seriesId, n) in newest)
+            {
+                // The statement's own condition keeps a newer value already stored by an earlier commit.
+                var us = _updateLatest.Parameters;
+                us[0].Value = seriesId;
+                us[1].Value = n.Ts;
+                us[2].Value = n.Value;
+                us[3].Value = n.Quality;
+                us[4].Value = n.Seq;
+                us[5].Value = received;
+                _updateLatest.ExecuteNonQuery();
             }
 
             tx.Commit();
