@@ -15,6 +15,7 @@ internal delegate T ResponseDecoder<T>(byte unitId, in ModbusRequest request, Re
 internal abstract class ModbusMasterBase : IModbusMaster
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly CancellationTokenSource _disposing = new();
     private readonly byte[] _responsePdu = new byte[ModbusLimits.MaxPduLength];
     private bool _disposed;
 
@@ -97,6 +98,8 @@ internal abstract class ModbusMasterBase : IModbusMaster
 
     public async ValueTask DisposeAsync()
     {
+        // A call in flight (waiting for an answer, a silence, a connection) is cancelled, not waited for.
+        await _disposing.CancelAsync().ConfigureAwait(false);
         await _gate.WaitAsync().ConfigureAwait(false);
         try
         {
@@ -144,8 +147,11 @@ internal abstract class ModbusMasterBase : IModbusMaster
         }, cancellationToken).ConfigureAwait(false);
 
     private async ValueTask<T> ExecuteAsync<T>(byte unitId, ModbusRequest request, ResponseDecoder<T> decode,
-        CancellationToken cancellationToken)
+        CancellationToken callerToken)
     {
+        // Disposal cancels like the caller does (OperationCanceledException, no retries).
+        using var caller = CancellationTokenSource.CreateLinkedTokenSource(callerToken, _disposing.Token);
+        var cancellationToken = caller.Token;
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {

@@ -141,12 +141,6 @@ internal sealed class ModbusStreamMaster : ModbusMasterBase
         _silenceNeeded = silenceAfter;
     }
 
-    private async ValueTask KeepSilenceAsync(CancellationToken cancellationToken)
-    {
-        var wait = _silenceNeeded - TimeProvider.GetElapsedTime(_lastActivity);
-        if (wait > TimeSpan.Zero)
-        {
-            await Task.Delay(wait, TimeProvider, cancellationToken).ConfigureAwait(false);
-        }
-    }
+    private ValueTask KeepSilenceAsync(CancellationToken cancellationToken) =>
+        LineSilence.WaitAsync(TimeProvider, _lastActivity, _silenceNeeded, cancellationToken);
 }

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.InteropServices;
 
 namespace IocEdge.Protocols.Modbus;
 
@@ -28,9 +29,14 @@ internal static class ModbusBits
 
     public static void WriteRegisters(ReadOnlySpan<ushort> registers, Span<byte> destination)
     {
-        for (var i = 0; i < registers.Length; i++)
+        var target = MemoryMarshal.Cast<byte, ushort>(destination[..(2 * registers.Length)]);
+        if (BitConverter.IsLittleEndian)
         {
-            BinaryPrimitives.WriteUInt16BigEndian(destination[(2 * i)..], registers[i]);
+            BinaryPrimitives.ReverseEndianness(registers, target); // vectorised byte swap
+        }
+        else
+        {
+            registers.CopyTo(target);
         }
     }
 
@@ -43,9 +49,14 @@ internal static class ModbusBits
 
     public static void ReadRegisters(ReadOnlySpan<byte> bytes, Span<ushort> destination)
     {
-        for (var i = 0; i < destination.Length; i++)
+        var source = MemoryMarshal.Cast<byte, ushort>(bytes[..(2 * destination.Length)]);
+        if (BitConverter.IsLittleEndian)
         {
-            destination[i] = BinaryPrimitives.ReadUInt16BigEndian(bytes[(2 * i)..]);
+            BinaryPrimitives.ReverseEndianness(source, destination); // vectorised byte swap
+        }
+        else
+        {
+            source.CopyTo(destination);
         }
     }
 }

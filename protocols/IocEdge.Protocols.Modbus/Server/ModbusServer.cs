@@ -466,11 +466,7 @@ public sealed class ModbusServer : IAsyncDisposable
         if (line is not null)
         {
             // Frames on a serial line are separated by at least t3.5 of silence (serial line spec section 2.5.1.1).
-            var wait = line.T35 - _timeProvider.GetElapsedTime(lastByteAt);
-            if (wait > TimeSpan.Zero)
-            {
-                await Task.Delay(wait, _timeProvider, stopping).ConfigureAwait(false);
-            }
+            await LineSilence.WaitAsync(_timeProvider, lastByteAt, line.T35, stopping).ConfigureAwait(false);
         }
 
         Log.Sent(_logger, link, answer);

@@ -1,3 +1,4 @@
+using CsCheck;
 using IocEdge.Protocols.Modbus;
 
 namespace IocEdge.Protocols.Modbus.Tests.Codec;
@@ -20,6 +21,12 @@ public sealed class ChecksumTests
         byte[] frame = [0x01, 0x03, 0x00, 0x00, 0x00, 0x0A];
         Assert.Equal(BitwiseCrc(frame), ModbusChecksums.Crc16(frame));
         Assert.Equal(0xCDC5, ModbusChecksums.Crc16(frame));
+    }
+
+    [Fact]
+    public void Table_driven_crc16_equals_the_bitwise_procedure_on_any_input()
+    {
+        Gen.Byte.Array[0, 300].Sample(data => Assert.Equal(BitwiseCrc(data), ModbusChecksums.Crc16(data)), iter: 2_000);
     }
 
     [Fact]

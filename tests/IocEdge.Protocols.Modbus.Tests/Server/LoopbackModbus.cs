@@ -75,7 +75,8 @@ internal static class FakeClock
             }
         }
 
-        return await call;
+        // Fail, never hang, when the call did not finish while the clock was driven.
+        return await call.WaitAsync(TimeSpan.FromSeconds(5));
     }
 
     public static async Task DriveAsync(this FakeTimeProvider time, Task call, TimeSpan? step = null) =>
