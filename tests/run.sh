@@ -17,6 +17,24 @@ if ((${#missing[@]})); then
 fi
 
 dotnet build IocEdge.sln -c Release -nologo -clp:ErrorsOnly
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
 dotnet test IocEdge.sln -c Release --no-build -nologo \
   --filter "Category!=Hardware" \
-  --logger "console;verbosity=minimal" "$@"
+  --blame-hang-timeout 5m --blame-hang-dump-type none \
+  --logger "console;verbosity=minimal" "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+
+# One closing line for the whole suite, summed over the test assemblies' own summaries.
+awk '/(Passed|Failed)!  - / {
+       for (i = 1; i <= NF; i++) {
+         if ($i == "Failed:")  { f += $(i+1) + 0 }
+         if ($i == "Passed:")  { p += $(i+1) + 0 }
+         if ($i == "Skipped:") { s += $(i+1) + 0 }
+       }
+     }
+     END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"
+exit "$status"
