@@ -18,7 +18,7 @@ internal static class Dashboard
           h1 { font-size: 1.3rem; margin: 0 0 .25rem; }
           .sub { color: #5a6b7b; margin-bottom: 1rem; }
           table { border-collapse: collapse; min-width: 44rem; }
-          th, td { padding: .35rem .7rem; border-bottom: 1px solid #dde3ea; text-align: left; }
+          th, td { padding: .35rem .7rem; border-bottom: 1px solid #dde3ea; text-align: left; white-space: nowrap; }
           td.v { text-align: right; font-variant-numeric: tabular-nums; font-weight: 600; }
           .good { color: #1d7a35; } .stale { color: #a86b00; } .comm_failure, .device_exception { color: #b3261e; }
         </style>
@@ -40,7 +40,7 @@ internal static class Dashboard
             rows.replaceChildren();
             for (const x of data.readings) {
               const tr = document.createElement('tr');
-              tr.append(cell(x.gateway), cell(x.channel), cell(x.value === null ? '—' : x.value.toFixed(2), 'v'),
+              tr.append(cell(x.gateway), cell(x.channel), cell(x.value === null ? '—' : x.unit === 'state' ? String(x.value) : x.value.toFixed(2), 'v'),
                         cell(x.unit), cell(x.quality, x.quality), cell(x.ts.replace('T', ' ').replace('Z', '')));
               rows.append(tr);
             }
