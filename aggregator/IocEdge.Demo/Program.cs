@@ -123,12 +123,12 @@ await using (station.ConfigureAwait(false))
         }
 
         using var rain = PulseTrain.RainGauge(gpio, 22, TimeProvider.System, () => 6.0);
-        using var wind = PulseTrain.Anemometer(gpio, 23, TimeProvider.System, () => 2.5 + Math.Sin(Environment.TickCount64 / 20_000.0));
-        using var door = TimeProvider.System.CreateTimer(_ => gpio.SetInput(17, DateTime.UtcNow.Second % 40 < 10 ? PinValue.Low : PinValue.High),
+        using var wind = PulseTrain.Anemometer(gpio, 23, TimeProvider.System, () => 2.5 + Math.Sin(Clock() / 20_000.0));
+        using var door = TimeProvider.System.CreateTimer(_ => gpio.SetInput(17, TimeProvider.System.GetUtcNow().Second % 40 < 10 ? PinValue.Low : PinValue.High),
             null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
         // The cabinet's own bus sensors, simulated to their datasheets: a BME280 on I2C-1 and a PMS5003 on the UART.
         var bme = new SimulatedBme280(TimeProvider.System, () => new AirConditions(
-            29 + (3 * Math.Sin(Environment.TickCount64 / 60_000.0)), 1008.5, 78 - (5 * Math.Sin(Environment.TickCount64 / 60_000.0))));
+            29 + (3 * Math.Sin(Clock() / 60_000.0)), 1008.5, 78 - (5 * Math.Sin(Clock() / 60_000.0))));
         using var pms = new SimulatedPms5003(TimeProvider.System, () => new ParticulateSample(
             18 + Random.Shared.NextDouble() * 4, 38 + Random.Shared.NextDouble() * 8, 64 + Random.Shared.NextDouble() * 10));
         using var gateway = GatewayHost.Build(["--config", configPath, .. QuietLogging], b =>
@@ -166,6 +166,9 @@ await using (station.ConfigureAwait(false))
 }
 
 return 0;
+
+// Milliseconds on the demo's clock, for the simulated signals' slow cycles.
+static double Clock() => TimeProvider.System.GetUtcNow().ToUnixTimeMilliseconds();
 
 static string DeviceName(string profile) => profile switch
 {
