@@ -14,9 +14,8 @@ public sealed class Pms5003 : IDisposable
     private readonly ILogger _logger;
     private readonly UartFrameReader<Pms5003Frame> _reader;
     private readonly SemaphoreSlim _busy = new(1, 1);
+    private readonly LatestFrame<Pms5003Frame> _latest;
     private readonly TimeProvider _time;
-    private readonly Lock _latestGate = new();
-    private (Pms5003Frame Frame, DateTimeOffset At)? _latest;
 
     /// <param name="uart">The serial stream at 9600 8N1.</param>
     /// <param name="timeProvider">The clock the frame timeout runs on.</param>
@@ -29,6 +28,7 @@ public sealed class Pms5003 : IDisposable
         _logger = logger ?? (ILogger)NullLogger.Instance;
         FrameTimeout = frameTimeout ?? TimeSpan.FromSeconds(5);
         _time = timeProvider ?? TimeProvider.System;
+        _latest = new LatestFrame<Pms5003Frame>("PMS5003", _time, _logger);
         _reader = new UartFrameReader<Pms5003Frame>(uart, Pms5003Frame.Decode, "PMS5003", timeProvider ?? TimeProvider.System,
             _logger, Statistics);
     }
@@ -64,32 +64,7 @@ public sealed class Pms5003 : IDisposable
     /// polling every minute gets the current value rather than the oldest frame waiting in the serial buffer.
     /// Timeouts are logged and reading goes on; returns when cancelled or when the port closes.
     /// </summary>
-    public async Task RunAsync(CancellationToken cancellationToken)
-    {
-        while (!cancellationToken.IsCancellationRequested)
-        {
-            try
-            {
-                var frame = await ReadFrameAsync(cancellationToken).ConfigureAwait(false);
-                lock (_latestGate)
-                {
-                    _latest = (frame, _time.GetUtcNow());
-                }
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (SensorException ex)
-            {
-                Log.ReadFailed(_logger, "PMS5003", ex.Message);
-                if (ex.InnerException is EndOfStreamException)
-                {
-                    return;
-                }
-            }
-        }
-    }
+    public Task RunAsync(CancellationToken cancellationToken) => _latest.RunAsync(ReadFrameAsync, cancellationToken);
 
     /// <summary>
     /// The newest frame seen by <see cref="RunAsync"/> as <c>pm1</c>, <c>pm2_5</c>, <c>pm10</c>; a comm failure when
@@ -97,13 +72,7 @@ public sealed class Pms5003 : IDisposable
     /// </summary>
     public IReadOnlyList<SensorReading> ReadLatest(TimeSpan maxAge)
     {
-        (Pms5003Frame Frame, DateTimeOffset At)? latest;
-        lock (_latestGate)
-        {
-            latest = _latest;
-        }
-
-        if (latest is not { } l || _time.GetUtcNow() - l.At > maxAge)
+        if (!_latest.TryGet(maxAge, out var latest))
         {
             var error = $"PMS5003: no valid frame in the last {maxAge.TotalSeconds:0.#} s (checksum errors so far: {Statistics.ChecksumErrors}).";
             return
@@ -116,9 +85,9 @@ public sealed class Pms5003 : IDisposable
 
         return
         [
-            SensorReading.Good("pm1", l.Frame.Pm1, Units.MicrogramsPerCubicMetre),
-            SensorReading.Good("pm2_5", l.Frame.Pm25, Units.MicrogramsPerCubicMetre),
-            SensorReading.Good("pm10", l.Frame.Pm10, Units.MicrogramsPerCubicMetre),
+            SensorReading.Good("pm1", latest.Pm1, Units.MicrogramsPerCubicMetre),
+            SensorReading.Good("pm2_5", latest.Pm25, Units.MicrogramsPerCubicMetre),
+            SensorReading.Good("pm10", latest.Pm10, Units.MicrogramsPerCubicMetre),
         ];
     }
 

@@ -24,9 +24,8 @@ public sealed class Sds011 : IDisposable
     private readonly ILogger _logger;
     private readonly UartFrameReader<Sds011Frame> _reader;
     private readonly SemaphoreSlim _busy = new(1, 1);
+    private readonly LatestFrame<Sds011Measurement> _latest;
     private readonly TimeProvider _time;
-    private readonly Lock _latestGate = new();
-    private (Sds011Measurement Measurement, DateTimeOffset At)? _latest;
 
     /// <param name="uart">The serial stream at 9600 8N1.</param>
     /// <param name="timeProvider">The clock timeouts run on.</param>
@@ -39,6 +38,7 @@ public sealed class Sds011 : IDisposable
         _logger = logger ?? (ILogger)NullLogger.Instance;
         Timeout = timeout ?? TimeSpan.FromSeconds(3);
         _time = timeProvider ?? TimeProvider.System;
+        _latest = new LatestFrame<Sds011Measurement>("SDS011", _time, _logger);
         _reader = new UartFrameReader<Sds011Frame>(uart, Sds011Frame.Decode, "SDS011", timeProvider ?? TimeProvider.System,
             _logger, Statistics);
     }
@@ -145,32 +145,7 @@ public sealed class Sds011 : IDisposable
     /// Reads measurements continuously (active mode) and keeps the newest for <see cref="ReadLatest"/>. Timeouts are
     /// logged and reading goes on; returns when cancelled or when the port closes. Not for query mode.
     /// </summary>
-    public async Task RunAsync(CancellationToken cancellationToken)
-    {
-        while (!cancellationToken.IsCancellationRequested)
-        {
-            try
-            {
-                var m = await ReadMeasurementAsync(cancellationToken).ConfigureAwait(false);
-                lock (_latestGate)
-                {
-                    _latest = (m, _time.GetUtcNow());
-                }
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (SensorException ex)
-            {
-                Log.ReadFailed(_logger, "SDS011", ex.Message);
-                if (ex.InnerException is EndOfStreamException)
-                {
-                    return;
-                }
-            }
-        }
-    }
+    public Task RunAsync(CancellationToken cancellationToken) => _latest.RunAsync(ReadMeasurementAsync, cancellationToken);
 
     /// <summary>
     /// The newest measurement seen by <see cref="RunAsync"/> as <c>pm2_5</c> and <c>pm10</c>; a comm failure when
@@ -178,13 +153,7 @@ public sealed class Sds011 : IDisposable
     /// </summary>
     public IReadOnlyList<SensorReading> ReadLatest(TimeSpan maxAge)
     {
-        (Sds011Measurement Measurement, DateTimeOffset At)? latest;
-        lock (_latestGate)
-        {
-            latest = _latest;
-        }
-
-        if (latest is not { } l || _time.GetUtcNow() - l.At > maxAge)
+        if (!_latest.TryGet(maxAge, out var latest))
         {
             var error = $"SDS011: no valid frame in the last {maxAge.TotalSeconds:0.#} s (checksum errors so far: {Statistics.ChecksumErrors}).";
             return
@@ -196,8 +165,8 @@ public sealed class Sds011 : IDisposable
 
         return
         [
-            SensorReading.Good("pm2_5", l.Measurement.Pm25, Units.MicrogramsPerCubicMetre),
-            SensorReading.Good("pm10", l.Measurement.Pm10, Units.MicrogramsPerCubicMetre),
+            SensorReading.Good("pm2_5", latest.Pm25, Units.MicrogramsPerCubicMetre),
+            SensorReading.Good("pm10", latest.Pm10, Units.MicrogramsPerCubicMetre),
         ];
     }
 
