@@ -29,7 +29,7 @@ public sealed class Pms5003 : IDisposable
         FrameTimeout = frameTimeout ?? TimeSpan.FromSeconds(5);
         _time = timeProvider ?? TimeProvider.System;
         _latest = new LatestFrame<Pms5003Frame>("PMS5003", _time, _logger);
-        _reader = new UartFrameReader<Pms5003Frame>(uart, Pms5003Frame.Decode, "PMS5003", timeProvider ?? TimeProvider.System,
+        _reader = new UartFrameReader<Pms5003Frame>(uart, Pms5003Frame.Decode, "PMS5003", _time,
             _logger, Statistics);
     }
 

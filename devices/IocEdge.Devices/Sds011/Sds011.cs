@@ -39,7 +39,7 @@ public sealed class Sds011 : IDisposable
         Timeout = timeout ?? TimeSpan.FromSeconds(3);
         _time = timeProvider ?? TimeProvider.System;
         _latest = new LatestFrame<Sds011Measurement>("SDS011", _time, _logger);
-        _reader = new UartFrameReader<Sds011Frame>(uart, Sds011Frame.Decode, "SDS011", timeProvider ?? TimeProvider.System,
+        _reader = new UartFrameReader<Sds011Frame>(uart, Sds011Frame.Decode, "SDS011", _time,
             _logger, Statistics);
     }
 
