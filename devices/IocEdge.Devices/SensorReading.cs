@@ -1,8 +1,8 @@
 namespace IocEdge.Devices;
 
 /// <summary>
-/// How much a reading can be trusted. The gateway maps it one-to-one onto its point quality
-/// (good / comm-failure / device-exception) without this project referencing the Modbus stack.
+/// How much a reading can be trusted. The gateway maps it one-to-one onto the contract's quality
+/// (good / comm_failure / device_exception / invalid / out_of_range) without this project referencing the Modbus stack.
 /// </summary>
 public enum SensorQuality
 {
@@ -12,6 +12,12 @@ public enum SensorQuality
     CommFailure,
     /// <summary>The device answered but what it said is not a valid measurement (fault signal, reset value, bad id).</summary>
     DeviceException,
+    /// <summary>The device answered with a code that stands for "no measurement" (a skipped-measurement word, a
+    /// power-on value, a NaN); contract quality <c>invalid</c>, value absent.</summary>
+    Invalid,
+    /// <summary>A number was measured but lies outside the sensor's datasheet measuring range; contract quality
+    /// <c>out_of_range</c>, the value travels.</summary>
+    OutOfRange,
 }
 
 /// <summary>

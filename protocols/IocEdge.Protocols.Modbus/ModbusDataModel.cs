@@ -48,4 +48,8 @@ public enum PointQuality
     CommFailure,
     /// <summary>The slave answered with an exception response.</summary>
     DeviceException,
+    /// <summary>The slave answered with a raw value that is not a measurement (a declared sentinel, a NaN/infinite float).</summary>
+    Invalid,
+    /// <summary>The decoded value lies outside the point's declared valid range.</summary>
+    OutOfRange,
 }

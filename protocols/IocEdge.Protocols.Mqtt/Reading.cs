@@ -11,6 +11,17 @@ public enum Quality : byte
     CommFailure = 2,
     /// <summary>The device answered with an error (Modbus exception, checksum, sensor fault); the value is absent.</summary>
     DeviceException = 3,
+    /// <summary>
+    /// The device answered, but with a code that is not a measurement: a raw word its profile declares as a sentinel
+    /// ("no sensor", "not available", such as 0x8000 or 0x7FFF), a NaN or infinite float, or a driver's reset/error
+    /// code. The value is absent. Added in contract v1.1 (README §4.2).
+    /// </summary>
+    Invalid = 4,
+    /// <summary>
+    /// A number was read but lies outside the point's declared valid range (the sensor's measuring range or a
+    /// physical bound). The value travels so a technician can see it; it is not a measurement to use. Added in v1.1.
+    /// </summary>
+    OutOfRange = 5,
 }
 
 /// <summary>One measurement of one channel at one instant.</summary>
@@ -33,12 +44,17 @@ public sealed record ReadingBatch(string GatewayId, string StreamId, IReadOnlyLi
 /// <summary>Vocabulary of the <c>quality</c> field.</summary>
 public static class QualityNames
 {
+    /// <summary>True for the qualities that carry a number (good, stale, out_of_range); the others carry null.</summary>
+    public static bool CarriesValue(Quality quality) => quality is Quality.Good or Quality.Stale or Quality.OutOfRange;
+
     public static string ToWire(Quality quality) => quality switch
     {
         Quality.Good => "good",
         Quality.Stale => "stale",
         Quality.CommFailure => "comm_failure",
         Quality.DeviceException => "device_exception",
+        Quality.Invalid => "invalid",
+        Quality.OutOfRange => "out_of_range",
         _ => throw new ArgumentOutOfRangeException(nameof(quality), quality, "Not a contract quality."),
     };
 
@@ -59,6 +75,14 @@ public static class QualityNames
         else if (utf8.SequenceEqual("device_exception"u8))
         {
             quality = Quality.DeviceException;
+        }
+        else if (utf8.SequenceEqual("invalid"u8))
+        {
+            quality = Quality.Invalid;
+        }
+        else if (utf8.SequenceEqual("out_of_range"u8))
+        {
+            quality = Quality.OutOfRange;
         }
         else
         {

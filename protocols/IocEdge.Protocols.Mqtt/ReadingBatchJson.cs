@@ -309,10 +309,10 @@ public static class ReadingBatchJson
             return $"readings[{index}].value: missing (use null when there is no value)";
         }
 
-        var carriesValue = quality is Quality.Good or Quality.Stale;
+        var carriesValue = QualityNames.CarriesValue(quality);
         if (carriesValue && value is null)
         {
-            return $"readings[{index}].value: null is only allowed with quality comm_failure or device_exception";
+            return $"readings[{index}].value: null is only allowed with quality comm_failure, device_exception or invalid";
         }
 
         if (!carriesValue && value is not null)

@@ -45,6 +45,10 @@ public sealed class ModbusLinkSourceTests
     [InlineData(PointQuality.Stale, double.NaN, Quality.CommFailure, null)]
     [InlineData(PointQuality.CommFailure, 41.2, Quality.CommFailure, null)]
     [InlineData(PointQuality.DeviceException, 41.2, Quality.DeviceException, null)]
+    [InlineData(PointQuality.Invalid, -3276.8, Quality.Invalid, null)]
+    [InlineData(PointQuality.OutOfRange, 3276.7, Quality.OutOfRange, 3276.7)]
+    [InlineData(PointQuality.Good, double.PositiveInfinity, Quality.Invalid, null)]
+    [InlineData(PointQuality.Good, double.NaN, Quality.Invalid, null)]
     public void Poller_results_map_to_the_contract(PointQuality polled, double value, Quality quality, double? sent)
     {
         var source = Source(new ModbusDeviceOptions { Id = "env1", Link = "l", Profile = "env-station", UnitId = 1 });

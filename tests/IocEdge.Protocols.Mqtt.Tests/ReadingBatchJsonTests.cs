@@ -37,6 +37,9 @@ public class ReadingBatchJsonTests
         Assert.Equal(Quality.Stale, r[1].Reading.Quality);
         Assert.Equal((Quality.CommFailure, (double?)null), (r[2].Reading.Quality, r[2].Reading.Value));
         Assert.Equal((Quality.DeviceException, (double?)null), (r[3].Reading.Quality, r[3].Reading.Value));
+        Assert.Equal((Quality.Invalid, (double?)null), (r[4].Reading.Quality, r[4].Reading.Value));
+        Assert.Equal((Quality.OutOfRange, (double?)3276.7), (r[5].Reading.Quality, r[5].Reading.Value)); // the number travels
+        Assert.Equal(Enum.GetValues<Quality>().Length, r.Select(x => x.Reading.Quality).Distinct().Count());
     }
 
     public static TheoryData<string, string, string> InvalidCases()

@@ -71,7 +71,7 @@ public sealed class ModbusLinkSource : IReadingSource
 
     public ValueTask DisposeAsync() => _master.DisposeAsync();
 
-    /// <summary>Maps a poller result to the contract: no value travels with comm_failure or device_exception.</summary>
+    /// <summary>Maps a poller result to the contract: no value travels with comm_failure, device_exception or invalid.</summary>
     internal Reading ToReading(PointReading p)
     {
         var quality = p.Quality switch
@@ -80,14 +80,16 @@ public sealed class ModbusLinkSource : IReadingSource
             PointQuality.Stale when double.IsFinite(p.Value) => Quality.Stale,
             PointQuality.Stale => Quality.CommFailure, // never read yet: nothing to repeat
             PointQuality.DeviceException => Quality.DeviceException,
+            PointQuality.Invalid => Quality.Invalid,
+            PointQuality.OutOfRange => Quality.OutOfRange,
             _ => Quality.CommFailure,
         };
-        double? value = quality is Quality.Good or Quality.Stale && double.IsFinite(p.Value)
+        double? value = QualityNames.CarriesValue(quality) && double.IsFinite(p.Value)
             ? Math.Round(p.Value, _decimals[p.PointId])
             : null;
-        if (value is null && quality is Quality.Good)
+        if (value is null && QualityNames.CarriesValue(quality))
         {
-            quality = Quality.DeviceException; // a string or NaN where a number belongs: the profile is wrong for this device
+            quality = Quality.Invalid; // a string, NaN or infinity where a number belongs: not a measurement
         }
 
         return new Reading(p.PointId, p.Timestamp, value, _units[p.PointId], quality);

@@ -89,10 +89,17 @@ public sealed class SensorSource(SensorOptions options, IBusProvider buses, Time
         {
             SensorQuality.Good => Quality.Good,
             SensorQuality.DeviceException => Quality.DeviceException,
+            SensorQuality.Invalid => Quality.Invalid,
+            SensorQuality.OutOfRange => Quality.OutOfRange,
             _ => Quality.CommFailure,
         };
-        double? value = quality == Quality.Good && double.IsFinite(r.Value) ? Math.Round(r.Value, 3) : null;
-        return new Reading($"{options.Id}/{r.Quantity}", now, value, r.Unit, value is null && quality == Quality.Good ? Quality.DeviceException : quality);
+        double? value = QualityNames.CarriesValue(quality) && double.IsFinite(r.Value) ? Math.Round(r.Value, 3) : null;
+        if (value is null && QualityNames.CarriesValue(quality))
+        {
+            quality = Quality.Invalid; // NaN or infinity where a number belongs: not a measurement
+        }
+
+        return new Reading($"{options.Id}/{r.Quantity}", now, value, r.Unit, quality);
     }
 
     private async Task<(Func<CancellationToken, Task<IReadOnlyList<SensorReading>>>, IDisposable?)> OpenAsync(CancellationToken ct)
