@@ -153,6 +153,18 @@ public sealed class SimulatedBme280 : SimulatedI2cDevice
 
     private int Mode => _registers[CtrlMeasRegister] & 0x03;
 
+    /// <summary>
+    /// A supply glitch (brown-out): every register returns to its reset value (section 5.3), so the configuration is
+    /// lost and the data registers read 0x80000 / 0x8000 until the part is configured and converts again.
+    /// </summary>
+    public void PowerCycle()
+    {
+        lock (SyncRoot)
+        {
+            PowerOn();
+        }
+    }
+
     private void PowerOn()
     {
         var chipId = _registers[ChipIdRegister] == 0 ? (byte)0x60 : _registers[ChipIdRegister];
