@@ -32,6 +32,10 @@ public sealed class InstrumentProfile
     /// <summary>Poll period of points that do not name their own.</summary>
     public TimeSpan DefaultPollPeriod { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>Most registers the instrument serves in one read (FC 03/04), when its manual says it accepts fewer than
+    /// the specification's 125; null for no limit of its own.</summary>
+    public int? MaxRegistersPerRequest { get; init; }
+
     public required IReadOnlyList<ProfilePoint> Points { get; init; }
 
     /// <summary>The file the profile was read from, or null when it was built in code.</summary>
@@ -112,6 +116,19 @@ public sealed class ProfilePoint
 
     /// <summary>For <see cref="ModbusDataType.Bit"/> in a register: the bit index 0 (LSB) to 15.</summary>
     public int? Bit { get; init; }
+
+    /// <summary>Raw register bit patterns that mean "no measurement" (see <c>ModbusPointDefinition.Sentinels</c>): a
+    /// one-register point's word (0xD8F1 for an Int16 -9999), a two-register point's 32 bits.</summary>
+    public IReadOnlyList<ulong> Sentinels { get; init; } = [];
+
+    /// <summary>Lowest valid engineering value (the instrument's measuring range); below it a reading is OutOfRange.</summary>
+    public double? ValidMin { get; init; }
+
+    /// <summary>Highest valid engineering value; above it a reading is OutOfRange.</summary>
+    public double? ValidMax { get; init; }
+
+    /// <summary>Decimal places of the instrument's resolution (0-15): the value is rounded to them; null keeps every digit.</summary>
+    public int? Decimals { get; init; }
 
     /// <summary>How the station simulator animates this point; null = a constant at the middle of the range.</summary>
     public PointSimulation? Simulation { get; init; }

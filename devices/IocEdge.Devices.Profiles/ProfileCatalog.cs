@@ -182,12 +182,12 @@ public sealed class ProfileCatalog
 internal static class ProfileDocumentReader
 {
     private static readonly string[] ProfileKeys =
-        ["$schema", "id", "name", "manufacturer", "model", "source", "notes", "defaultByteOrder", "defaultPollSeconds", "points"];
+        ["$schema", "id", "name", "manufacturer", "model", "source", "notes", "defaultByteOrder", "defaultPollSeconds", "maxRegistersPerRequest", "points"];
 
     private static readonly string[] PointKeys =
     [
         "name", "quantity", "unit", "description", "register", "address", "type", "byteOrder", "scale", "offset",
-        "pollSeconds", "min", "max", "length", "bit", "simulation",
+        "pollSeconds", "min", "max", "length", "bit", "sentinels", "validMin", "validMax", "decimals", "simulation",
     ];
 
     private static readonly string[] SimulationKeys = ["mean", "dailyAmplitude", "dailyPeakHour", "noise", "ratePerHour", "text"];
@@ -252,6 +252,7 @@ internal static class ProfileDocumentReader
             Notes = doc.Notes,
             DefaultByteOrder = defaultOrder,
             DefaultPollPeriod = defaultPoll,
+            MaxRegistersPerRequest = doc.MaxRegistersPerRequest,
             Points = points,
             SourceFile = file,
         };
@@ -303,6 +304,8 @@ internal static class ProfileDocumentReader
             };
         }
 
+        var sentinels = Sentinels(p.Sentinels, path + ".sentinels", file, problems);
+
         if (problems.Count > before || register is null || type is null || order is null || poll is null)
         {
             return null;
@@ -328,8 +331,55 @@ internal static class ProfileDocumentReader
             Max = max,
             Length = p.Length,
             Bit = p.Bit,
+            Sentinels = sentinels.Select(v => SignNarrowed(v, type.Value)).ToArray(),
+            ValidMin = p.ValidMin,
+            ValidMax = p.ValidMax,
+            Decimals = p.Decimals,
             Simulation = simulation,
         };
+    }
+
+    /// <summary>Sentinels as written: non-negative integers or "0x" hexadecimal strings (the raw register bits), or
+    /// negative integers, taken as the two's complement the validator later narrows to the point's width.</summary>
+    private static List<ulong> Sentinels(List<JsonElement>? items, string path, string file, List<ProfileProblem> problems)
+    {
+        var values = new List<ulong>();
+        for (var i = 0; items is not null && i < items.Count; i++)
+        {
+            var item = items[i];
+            if (item.ValueKind == JsonValueKind.Number && item.TryGetInt64(out var number))
+            {
+                values.Add(unchecked((ulong)number));
+            }
+            else if (item.ValueKind == JsonValueKind.String && item.GetString() is { } text
+                     && text.StartsWith("0x", StringComparison.OrdinalIgnoreCase)
+                     && ulong.TryParse(text.AsSpan(2), System.Globalization.NumberStyles.AllowHexSpecifier,
+                         System.Globalization.CultureInfo.InvariantCulture, out var hex))
+            {
+                values.Add(hex);
+            }
+            else
+            {
+                problems.Add(new ProfileProblem(file, $"{path}[{i}]", $"The sentinel {item.GetRawText()} is not a raw register value.",
+                    "Write an integer (e.g. -9999 for an Int16) or a hexadecimal string of the register bits (e.g. \"0xD8F1\", \"0x7FFF\")."));
+            }
+        }
+
+        return values;
+    }
+
+    /// <summary>A negative integer written for a narrower type (-9999 for an Int16) becomes its two's complement in that
+    /// width (0xD8F1); anything else is left for the validator to judge.</summary>
+    private static ulong SignNarrowed(ulong value, ModbusDataType type)
+    {
+        if (ModbusPointDefinition.MaxRawBits(type) is not { } max || max == ulong.MaxValue || value <= max)
+        {
+            return value;
+        }
+
+        var signExtension = ~max;
+        var negativeInWidth = (value & signExtension) == signExtension && (value & ((max >> 1) + 1)) != 0;
+        return negativeInWidth ? value & max : value;
     }
 
     private static void Required(string? value, string path, string what, string file, List<ProfileProblem> problems)

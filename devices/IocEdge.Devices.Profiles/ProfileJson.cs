@@ -28,6 +28,8 @@ internal sealed class ProfileDocument
 
     public double? DefaultPollSeconds { get; set; }
 
+    public int? MaxRegistersPerRequest { get; set; }
+
     public List<PointDocument?>? Points { get; set; }
 
     [JsonExtensionData]
@@ -65,6 +67,15 @@ internal sealed class PointDocument
     public int? Length { get; set; }
 
     public int? Bit { get; set; }
+
+    /// <summary>Numbers or "0x..." strings; checked one by one so that every bad entry is reported with its path.</summary>
+    public List<JsonElement>? Sentinels { get; set; }
+
+    public double? ValidMin { get; set; }
+
+    public double? ValidMax { get; set; }
+
+    public int? Decimals { get; set; }
 
     public SimulationDocument? Simulation { get; set; }
 

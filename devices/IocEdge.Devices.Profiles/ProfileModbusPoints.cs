@@ -29,6 +29,10 @@ public static class ProfileModbusPoints
             Offset = point.Offset,
             EngineeringUnit = point.Unit,
             PollPeriod = point.PollPeriod,
+            Sentinels = point.Sentinels,
+            ValidMin = point.ValidMin,
+            ValidMax = point.ValidMax,
+            Decimals = point.Decimals,
         };
     }
 

@@ -51,6 +51,12 @@ internal static partial class ProfileValidator
                 "Give a period in seconds, greater than 0 and at most 86400.");
         }
 
+        if (profile.MaxRegistersPerRequest is < 1 or > MaxRegistersPerRead)
+        {
+            Add("$.maxRegistersPerRequest", $"The limit of {profile.MaxRegistersPerRequest} registers per request is out of range.",
+                $"Give the most registers the instrument serves in one read, 1 to {MaxRegistersPerRead} (MODBUS Application Protocol V1.1b3, 6.3-6.4).");
+        }
+
         if (profile.Points is null || profile.Points.Count == 0)
         {
             Add("$.points", "The profile has no points.", "Add at least one point.");
@@ -225,9 +231,46 @@ internal static partial class ProfileValidator
             CheckEncodable(p, path, label, add);
         }
 
+        CheckQualityRules(p, path, label, add);
+
         if (p.Simulation is { } s)
         {
             CheckSimulation(p, s, path + ".simulation", label, add);
+        }
+    }
+
+    // Sentinels are raw register bits of the point's width; the valid range is an ordered pair of engineering values.
+    private static void CheckQualityRules(ProfilePoint p, string path, string label, Action<string, string, string> add)
+    {
+        var max = ModbusPointDefinition.MaxRawBits(p.Type);
+        for (var i = 0; i < (p.Sentinels?.Count ?? 0); i++)
+        {
+            var sentinel = p.Sentinels![i];
+            if (max is null)
+            {
+                add($"{path}.sentinels[{i}]", $"{label} is a {p.Type}, which has no raw number to compare with a sentinel.",
+                    "Remove \"sentinels\" (they apply to integer and floating-point points).");
+            }
+            else if (sentinel > max)
+            {
+                add($"{path}.sentinels[{i}]", $"{label}: the sentinel 0x{sentinel:X} does not fit a {p.Type} (raw range 0x0 to 0x{max:X}).",
+                    $"Give the raw register bits of a {p.Type} (e.g. \"0x7FFF\"), or a negative number within the type (e.g. -9999 for an Int16).");
+            }
+        }
+
+        if (p.ValidMin is { } lo && !double.IsFinite(lo) || p.ValidMax is { } hi && !double.IsFinite(hi))
+        {
+            add(path + ".validMin", $"{label} has a valid range that is not finite.", "Give finite \"validMin\"/\"validMax\" in the point's unit.");
+        }
+        else if (p.ValidMin > p.ValidMax)
+        {
+            add(path + ".validMax", $"{label}: validMin {F(p.ValidMin!.Value)} is above validMax {F(p.ValidMax!.Value)}.",
+                "Give validMin ≤ validMax (the instrument's measuring range, in the point's unit).");
+        }
+
+        if (p.Decimals is < 0 or > 15)
+        {
+            add(path + ".decimals", $"{label} has {p.Decimals} decimals.", "Give 0 to 15 decimal places (the instrument's resolution), or leave it out.");
         }
     }
 

@@ -102,6 +102,13 @@ public sealed class ModbusLinkOptions
 
     /// <summary>Registers of unused space the planner may read across to save a request.</summary>
     public int MaxGap { get; set; } = 8;
+
+    /// <summary>Most registers per read request (FC 03/04), 1-125 (MODBUS Application Protocol V1.1b3, 6.3-6.4), for
+    /// every device on the link, or a gateway in front of them, that refuse larger reads; null = 125. The poller also learns a smaller limit from refusals.</summary>
+    public int? MaxRegistersPerRequest { get; set; }
+
+    /// <summary>Most coils/discrete inputs per read request (FC 01/02), 1-2000 (same specification, 6.1-6.2); null = 2000.</summary>
+    public int? MaxBitsPerRequest { get; set; }
 }
 
 public sealed class ModbusDeviceOptions
@@ -120,6 +127,14 @@ public sealed class ModbusDeviceOptions
 
     /// <summary>Overrides every point's poll period from the profile.</summary>
     public TimeSpan? PollPeriod { get; set; }
+
+    /// <summary>Most registers per read request (FC 03/04), 1-125 (MODBUS Application Protocol V1.1b3, 6.3-6.4), for
+    /// this device, when it that refuses larger reads; null = the profile's maxRegistersPerRequest, else the link's. The poller also learns a smaller limit from refusals.</summary>
+    public int? MaxRegistersPerRequest { get; set; }
+
+    /// <summary>Most coils/discrete inputs per read request (FC 01/02), 1-2000 (same specification, 6.1-6.2); null = 2000.</summary>
+    public int? MaxBitsPerRequest { get; set; }
+
 
     /// <summary>
     /// Per-point settings; a device that lists points reads only those, one that lists none reads the whole profile.

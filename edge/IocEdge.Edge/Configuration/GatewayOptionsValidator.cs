@@ -374,6 +374,8 @@ public sealed class GatewayOptionsValidator(ProfileSource profiles) : IValidateO
             {
                 error($"{key}: Timeout ({l.Timeout}) must be positive, Retries ({l.Retries}) 0-10, MaxGap ({l.MaxGap}) 0-124.");
             }
+
+            RequestLimits(key, l.MaxRegistersPerRequest, l.MaxBitsPerRequest, error);
         }
 
         if (options.Modbus.Devices.Count == 0)
@@ -402,6 +404,8 @@ public sealed class GatewayOptionsValidator(ProfileSource profiles) : IValidateO
             {
                 error($"{key}:Id '{d.Id}' is used by another device: give each device its own id.");
             }
+
+            RequestLimits(key, d.MaxRegistersPerRequest, d.MaxBitsPerRequest, error);
 
             if (!links.TryGetValue(d.Link, out var link))
             {
@@ -453,6 +457,21 @@ public sealed class GatewayOptionsValidator(ProfileSource profiles) : IValidateO
                     error($"{pkey}: Deadband ({p.Deadband}) must be 0 or positive and Heartbeat ({p.Heartbeat}) positive.");
                 }
             }
+        }
+    }
+
+    /// <summary>Request size keys: 1-125 registers (FC 03/04) and 1-2000 bits (FC 01/02), MODBUS Application Protocol
+    /// Specification V1.1b3, sections 6.1-6.4.</summary>
+    private static void RequestLimits(string key, int? registers, int? bits, Action<FormattableString> error)
+    {
+        if (registers is < 1 or > 125)
+        {
+            error($"{key}:MaxRegistersPerRequest is {registers}: use 1-125 (the most registers the device serves in one read; the Modbus specification allows 125), or remove it.");
+        }
+
+        if (bits is < 1 or > 2000)
+        {
+            error($"{key}:MaxBitsPerRequest is {bits}: use 1-2000 (the most coils/discrete inputs the device serves in one read; the Modbus specification allows 2000), or remove it.");
         }
     }
 }

@@ -20,7 +20,7 @@ public sealed class ModbusLinkSource : IReadingSource
     private readonly ModbusPoller _poller;
     private readonly ModbusReportFilter _filter;
     private readonly Dictionary<string, string> _units;
-    private readonly Dictionary<string, int> _decimals;
+    private readonly Dictionary<string, int?> _decimals;
 
     public ModbusLinkSource(ModbusLinkOptions link, IReadOnlyList<ModbusDeviceOptions> devices, ProfileCatalog profiles,
         TimeProvider time, ILoggerFactory loggerFactory, Func<ModbusLinkOptions, IModbusMaster>? masterFactory = null)
@@ -37,9 +37,16 @@ public sealed class ModbusLinkSource : IReadingSource
         _master = (masterFactory ?? (l => CreateMaster(l, time, loggerFactory)))(link);
         _poller = new ModbusPoller(_master, points, new ModbusPollerOptions
         {
-            Planner = new ModbusPollPlannerOptions { MaxRegisterGap = link.MaxGap },
+            Planner = new ModbusPollPlannerOptions
+            {
+                MaxRegisterGap = link.MaxGap,
+                MaxRegistersPerRequest = link.MaxRegistersPerRequest ?? ModbusPollPlannerOptions.SpecMaxRegisters,
+                MaxBitsPerRequest = link.MaxBitsPerRequest ?? ModbusPollPlannerOptions.SpecMaxBits,
+            },
+            SlaveLimits = devices.ToDictionary(d => checked((byte)d.UnitId), d => new ModbusRequestLimits(
+                d.MaxRegistersPerRequest ?? profiles.Get(d.Profile).MaxRegistersPerRequest, d.MaxBitsPerRequest)),
         }, time, loggerFactory.CreateLogger<ModbusPoller>());
-        _filter = new ModbusReportFilter(points);
+        _filter = new ModbusReportFilter(points, time);
     }
 
     public string Name { get; }
@@ -85,7 +92,7 @@ public sealed class ModbusLinkSource : IReadingSource
             _ => Quality.CommFailure,
         };
         double? value = QualityNames.CarriesValue(quality) && double.IsFinite(p.Value)
-            ? Math.Round(p.Value, _decimals[p.PointId])
+            ? _decimals[p.PointId] is { } places ? Math.Round(p.Value, places) : p.Value
             : null;
         if (value is null && QualityNames.CarriesValue(quality))
         {
@@ -97,13 +104,15 @@ public sealed class ModbusLinkSource : IReadingSource
 
     /// <summary>
     /// Decimal places an integer register carries after scaling (raw × 0.1 → 1 place), so that 883 × 0.1 is sent as
-    /// 88.3 and not 88.30000000000001. Floating-point registers keep what the device sent (up to 15 places).
+    /// 88.3 and not 88.30000000000001 (a declared decimals wins). Floating-point registers are not rounded here (null): the poller already hands
+    /// over a Float32 as its shortest decimal (7.9, not 7.900000095367432) or rounded to the profile's decimals, and
+    /// Math.Round to 15 places would put binary noise back into a value such as 460.93304.
     /// </summary>
-    internal static int Decimals(ModbusPointDefinition p)
+    internal static int? Decimals(ModbusPointDefinition p)
     {
         if (p.DataType is ModbusDataType.Float32 or ModbusDataType.Float64)
         {
-            return 15;
+            return null;
         }
 
         int Places(double x)
@@ -120,7 +129,7 @@ public sealed class ModbusLinkSource : IReadingSource
             return 15;
         }
 
-        return Math.Max(Places(p.Scale), Places(p.Offset));
+        return p.Decimals ?? Math.Max(Places(p.Scale), Places(p.Offset));
     }
 
     internal static IEnumerable<ModbusPointDefinition> PointsOf(ModbusDeviceOptions device, InstrumentProfile profile)

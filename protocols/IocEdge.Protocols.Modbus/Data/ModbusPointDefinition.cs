@@ -59,6 +59,67 @@ public sealed record ModbusPointDefinition
     /// <summary>Report at least this often even without change; null = never without change.</summary>
     public TimeSpan? Heartbeat { get; init; }
 
+    /// <summary>
+    /// Raw values that are not measurements ("no sensor", "not available", an error code): compared with the raw bits of
+    /// the register(s) before scale and offset, byte A most significant (see <see cref="ModbusValueCodec.DecodeBits"/>):
+    /// a one-register point's word (Int16 -9999 is 0xD8F1), a 32-bit point's two words (0xFF676981), a Float32's IEEE 754
+    /// pattern. A reading equal to one of them gets <see cref="PointQuality.Invalid"/> and no value. Empty for none;
+    /// not allowed for String and Bit points.
+    /// </summary>
+    public IReadOnlyList<ulong> Sentinels { get; init; } = [];
+
+    /// <summary>Lowest valid engineering value; a reading below it gets <see cref="PointQuality.OutOfRange"/> (value
+    /// kept). Null for no lower bound.</summary>
+    public double? ValidMin { get; init; }
+
+    /// <summary>Highest valid engineering value; a reading above it gets <see cref="PointQuality.OutOfRange"/> (value
+    /// kept). Null for no upper bound.</summary>
+    public double? ValidMax { get; init; }
+
+    /// <summary>Decimal places (0-15) the engineering value is rounded to, the instrument's declared resolution
+    /// (e.g. 2 for 0.01 mg/L); null keeps every digit the register carries (a Float32 as its shortest decimal).</summary>
+    public int? Decimals { get; init; }
+
+    /// <summary>
+    /// The quality of a decoded value: <see cref="PointQuality.Invalid"/> when <paramref name="rawBits"/> is one of
+    /// <see cref="Sentinels"/> or <paramref name="value"/> is NaN or infinite (a Float32/Float64 register can hold
+    /// those), <see cref="PointQuality.OutOfRange"/> when it lies outside [<see cref="ValidMin"/>, <see cref="ValidMax"/>],
+    /// otherwise <see cref="PointQuality.Good"/>.
+    /// </summary>
+    /// <param name="rawBits">The raw register bits (<see cref="ModbusValueCodec.DecodeBits"/>), or null when there are
+    /// none to compare (bits of a bit table).</param>
+    /// <param name="value">The engineering value (raw × scale + offset).</param>
+    public PointQuality Assess(ulong? rawBits, double value)
+    {
+        if (rawBits is { } bits)
+        {
+            foreach (var sentinel in Sentinels)
+            {
+                if (sentinel == bits)
+                {
+                    return PointQuality.Invalid;
+                }
+            }
+        }
+
+        if (!double.IsFinite(value))
+        {
+            return PointQuality.Invalid;
+        }
+
+        return value < ValidMin || value > ValidMax ? PointQuality.OutOfRange : PointQuality.Good;
+    }
+
+    /// <summary>Largest raw bit pattern of a data type (0xFFFF for one register, 2^32 − 1 for two, 2^64 − 1 for four);
+    /// null for types that take no sentinels (String, Bit).</summary>
+    public static ulong? MaxRawBits(ModbusDataType type) => type switch
+    {
+        ModbusDataType.Int16 or ModbusDataType.UInt16 => ushort.MaxValue,
+        ModbusDataType.Int32 or ModbusDataType.UInt32 or ModbusDataType.Float32 => uint.MaxValue,
+        ModbusDataType.Int64 or ModbusDataType.Float64 => ulong.MaxValue,
+        _ => null,
+    };
+
     /// <summary>The registers (or single bit) the point occupies.</summary>
     public ModbusAddressRange Range => new(Kind, Address, ModbusPollPlanner.IsBitTable(Kind)
         ? 1
@@ -133,6 +194,42 @@ public sealed record ModbusPointDefinition
         if (!(Deadband >= 0) || !(DeadbandPercent >= 0))
         {
             Add($"{nameof(Deadband)} ({Deadband}) and {nameof(DeadbandPercent)} ({DeadbandPercent}) must be 0 or positive.");
+        }
+
+        if (Sentinels is null)
+        {
+            Add($"{nameof(Sentinels)} is null; use an empty list for none.");
+        }
+        else if (Sentinels.Count > 0)
+        {
+            if (MaxRawBits(DataType) is not { } maxBits || ModbusPollPlanner.IsBitTable(Kind))
+            {
+                Add($"{nameof(Sentinels)} are given but a {DataType} point has no raw number to compare; remove them.");
+            }
+            else
+            {
+                foreach (var sentinel in Sentinels)
+                {
+                    if (sentinel > maxBits)
+                    {
+                        Add($"{nameof(Sentinels)} holds 0x{sentinel:X}, wider than a {DataType} (0 to 0x{maxBits:X}); give the raw register bits.");
+                    }
+                }
+            }
+        }
+
+        if (ValidMin is { } lo && !double.IsFinite(lo) || ValidMax is { } hi && !double.IsFinite(hi))
+        {
+            Add($"{nameof(ValidMin)} ({ValidMin}) and {nameof(ValidMax)} ({ValidMax}) must be finite numbers or empty.");
+        }
+        else if (ValidMin > ValidMax)
+        {
+            Add($"{nameof(ValidMin)} ({ValidMin}) is above {nameof(ValidMax)} ({ValidMax}); swap them.");
+        }
+
+        if (Decimals is < 0 or > 15)
+        {
+            Add($"{nameof(Decimals)} is {Decimals}; use 0 to 15 decimal places, or leave it empty to keep every digit.");
         }
 
         if (Heartbeat is { } heartbeat && heartbeat <= TimeSpan.Zero)

@@ -53,13 +53,88 @@ public static class ModbusValueCodec
     /// <paramref name="registers"/> and returns raw × <paramref name="scale"/> + <paramref name="offset"/>.
     /// </summary>
     /// <exception cref="ArgumentException">Too few registers, or <see cref="ModbusDataType.String"/> (use <see cref="DecodeString"/>).</exception>
+    /// <remarks>
+    /// A Float32 raw value is widened to the double of its shortest round-trip decimal (the float 7.9f, which is
+    /// 7.900000095367432 exactly, decodes as 7.9), and a scaled value is cleaned of the binary noise of the
+    /// multiplication (883 × 0.1 decodes as 88.3, not 88.30000000000001) by rounding it to 15 significant digits,
+    /// the precision a double guarantees for a decimal (IEEE 754-2019, 5.12.2: 15 digits survive a round trip).
+    /// </remarks>
     public static double Decode(ReadOnlySpan<ushort> registers, ModbusDataType type, ModbusByteOrder order,
         double scale = 1, double offset = 0)
     {
-        return DecodeRaw(registers, type, order) * scale + offset;
+        return Scale(DecodeRaw(registers, type, order), scale, offset);
     }
 
-    /// <summary>Decodes the raw (unscaled) numeric value; see <see cref="Decode"/>.</summary>
+    /// <summary>
+    /// raw × <paramref name="scale"/> + <paramref name="offset"/>, rounded to 15 significant digits when scale or
+    /// offset changed the value, so that the binary noise of the arithmetic does not reach the consumer.
+    /// NaN and infinities pass through.
+    /// </summary>
+    public static double Scale(double raw, double scale, double offset)
+    {
+        if (scale == 1 && offset == 0)
+        {
+            return raw;
+        }
+
+        var value = raw * scale + offset;
+        return double.IsFinite(value) ? RoundSignificant(value, 15) : value;
+    }
+
+    /// <summary>
+    /// The double nearest the shortest decimal that round-trips <paramref name="value"/> as a float32 (7.9f gives 7.9,
+    /// not 7.900000095367432): the decimal a person reading the float would write. NaN and infinities pass through.
+    /// </summary>
+    public static double WidenSingle(float value)
+    {
+        if (!float.IsFinite(value))
+        {
+            return value;
+        }
+
+        // .NET formats a float as its shortest round-trip string by default (since .NET Core 3.0).
+        Span<char> text = stackalloc char[32];
+        return value.TryFormat(text, out var length, default, CultureInfo.InvariantCulture)
+            ? double.Parse(text[..length], NumberStyles.Float, CultureInfo.InvariantCulture)
+            : value;
+    }
+
+    /// <summary>Rounds to <paramref name="digits"/> (1-17) significant decimal digits, without allocation.</summary>
+    public static double RoundSignificant(double value, int digits)
+    {
+        if (!double.IsFinite(value) || value == 0)
+        {
+            return value;
+        }
+
+        Span<char> format = stackalloc char[3];
+        format[0] = 'G';
+        var formatLength = digits.TryFormat(format[1..], out var n, default, CultureInfo.InvariantCulture) ? n + 1 : 1;
+        Span<char> text = stackalloc char[40];
+        return value.TryFormat(text, out var length, format[..formatLength], CultureInfo.InvariantCulture)
+            ? double.Parse(text[..length], NumberStyles.Float, CultureInfo.InvariantCulture)
+            : value;
+    }
+
+    /// <summary>
+    /// The raw bits of a numeric value as they stand in the registers, byte A most significant (for a one-register
+    /// value the register itself; for Float32 the IEEE 754 bit pattern): what a point's sentinels are compared with.
+    /// </summary>
+    /// <exception cref="ArgumentException">Too few registers, or a String.</exception>
+    public static ulong DecodeBits(ReadOnlySpan<ushort> registers, ModbusDataType type, ModbusByteOrder order)
+    {
+        if (type == ModbusDataType.String)
+        {
+            throw new ArgumentException("A string has no numeric value; use DecodeString.", nameof(type));
+        }
+
+        var count = RegisterCount(type);
+        RequireLength(registers.Length, count, type, nameof(registers));
+        return Gather(registers[..count], order);
+    }
+
+    /// <summary>Decodes the raw (unscaled) numeric value; see <see cref="Decode"/>. A Float32 comes back as the double of
+    /// its shortest round-trip decimal (see <see cref="WidenSingle"/>).</summary>
     public static double DecodeRaw(ReadOnlySpan<ushort> registers, ModbusDataType type, ModbusByteOrder order)
     {
         if (type == ModbusDataType.String)
@@ -77,7 +152,7 @@ public static class ModbusValueCodec
             ModbusDataType.Int32 => (int)bits,
             ModbusDataType.UInt32 => (uint)bits,
             ModbusDataType.Int64 => (long)bits,
-            ModbusDataType.Float32 => BitConverter.UInt32BitsToSingle((uint)bits),
+            ModbusDataType.Float32 => WidenSingle(BitConverter.UInt32BitsToSingle((uint)bits)),
             ModbusDataType.Float64 => BitConverter.UInt64BitsToDouble(bits),
             ModbusDataType.Bit => bits & 1,
             _ => throw new ArgumentOutOfRangeException(nameof(type), type, "Unknown Modbus data type."),

@@ -118,9 +118,11 @@ public static class ModbusPollPlanner
     /// <param name="points">What to read; a point may overlap another (two bit fields of one register).</param>
     /// <param name="options">Limits and gaps; validated here.</param>
     /// <param name="refused">Addresses the device is known to refuse (learned by the poller); never spanned.</param>
+    /// <param name="sizes">Request sizes the device is known to refuse (learned by the poller): a request joins points
+    /// only within the learned limit of its table; a single point is always read whole.</param>
     /// <exception cref="ArgumentException">A point is empty, longer than a request may be, or runs past address 65535.</exception>
     public static ModbusPollPlan Plan(IReadOnlyList<ModbusAddressRange> points, ModbusPollPlannerOptions options,
-        ModbusRefusedAddresses? refused = null)
+        ModbusRefusedAddresses? refused = null, ModbusRequestSizeLimits? sizes = null)
     {
         ArgumentNullException.ThrowIfNull(points);
         ArgumentNullException.ThrowIfNull(options);
@@ -172,7 +174,7 @@ public static class ModbusPollPlanner
                 continue;
             }
 
-            if (current.Count > 0 && p.Kind == kind && CanJoin(p, start, end, options, refused))
+            if (current.Count > 0 && p.Kind == kind && CanJoin(p, start, end, options, refused, sizes?.Limit(p.Kind)))
             {
                 current.Add(index);
                 end = Math.Max(end, p.End);
@@ -233,13 +235,13 @@ public static class ModbusPollPlanner
     public static bool IsBitTable(RegisterKind kind) => kind is RegisterKind.Coil or RegisterKind.DiscreteInput;
 
     private static bool CanJoin(ModbusAddressRange p, int start, int end, ModbusPollPlannerOptions options,
-        ModbusRefusedAddresses? refused)
+        ModbusRefusedAddresses? refused, int? learnedLimit)
     {
         var bits = IsBitTable(p.Kind);
         var gap = p.Address - end - 1;
         var newEnd = Math.Max(end, p.End);
-        if (gap > (bits ? options.MaxBitGap : options.MaxRegisterGap)
-            || newEnd - start + 1 > (bits ? options.MaxBitsPerRequest : options.MaxRegistersPerRequest))
+        var limit = Math.Min(bits ? options.MaxBitsPerRequest : options.MaxRegistersPerRequest, learnedLimit ?? int.MaxValue);
+        if (gap > (bits ? options.MaxBitGap : options.MaxRegisterGap) || newEnd - start + 1 > limit)
         {
             return false;
         }

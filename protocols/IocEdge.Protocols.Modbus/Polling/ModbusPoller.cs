@@ -20,11 +20,21 @@ namespace IocEdge.Protocols.Modbus;
 /// <para>
 /// A request answered with exception 02 (illegal data address) is split in halves until the refused part is found;
 /// the refused addresses are remembered per slave and later plans never span them. Points whose own registers are
-/// refused get <see cref="PointQuality.DeviceException"/> without a request.
+/// refused get <see cref="PointQuality.DeviceException"/> without a request. A request of two or more points answered
+/// with exception 03 (illegal data value: the quantity is more than the device serves), or with 02 when both halves
+/// read fine, is split the same way, and the largest size that worked below the smallest refused size is remembered
+/// per slave and table (<see cref="ModbusSlaveStatus.LearnedRequestLimits"/>), so a refused request is not repeated.
+/// </para>
+/// <para>
+/// Each value is judged as it is decoded (<see cref="ModbusPointDefinition.Assess"/>): a declared sentinel word or a
+/// NaN/infinite float gives <see cref="PointQuality.Invalid"/> (value NaN), a value outside the valid range gives
+/// <see cref="PointQuality.OutOfRange"/> (value kept). Neither replaces the last good value.
 /// </para>
 /// <para>
 /// Requests on the link are sent one after another (an RS-485 line carries one exchange at a time). Time comes only
-/// from the <see cref="TimeProvider"/>. Not thread-safe: one caller drives the poller.
+/// from the <see cref="TimeProvider"/>: schedules and back-offs run on its monotonic clock
+/// (<see cref="TimeProvider.GetTimestamp"/>), so a gateway whose wall clock NTP steps keeps polling on time; the wall
+/// clock (<see cref="TimeProvider.GetUtcNow"/>) only stamps readings. Not thread-safe: one caller drives the poller.
 /// </para>
 /// </remarks>
 public sealed class ModbusPoller
@@ -36,6 +46,7 @@ public sealed class ModbusPoller
     private readonly PointState[] _points;
     private readonly ModbusAddressRange[] _ranges;
     private readonly SlaveState[] _slaves;
+    private readonly long _origin;
     private int _busy;
 
     /// <summary>Builds a poller; validates the options and every point definition.</summary>
@@ -65,9 +76,10 @@ public sealed class ModbusPoller
                 errors.Add($"Point '{p.Id}': the id appears more than once; point ids must be unique.");
             }
 
-            if (p.GetErrors().Count == 0 && p.Range.Count > options.Planner.MaxRegistersPerRequest)
+            var limit = options.PlannerFor(p.UnitId).MaxRegistersPerRequest;
+            if (p.GetErrors().Count == 0 && !ModbusPollPlanner.IsBitTable(p.Kind) && p.Range.Count > limit)
             {
-                errors.Add($"Point '{p.Id}': {p.Range.Count} registers exceed Planner.MaxRegistersPerRequest ({options.Planner.MaxRegistersPerRequest}).");
+                errors.Add($"Point '{p.Id}': {p.Range.Count} registers exceed the {limit} registers per request unit {p.UnitId} accepts (MaxRegistersPerRequest); raise the limit or shorten the point.");
             }
         }
 
@@ -77,34 +89,43 @@ public sealed class ModbusPoller
                 nameof(points));
         }
 
-        var start = time.GetUtcNow();
-        _points = definitions.Select(p => new PointState(p, p.PollPeriod ?? options.DefaultPollPeriod, start)).ToArray();
+        _origin = time.GetTimestamp();
+        _points = definitions.Select(p => new PointState(p, p.PollPeriod ?? options.DefaultPollPeriod, TimeSpan.Zero)).ToArray();
         _ranges = definitions.Select(p => p.Range).ToArray();
         _slaves = definitions
             .Select((p, i) => (p.UnitId, Index: i))
             .GroupBy(x => x.UnitId)
             .OrderBy(g => g.Key)
-            .Select(g => new SlaveState(g.Key, g.Select(x => x.Index).ToArray(), options))
+            .Select(g => new SlaveState(g.Key, g.Select(x => x.Index).ToArray(), options, options.PlannerFor(g.Key)))
             .ToArray();
     }
 
     /// <summary>The point definitions, in the order readings are returned.</summary>
     public IReadOnlyList<ModbusPointDefinition> Points => Array.ConvertAll(_points, p => p.Definition);
 
-    /// <summary>When the next point falls due.</summary>
-    public DateTimeOffset NextDueTime
+    /// <summary>
+    /// When the next point falls due, on the wall clock (now + <see cref="TimeUntilNextDue"/>): for display only; the
+    /// schedule itself runs on the monotonic clock.
+    /// </summary>
+    public DateTimeOffset NextDueTime => _time.GetUtcNow() + TimeUntilNextDue;
+
+    /// <summary>How long until the next point falls due, on the monotonic clock (zero or negative: due now).</summary>
+    public TimeSpan TimeUntilNextDue
     {
         get
         {
-            var next = DateTimeOffset.MaxValue;
+            var next = TimeSpan.MaxValue;
             foreach (var p in _points)
             {
                 next = p.NextDue < next ? p.NextDue : next;
             }
 
-            return next;
+            return next - Elapsed;
         }
     }
+
+    /// <summary>Monotonic time since the poller was built: the clock of schedules and back-offs.</summary>
+    private TimeSpan Elapsed => _time.GetElapsedTime(_origin);
 
     /// <summary>
     /// Runs one poll cycle: reads every point that is due now and returns exactly one reading for each of them, in
@@ -137,7 +158,7 @@ public sealed class ModbusPoller
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var wait = NextDueTime - _time.GetUtcNow();
+            var wait = TimeUntilNextDue;
             if (wait > TimeSpan.Zero)
             {
                 // System timers count whole milliseconds and may fire a fraction early: round the wait up.
@@ -155,11 +176,21 @@ public sealed class ModbusPoller
 
     /// <summary>Health of every slave on the link. May be called from another thread while a cycle runs (a loose snapshot:
     /// counters may be one request apart).</summary>
-    public IReadOnlyList<ModbusSlaveStatus> GetSlaveStatus() => _slaves.Select(s => new ModbusSlaveStatus(
-        s.UnitId, s.Breaker.State, s.Breaker.ConsecutiveFailures, s.Breaker.OpenUntil, s.Requests, s.CommFailures,
-        s.DeviceExceptions, s.SkippedCycles, s.Refused.ToRanges())).ToArray();
+    public IReadOnlyList<ModbusSlaveStatus> GetSlaveStatus()
+    {
+        var elapsed = Elapsed;
+        var wallNow = _time.GetUtcNow();
+        return _slaves.Select(s => new ModbusSlaveStatus(
+            s.UnitId, s.Breaker.State, s.Breaker.ConsecutiveFailures,
+            s.Breaker.OpenUntil is { } until ? wallNow + (until - elapsed) : null, s.Requests, s.CommFailures,
+            s.DeviceExceptions, s.SkippedCycles, s.Refused.ToRanges())
+        {
+            LearnedRequestLimits = s.Sizes.ToDictionary(),
+        }).ToArray();
+    }
 
-    /// <summary>Forgets the addresses a slave was learned to refuse (after its configuration or firmware changed).</summary>
+    /// <summary>Forgets the addresses and request sizes a slave was learned to refuse (after its configuration or
+    /// firmware changed).</summary>
     public void ForgetRefusedAddresses(byte unitId)
     {
         foreach (var s in _slaves)
@@ -167,13 +198,15 @@ public sealed class ModbusPoller
             if (s.UnitId == unitId)
             {
                 s.Refused.Clear();
+                s.Sizes.Clear();
+                s.LoggedLimits.Clear();
             }
         }
     }
 
     private async ValueTask<IReadOnlyList<PointReading>> PollCoreAsync(CancellationToken ct)
     {
-        var cycleStart = _time.GetUtcNow();
+        var cycleStart = Elapsed;
         var results = new PointReading?[_points.Length];
         var anyDue = false;
         foreach (var slave in _slaves)
@@ -186,6 +219,7 @@ public sealed class ModbusPoller
 
             anyDue = true;
             await PollSlaveAsync(slave, due, results, ct).ConfigureAwait(false);
+            LogLearnedLimits(slave);
         }
 
         if (!anyDue)
@@ -209,7 +243,7 @@ public sealed class ModbusPoller
     private async ValueTask PollSlaveAsync(SlaveState slave, int[] due, PointReading?[] results, CancellationToken ct)
     {
         var now = _time.GetUtcNow();
-        if (!slave.Breaker.TryEnter(now, out var probe))
+        if (!slave.Breaker.TryEnter(Elapsed, out var probe))
         {
             slave.SkippedCycles++;
             foreach (var i in due)
@@ -227,7 +261,7 @@ public sealed class ModbusPoller
         }
 
         var duePoints = Array.ConvertAll(due, i => _ranges[i]);
-        var plan = ModbusPollPlanner.Plan(duePoints, _options.Planner, slave.Refused);
+        var plan = ModbusPollPlanner.Plan(duePoints, slave.Planner, slave.Refused, slave.Sizes);
         foreach (var k in plan.Refused)
         {
             results[due[k]] = _points[due[k]].LastKnown(PointQuality.DeviceException, now) with
@@ -251,7 +285,7 @@ public sealed class ModbusPoller
             var outcome = await ReadAsync(slave, request, results, ct).ConfigureAwait(false);
             if (outcome == Outcome.NoAnswer)
             {
-                if (slave.Breaker.OnFailure(_time.GetUtcNow()))
+                if (slave.Breaker.OnFailure(Elapsed))
                 {
                     PollerLog.BreakerOpened(_logger, slave.UnitId, slave.Breaker.ConsecutiveFailures,
                         slave.Breaker.CurrentBackoff ?? TimeSpan.Zero);
@@ -278,18 +312,19 @@ public sealed class ModbusPoller
                 var bits = request.Kind == RegisterKind.Coil
                     ? await _master.ReadCoilsAsync(slave.UnitId, request.Address, request.Count, ct).ConfigureAwait(false)
                     : await _master.ReadDiscreteInputsAsync(slave.UnitId, request.Address, request.Count, ct).ConfigureAwait(false);
-                return Deliver(slave, request, results, bits.Length, i => bits[i] ? 1 : 0, null);
+                return Delivered(slave, request, Deliver(slave, request, results, bits.Length, i => bits[i] ? 1 : 0, null));
             }
 
             var registers = request.Kind == RegisterKind.HoldingRegister
                 ? await _master.ReadHoldingRegistersAsync(slave.UnitId, request.Address, request.Count, ct).ConfigureAwait(false)
                 : await _master.ReadInputRegistersAsync(slave.UnitId, request.Address, request.Count, ct).ConfigureAwait(false);
-            return Deliver(slave, request, results, registers.Length, null, registers);
+            return Delivered(slave, request, Deliver(slave, request, results, registers.Length, null, registers));
         }
-        catch (ModbusDeviceException ex) when (ex.Code == ModbusExceptionCode.IllegalDataAddress)
+        catch (ModbusDeviceException ex) when (ex.Code == ModbusExceptionCode.IllegalDataAddress
+                                                || (ex.Code == ModbusExceptionCode.IllegalDataValue && request.Points.Count > 1))
         {
             slave.DeviceExceptions++;
-            return await LearnRefusedAsync(slave, request, results, ct).ConfigureAwait(false);
+            return await LearnRefusedAsync(slave, request, results, ex.Code, ct).ConfigureAwait(false);
         }
         catch (ModbusDeviceException ex) when (ex.Code is ModbusExceptionCode.GatewayPathUnavailable
                                                    or ModbusExceptionCode.GatewayTargetDeviceFailedToRespond)
@@ -329,8 +364,30 @@ public sealed class ModbusPoller
         }
     }
 
+    private static Outcome Delivered(SlaveState slave, ModbusReadRequest request, Outcome outcome)
+    {
+        if (outcome == Outcome.Answered)
+        {
+            slave.Sizes.Worked(request.Kind, request.Count);
+        }
+
+        return outcome;
+    }
+
+    private void LogLearnedLimits(SlaveState slave)
+    {
+        foreach (var (kind, limit) in slave.Sizes.ToDictionary())
+        {
+            if (!slave.LoggedLimits.TryGetValue(kind, out var logged) || logged != limit)
+            {
+                slave.LoggedLimits[kind] = limit;
+                PollerLog.RequestSizeLearned(_logger, slave.UnitId, limit, ModbusPollPlanner.ReadFunctionCode(kind));
+            }
+        }
+    }
+
     private async ValueTask<Outcome> LearnRefusedAsync(SlaveState slave, ModbusReadRequest request,
-        PointReading?[] results, CancellationToken ct)
+        PointReading?[] results, ModbusExceptionCode code, CancellationToken ct)
     {
         if (request.Points.Count == 1)
         {
@@ -354,7 +411,15 @@ public sealed class ModbusPoller
 
         var rightOutcome = await ReadAsync(slave, right, results, ct).ConfigureAwait(false);
         var leftEnd = left.Address + left.Count - 1;
-        if (rightOutcome == Outcome.Answered && slave.Refused.Count == leftRefusals && right.Address > leftEnd + 1)
+        var noAddressRefused = slave.Refused.Count == leftRefusals;
+        if (code == ModbusExceptionCode.IllegalDataValue
+            || (rightOutcome == Outcome.Answered && noAddressRefused && right.Address <= leftEnd + 1))
+        {
+            // 03 is about the quantity; 02 whose halves both read, with no unused gap between them, can only be about
+            // the size too. Remember it so that later plans stay below it.
+            slave.Sizes.Refused(request.Kind, request.Count);
+        }
+        else if (rightOutcome == Outcome.Answered && noAddressRefused && right.Address > leftEnd + 1)
         {
             // Both halves were read without refusal, so what the slave refused lies in the unused gap between them.
             slave.Refused.Add(request.Kind, (ushort)(leftEnd + 1), right.Address - leftEnd - 1);
@@ -384,7 +449,7 @@ public sealed class ModbusPoller
             var offset = point.Definition.Address - request.Address;
             if (bit is not null)
             {
-                results[i] = point.Good(bit(offset) * point.Definition.Scale + point.Definition.Offset, null, now);
+                results[i] = point.Judged(null, ModbusValueCodec.Scale(bit(offset), point.Definition.Scale, point.Definition.Offset), now);
             }
             else
             {
@@ -401,9 +466,10 @@ public sealed class ModbusPoller
         return d.DataType switch
         {
             ModbusDataType.String => point.Good(double.NaN, ModbusValueCodec.DecodeString(registers, d.ByteOrder), now),
-            ModbusDataType.Bit => point.Good(
-                (ModbusValueCodec.DecodeBit(registers[0], d.BitIndex) ? 1 : 0) * d.Scale + d.Offset, null, now),
-            _ => point.Good(ModbusValueCodec.Decode(registers, d.DataType, d.ByteOrder, d.Scale, d.Offset), null, now),
+            ModbusDataType.Bit => point.Judged(null,
+                ModbusValueCodec.Scale(ModbusValueCodec.DecodeBit(registers[0], d.BitIndex) ? 1 : 0, d.Scale, d.Offset), now),
+            _ => point.Judged(ModbusValueCodec.DecodeBits(registers, d.DataType, d.ByteOrder),
+                ModbusValueCodec.Decode(registers, d.DataType, d.ByteOrder, d.Scale, d.Offset), now),
         };
     }
 
@@ -425,14 +491,15 @@ public sealed class ModbusPoller
         NoAnswer,
     }
 
-    private sealed class PointState(ModbusPointDefinition definition, TimeSpan period, DateTimeOffset firstDue)
+    private sealed class PointState(ModbusPointDefinition definition, TimeSpan period, TimeSpan firstDue)
     {
         private double _lastValue = double.NaN;
         private string? _lastText;
 
         public ModbusPointDefinition Definition { get; } = definition;
 
-        public DateTimeOffset NextDue { get; private set; } = firstDue;
+        /// <summary>Monotonic time (since the poller started) at which the point falls due.</summary>
+        public TimeSpan NextDue { get; private set; } = firstDue;
 
         public bool HasValue { get; private set; }
 
@@ -444,19 +511,45 @@ public sealed class ModbusPoller
             return new PointReading(Definition.Id, value, PointQuality.Good, now) { Text = text };
         }
 
+        /// <summary>A decoded value, judged by the definition: Good replaces the last good value; Invalid travels as
+        /// NaN; OutOfRange keeps its value but does not become the value a later Stale repeats.</summary>
+        public PointReading Judged(ulong? rawBits, double value, DateTimeOffset now)
+        {
+            var quality = Definition.Assess(rawBits, value);
+            if (quality == PointQuality.Invalid)
+            {
+                return new PointReading(Definition.Id, double.NaN, quality, now);
+            }
+
+            if (Definition.Decimals is { } decimals)
+            {
+                value = ModbusValueCodec.RoundSignificant(Math.Round(value, decimals, MidpointRounding.AwayFromZero), 15);
+            }
+
+            return quality == PointQuality.Good ? Good(value, null, now) : new PointReading(Definition.Id, value, quality, now);
+        }
+
         public PointReading LastKnown(PointQuality quality, DateTimeOffset now) =>
             new(Definition.Id, _lastValue, quality, now) { Text = _lastText };
 
         /// <summary>Next due time on the point's own grid; a point that fell behind restarts from this cycle.</summary>
-        public void Schedule(DateTimeOffset cycleStart)
+        public void Schedule(TimeSpan cycleStart)
         {
             var next = NextDue + period;
             NextDue = next > cycleStart ? next : cycleStart + period;
         }
     }
 
-    private sealed class SlaveState(byte unitId, int[] pointIndices, ModbusPollerOptions options)
+    private sealed class SlaveState(byte unitId, int[] pointIndices, ModbusPollerOptions options, ModbusPollPlannerOptions planner)
     {
+        /// <summary>The link's planner options narrowed by this slave's configured limits.</summary>
+        public ModbusPollPlannerOptions Planner { get; } = planner;
+
+        public ModbusRequestSizeLimits Sizes { get; } = new();
+
+        /// <summary>The learned limits already logged, so that each is logged once.</summary>
+        public Dictionary<RegisterKind, int> LoggedLimits { get; } = [];
+
         public byte UnitId { get; } = unitId;
 
         public int[] PointIndices { get; } = pointIndices;

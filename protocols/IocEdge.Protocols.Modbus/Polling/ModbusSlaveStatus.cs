@@ -19,4 +19,9 @@ public sealed record ModbusSlaveStatus(
     long CommFailures,
     long DeviceExceptions,
     long SkippedCycles,
-    IReadOnlyList<ModbusAddressRange> RefusedAddresses);
+    IReadOnlyList<ModbusAddressRange> RefusedAddresses)
+{
+    /// <summary>Largest read (registers or bits) per table the slave was learned to accept after refusing a larger one
+    /// (exception 03, or 02 on a size); empty when it refused none.</summary>
+    public IReadOnlyDictionary<RegisterKind, int> LearnedRequestLimits { get; init; } = new Dictionary<RegisterKind, int>();
+}

@@ -32,4 +32,8 @@ internal static partial class PollerLog
     [LoggerMessage(EventId = 4156, Level = LogLevel.Warning,
         Message = "Modbus poller: unit {UnitId} {Request} failed unexpectedly")]
     public static partial void RequestFailedUnexpectedly(ILogger logger, Exception exception, byte unitId, string request);
+
+    [LoggerMessage(EventId = 4157, Level = LogLevel.Information,
+        Message = "Modbus poller: unit {UnitId} refuses larger reads; FC{FunctionCode:X2} requests now ask for at most {Limit} registers/bits")]
+    public static partial void RequestSizeLearned(ILogger logger, byte unitId, int limit, byte functionCode);
 }

@@ -14,7 +14,9 @@ public enum ModbusBreakerState
 }
 
 /// <summary>
-/// Per-slave circuit breaker (pure: time is passed in). After <c>threshold</c> consecutive failures it opens for a
+/// Per-slave circuit breaker (pure: time is passed in, as a reading of a monotonic clock such as
+/// <see cref="TimeProvider.GetElapsedTime(long)"/> since the poller started, so that a step of the wall clock neither
+/// ends nor prolongs a back-off). After <c>threshold</c> consecutive failures it opens for a
 /// back-off; when the back-off is over one probe request is let through: success closes it, failure re-opens it with
 /// the back-off doubled, up to a cap.
 /// </summary>
@@ -36,12 +38,12 @@ internal sealed class SlaveCircuitBreaker
 
     public int ConsecutiveFailures { get; private set; }
 
-    public DateTimeOffset? OpenUntil { get; private set; }
+    public TimeSpan? OpenUntil { get; private set; }
 
     public TimeSpan? CurrentBackoff { get; private set; }
 
     /// <summary>May the slave be asked now? Moves an expired Open breaker to HalfOpen (probe = true).</summary>
-    public bool TryEnter(DateTimeOffset now, out bool probe)
+    public bool TryEnter(TimeSpan now, out bool probe)
     {
         probe = false;
         if (State == ModbusBreakerState.Open)
@@ -71,7 +73,7 @@ internal sealed class SlaveCircuitBreaker
     }
 
     /// <summary>The slave did not answer. Returns true when this opened (or re-opened) the breaker.</summary>
-    public bool OnFailure(DateTimeOffset now)
+    public bool OnFailure(TimeSpan now)
     {
         ConsecutiveFailures++;
         if (State == ModbusBreakerState.HalfOpen || ConsecutiveFailures >= _threshold)

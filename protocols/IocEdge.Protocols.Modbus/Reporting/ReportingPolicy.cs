@@ -53,11 +53,14 @@ public sealed record ReportingPolicy
 }
 
 /// <summary>
-/// Decides, reading by reading, whether one point's value goes upstream (pure: time comes from the readings'
-/// timestamps, which the poller takes from its TimeProvider).
+/// Decides, reading by reading, whether one point's value goes upstream. The heartbeat is measured on the
+/// <see cref="TimeProvider"/>'s monotonic clock (<see cref="TimeProvider.GetTimestamp"/>) at the moment of the decision,
+/// never on the readings' wall-clock timestamps, so that an NTP step of the gateway's clock neither fires nor
+/// silences heartbeats.
 /// </summary>
 /// <remarks>
-/// Reported: the first reading; any change of quality; with <see cref="ReportingPolicy.EveryPoll"/> every reading;
+/// Reported: the first reading; any change of quality (Good to Invalid or OutOfRange and back, always, whatever the
+/// deadband); with <see cref="ReportingPolicy.EveryPoll"/> every reading;
 /// otherwise a value whose distance to the last reported value exceeds max(absolute deadband, percent deadband ×
 /// |last reported|) (so both deadbands must be exceeded when both are set, the percent one for large values and the
 /// absolute one as a floor near zero), a changed text, a change between NaN and a number, and any reading at least
@@ -66,13 +69,18 @@ public sealed record ReportingPolicy
 public sealed class PointReporter
 {
     private readonly ReportingPolicy _policy;
+    private readonly TimeProvider _time;
     private PointReading? _last;
+    private long _lastReportedAt;
 
-    public PointReporter(ReportingPolicy policy)
+    /// <param name="policy">When to report.</param>
+    /// <param name="time">The clock of the heartbeat (monotonic timestamps); <see cref="TimeProvider.System"/> when null.</param>
+    public PointReporter(ReportingPolicy policy, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(policy);
         policy.Validate();
         _policy = policy;
+        _time = time ?? TimeProvider.System;
     }
 
     /// <summary>The last reading that was reported, if any.</summary>
@@ -82,23 +90,25 @@ public sealed class PointReporter
     public bool ShouldReport(PointReading reading)
     {
         ArgumentNullException.ThrowIfNull(reading);
-        if (!Decide(reading))
+        var now = _time.GetTimestamp();
+        if (!Decide(reading, now))
         {
             return false;
         }
 
         _last = reading;
+        _lastReportedAt = now;
         return true;
     }
 
-    private bool Decide(PointReading reading)
+    private bool Decide(PointReading reading, long now)
     {
         if (_last is not { } last || _policy.EveryPoll || reading.Quality != last.Quality)
         {
             return true;
         }
 
-        if (_policy.Heartbeat is { } heartbeat && reading.Timestamp - last.Timestamp >= heartbeat)
+        if (_policy.Heartbeat is { } heartbeat && _time.GetElapsedTime(_lastReportedAt, now) >= heartbeat)
         {
             return true;
         }
@@ -123,12 +133,14 @@ public sealed class ModbusReportFilter
 {
     private readonly Dictionary<string, PointReporter> _reporters = new(StringComparer.Ordinal);
 
-    public ModbusReportFilter(IEnumerable<ModbusPointDefinition> points)
+    /// <param name="points">The points to report.</param>
+    /// <param name="time">The clock of the heartbeats (the poller's); <see cref="TimeProvider.System"/> when null.</param>
+    public ModbusReportFilter(IEnumerable<ModbusPointDefinition> points, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(points);
         foreach (var point in points)
         {
-            if (!_reporters.TryAdd(point.Id, new PointReporter(ReportingPolicy.For(point))))
+            if (!_reporters.TryAdd(point.Id, new PointReporter(ReportingPolicy.For(point), time)))
             {
                 throw new ArgumentException($"Point id '{point.Id}' appears twice; point ids must be unique.", nameof(points));
             }

@@ -1,4 +1,6 @@
 using IocEdge.Protocols.Modbus;
+using IocEdge.Protocols.Modbus.Tests.Polling;
+using Microsoft.Extensions.Time.Testing;
 
 namespace IocEdge.Protocols.Modbus.Tests.Reporting;
 
@@ -12,6 +14,14 @@ public sealed class PointReporterTests
 
     private static bool[] Feed(PointReporter reporter, params PointReading[] readings) =>
         readings.Select(reporter.ShouldReport).ToArray();
+
+    /// <summary>Feeds each reading when the clock shows its timestamp (the clock moves forward only).</summary>
+    private static bool[] FeedAt(PointReporter reporter, FakeTimeProvider clock, params PointReading[] readings) =>
+        readings.Select(r =>
+        {
+            clock.SetUtcNow(r.Timestamp);
+            return reporter.ShouldReport(r);
+        }).ToArray();
 
     [Fact]
     public void Absolute_deadband_reports_only_changes_beyond_it_measured_from_the_last_report()
@@ -51,9 +61,50 @@ public sealed class PointReporterTests
     [Fact]
     public void Heartbeat_reports_an_unchanged_value_when_its_period_has_passed()
     {
-        var reporter = new PointReporter(new ReportingPolicy { AbsoluteDeadband = 5, Heartbeat = TimeSpan.FromSeconds(60) });
+        var clock = new FakeTimeProvider(T0);
+        var reporter = new PointReporter(new ReportingPolicy { AbsoluteDeadband = 5, Heartbeat = TimeSpan.FromSeconds(60) }, clock);
         Assert.Equal([true, false, false, true, false, true],
-            Feed(reporter, At(0, 1), At(30, 2), At(59, 2), At(60, 2), At(90, 2), At(120, 2)));
+            FeedAt(reporter, clock, At(0, 1), At(30, 2), At(59, 2), At(60, 2), At(90, 2), At(120, 2)));
+    }
+
+    [Fact]
+    [Trait("Acceptance", "field-faults")]
+    public void Heartbeat_runs_on_the_monotonic_clock_when_ntp_steps_the_wall_clock()
+    {
+        // Issue 13 item 2: a gateway without an RTC boots in 1970 or 2000 and NTP then steps its clock by years;
+        // smaller steps (±10 min) happen on every resync. The heartbeat must still fire every 60 s of real time.
+        var clock = new SteppedWallClock(T0);
+        var reporter = new PointReporter(new ReportingPolicy { AbsoluteDeadband = 5, Heartbeat = TimeSpan.FromSeconds(60) }, clock);
+        var reported = new List<bool>();
+        void Poll(TimeSpan wait)
+        {
+            clock.Advance(wait);
+            reported.Add(reporter.ShouldReport(new PointReading("p", 2, PointQuality.Good, clock.GetUtcNow())));
+        }
+
+        Poll(TimeSpan.Zero);                          // first reading: reported
+        clock.StepWallClock(TimeSpan.FromDays(-400));  // NTP steps back more than a year
+        Poll(TimeSpan.FromSeconds(30));               // 30 s of real time: not yet
+        Poll(TimeSpan.FromSeconds(30));               // 60 s of real time: heartbeat
+        clock.StepWallClock(TimeSpan.FromMinutes(10)); // NTP steps forward 10 min
+        Poll(TimeSpan.FromSeconds(1));                // 1 s of real time: no heartbeat yet
+        Poll(TimeSpan.FromSeconds(59));               // 60 s since the last report: heartbeat
+        Assert.Equal([true, false, true, false, true], reported);
+    }
+
+    [Fact]
+    [Trait("Acceptance", "field-faults")]
+    public void A_change_to_invalid_or_out_of_range_and_back_is_reported_whatever_the_deadband()
+    {
+        // Issue 13 item 1: a deadband must not hide that a value stopped being a measurement.
+        var reporter = new PointReporter(new ReportingPolicy { AbsoluteDeadband = 1000 });
+        Assert.Equal([true, true, true, true, false],
+            Feed(reporter,
+                At(0, 20.5),
+                At(1, double.NaN, PointQuality.Invalid),
+                At(2, 3276.7, PointQuality.OutOfRange),
+                At(3, 20.5),
+                At(4, 20.6)));
     }
 
     [Fact]
