@@ -48,3 +48,25 @@ public interface IModbusMaster : IAsyncDisposable
     ValueTask<IReadOnlyDictionary<byte, string>> ReadDeviceIdentificationAsync(byte unitId, byte readDeviceIdCode = 1,
         byte objectId = 0, CancellationToken cancellationToken = default);
 }
+
+/// <summary>
+/// Counters of one master's link, for diagnostics (every master made by <see cref="ModbusMaster"/> implements it:
+/// <c>master as IModbusMasterStatistics</c>). Monotonic since the master was created.
+/// </summary>
+public interface IModbusMasterStatistics
+{
+    /// <summary>Attempts that got no valid answer within <see cref="ModbusMasterOptions.Timeout"/>.</summary>
+    long Timeouts { get; }
+
+    /// <summary>
+    /// Answers that were malformed or did not answer their request (wrong function code, byte count, or echoed
+    /// address/value/quantity for FC 05/06/0F/10/16): counted, never taken as a value, and the request retried.
+    /// </summary>
+    long ProtocolErrors { get; }
+
+    /// <summary>Well-formed frames read but not for the pending request (another unit, function or transaction id).</summary>
+    long FramesDiscarded { get; }
+
+    /// <summary>Bytes a serial master read and threw away while waiting out late answers (<see cref="ModbusMasterOptions.LateAnswerWindow"/>).</summary>
+    long LateBytesDiscarded { get; }
+}
