@@ -244,8 +244,30 @@ public readonly struct ModbusRequest
     /// state diagram: 01 unknown function, 03 quantity or byte count out of range); one too short or too long to
     /// answer as <see cref="ModbusRequestDecodeStatus.Malformed"/>.
     /// </summary>
-    /// <remarks>Address ranges (exception 02) are the data store's business, not the decoder's.</remarks>
+    /// <remarks>
+    /// <para>Address ranges (exception 02) are the data store's business, not the decoder's.</para>
+    /// <para>For <see cref="ModbusRequestDecodeStatus.Malformed"/>, <paramref name="exceptionCode"/> still names the
+    /// answer for a server whose transport bounds the frame (an MBAP length, a checksum-valid serial frame), as
+    /// libmodbus's server answers: 03 Illegal Data Value when the PDU's length disagrees with its function's fixed
+    /// size or its own byte count (spec V1.1b3 section 4.1, and e.g. the FC 10 state diagram of section 6.12), 01
+    /// Illegal Function for function code 0 or one with the exception bit set (section 7). An empty PDU has no function
+    /// to answer.</para>
+    /// </remarks>
     public static ModbusRequestDecodeStatus TryDecode(ReadOnlySpan<byte> pdu, out ModbusRequest request,
+        out ModbusExceptionCode exceptionCode)
+    {
+        var status = TryDecodeCore(pdu, out request, out exceptionCode);
+        if (status == ModbusRequestDecodeStatus.Malformed && pdu.Length > 0)
+        {
+            exceptionCode = pdu[0] == 0 || (pdu[0] & 0x80) != 0
+                ? ModbusExceptionCode.IllegalFunction
+                : ModbusExceptionCode.IllegalDataValue;
+        }
+
+        return status;
+    }
+
+    private static ModbusRequestDecodeStatus TryDecodeCore(ReadOnlySpan<byte> pdu, out ModbusRequest request,
         out ModbusExceptionCode exceptionCode)
     {
         request = default;
