@@ -44,6 +44,19 @@ public interface IModbusMaster : IAsyncDisposable
     ValueTask<ushort[]> ReadWriteMultipleRegistersAsync(byte unitId, ushort readAddress, ushort readCount,
         ushort writeAddress, ReadOnlyMemory<ushort> values, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// FC 11, Report Server ID (spec V1.1b3 section 6.13): the unit's server id, run indicator status (0x00 OFF,
+    /// 0xFF ON) and additional data. <paramref name="serverIdLength"/> is the device's server id length in bytes, from
+    /// its manual (1 in libmodbus and most devices); null when the device puts the run indicator last and sends no
+    /// additional data (pymodbus 3.0). Retried like every call; a malformed answer (byte count against length, too
+    /// short, run indicator not 0x00/0xFF) is a counted protocol error, never a report.
+    /// </summary>
+    /// <exception cref="NotSupportedException">The implementation does not speak FC 11 (the default for
+    /// implementations outside this library; every master made by <see cref="ModbusMaster"/> does).</exception>
+    ValueTask<ModbusServerIdReport> ReportServerIdAsync(byte unitId, int? serverIdLength = 1,
+        CancellationToken cancellationToken = default) =>
+        throw new NotSupportedException($"{GetType().Name} does not implement Report Server ID (FC 11).");
+
     /// <summary>FC 2B / MEI 0E: the objects (id → value) of one read device identification exchange or several (more follows).</summary>
     ValueTask<IReadOnlyDictionary<byte, string>> ReadDeviceIdentificationAsync(byte unitId, byte readDeviceIdCode = 1,
         byte objectId = 0, CancellationToken cancellationToken = default);

@@ -9,7 +9,7 @@ internal delegate T ResponseDecoder<T>(byte unitId, in ModbusRequest request, Re
 /// <summary>
 /// The request/response loop shared by every master: one exchange at a time on the link, a timeout per attempt
 /// (on the injected <see cref="TimeProvider"/>), retries after a timeout, a broken link or a malformed answer, and
-/// the eleven function calls of <see cref="IModbusMaster"/> on top. Subclasses only send one request and read its
+/// the twelve function calls of <see cref="IModbusMaster"/> on top. Subclasses only send one request and read its
 /// matching response (<see cref="ExchangeAsync"/>).
 /// </summary>
 internal abstract class ModbusMasterBase : IModbusMaster, IModbusMasterStatistics
@@ -83,6 +83,15 @@ internal abstract class ModbusMasterBase : IModbusMaster, IModbusMasterStatistic
         ushort writeAddress, ReadOnlyMemory<ushort> values, CancellationToken cancellationToken = default) =>
         ExecuteAsync(unitId, ModbusRequest.ReadWriteMultipleRegisters(readAddress, readCount, writeAddress, values),
             static (byte u, in ModbusRequest r, ReadOnlySpan<byte> p) => ModbusResponse.DecodeRegisters(u, r, p), cancellationToken);
+
+    public ValueTask<ModbusServerIdReport> ReportServerIdAsync(byte unitId, int? serverIdLength = 1,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(serverIdLength ?? 0, nameof(serverIdLength));
+        return ExecuteAsync(unitId, ModbusRequest.ReportServerId(),
+            (byte u, in ModbusRequest r, ReadOnlySpan<byte> p) => ModbusResponse.DecodeServerIdReport(u, r, p, serverIdLength),
+            cancellationToken);
+    }
 
     public async ValueTask<IReadOnlyDictionary<byte, string>> ReadDeviceIdentificationAsync(byte unitId,
         byte readDeviceIdCode = 1, byte objectId = 0, CancellationToken cancellationToken = default)

@@ -667,7 +667,9 @@ public sealed class ModbusServer : IAsyncDisposable
             return ModbusResponse.EncodeException(response, pdu[0], refusal);
         }
 
-        var code = store.Execute(request, response, out var length);
+        // The unit the store is hosted under (unit 0xFF/0 on TCP reach the direct unit): the default FC 11 server id.
+        var hostUnit = _units.ContainsKey(unitId) ? unitId : _tcpDirectUnitId ?? unitId;
+        var code = store.Execute(request, response, out var length, hostUnit);
         if (code is { } exceptionCode)
         {
             Interlocked.Increment(ref _exceptionsSent);
