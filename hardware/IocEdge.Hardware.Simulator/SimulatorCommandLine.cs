@@ -39,7 +39,8 @@ internal static class SimulatorCommandLine
 
         Options:
           --profile ID         An instrument profile to serve (repeatable). See --list-profiles.
-          --unit N             Unit id (1-247) of the preceding --profile. Default: 1, 2, 3... in order.
+          --unit N             Unit id of the preceding --profile: 1-247, or 255 (0 on --tcp only) for a device
+                               reached directly over TCP. Default: 1, 2, 3... in order.
           --tcp HOST:PORT      Serve Modbus TCP there (port 0 = any free port). Default 127.0.0.1:1502 when no serial
                                port is given.
           --rtu PATH           Serve Modbus RTU on a serial device or pty (e.g. one end of a socat pty pair).
@@ -122,7 +123,7 @@ internal static class SimulatorCommandLine
                         throw new SimulatorUsageException($"--unit {text}: profile '{profiles[^1].Id}' already has a unit id; give each --profile one --unit.");
                     }
 
-                    profiles[^1] = (profiles[^1].Id, ParseUnit(text));
+                    profiles[^1] = (profiles[^1].Id, ParseInstrumentUnit(text));
                     break;
                 }
 
@@ -245,6 +246,12 @@ internal static class SimulatorCommandLine
             }
 
             var u = unit ?? nextUnit;
+            if (u == 0 && serialPath is not null)
+            {
+                throw new SimulatorUsageException(
+                    $"--profile {id} --unit 0: on a serial line (--rtu/--ascii) unit 0 is the broadcast address, which no slave answers (serial line spec section 2.2); use 1-247, or 0 only with --tcp.");
+            }
+
             options.Instruments.Add(new SimulatedInstrument(profile, u));
             nextUnit = (byte)Math.Min(247, u + 1);
         }
@@ -365,7 +372,24 @@ internal static class SimulatorCommandLine
         return endPoint;
     }
 
-    private static byte ParseUnit(string text) => (byte)ParseInt("unit", text, 1, 247);
+    private static byte ParseUnit(string text) => (byte)ParseInt("unit", text, 0, 255);
+
+    /// <summary>
+    /// An instrument's unit id: 1-247 (serial line spec section 2.2), 255 (Modbus TCP Implementation Guide V1.0b
+    /// section 4.4.2.2: a server reached directly is addressed with 0xFF) or 0 (the same, on TCP only).
+    /// 248-254 are reserved.
+    /// </summary>
+    private static byte ParseInstrumentUnit(string text)
+    {
+        var unit = ParseInt("unit", text, 0, 255);
+        if (unit is >= 248 and <= 254)
+        {
+            throw new SimulatorUsageException(
+                $"--unit {text}: 248-254 are reserved unit ids (serial line spec section 2.2); use 1-247, or 255 (or 0 on --tcp) for a device reached directly over TCP.");
+        }
+
+        return (byte)unit;
+    }
 
     private static int ParseInt(string what, string text, int min, int max)
     {

@@ -6,7 +6,7 @@ namespace IocEdge.Hardware.Simulator;
 
 /// <summary>One instrument the simulator serves: a profile behind a unit (slave) id.</summary>
 /// <param name="Profile">The register map and signals.</param>
-/// <param name="UnitId">Modbus unit id, 1-247.</param>
+/// <param name="UnitId">Modbus unit id, 1-247; 255 (or 0 without a serial line) for a device reached directly over TCP.</param>
 public sealed record SimulatedInstrument(InstrumentProfile Profile, byte UnitId);
 
 /// <summary>The serial (RS-485) side of the simulator: a tty or pty path, its line settings and framing.</summary>
@@ -145,10 +145,13 @@ public sealed class StationSimulatorOptions
         foreach (var instrument in Instruments)
         {
             ArgumentNullException.ThrowIfNull(instrument?.Profile, nameof(Instruments));
-            if (instrument.UnitId is < 1 or > 247)
+            // 1-247 (MODBUS over Serial Line V1.02, 2.2); 255 or, off a serial line, 0 for a device reached directly
+            // over Modbus TCP (Implementation Guide V1.0b, 4.4.2.2).
+            var direct = instrument.UnitId == 255 || (instrument.UnitId == 0 && Serial is null);
+            if (instrument.UnitId is < 1 or > 247 && !direct)
             {
                 throw new ArgumentException(
-                    $"Unit id {instrument.UnitId} of '{instrument.Profile.Id}' is outside 1-247 (MODBUS over Serial Line V1.02, 2.2): pick 1-247.",
+                    $"Unit id {instrument.UnitId} of '{instrument.Profile.Id}' is outside 1-247 (MODBUS over Serial Line V1.02, 2.2): pick 1-247, or 255 (0 on TCP only) for a device reached directly over TCP.",
                     nameof(Instruments));
             }
 

@@ -55,6 +55,10 @@ internal static partial class Log
         Message = "Modbus {Link}: unit {UnitId} function 0x{Function:X2} attempt {Attempt} failed: {Reason}")]
     public static partial void AttemptFailed(ILogger logger, string link, byte unitId, byte function, int attempt, string reason);
 
+    [LoggerMessage(EventId = 4110, Level = LogLevel.Debug,
+        Message = "Modbus {Link}: discarded {Count} late byte(s) before the next request")]
+    public static partial void LateBytesDiscarded(ILogger logger, string link, int count);
+
     [LoggerMessage(EventId = 4120, Level = LogLevel.Information, Message = "Modbus server listening ({Transport}) on {Endpoint}")]
     public static partial void ServerListening(ILogger logger, string transport, string endpoint);
 

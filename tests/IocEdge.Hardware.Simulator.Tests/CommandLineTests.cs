@@ -59,7 +59,9 @@ public sealed class CommandLineParsingTests
     [Theory]
     [InlineData(new[] { "--profile", "nope" }, "Known: env-station")]
     [InlineData(new[] { "--unit", "1" }, "must follow the --profile")]
-    [InlineData(new[] { "--profile", "env-station", "--unit", "300" }, "1 to 247")]
+    [InlineData(new[] { "--profile", "env-station", "--unit", "300" }, "0 to 255")]
+    [InlineData(new[] { "--profile", "env-station", "--unit", "250" }, "248-254 are reserved")]
+    [InlineData(new[] { "--profile", "env-station", "--unit", "0", "--rtu", "/tmp/ttyV0" }, "broadcast address")]
     [InlineData(new[] { "--profile", "env-station", "--tcp", "localhost" }, "127.0.0.1:1502")]
     [InlineData(new[] { "--profile", "env-station", "--fault", "unit=1,kind=explode" }, "no-answer, bad-crc")]
     [InlineData(new[] { "--profile", "env-station", "--fault", "unit=1,kind=delay" }, "ms=N")]
@@ -73,6 +75,17 @@ public sealed class CommandLineParsingTests
     {
         var ex = Assert.Throws<SimulatorUsageException>(() => SimulatorCommandLine.Parse(args));
         Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [Trait("Acceptance", "field-faults")]
+    [InlineData("255")]
+    [InlineData("0")]
+    public void A_device_reached_directly_over_tcp_may_be_unit_255_or_0(string unit)
+    {
+        // Issue 13 item 3; Modbus TCP Implementation Guide V1.0b section 4.4.2.2 (0xFF, or 0, for a direct server).
+        var options = SimulatorCommandLine.Parse(["--profile", "env-station", "--unit", unit, "--tcp", "127.0.0.1:1502"]).Options!;
+        Assert.Equal(byte.Parse(unit, System.Globalization.CultureInfo.InvariantCulture), options.Instruments[0].UnitId);
     }
 
     [Fact]

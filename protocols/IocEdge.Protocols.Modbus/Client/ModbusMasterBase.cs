@@ -9,15 +9,19 @@ internal delegate T ResponseDecoder<T>(byte unitId, in ModbusRequest request, Re
 /// <summary>
 /// The request/response loop shared by every master: one exchange at a time on the link, a timeout per attempt
 /// (on the injected <see cref="TimeProvider"/>), retries after a timeout, a broken link or a malformed answer, and
-/// the eleven function calls of <see cref="IModbusMaster"/> on top. Subclasses only send one request and read its
+/// the twelve function calls of <see cref="IModbusMaster"/> on top. Subclasses only send one request and read its
 /// matching response (<see cref="ExchangeAsync"/>).
 /// </summary>
-internal abstract class ModbusMasterBase : IModbusMaster
+internal abstract class ModbusMasterBase : IModbusMaster, IModbusMasterStatistics
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly CancellationTokenSource _disposing = new();
     private readonly byte[] _responsePdu = new byte[ModbusLimits.MaxPduLength];
     private bool _disposed;
+    private long _timeouts;
+    private long _protocolErrors;
+    private long _framesDiscarded;
+    private long _lateBytesDiscarded;
 
     protected ModbusMasterBase(ModbusMasterOptions options, TimeProvider? timeProvider, ILogger? logger, string link)
     {
@@ -35,6 +39,18 @@ internal abstract class ModbusMasterBase : IModbusMaster
 
     /// <summary>A name for logs: "tcp 10.0.0.5:502", "rtu /dev/ttyUSB0".</summary>
     protected string Link { get; }
+
+    /// <inheritdoc/>
+    public long Timeouts => Interlocked.Read(ref _timeouts);
+
+    /// <inheritdoc/>
+    public long ProtocolErrors => Interlocked.Read(ref _protocolErrors);
+
+    /// <inheritdoc/>
+    public long FramesDiscarded => Interlocked.Read(ref _framesDiscarded);
+
+    /// <inheritdoc/>
+    public long LateBytesDiscarded => Interlocked.Read(ref _lateBytesDiscarded);
 
     public ValueTask<bool[]> ReadCoilsAsync(byte unitId, ushort address, ushort count, CancellationToken cancellationToken = default) =>
         ExecuteAsync(unitId, ModbusRequest.ReadCoils(address, count), static (byte u, in ModbusRequest r, ReadOnlySpan<byte> p) => ModbusResponse.DecodeBits(u, r, p), cancellationToken);
@@ -67,6 +83,15 @@ internal abstract class ModbusMasterBase : IModbusMaster
         ushort writeAddress, ReadOnlyMemory<ushort> values, CancellationToken cancellationToken = default) =>
         ExecuteAsync(unitId, ModbusRequest.ReadWriteMultipleRegisters(readAddress, readCount, writeAddress, values),
             static (byte u, in ModbusRequest r, ReadOnlySpan<byte> p) => ModbusResponse.DecodeRegisters(u, r, p), cancellationToken);
+
+    public ValueTask<ModbusServerIdReport> ReportServerIdAsync(byte unitId, int? serverIdLength = 1,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(serverIdLength ?? 0, nameof(serverIdLength));
+        return ExecuteAsync(unitId, ModbusRequest.ReportServerId(),
+            (byte u, in ModbusRequest r, ReadOnlySpan<byte> p) => ModbusResponse.DecodeServerIdReport(u, r, p, serverIdLength),
+            cancellationToken);
+    }
 
     public async ValueTask<IReadOnlyDictionary<byte, string>> ReadDeviceIdentificationAsync(byte unitId,
         byte readDeviceIdCode = 1, byte objectId = 0, CancellationToken cancellationToken = default)
@@ -132,6 +157,26 @@ internal abstract class ModbusMasterBase : IModbusMaster
     /// <summary>Called after an attempt timed out (the link stays open unless the subclass knows it is misaligned).</summary>
     protected virtual ValueTask OnAttemptTimedOutAsync() => ValueTask.CompletedTask;
 
+    /// <summary>
+    /// Called before each attempt, outside the attempt's timeout, with the caller's token: a serial master discards a
+    /// late answer to an earlier, unanswered attempt here. Throws like <see cref="ExchangeAsync"/>.
+    /// </summary>
+    protected virtual ValueTask BeforeAttemptAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+    /// <summary>
+    /// Called when an attempt ended without a valid answer (timeout, cancellation, malformed or mismatched answer,
+    /// broken link): its answer may still arrive later.
+    /// </summary>
+    protected virtual void OnAttemptUnanswered()
+    {
+    }
+
+    /// <summary>Counts a frame that was read but answers no pending request (another unit, function or transaction).</summary>
+    protected void CountFrameDiscarded() => Interlocked.Increment(ref _framesDiscarded);
+
+    /// <summary>Counts bytes discarded while waiting out a late answer.</summary>
+    protected void CountLateBytesDiscarded(int count) => Interlocked.Add(ref _lateBytesDiscarded, count);
+
     /// <summary>Closes the link; the next exchange opens it again.</summary>
     protected abstract ValueTask CloseLinkAsync();
 
@@ -161,23 +206,36 @@ internal abstract class ModbusMasterBase : IModbusMaster
             var allTimedOut = true;
             for (var attempt = 1; attempt <= attempts; attempt++)
             {
-                using var timeout = new CancellationTokenSource(Options.Timeout, TimeProvider);
-                using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+                var answered = false;
                 try
                 {
+                    await BeforeAttemptAsync(cancellationToken).ConfigureAwait(false);
+                    using var timeout = new CancellationTokenSource(Options.Timeout, TimeProvider);
+                    using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
                     var length = await ExchangeAsync(unitId, request, _responsePdu, linked.Token).ConfigureAwait(false);
-                    return decode(unitId, request, _responsePdu.AsSpan(0, length));
+                    var result = decode(unitId, request, _responsePdu.AsSpan(0, length));
+                    answered = true;
+                    return result;
+                }
+                catch (ModbusDeviceException)
+                {
+                    // A well-formed exception response answers the request: nothing late will follow.
+                    answered = true;
+                    throw;
                 }
                 catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
                 {
+                    Interlocked.Increment(ref _timeouts);
                     Log.AttemptTimedOut(Logger, Link, unitId, (byte)request.Function, attempt);
                     await OnAttemptTimedOutAsync().ConfigureAwait(false);
                 }
                 catch (ModbusProtocolException ex)
                 {
-                    // A malformed answer: the slave or the line garbled it; ask again.
+                    // An answer that is malformed or does not answer this request (function, byte count, echo):
+                    // never a value. Count it and ask again (after the serial master waited out any late bytes).
                     allTimedOut = false;
                     lastFailure = ex;
+                    Interlocked.Increment(ref _protocolErrors);
                     Log.AttemptFailed(Logger, Link, unitId, (byte)request.Function, attempt, ex.Message);
                 }
                 catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or UnauthorizedAccessException)
@@ -186,6 +244,13 @@ internal abstract class ModbusMasterBase : IModbusMaster
                     lastFailure = ex;
                     Log.LinkBroken(Logger, Link, ex);
                     await CloseLinkAsync().ConfigureAwait(false);
+                }
+                finally
+                {
+                    if (!answered)
+                    {
+                        OnAttemptUnanswered();
+                    }
                 }
             }
 

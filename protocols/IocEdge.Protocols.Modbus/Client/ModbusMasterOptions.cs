@@ -11,6 +11,20 @@ public abstract record ModbusMasterOptions
     /// <summary>Further attempts after a timeout or a broken link (so Retries + 1 attempts in all). Default 2.</summary>
     public int Retries { get; init; } = 2;
 
+    /// <summary>
+    /// Serial framing only (RTU, ASCII, RTU over TCP: no transaction id tells a late answer from the current one).
+    /// After an attempt timed out or got an answer that does not answer it, the master reads and discards whatever
+    /// arrives for this long, and then until the line has been silent for t3.5 ("MODBUS over Serial Line V1.02",
+    /// section 2.5.1.1), before it sends anything again; a slave that answers late can then never have its answer
+    /// taken for the next request's. Null (default) = <see cref="Timeout"/>, which catches an answer up to twice the
+    /// timeout late (libmodbus's error recovery also sleeps one response timeout and flushes). Zero = only the t3.5
+    /// silence. Modbus TCP ignores it: the MBAP transaction id already tells answers apart.
+    /// </summary>
+    public TimeSpan? LateAnswerWindow { get; init; }
+
+    /// <summary>The <see cref="LateAnswerWindow"/> in force.</summary>
+    internal TimeSpan EffectiveLateAnswerWindow => LateAnswerWindow ?? Timeout;
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the bad option and the fix.</summary>
     public virtual void Validate()
     {
@@ -24,6 +38,13 @@ public abstract record ModbusMasterOptions
         if (Retries is < 0 or > 10)
         {
             throw new ArgumentException($"{name}.Retries must be 0 to 10 (was {Retries}); 2 is usual.", nameof(Retries));
+        }
+
+        if (LateAnswerWindow is { } window && (window < TimeSpan.Zero || window > TimeSpan.FromMinutes(5)))
+        {
+            throw new ArgumentException(
+                $"{name}.LateAnswerWindow must be 0 to 5 minutes (was {window}); leave it unset to use the Timeout.",
+                nameof(LateAnswerWindow));
         }
     }
 }

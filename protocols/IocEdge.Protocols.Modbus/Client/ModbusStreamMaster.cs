@@ -10,6 +10,13 @@ namespace IocEdge.Protocols.Modbus;
 /// A response from another unit, to another function, with a bad checksum or truncated is discarded and reading goes
 /// on until the attempt's timeout, then the base class retries, as section 2.4.1 prescribes for the master.
 /// </summary>
+/// <remarks>
+/// Serial framing has no transaction id, so a slave that answers after the timeout would have its answer taken for the
+/// next request of the same shape. After any attempt that got no valid answer (timeout, cancellation, an answer that
+/// does not match), the next attempt first reads and discards whatever arrives during
+/// <see cref="ModbusMasterOptions.LateAnswerWindow"/> and then until the line has been silent for t3.5; only then does
+/// it send.
+/// </remarks>
 internal sealed class ModbusStreamMaster : ModbusMasterBase
 {
     private readonly IModbusStreamConnector _connector;
@@ -22,6 +29,8 @@ internal sealed class ModbusStreamMaster : ModbusMasterBase
     private int _rxCount;
     private long _lastActivity;
     private TimeSpan _silenceNeeded;
+    private bool _lateAnswerPossible;
+    private long _unansweredAt;
 
     public ModbusStreamMaster(IModbusStreamConnector connector, ModbusSerialMode mode, ModbusSerialLineSettings? line,
         TimeSpan turnaroundDelay, ModbusMasterOptions options, TimeProvider? timeProvider, ILogger? logger)
@@ -94,6 +103,7 @@ internal sealed class ModbusStreamMaster : ModbusMasterBase
                 if (frame.UnitId != unitId || (function & 0x7F) != (byte)request.Function)
                 {
                     Log.ForeignResponse(Logger, Link, frame.UnitId, function, unitId);
+                    CountFrameDiscarded();
                     continue;
                 }
 
@@ -116,6 +126,62 @@ internal sealed class ModbusStreamMaster : ModbusMasterBase
 
             _rxCount += read;
             MarkActivity(_line?.T35 ?? TimeSpan.Zero);
+        }
+    }
+
+    protected override void OnAttemptUnanswered()
+    {
+        _lateAnswerPossible = true;
+        _unansweredAt = TimeProvider.GetTimestamp();
+    }
+
+    protected override async ValueTask BeforeAttemptAsync(CancellationToken cancellationToken)
+    {
+        if (!_lateAnswerPossible)
+        {
+            return;
+        }
+
+        var stream = await _connector.OpenAsync(cancellationToken).ConfigureAwait(false);
+        var window = Options.EffectiveLateAnswerWindow;
+        var t35 = _line?.T35 ?? TimeSpan.Zero;
+        var discarded = _rxCount;
+        _rxCount = 0;
+        while (true)
+        {
+            var untilWindowEnds = window - TimeProvider.GetElapsedTime(_unansweredAt);
+            var untilSilence = t35 - TimeProvider.GetElapsedTime(_lastActivity);
+            var wait = untilWindowEnds > untilSilence ? untilWindowEnds : untilSilence;
+            if (wait <= TimeSpan.Zero)
+            {
+                break;
+            }
+
+            using var quiet = new CancellationTokenSource(wait, TimeProvider);
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, quiet.Token);
+            try
+            {
+                var read = await stream.ReadAsync(_rx, linked.Token).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    throw new IOException($"Modbus {Link}: the line was closed.");
+                }
+
+                discarded += read;
+                MarkActivity(t35);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                // The quiet period (or what was left of it) passed; check again.
+            }
+        }
+
+        _connector.DiscardInput();
+        _lateAnswerPossible = false;
+        if (discarded > 0)
+        {
+            CountLateBytesDiscarded(discarded);
+            Log.LateBytesDiscarded(Logger, Link, discarded);
         }
     }
 

@@ -47,6 +47,7 @@ internal sealed class ModbusTcpMaster : ModbusMasterBase
                 if (frameTransactionId != transactionId)
                 {
                     Log.StaleResponse(Logger, Link, frameTransactionId, transactionId);
+                    CountFrameDiscarded();
                     Consume(frameLength);
                     continue;
                 }
@@ -54,6 +55,7 @@ internal sealed class ModbusTcpMaster : ModbusMasterBase
                 if (frameUnitId != unitId || (pdu[0] & 0x7F) != (byte)request.Function)
                 {
                     Log.ForeignResponse(Logger, Link, frameUnitId, pdu[0], unitId);
+                    CountFrameDiscarded();
                     Consume(frameLength);
                     continue;
                 }

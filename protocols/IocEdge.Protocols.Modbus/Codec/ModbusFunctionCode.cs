@@ -29,6 +29,9 @@ public enum ModbusFunctionCode : byte
     /// <summary>FC 10, section 6.12.</summary>
     WriteMultipleRegisters = 0x10,
 
+    /// <summary>FC 11, Report Server ID, section 6.13 ("serial line only" in the specification; this stack speaks it on every transport, as pymodbus and libmodbus do).</summary>
+    ReportServerId = 0x11,
+
     /// <summary>FC 16, section 6.16.</summary>
     MaskWriteRegister = 0x16,
 
@@ -62,6 +65,12 @@ public static class ModbusLimits
 
     /// <summary>FC 17 quantity to write, 1 to 121 (0x79), section 6.17.</summary>
     public const int MaxReadWriteWriteRegisters = 121;
+
+    /// <summary>
+    /// FC 11 response: most bytes after the byte count (server id, run indicator status, additional data): a PDU is at
+    /// most 253 bytes, minus the function code and the byte count (sections 4.1 and 6.13).
+    /// </summary>
+    public const int MaxServerIdReportDataLength = MaxPduLength - 2;
 
     /// <summary>MEI type of Read Device Identification inside FC 2B (section 6.21).</summary>
     public const byte MeiReadDeviceIdentification = 0x0E;

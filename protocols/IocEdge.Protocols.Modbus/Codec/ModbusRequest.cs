@@ -135,6 +135,9 @@ public readonly struct ModbusRequest
             registers: values);
     }
 
+    /// <summary>FC 11, Report Server ID (section 6.13): the PDU is the function code alone.</summary>
+    public static ModbusRequest ReportServerId() => new(ModbusFunctionCode.ReportServerId, 0, 0);
+
     /// <summary>FC 2B / MEI 0E.</summary>
     public static ModbusRequest ReadDeviceIdentification(byte readDeviceIdCode, byte objectId)
     {
@@ -156,11 +159,12 @@ public readonly struct ModbusRequest
         ModbusFunctionCode.MaskWriteRegister => 7,
         ModbusFunctionCode.ReadWriteMultipleRegisters => 10 + (2 * Registers.Length),
         ModbusFunctionCode.EncapsulatedInterfaceTransport => 4,
+        ModbusFunctionCode.ReportServerId => 1,
         _ => 5,
     };
 
     /// <summary>
-    /// Length of the normal (non-exception) response PDU, or -1 when only the response itself tells (FC 2B/0E).
+    /// Length of the normal (non-exception) response PDU, or -1 when only the response itself tells (FC 11, FC 2B/0E).
     /// A serial master uses it to know when a response is complete.
     /// </summary>
     public int ExpectedResponseLength => Function switch
@@ -169,7 +173,7 @@ public readonly struct ModbusRequest
         ModbusFunctionCode.ReadHoldingRegisters or ModbusFunctionCode.ReadInputRegisters
             or ModbusFunctionCode.ReadWriteMultipleRegisters => 2 + (2 * Count),
         ModbusFunctionCode.MaskWriteRegister => 7,
-        ModbusFunctionCode.EncapsulatedInterfaceTransport => -1,
+        ModbusFunctionCode.EncapsulatedInterfaceTransport or ModbusFunctionCode.ReportServerId => -1,
         _ => 5,
     };
 
@@ -221,6 +225,8 @@ public readonly struct ModbusRequest
                 destination[2] = ReadDeviceIdCode;
                 destination[3] = ObjectId;
                 break;
+            case ModbusFunctionCode.ReportServerId:
+                break;
             default:
                 BinaryPrimitives.WriteUInt16BigEndian(destination[1..], Address);
                 BinaryPrimitives.WriteUInt16BigEndian(destination[3..], Count);
@@ -244,8 +250,30 @@ public readonly struct ModbusRequest
     /// state diagram: 01 unknown function, 03 quantity or byte count out of range); one too short or too long to
     /// answer as <see cref="ModbusRequestDecodeStatus.Malformed"/>.
     /// </summary>
-    /// <remarks>Address ranges (exception 02) are the data store's business, not the decoder's.</remarks>
+    /// <remarks>
+    /// <para>Address ranges (exception 02) are the data store's business, not the decoder's.</para>
+    /// <para>For <see cref="ModbusRequestDecodeStatus.Malformed"/>, <paramref name="exceptionCode"/> still names the
+    /// answer for a server whose transport bounds the frame (an MBAP length, a checksum-valid serial frame), as
+    /// libmodbus's server answers: 03 Illegal Data Value when the PDU's length disagrees with its function's fixed
+    /// size or its own byte count (spec V1.1b3 section 4.1, and e.g. the FC 10 state diagram of section 6.12), 01
+    /// Illegal Function for function code 0 or one with the exception bit set (section 7). An empty PDU has no function
+    /// to answer.</para>
+    /// </remarks>
     public static ModbusRequestDecodeStatus TryDecode(ReadOnlySpan<byte> pdu, out ModbusRequest request,
+        out ModbusExceptionCode exceptionCode)
+    {
+        var status = TryDecodeCore(pdu, out request, out exceptionCode);
+        if (status == ModbusRequestDecodeStatus.Malformed && pdu.Length > 0)
+        {
+            exceptionCode = pdu[0] == 0 || (pdu[0] & 0x80) != 0
+                ? ModbusExceptionCode.IllegalFunction
+                : ModbusExceptionCode.IllegalDataValue;
+        }
+
+        return status;
+    }
+
+    private static ModbusRequestDecodeStatus TryDecodeCore(ReadOnlySpan<byte> pdu, out ModbusRequest request,
         out ModbusExceptionCode exceptionCode)
     {
         request = default;
@@ -391,6 +419,16 @@ public readonly struct ModbusRequest
                 request = new ModbusRequest(function, 0, 0, readDeviceIdCode: pdu[2], objectId: pdu[3]);
                 return ModbusRequestDecodeStatus.Ok;
 
+            case ModbusFunctionCode.ReportServerId:
+                // Section 6.13: the request is the function code alone; anything after it contradicts its fixed size.
+                if (pdu.Length != 1)
+                {
+                    return ModbusRequestDecodeStatus.Malformed;
+                }
+
+                request = ReportServerId();
+                return ModbusRequestDecodeStatus.Ok;
+
             default:
                 // Section 7: an unsupported function code is answered with exception 01. A byte with the top bit set
                 // cannot be a request at all (that range is for exception responses).
@@ -407,6 +445,7 @@ public readonly struct ModbusRequest
     public override string ToString() => Function switch
     {
         ModbusFunctionCode.EncapsulatedInterfaceTransport => $"FC 2B/0E code {ReadDeviceIdCode} object {ObjectId}",
+        ModbusFunctionCode.ReportServerId => "FC 11 report server id",
         _ => $"FC {(byte)Function:X2} address {Address} count {Count}",
     };
 

@@ -16,6 +16,34 @@ public sealed record ModbusDeviceIdentification(byte ReadDeviceIdCode, byte Conf
     byte NextObjectId, IReadOnlyList<KeyValuePair<byte, string>> Objects);
 
 /// <summary>
+/// A Report Server ID answer (FC 11, spec V1.1b3 section 6.13): the response's data after its byte count, split as
+/// the specification orders it: server id, run indicator status, additional data. The server id's length is device
+/// specific (1 byte in libmodbus and most manuals, 2 in some); the master is told it (see
+/// <see cref="IModbusMaster.ReportServerIdAsync"/>).
+/// </summary>
+/// <param name="ServerId">The server id bytes (device specific).</param>
+/// <param name="RunIndicatorStatus"><see cref="RunIndicatorOff"/> (0x00) or <see cref="RunIndicatorOn"/> (0xFF); no other value is accepted.</param>
+/// <param name="AdditionalData">The device-specific bytes after the run indicator (often ASCII text); may be empty.</param>
+public sealed record ModbusServerIdReport(byte[] ServerId, byte RunIndicatorStatus, byte[] AdditionalData)
+{
+    /// <summary>Run indicator status OFF (section 6.13).</summary>
+    public const byte RunIndicatorOff = 0x00;
+
+    /// <summary>Run indicator status ON (section 6.13).</summary>
+    public const byte RunIndicatorOn = 0xFF;
+
+    /// <summary>True when the device reports itself running (run indicator 0xFF).</summary>
+    public bool IsRunning => RunIndicatorStatus == RunIndicatorOn;
+
+    /// <summary>The additional data as Latin-1 text (every byte kept), for devices that put a name or version there.</summary>
+    public string AdditionalText => Encoding.Latin1.GetString(AdditionalData);
+
+    /// <inheritdoc/>
+    public override string ToString() =>
+        $"server id {Convert.ToHexString(ServerId)}, run indicator {(IsRunning ? "ON" : "OFF")}, additional data {Convert.ToHexString(AdditionalData)}";
+}
+
+/// <summary>
 /// Response PDUs: encoders for the server, decoders for the master. Pure: no I/O, no clock, no logging.
 /// Decoders throw <see cref="ModbusDeviceException"/> for an exception response (section 7) and
 /// <see cref="ModbusProtocolException"/> for a response that does not answer the request (wrong function, byte
@@ -108,6 +136,45 @@ public static class ModbusResponse
 
         destination[6] = (byte)written;
         return offset;
+    }
+
+    /// <summary>
+    /// FC 11 response (section 6.13): function, byte count, server id, run indicator status, additional data.
+    /// Returns the PDU length (2 + byte count).
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="runIndicatorStatus"/> is neither 0x00 nor 0xFF, or server id
+    /// plus additional data exceed <see cref="ModbusLimits.MaxServerIdReportDataLength"/> - 1 bytes.</exception>
+    public static int EncodeServerIdReport(Span<byte> destination, ReadOnlySpan<byte> serverId, byte runIndicatorStatus,
+        ReadOnlySpan<byte> additionalData)
+    {
+        CheckServerIdReport(serverId.Length, runIndicatorStatus, additionalData.Length);
+        var byteCount = serverId.Length + 1 + additionalData.Length;
+        destination[0] = (byte)ModbusFunctionCode.ReportServerId;
+        destination[1] = (byte)byteCount;
+        serverId.CopyTo(destination[2..]);
+        destination[2 + serverId.Length] = runIndicatorStatus;
+        additionalData.CopyTo(destination[(3 + serverId.Length)..]);
+        return 2 + byteCount;
+    }
+
+    /// <summary>Validates the parts of a Report Server ID answer (section 6.13; PDU limit of section 4.1).</summary>
+    /// <exception cref="ArgumentException">See <see cref="EncodeServerIdReport"/>.</exception>
+    internal static void CheckServerIdReport(int serverIdLength, byte runIndicatorStatus, int additionalDataLength)
+    {
+        if (runIndicatorStatus is not (ModbusServerIdReport.RunIndicatorOff or ModbusServerIdReport.RunIndicatorOn))
+        {
+            throw new ArgumentException(
+                $"The run indicator status is 0x00 (OFF) or 0xFF (ON) (spec V1.1b3 section 6.13), not 0x{runIndicatorStatus:X2}.",
+                nameof(runIndicatorStatus));
+        }
+
+        if (serverIdLength + 1 + additionalDataLength > ModbusLimits.MaxServerIdReportDataLength)
+        {
+            throw new ArgumentException(
+                $"Server id ({serverIdLength} bytes) + run indicator + additional data ({additionalDataLength} bytes) exceed the " +
+                $"{ModbusLimits.MaxServerIdReportDataLength} bytes one response PDU can carry (spec V1.1b3 section 4.1); shorten the additional data.",
+                nameof(additionalDataLength));
+        }
     }
 
     /// <summary>Throws <see cref="ModbusDeviceException"/> when <paramref name="pdu"/> is an exception response to <paramref name="function"/>.</summary>
@@ -217,6 +284,48 @@ public static class ModbusResponse
         }
 
         return new ModbusDeviceIdentification(pdu[2], pdu[3], pdu[4] == 0xFF, pdu[5], objects);
+    }
+
+    /// <summary>
+    /// Decodes an FC 11 response (section 6.13). <paramref name="serverIdLength"/> is the device's server id length in
+    /// bytes (its manual says; 1 in libmodbus); null for devices that put the run indicator last with no additional
+    /// data, everything before it being the server id (pymodbus 3.0's server).
+    /// </summary>
+    /// <exception cref="ModbusDeviceException">An exception response.</exception>
+    /// <exception cref="ModbusProtocolException">Another function; a byte count that disagrees with the PDU's length;
+    /// too few bytes for the server id and the run indicator; a run indicator other than 0x00/0xFF.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="serverIdLength"/> is negative.</exception>
+    public static ModbusServerIdReport DecodeServerIdReport(byte unitId, in ModbusRequest request, ReadOnlySpan<byte> pdu,
+        int? serverIdLength = 1)
+    {
+        if (serverIdLength < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(serverIdLength), serverIdLength, "A server id has 0 or more bytes.");
+        }
+
+        ThrowIfException(unitId, request.Function, pdu);
+        if (pdu.Length < 2 || pdu[1] != pdu.Length - 2)
+        {
+            throw new ModbusProtocolException(
+                $"Unit {unitId} answered {request} with {pdu.Length} bytes (byte count {(pdu.Length > 1 ? pdu[1] : -1)}); the byte count must be the length after it.");
+        }
+
+        var data = pdu[2..];
+        var idLength = serverIdLength ?? data.Length - 1;
+        if (data.Length < idLength + 1 || idLength < 0)
+        {
+            throw new ModbusProtocolException(
+                $"Unit {unitId} answered {request} with {data.Length} data bytes; a {idLength}-byte server id and the run indicator need {idLength + 1}.");
+        }
+
+        var run = data[idLength];
+        if (run is not (ModbusServerIdReport.RunIndicatorOff or ModbusServerIdReport.RunIndicatorOn))
+        {
+            throw new ModbusProtocolException(
+                $"Unit {unitId} answered {request} with run indicator 0x{run:X2} after a {idLength}-byte server id; section 6.13 allows 0x00 or 0xFF (is the server id length right?).");
+        }
+
+        return new ModbusServerIdReport(data[..idLength].ToArray(), run, data[(idLength + 1)..].ToArray());
     }
 
     private static void CheckByteCount(byte unitId, in ModbusRequest request, ReadOnlySpan<byte> pdu, int expected)

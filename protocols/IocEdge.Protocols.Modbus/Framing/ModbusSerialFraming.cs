@@ -166,6 +166,20 @@ public static class ModbusRtuFraming
                     return 8;
                 case 0x16:
                     return 10;
+                case 0x11:
+                    // Section 6.13: byte count, then server id, run indicator, additional data; at least the run indicator.
+                    if (s.Length < 3)
+                    {
+                        return 0;
+                    }
+
+                    if (s[2] == 0 || s[2] > ModbusLimits.MaxServerIdReportDataLength)
+                    {
+                        return -1;
+                    }
+
+                    length = 5 + s[2];
+                    break;
                 case 0x2B:
                     return DeviceIdentificationResponseLength(s);
                 default:
@@ -183,6 +197,8 @@ public static class ModbusRtuFraming
                 case 0x05:
                 case 0x06:
                     return 8;
+                case 0x11:
+                    return 4;
                 case 0x0F:
                 case 0x10:
                     if (s.Length < 7)
@@ -254,7 +270,7 @@ public static class ModbusRtuFraming
     }
 
     private static bool IsKnown(byte fc) => fc is 0x01 or 0x02 or 0x03 or 0x04 or 0x05 or 0x06 or 0x0F or 0x10
-        or 0x16 or 0x17 or 0x2B;
+        or 0x11 or 0x16 or 0x17 or 0x2B;
 
     private static bool CrcMatches(ReadOnlySpan<byte> adu)
     {

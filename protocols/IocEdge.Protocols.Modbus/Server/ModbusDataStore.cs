@@ -1,3 +1,5 @@
+using System.Text;
+
 namespace IocEdge.Protocols.Modbus;
 
 /// <summary>
@@ -21,6 +23,10 @@ public sealed class ModbusDataStore
         [0x01] = "IocEdge.Protocols.Modbus",
         [0x02] = "1.0",
     };
+
+    private byte[]? _serverId;
+    private byte _runIndicatorStatus = ModbusServerIdReport.RunIndicatorOn;
+    private byte[]? _serverIdAdditionalData;
 
     /// <summary>Raised after a Modbus request (not a Set* call) changed coils or holding registers, outside the lock.</summary>
     public event EventHandler<ModbusWriteEventArgs>? Written;
@@ -84,6 +90,37 @@ public sealed class ModbusDataStore
         }
     }
 
+    /// <summary>
+    /// Sets what this unit answers to Report Server ID (FC 11, spec V1.1b3 section 6.13). Until it is called the answer
+    /// is: server id one byte, the unit id the request reached; run indicator ON (0xFF); additional data the device
+    /// identification's vendor name, product code and revision (objects 0x00-0x02) joined by spaces, in Latin-1, cut
+    /// to fit the PDU.
+    /// </summary>
+    /// <param name="serverId">Device specific; most devices and masters expect 1 byte.</param>
+    /// <param name="running">Run indicator status: true 0xFF (ON), false 0x00 (OFF).</param>
+    /// <param name="additionalData">Device specific (often a name or version in ASCII); may be empty.</param>
+    /// <exception cref="ArgumentException">Server id + 1 + additional data exceed 251 bytes (one PDU, section 4.1).</exception>
+    public void SetServerId(ReadOnlySpan<byte> serverId, bool running, ReadOnlySpan<byte> additionalData)
+    {
+        var run = running ? ModbusServerIdReport.RunIndicatorOn : ModbusServerIdReport.RunIndicatorOff;
+        ModbusResponse.CheckServerIdReport(serverId.Length, run, additionalData.Length);
+        lock (_lock)
+        {
+            _serverId = serverId.ToArray();
+            _runIndicatorStatus = run;
+            _serverIdAdditionalData = additionalData.ToArray();
+        }
+    }
+
+    /// <summary>Sets only the run indicator status of the Report Server ID answer (true ON 0xFF, false OFF 0x00).</summary>
+    public void SetRunIndicator(bool running)
+    {
+        lock (_lock)
+        {
+            _runIndicatorStatus = running ? ModbusServerIdReport.RunIndicatorOn : ModbusServerIdReport.RunIndicatorOff;
+        }
+    }
+
     /// <summary>The device identification objects, by id.</summary>
     public IReadOnlyDictionary<byte, string> GetDeviceIdentification()
     {
@@ -96,7 +133,9 @@ public sealed class ModbusDataStore
     /// <summary>
     /// Applies one decoded request and writes the response PDU. Returns the exception code to answer instead, or null.
     /// </summary>
-    internal ModbusExceptionCode? Execute(in ModbusRequest request, Span<byte> response, out int responseLength)
+    /// <remarks><paramref name="unitId"/> is the unit id this store is hosted under (the default FC 11 server id).</remarks>
+    internal ModbusExceptionCode? Execute(in ModbusRequest request, Span<byte> response, out int responseLength,
+        byte unitId = 0)
     {
         responseLength = 0;
         ModbusWriteEventArgs? written = null;
@@ -202,6 +241,10 @@ public sealed class ModbusDataStore
                     break;
                 }
 
+                case ModbusFunctionCode.ReportServerId:
+                    responseLength = ServerIdReport(response, unitId);
+                    break;
+
                 case ModbusFunctionCode.EncapsulatedInterfaceTransport:
                 {
                     var code = DeviceIdentification(request, response, out responseLength);
@@ -229,6 +272,20 @@ public sealed class ModbusDataStore
         }
 
         return null;
+    }
+
+    private int ServerIdReport(Span<byte> response, byte unitId)
+    {
+        if (_serverId is not null)
+        {
+            return ModbusResponse.EncodeServerIdReport(response, _serverId, _runIndicatorStatus, _serverIdAdditionalData);
+        }
+
+        // Default: the unit id as a 1-byte server id, then the identification text (cut to the PDU's 251 data bytes).
+        var text = string.Join(' ', _identification.Where(o => o.Key <= 0x02).Select(o => o.Value));
+        Span<byte> additional = stackalloc byte[ModbusLimits.MaxServerIdReportDataLength - 2];
+        var length = Encoding.Latin1.GetBytes(text.AsSpan(0, Math.Min(text.Length, additional.Length)), additional);
+        return ModbusResponse.EncodeServerIdReport(response, [unitId], _runIndicatorStatus, additional[..length]);
     }
 
     private ModbusExceptionCode? DeviceIdentification(in ModbusRequest request, Span<byte> response, out int responseLength)

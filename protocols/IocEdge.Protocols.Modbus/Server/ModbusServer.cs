@@ -17,9 +17,18 @@ namespace IocEdge.Protocols.Modbus;
 /// hosting several unit ids plays a gateway. On a serial line such a request is for another slave on the bus and is
 /// ignored (serial line spec section 2.2). Unit 0 on a serial line is a broadcast: write requests are applied to every
 /// hosted unit and nobody answers; broadcast reads are ignored.</para>
-/// <para>A frame that cannot be decoded (bad CRC/LRC, impossible MBAP header, PDU too short or too long) is counted
-/// in <see cref="MalformedFramesDropped"/> and dropped; an impossible MBAP header also closes that TCP connection
-/// (its byte stream cannot be realigned). Everything else keeps flowing.</para>
+/// <para>Unit 0xFF and 0 on Modbus TCP: "On TCP/IP, the MODBUS server is addressed using its IP address; therefore,
+/// the MODBUS Unit Identifier is useless. The value 0xFF has to be used. [...] The value 0 is also accepted to
+/// communicate directly to a MODBUS/TCP device" (Messaging on TCP/IP Implementation Guide V1.0b section 4.4.2.2).
+/// When neither id is hosted itself, <see cref="TcpDirectUnitId"/> (by default the only unit of a single-unit server)
+/// answers them, echoing the request's unit id.</para>
+/// <para>Every request gets a defined outcome. A request whose frame is bounded (MBAP length; checksum-valid RTU or
+/// ASCII frame) but whose PDU contradicts itself (length against its function's fixed size or its own byte count) is
+/// answered with exception 03, function code 0 or one with the exception bit set with 01 (as libmodbus's server
+/// does), and counted in <see cref="MalformedRequestsRefused"/>. Bytes that form no frame (bad CRC/LRC, garbage) are
+/// counted in <see cref="MalformedFramesDropped"/> and dropped; an impossible MBAP header (protocol id not 0, length
+/// outside 2-254) or a TCP frame left incomplete for <see cref="IncompleteFrameTimeout"/> closes that connection (its
+/// byte stream cannot be realigned); on a serial link such a stub is dropped. Everything else keeps flowing.</para>
 /// <para>Misbehaviour can be scripted per request through <see cref="FaultInjector"/>.</para>
 /// </remarks>
 public sealed class ModbusServer : IAsyncDisposable
@@ -34,6 +43,9 @@ public sealed class ModbusServer : IAsyncDisposable
     private long _requestsServed;
     private long _exceptionsSent;
     private long _malformedFramesDropped;
+    private long _malformedRequestsRefused;
+    private byte? _tcpDirectUnitId;
+    private TimeSpan _incompleteFrameTimeout = TimeSpan.FromSeconds(5);
     private long _faultsInjected;
     private long _responsesSent;
     private long _sequence;
@@ -54,6 +66,7 @@ public sealed class ModbusServer : IAsyncDisposable
         }
 
         _units = units;
+        _tcpDirectUnitId = units.Count == 1 ? units.Keys.First() : null;
         _faultInjector = faultInjector;
         _timeProvider = timeProvider ?? TimeProvider.System;
         _logger = logger ?? NullLogger.Instance;
@@ -65,6 +78,46 @@ public sealed class ModbusServer : IAsyncDisposable
         get => _faultInjector;
         set => _faultInjector = value;
     }
+
+    /// <summary>
+    /// The hosted unit that answers Modbus TCP requests for unit 0xFF or 0 when those ids are not hosted themselves
+    /// (Implementation Guide V1.0b section 4.4.2.2: a server reached directly over TCP is addressed by its IP address).
+    /// Default: the only unit of a single-unit server; null for a server hosting several units (it then behaves as a
+    /// gateway and answers exception 0x0B for them). Serial links never use it: unit 0 stays the broadcast address.
+    /// </summary>
+    /// <exception cref="ArgumentException">The unit is not hosted by this server.</exception>
+    public byte? TcpDirectUnitId
+    {
+        get => _tcpDirectUnitId;
+        set
+        {
+            if (value is { } unit && !_units.ContainsKey(unit))
+            {
+                throw new ArgumentException(
+                    $"Unit {unit} is not hosted by this server; name one of {string.Join(", ", _units.Keys)} or null.", nameof(value));
+            }
+
+            _tcpDirectUnitId = value;
+        }
+    }
+
+    /// <summary>
+    /// How long part of a frame may wait for the rest: then a TCP connection is closed (its stream cannot be
+    /// realigned) and a serial link drops the stub. Default 5 s; a master's whole frame arrives within milliseconds.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Not positive.</exception>
+    public TimeSpan IncompleteFrameTimeout
+    {
+        get => _incompleteFrameTimeout;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(value, TimeSpan.Zero);
+            _incompleteFrameTimeout = value;
+        }
+    }
+
+    /// <summary>Requests in a bounded frame whose PDU contradicts itself, answered with exception 03 (or 01).</summary>
+    public long MalformedRequestsRefused => Interlocked.Read(ref _malformedRequestsRefused);
 
     /// <summary>Well-formed requests to a hosted unit that were handled (answered normally, with an exception, or silently by a fault).</summary>
     public long RequestsServed => Interlocked.Read(ref _requestsServed);
@@ -241,7 +294,14 @@ public sealed class ModbusServer : IAsyncDisposable
         byte[]? lastAnswer = null;
         while (true)
         {
-            var read = await client.ReceiveAsync(rx.AsMemory(count), SocketFlags.None, stopping).ConfigureAwait(false);
+            var read = await ReceiveAsync(client, rx.AsMemory(count), count > 0, stopping).ConfigureAwait(false);
+            if (read < 0)
+            {
+                Interlocked.Increment(ref _malformedFramesDropped);
+                Log.ServerMalformed(_logger, link, $"{count} byte(s) of an MBAP frame never completed; closing the connection");
+                return;
+            }
+
             if (read == 0)
             {
                 return;
@@ -283,6 +343,46 @@ public sealed class ModbusServer : IAsyncDisposable
                 await SendFaultyAsync(client, answer, fault, lastAnswer, transactionId, link, stopping).ConfigureAwait(false);
                 lastAnswer = answer;
             }
+        }
+    }
+
+    /// <summary>Receives; returns -1 when <paramref name="partial"/> and nothing came within <see cref="IncompleteFrameTimeout"/>.</summary>
+    private async ValueTask<int> ReceiveAsync(Socket client, Memory<byte> buffer, bool partial, CancellationToken stopping)
+    {
+        if (!partial)
+        {
+            return await client.ReceiveAsync(buffer, SocketFlags.None, stopping).ConfigureAwait(false);
+        }
+
+        using var incomplete = new CancellationTokenSource(_incompleteFrameTimeout, _timeProvider);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(stopping, incomplete.Token);
+        try
+        {
+            return await client.ReceiveAsync(buffer, SocketFlags.None, linked.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!stopping.IsCancellationRequested)
+        {
+            return -1;
+        }
+    }
+
+    /// <summary>Reads; returns -1 when <paramref name="partial"/> and nothing came within <see cref="IncompleteFrameTimeout"/>.</summary>
+    private async ValueTask<int> ReadAsync(Stream stream, Memory<byte> buffer, bool partial, CancellationToken stopping)
+    {
+        if (!partial)
+        {
+            return await stream.ReadAsync(buffer, stopping).ConfigureAwait(false);
+        }
+
+        using var incomplete = new CancellationTokenSource(_incompleteFrameTimeout, _timeProvider);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(stopping, incomplete.Token);
+        try
+        {
+            return await stream.ReadAsync(buffer, linked.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!stopping.IsCancellationRequested)
+        {
+            return -1;
         }
     }
 
@@ -359,7 +459,16 @@ public sealed class ModbusServer : IAsyncDisposable
                 count = 0;
             }
 
-            var read = await stream.ReadAsync(rx.AsMemory(count), stopping).ConfigureAwait(false);
+            var read = await ReadAsync(stream, rx.AsMemory(count), count > 0, stopping).ConfigureAwait(false);
+            if (read < 0)
+            {
+                // Part of a frame that never completed: drop it, the next request starts clean.
+                Interlocked.Increment(ref _malformedFramesDropped);
+                Log.ServerMalformed(_logger, link, $"{count} byte(s) of a frame never completed");
+                count = 0;
+                continue;
+            }
+
             if (read == 0)
             {
                 return;
@@ -372,11 +481,12 @@ public sealed class ModbusServer : IAsyncDisposable
                 ModbusSerialFrame frame;
                 int consumed;
                 bool found;
-                if (rtu && ModbusRtuFraming.FrameLength(rx.AsSpan(0, count), ModbusFrameDirection.Request) < 0
+                if (rtu && ModbusRtuFraming.FrameLength(rx.AsSpan(0, count), ModbusFrameDirection.Request) != count
                     && ModbusRtuFraming.TryDecodeAtSilence(rx.AsSpan(0, count), pdu, out frame))
                 {
-                    // A function code with no known length (so no other way to frame it), whole burst CRC-valid:
-                    // a complete request, to be refused with exception 01.
+                    // The whole burst is CRC-valid but its function code has no known length, or its byte count
+                    // disagrees with its length: one complete request all the same, to be refused (exception 01 or
+                    // 03) rather than left unanswered.
                     found = true;
                     consumed = count;
                 }
@@ -501,17 +611,27 @@ public sealed class ModbusServer : IAsyncDisposable
     {
         fault = default;
         var status = ModbusRequest.TryDecode(pdu, out var request, out var refusal);
-        if (status == ModbusRequestDecodeStatus.Malformed)
+        if (pdu.Length == 0)
         {
             Interlocked.Increment(ref _malformedFramesDropped);
-            Log.ServerMalformed(_logger, link, $"malformed PDU {Convert.ToHexString(pdu)}");
+            Log.ServerMalformed(_logger, link, "empty PDU");
             return 0;
         }
 
-        if (!_units.TryGetValue(unitId, out var store))
+        if (!TryGetStore(transport, unitId, out var store))
         {
             Interlocked.Increment(ref _exceptionsSent);
             return ModbusResponse.EncodeException(response, pdu[0], ModbusExceptionCode.GatewayTargetDeviceFailedToRespond);
+        }
+
+        if (status == ModbusRequestDecodeStatus.Malformed)
+        {
+            // The frame is bounded (MBAP length, checksum-valid serial frame): refuse it rather than let the master
+            // wait out its timeout.
+            Interlocked.Increment(ref _malformedRequestsRefused);
+            Interlocked.Increment(ref _exceptionsSent);
+            Log.ServerMalformed(_logger, link, $"malformed PDU {Convert.ToHexString(pdu)} refused with exception {refusal}");
+            return ModbusResponse.EncodeException(response, pdu[0], refusal);
         }
 
         var injector = _faultInjector;
@@ -547,7 +667,9 @@ public sealed class ModbusServer : IAsyncDisposable
             return ModbusResponse.EncodeException(response, pdu[0], refusal);
         }
 
-        var code = store.Execute(request, response, out var length);
+        // The unit the store is hosted under (unit 0xFF/0 on TCP reach the direct unit): the default FC 11 server id.
+        var hostUnit = _units.ContainsKey(unitId) ? unitId : _tcpDirectUnitId ?? unitId;
+        var code = store.Execute(request, response, out var length, hostUnit);
         if (code is { } exceptionCode)
         {
             Interlocked.Increment(ref _exceptionsSent);
@@ -555,6 +677,22 @@ public sealed class ModbusServer : IAsyncDisposable
         }
 
         return length;
+    }
+
+    private bool TryGetStore(ModbusServerTransport transport, byte unitId, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ModbusDataStore? store)
+    {
+        if (_units.TryGetValue(unitId, out store))
+        {
+            return true;
+        }
+
+        if (transport == ModbusServerTransport.Tcp && unitId is 0 or 0xFF && _tcpDirectUnitId is { } direct)
+        {
+            store = _units[direct];
+            return true;
+        }
+
+        return false;
     }
 
     private static int TruncatedLength(ModbusFault fault, int length) =>

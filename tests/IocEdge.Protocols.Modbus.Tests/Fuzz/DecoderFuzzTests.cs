@@ -16,14 +16,14 @@ public sealed class DecoderFuzzTests
     [
         Hex("0100130013"), Hex("0200C40016"), Hex("03006B0003"), Hex("0400080001"), Hex("0500ACFF00"), Hex("0600010003"),
         Hex("0F0013000A02CD01"), Hex("100001000204000A0102"), Hex("16000400F20025"),
-        Hex("170003000600 0E000306 00FF00FF00FF"), Hex("2B0E0100"),
+        Hex("170003000600 0E000306 00FF00FF00FF"), Hex("2B0E0100"), Hex("11"),
     ];
 
     private static readonly byte[][] ResponsePdus =
     [
         Hex("0103CD6B05"), Hex("0203ACDB35"), Hex("0306022B00000064"), Hex("0402000A"), Hex("0500ACFF00"), Hex("0600010003"),
         Hex("0F0013000A"), Hex("1000010002"), Hex("16000400F20025"), Hex("170C00FE0ACD00010003000D00FF"),
-        Hex("2B0E01010000020003414243010158"), Hex("8102"),
+        Hex("2B0E01010000020003414243010158"), Hex("8102"), Hex("1105B4FF4C4D42"), Hex("9101"),
     ];
 
     private static byte[] Hex(string hex) => Convert.FromHexString(hex.Replace(" ", "", StringComparison.Ordinal));
@@ -118,7 +118,7 @@ public sealed class DecoderFuzzTests
             ModbusRequest.ReadHoldingRegisters(0x6B, 3), ModbusRequest.ReadInputRegisters(8, 1),
             ModbusRequest.WriteSingleCoil(0xAC, true), ModbusRequest.WriteMultipleRegisters(1, new ushort[] { 10, 0x102 }),
             ModbusRequest.MaskWriteRegister(4, 0xF2, 0x25), ModbusRequest.ReadWriteMultipleRegisters(3, 6, 14, new ushort[] { 255, 255, 255 }),
-            ModbusRequest.ReadDeviceIdentification(1, 0),
+            ModbusRequest.ReadDeviceIdentification(1, 0), ModbusRequest.ReportServerId(),
         ];
         Gen.Select(Inputs(ResponsePdus), Gen.Int[0, requests.Length - 1]).Sample((bytes, r) =>
         {
@@ -136,6 +136,14 @@ public sealed class DecoderFuzzTests
                     case ModbusFunctionCode.EncapsulatedInterfaceTransport:
                         Assert.True(ModbusResponse.DecodeDeviceIdentification(1, request, bytes).Objects.Count <= 255);
                         break;
+                    case ModbusFunctionCode.ReportServerId:
+                    {
+                        // Section 6.13: whatever is returned fits the PDU and carries a legal run indicator.
+                        var report = ModbusResponse.DecodeServerIdReport(1, request, bytes, r % 2 == 0 ? 1 : null);
+                        Assert.Equal(bytes.Length - 3, report.ServerId.Length + report.AdditionalData.Length);
+                        Assert.True(report.RunIndicatorStatus is 0x00 or 0xFF);
+                        break;
+                    }
                     default:
                         ModbusResponse.CheckWriteResponse(1, request, bytes);
                         break;
@@ -217,6 +225,7 @@ public sealed class DecoderFuzzTests
             {
                 ModbusRequest.ReadHoldingRegisters(start, count),
                 ModbusRequest.WriteMultipleRegisters(start, values),
+                ModbusRequest.ReportServerId(),
             })
             {
                 var body = request.ToArray();

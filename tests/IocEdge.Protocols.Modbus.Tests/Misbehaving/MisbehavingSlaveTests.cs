@@ -190,10 +190,25 @@ public sealed class MisbehavingSlaveTests
         }
 
         await stream.WriteAsync(buffer.AsMemory(0, length));
+        if (transport == ModbusServerTransport.Tcp)
+        {
+            // The MBAP length bounds the short FC 03: it is refused with exception 03 (issue 13), not dropped.
+            var refusal = new byte[9];
+            await stream.ReadExactlyAsync(refusal).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+            Assert.Equal(Convert.FromHexString("000100000003018303"), refusal);
+        }
+
         var answer = new byte[64];
         var read = await stream.ReadAsync(answer).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
         Assert.True(read >= 7);
         Assert.Equal(42, answer[read - (transport == ModbusServerTransport.Tcp ? 1 : 3)]);
-        Assert.True(slave.Server.MalformedFramesDropped >= 1);
+        if (transport == ModbusServerTransport.Tcp)
+        {
+            Assert.Equal(1, slave.Server.MalformedRequestsRefused);
+        }
+        else
+        {
+            Assert.True(slave.Server.MalformedFramesDropped >= 1);
+        }
     }
 }
