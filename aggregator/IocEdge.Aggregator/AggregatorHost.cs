@@ -28,9 +28,12 @@ public static class AggregatorHost
             .ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<AggregatorOptions>, AggregatorOptionsValidator>();
         builder.Services.AddSingleton<IngestMetrics>();
-        builder.Services.AddSingleton(sp => new ReadingStore(
-            sp.GetRequiredService<IOptions<AggregatorOptions>>().Value.DatabasePath,
-            sp.GetRequiredService<ILogger<ReadingStore>>()));
+        builder.Services.AddSingleton(sp =>
+        {
+            var options = sp.GetRequiredService<IOptions<AggregatorOptions>>().Value;
+            return new ReadingStore(options.DatabasePath, sp.GetRequiredService<ILogger<ReadingStore>>(),
+                new TimestampPolicy(options.Timestamps));
+        });
         builder.Services.AddSingleton<IngestPipeline>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<IngestPipeline>());
         builder.Services.AddSingleton<EmbeddedBroker>();
