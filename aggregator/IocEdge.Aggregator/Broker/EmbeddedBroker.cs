@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Sockets;
 using IocEdge.Aggregator.Ingest;
 using IocEdge.Protocols.Mqtt;
 using Microsoft.Extensions.Hosting;
@@ -50,7 +51,9 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable
         var bind = IPAddress.Parse(_options.Mqtt.BindAddress);
         var serverOptions = new MqttServerOptionsBuilder()
             .WithDefaultEndpoint()
-            .WithDefaultEndpointBoundIPAddress(bind)
+            // Bind exactly the configured address: MQTTnet also opens [::] unless the other family is set to None.
+            .WithDefaultEndpointBoundIPAddress(bind.AddressFamily == AddressFamily.InterNetwork ? bind : IPAddress.None)
+            .WithDefaultEndpointBoundIPV6Address(bind.AddressFamily == AddressFamily.InterNetworkV6 ? bind : IPAddress.None)
             .WithDefaultEndpointPort(port)
             .WithMaxPendingMessagesPerClient(_options.Mqtt.MaxPendingMessagesPerClient)
             .Build();
@@ -75,7 +78,15 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable
 
             return Task.CompletedTask;
         };
-        await _server.StartAsync().ConfigureAwait(false);
+        try
+        {
+            await _server.StartAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (FindAddressInUse(ex))
+        {
+            throw new PortInUseException($"MQTT: port {port} on {bind} is already in use (another broker such as mosquitto?): " +
+                "stop it or set Aggregator:Mqtt:Port to a free port (such as --Aggregator:Mqtt:Port=1884).", ex);
+        }
         Port = port;
         _logger.BrokerListening(bind.ToString(), port);
     }
@@ -224,6 +235,19 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable
                 // Shutting down.
             }
         }
+    }
+
+    private static bool FindAddressInUse(Exception? ex)
+    {
+        for (; ex is not null; ex = ex.InnerException)
+        {
+            if (ex is SocketException { SocketErrorCode: SocketError.AddressAlreadyInUse })
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static int PickFreePort()
