@@ -17,9 +17,16 @@ public static class AggregatorHost
 {
     /// <param name="args">Command-line arguments (configuration keys, e.g. --Aggregator:DataDirectory=/tmp/x).</param>
     /// <param name="configure">Last-word changes: extra in-memory settings or services (tests replace TimeProvider).</param>
-    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null) =>
+        Finish(CreateBuilder(args, configure));
+
+    /// <summary>
+    /// Reads the configuration (appsettings.json next to the executable, IOCEDGE_ environment variables, the command
+    /// line) and registers the services; opens, binds and creates nothing, so <see cref="ConfigCheck"/> can look first.
+    /// </summary>
+    public static WebApplicationBuilder CreateBuilder(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args });
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         builder.Configuration.AddEnvironmentVariables("IOCEDGE_");
         builder.Services.AddSystemd();
         builder.Services.TryAddSingleton(TimeProvider.System);
@@ -28,14 +35,24 @@ public static class AggregatorHost
             .ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<AggregatorOptions>, AggregatorOptionsValidator>();
         builder.Services.AddSingleton<IngestMetrics>();
-        builder.Services.AddSingleton(sp => new ReadingStore(
-            sp.GetRequiredService<IOptions<AggregatorOptions>>().Value.DatabasePath,
-            sp.GetRequiredService<ILogger<ReadingStore>>()));
+        builder.Services.AddSingleton(sp =>
+        {
+            var options = sp.GetRequiredService<IOptions<AggregatorOptions>>().Value;
+            return new ReadingStore(options.DatabasePath, sp.GetRequiredService<ILogger<ReadingStore>>(),
+                new TimestampPolicy(options.Timestamps));
+        });
         builder.Services.AddSingleton<IngestPipeline>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<IngestPipeline>());
         builder.Services.AddSingleton<EmbeddedBroker>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<EmbeddedBroker>());
         configure?.Invoke(builder);
+        return builder;
+    }
+
+    /// <summary>Builds the application from <see cref="CreateBuilder"/>'s builder and maps the HTTP API.</summary>
+    public static WebApplication Finish(WebApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
 
         var urls = builder.Configuration.GetSection(AggregatorOptions.Section)[nameof(AggregatorOptions.HttpUrls)]
                    ?? new AggregatorOptions().HttpUrls;

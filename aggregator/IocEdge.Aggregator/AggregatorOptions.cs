@@ -18,6 +18,8 @@ public sealed class AggregatorOptions
 
     public IngestOptions Ingest { get; set; } = new();
 
+    public TimestampOptions Timestamps { get; set; } = new();
+
     public string DatabasePath => Path.Combine(DataDirectory, "aggregator.db");
 }
 
@@ -43,6 +45,35 @@ public sealed class IngestOptions
 
     /// <summary>Messages waiting for the store before publishers are held back (their PUBACK waits).</summary>
     public int QueueCapacity { get; set; } = 4_096;
+}
+
+/// <summary>
+/// How far a reading's device timestamp (contract §4 <c>ts</c>) may lie from the aggregator's receive time before the
+/// reading is flagged (contract §4.3). Flagged readings are stored, never dropped, but never become a channel's latest.
+/// </summary>
+public sealed class TimestampOptions
+{
+    /// <summary>
+    /// How far ahead of the receive time a timestamp may be (default 5 minutes): NTP keeps a gateway within well under a
+    /// second, so more than this is a clock that is wrong (an RTC reset to 2099, a GPS week-number rollover).
+    /// Flagged <c>future</c>. 1 second to 1 day.
+    /// </summary>
+    public TimeSpan MaxFuture { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// The backlog horizon: how far behind the receive time a timestamp may be (default 366 days). The gateway's outbox
+    /// keeps readings until they are acknowledged, however long the link is down, so a year covers a station that
+    /// was cut off for a whole wet season; anything older is a clock that was wrong when it read. Flagged
+    /// <c>too_old</c>. 1 hour to 10 years.
+    /// </summary>
+    public TimeSpan MaxAge { get; set; } = TimeSpan.FromDays(366);
+
+    /// <summary>
+    /// No IocEdge software measured anything before this instant (default 2020-01-01T00:00:00Z, before the project
+    /// existed): an earlier timestamp is an unset clock (1970-01-01 after a power cut without RTC, 0001-01-01 from a
+    /// default date). Flagged <c>before_epoch</c>, which takes precedence over <c>too_old</c>. Must be in UTC.
+    /// </summary>
+    public DateTimeOffset Floor { get; set; } = new(2020, 1, 1, 0, 0, 0, TimeSpan.Zero);
 }
 
 /// <summary>Start-up validation: a bad value stops the service with the key and the fix.</summary>
@@ -79,6 +110,22 @@ internal sealed class AggregatorOptionsValidator : IValidateOptions<AggregatorOp
         if (options.Ingest.QueueCapacity < 1)
         {
             errors.Add("Aggregator:Ingest:QueueCapacity must be at least 1 (default 4096).");
+        }
+
+        var t = options.Timestamps;
+        if (t.MaxFuture < TimeSpan.FromSeconds(1) || t.MaxFuture > TimeSpan.FromDays(1))
+        {
+            errors.Add($"Aggregator:Timestamps:MaxFuture is {t.MaxFuture}: use 00:00:01 to 1.00:00:00 (default 00:05:00).");
+        }
+
+        if (t.MaxAge < TimeSpan.FromHours(1) || t.MaxAge > TimeSpan.FromDays(3653))
+        {
+            errors.Add($"Aggregator:Timestamps:MaxAge is {t.MaxAge}: use 01:00:00 to 3653.00:00:00 (default 366.00:00:00).");
+        }
+
+        if (t.Floor.Offset != TimeSpan.Zero || t.Floor.Year < 1990)
+        {
+            errors.Add($"Aggregator:Timestamps:Floor is {t.Floor:O}: give a UTC instant from 1990 on, such as 2020-01-01T00:00:00Z (the default).");
         }
 
         foreach (var url in options.HttpUrls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))

@@ -14,8 +14,18 @@ internal static partial class Log
     [LoggerMessage(1003, LogLevel.Warning, "Gateway {GatewayId} disconnected ({DisconnectType})")]
     public static partial void GatewayDisconnected(this ILogger logger, string gatewayId, string disconnectType);
 
-    [LoggerMessage(1004, LogLevel.Warning, "Rejected a message from client {ClientId} on {Topic}: {Reason}")]
-    public static partial void MessageRejected(this ILogger logger, string clientId, string topic, string reason);
+    [LoggerMessage(1004, LogLevel.Warning,
+        "Refused a message from client {ClientId} on {Topic}: {Reason} (0x{ReasonCode:X2}) {Detail}; {Suppressed} more like it were not logged in the minute before")]
+    public static partial void MessageRefused(this ILogger logger, string clientId, string topic, string reason, int reasonCode, string detail,
+        long suppressed);
+
+    [LoggerMessage(1008, LogLevel.Warning,
+        "Client {ClientId} published readings with QoS 0 on {Topic}: stored, but no PUBACK can tell it so (contract §1 asks QoS 1); {Suppressed} more like it were not logged in the minute before")]
+    public static partial void UnacknowledgedReadings(this ILogger logger, string clientId, string topic, long suppressed);
+
+    [LoggerMessage(1007, LogLevel.Warning,
+        "Client {ClientId} speaks MQTT {Version}, which cannot carry a refusal: closing its connection so it keeps the message and resends it")]
+    public static partial void ClosingOldProtocolClient(this ILogger logger, string clientId, string version);
 
     [LoggerMessage(1005, LogLevel.Error, "Could not store {Count} readings from {GatewayId}; the gateway keeps them and sends them again")]
     public static partial void StoreFailed(this ILogger logger, Exception exception, int count, string gatewayId);

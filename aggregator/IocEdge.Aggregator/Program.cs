@@ -1,7 +1,3 @@
 using IocEdge.Aggregator;
 
-var app = AggregatorHost.Build(args);
-await using (app.ConfigureAwait(false))
-{
-    await app.RunAsync().ConfigureAwait(false);
-}
+return await AggregatorMain.RunAsync(args).ConfigureAwait(false);

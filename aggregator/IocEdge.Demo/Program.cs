@@ -124,7 +124,7 @@ await using (station.ConfigureAwait(false))
 
         using var rain = PulseTrain.RainGauge(gpio, 22, TimeProvider.System, () => 6.0);
         using var wind = PulseTrain.Anemometer(gpio, 23, TimeProvider.System, () => 2.5 + Math.Sin(Clock() / 20_000.0));
-        using var door = TimeProvider.System.CreateTimer(_ => gpio.SetInput(17, TimeProvider.System.GetUtcNow().Second % 40 < 10 ? PinValue.Low : PinValue.High),
+        using var door = TimeProvider.System.CreateTimer(_ => gpio.SetInput(17, Clock() / 1000 % 40 < 10 ? PinValue.Low : PinValue.High),
             null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
         // The cabinet's own bus sensors, simulated to their datasheets: a BME280 on I2C-1 and a PMS5003 on the UART.
         var bme = new SimulatedBme280(TimeProvider.System, () => new AirConditions(
@@ -167,8 +167,8 @@ await using (station.ConfigureAwait(false))
 
 return 0;
 
-// Milliseconds on the demo's clock, for the simulated signals' slow cycles.
-static double Clock() => TimeProvider.System.GetUtcNow().ToUnixTimeMilliseconds();
+// Milliseconds on the monotonic clock, for the simulated signals' slow cycles (a wall-clock step must not jump them).
+static double Clock() => TimeProvider.System.GetTimestamp() * 1000.0 / TimeProvider.System.TimestampFrequency;
 
 static string DeviceName(string profile) => profile switch
 {

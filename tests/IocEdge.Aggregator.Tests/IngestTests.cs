@@ -1,6 +1,8 @@
 using System.Text;
 using IocEdge.Protocols.Mqtt;
 using IocEdge.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 using MQTTnet;
 using MQTTnet.Formatter;
 using MQTTnet.Protocol;
@@ -14,7 +16,9 @@ public sealed class IngestTests : IAsyncLifetime
     private readonly TempDirectory _dir = new("aggregator");
     private TestAggregator _aggregator = null!;
 
-    public async Task InitializeAsync() => _aggregator = await TestAggregator.StartAsync(_dir.Path);
+    // The aggregator's clock an hour after T0, so the readings below are always plausible (contract §4.3).
+    public async Task InitializeAsync() => _aggregator = await TestAggregator.StartAsync(_dir.Path,
+        b => b.Services.AddSingleton<TimeProvider>(new FakeTimeProvider(T0.AddHours(1))));
 
     public async Task DisposeAsync()
     {
@@ -99,7 +103,9 @@ public sealed class IngestTests : IAsyncLifetime
         Assert.Equal(2, _aggregator.Metrics.Rejected);
         Assert.Equal(1, _aggregator.Metrics.Stored);
         Assert.True(client.IsConnected);
-        Assert.Contains("iocedge_ingest_rejected_total 2", await _aggregator.Http.GetStringAsync(new Uri("/metrics", UriKind.Relative)), StringComparison.Ordinal);
+        var metrics = await _aggregator.Http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+        Assert.Contains("iocedge_ingest_rejected_total{reason=\"payload_invalid\"} 1", metrics, StringComparison.Ordinal);
+        Assert.Contains("iocedge_ingest_rejected_total{reason=\"payload_gateway\"} 1", metrics, StringComparison.Ordinal);
     }
 
     [Fact]

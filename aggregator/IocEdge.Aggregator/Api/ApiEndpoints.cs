@@ -10,6 +10,9 @@ namespace IocEdge.Aggregator.Api;
 /// <summary>The IOC's HTTP API, version 1 (see aggregator/README.md).</summary>
 internal static class ApiEndpoints
 {
+    private const int DefaultReadingsPerPage = 100;
+    private const int MaxReadingsPerPage = 10_000;
+
     public static IEndpointRouteBuilder MapIocApi(this IEndpointRouteBuilder app)
     {
         var v1 = app.MapGroup("/api/v1");
@@ -28,8 +31,24 @@ internal static class ApiEndpoints
         v1.MapGet("/gateways", (ReadingStore store, TimeProvider time) =>
         {
             var list = store.Gateways().Select(g => new GatewayDto(g.Gateway, g.State, g.StatusAt?.UtcDateTime, g.Software, g.OutboxPending,
-                g.LastSeen?.UtcDateTime, g.Readings, g.Duplicates, g.Channels)).ToList();
+                g.LastSeen?.UtcDateTime, g.Readings, g.Duplicates, g.Channels,
+                new TimestampsFlaggedDto(g.TimestampsFlagged.Future, g.TimestampsFlagged.TooOld, g.TimestampsFlagged.BeforeEpoch))).ToList();
             return Results.Json(new GatewaysResponse(time.GetUtcNow().UtcDateTime, list), ApiJsonContext.Default.GatewaysResponse);
+        });
+        v1.MapGet("/readings", (string? gateway, string? channel, int? limit, ReadingStore store, TimeProvider time) =>
+        {
+            if (gateway is null || !Identifiers.IsValidGatewayId(gateway) || channel is null || !Identifiers.IsValidChannelId(channel) ||
+                limit is < 1 or > MaxReadingsPerPage)
+            {
+                return Results.Json(new ProblemDto(
+                        $"give ?gateway=ID&channel=ID[&limit=1-{MaxReadingsPerPage}] (ids as in contract §2, e.g. gateway=gw-demo-01&channel=env1/pm2_5)."),
+                    ApiJsonContext.Default.ProblemDto, statusCode: StatusCodes.Status400BadRequest);
+            }
+
+            var list = store.Readings(gateway, channel, limit ?? DefaultReadingsPerPage).Select(r => new ReadingDto(r.Sequence,
+                r.Timestamp.UtcDateTime, r.Value, r.Unit, QualityNames.ToWire(r.Quality), TimestampPolicy.ToWire(r.TimestampStatus),
+                r.ReceivedAt.UtcDateTime)).ToList();
+            return Results.Json(new ReadingsResponse(time.GetUtcNow().UtcDateTime, gateway, channel, list), ApiJsonContext.Default.ReadingsResponse);
         });
         app.MapGet("/metrics", (IngestMetrics metrics) => Results.Text(metrics.ToPrometheusText(), "text/plain; version=0.0.4"));
         app.MapGet("/healthz", (ReadingStore store) => Results.Text($"ok {store.Count()} readings\n"));

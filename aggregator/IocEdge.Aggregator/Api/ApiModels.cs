@@ -26,7 +26,19 @@ public sealed record GatewayDto(
     DateTime? LastSeen,
     long Readings,
     long Duplicates,
-    int Channels);
+    int Channels,
+    TimestampsFlaggedDto TimestampsFlagged);
+
+/// <summary>Stored readings (and status messages) of one gateway whose device timestamp was flagged (contract §4.3).</summary>
+public sealed record TimestampsFlaggedDto(long Future, long TooOld, long BeforeEpoch);
+
+/// <summary>
+/// One stored reading (GET /api/v1/readings). <c>ts_status</c> is <c>ok</c>, <c>future</c>, <c>too_old</c> or
+/// <c>before_epoch</c> (contract §4.3): anything but <c>ok</c> means the device clock was wrong when it read.
+/// </summary>
+public sealed record ReadingDto(long Seq, DateTime Ts, double? Value, string Unit, string Quality, string TsStatus, DateTime ReceivedAt);
+
+public sealed record ReadingsResponse(DateTime GeneratedAt, string Gateway, string Channel, IReadOnlyList<ReadingDto> Readings);
 
 public sealed record GatewaysResponse(DateTime GeneratedAt, IReadOnlyList<GatewayDto> Gateways);
 
@@ -35,5 +47,6 @@ public sealed record ProblemDto(string Error);
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(LatestResponse))]
 [JsonSerializable(typeof(GatewaysResponse))]
+[JsonSerializable(typeof(ReadingsResponse))]
 [JsonSerializable(typeof(ProblemDto))]
 internal sealed partial class ApiJsonContext : JsonSerializerContext;

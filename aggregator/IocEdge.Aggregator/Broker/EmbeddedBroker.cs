@@ -1,9 +1,11 @@
 using System.Net;
+using System.Net.Sockets;
 using IocEdge.Aggregator.Ingest;
 using IocEdge.Protocols.Mqtt;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using MQTTnet.Formatter;
 using MQTTnet.Protocol;
 using MQTTnet.Server;
 
@@ -12,8 +14,10 @@ namespace IocEdge.Aggregator.Broker;
 /// <summary>
 /// The embedded MQTT broker (MQTTnet.Server). It is also the ingest point: a readings message is decoded and committed
 /// inside the broker's publish interceptor, so the PUBACK the gateway waits for leaves only after the commit
-/// (contract §1). A malformed payload is answered with reason 0x99 (payload format invalid), a store failure with 0x80;
-/// MQTT 3.1.1 has no reason codes, so there a store failure closes the connection instead of acknowledging.
+/// (contract §1). Every other message is refused by <see cref="IngestRules"/> with the reason code of contract §6
+/// (0x90 topic, 0x99 payload, 0x83 retained readings), counted per reason and logged (rate-limited by
+/// <see cref="LogLimiter"/>); an MQTT 3.1.1 client, whose PUBACK cannot carry a reason, has its connection closed
+/// instead, and so has every client when the store fails. Nothing is acknowledged as a success without being stored.
 /// </summary>
 public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable
 {
@@ -22,6 +26,8 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable
     private readonly IngestMetrics _metrics;
     private readonly TimeProvider _time;
     private readonly ILogger<EmbeddedBroker> _logger;
+    private const string ProtocolKey = "iocedge.protocol";
+    private readonly LogLimiter _logLimiter;
     private MqttServer? _server;
 
     public EmbeddedBroker(IOptions<AggregatorOptions> options, IngestPipeline ingest, IngestMetrics metrics, TimeProvider time,
@@ -33,6 +39,7 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable
         _metrics = metrics;
         _time = time;
         _logger = logger;
+        _logLimiter = new LogLimiter(time);
     }
 
     /// <summary>The port the broker listens on (the configured one, or the one picked when configured as 0).</summary>
@@ -44,7 +51,9 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable
         var bind = IPAddress.Parse(_options.Mqtt.BindAddress);
         var serverOptions = new MqttServerOptionsBuilder()
             .WithDefaultEndpoint()
-            .WithDefaultEndpointBoundIPAddress(bind)
+            // Bind exactly the configured address: MQTTnet also opens [::] unless the other family is set to None.
+            .WithDefaultEndpointBoundIPAddress(bind.AddressFamily == AddressFamily.InterNetwork ? bind : IPAddress.None)
+            .WithDefaultEndpointBoundIPV6Address(bind.AddressFamily == AddressFamily.InterNetworkV6 ? bind : IPAddress.None)
             .WithDefaultEndpointPort(port)
             .WithMaxPendingMessagesPerClient(_options.Mqtt.MaxPendingMessagesPerClient)
             .Build();
@@ -52,6 +61,9 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable
         _server.InterceptingPublishAsync += OnPublishAsync;
         _server.ClientConnectedAsync += e =>
         {
+            // Remembered for the session: a refusal is told to an MQTT 5 client by reason code, to an older one by
+            // closing its connection (contract §6).
+            e.SessionItems[ProtocolKey] = e.ProtocolVersion;
             _logger.GatewayConnected(e.ClientId, e.RemoteEndPoint?.ToString());
             return Task.CompletedTask;
         };
@@ -66,7 +78,15 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable
 
             return Task.CompletedTask;
         };
-        await _server.StartAsync().ConfigureAwait(false);
+        try
+        {
+            await _server.StartAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (FindAddressInUse(ex))
+        {
+            throw new PortInUseException($"MQTT: port {port} on {bind} is already in use (another broker such as mosquitto?): " +
+                "stop it or set Aggregator:Mqtt:Port to a free port (such as --Aggregator:Mqtt:Port=1884).", ex);
+        }
         Port = port;
         _logger.BrokerListening(bind.ToString(), port);
     }
@@ -91,44 +111,76 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable
 
     private async Task OnPublishAsync(InterceptingPublishEventArgs e)
     {
-        var topic = e.ApplicationMessage.Topic;
-        if (!Topics.TryParse(topic, out var gatewayId, out var kind))
+        var message = e.ApplicationMessage;
+        var topic = message.Topic ?? string.Empty;
+        if (IngestRules.CheckTopic(topic, out var gatewayId, out var kind) is { } topicRefusal)
         {
-            // Not ours (a technician's test message, a future topic): the broker passes it on, nothing is stored.
+            Refuse(e, topic, topicRefusal);
             return;
         }
 
-        var payload = e.ApplicationMessage.Payload;
+        if (kind == TopicKind.Readings)
+        {
+            _metrics.Message();
+        }
+
+        var payload = message.Payload;
+        if (payload.IsEmpty)
+        {
+            if (kind == TopicKind.Status && message.Retain)
+            {
+                // MQTT's way of deleting a retained message (a technician clearing a gateway's old status): the broker
+                // does it, and nothing was meant to be stored.
+                return;
+            }
+
+            Refuse(e, topic, IngestRules.EmptyPayload);
+            return;
+        }
+
+        if (kind == TopicKind.Readings && message.Retain)
+        {
+            Refuse(e, topic, IngestRules.RetainedReadings);
+            return;
+        }
+
         var bytes = payload.IsSingleSegment ? payload.FirstSpan : System.Buffers.BuffersExtensions.ToArray(payload);
-        if (kind == TopicKind.Status)
-        {
-            if (GatewayStatusJson.TryDecode(bytes, gatewayId, out var status, out var statusError))
-            {
-                await _ingest.SubmitStatusAsync(status!, e.CancellationToken).ConfigureAwait(false);
-            }
-            else
-            {
-                Reject(e, gatewayId, topic, statusError!);
-            }
-
-            return;
-        }
-
-        _metrics.Message();
-        if (!ReadingBatchJson.TryDecode(bytes, gatewayId, out var batch, out var error))
-        {
-            Reject(e, e.ClientId, topic, error!);
-            return;
-        }
-
         try
         {
+            if (kind == TopicKind.Status)
+            {
+                if (!GatewayStatusJson.TryDecode(bytes, gatewayId, out var status, out var statusError))
+                {
+                    Refuse(e, topic, IngestRules.BadPayload(statusError!));
+                    return;
+                }
+
+                await _ingest.SubmitStatusAsync(status!, e.CancellationToken).ConfigureAwait(false);
+                return;
+            }
+
+            if (!ReadingBatchJson.TryDecode(bytes, gatewayId, out var batch, out var error))
+            {
+                Refuse(e, topic, IngestRules.BadPayload(error!));
+                return;
+            }
+
             await _ingest.SubmitAsync(batch!, e.CancellationToken).ConfigureAwait(false);
+            if (message.QualityOfServiceLevel == MqttQualityOfServiceLevel.AtMostOnce)
+            {
+                // Stored, but QoS 0 has no PUBACK: the sender cannot know (contract §1 asks QoS 1). Counted and logged.
+                _metrics.UnacknowledgedMessage();
+                if (_logLimiter.TryEnter(e.ClientId, "qos0", out var suppressed))
+                {
+                    _logger.UnacknowledgedReadings(e.ClientId, topic, suppressed);
+                }
+            }
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !e.CancellationToken.IsCancellationRequested)
         {
-            // Not stored: the gateway must keep the readings. MQTT 5 says so with the reason code; an MQTT 3.1.1 PUBACK
-            // cannot carry one, so the connection is closed and the gateway resends after reconnecting.
+            // Not stored (the store is failing; IngestPipeline counted and logged it): the sender must keep the message.
+            // MQTTnet sends no PUBACK when it closes the connection, so every sender (MQTT 5: DISCONNECT 0x80; 3.1.1:
+            // the socket closes) keeps the message and resends it after reconnecting.
             e.ProcessPublish = false;
             e.Response.ReasonCode = MqttPubAckReasonCode.UnspecifiedError;
             e.Response.ReasonString = "not stored: " + ex.Message;
@@ -136,13 +188,30 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable
         }
     }
 
-    private void Reject(InterceptingPublishEventArgs e, string clientId, string topic, string reason)
+    private void Refuse(InterceptingPublishEventArgs e, string topic, Refusal refusal)
     {
-        _metrics.Reject();
-        _logger.MessageRejected(clientId, topic, reason);
+        _metrics.Reject(refusal.Reason);
+        if (_logLimiter.TryEnter(e.ClientId, refusal.Reason, out var suppressed))
+        {
+            _logger.MessageRefused(e.ClientId, topic.Length > 200 ? topic[..200] + "..." : topic, refusal.Reason, (int)refusal.Code,
+                refusal.Detail, suppressed);
+        }
+
         e.ProcessPublish = false;
-        e.Response.ReasonCode = MqttPubAckReasonCode.PayloadFormatInvalid;
-        e.Response.ReasonString = reason;
+        e.Response.ReasonCode = refusal.Code;
+        e.Response.ReasonString = refusal.Detail;
+        if (e.ApplicationMessage.QualityOfServiceLevel != MqttQualityOfServiceLevel.AtMostOnce &&
+            (!e.SessionItems.Contains(ProtocolKey) || e.SessionItems[ProtocolKey] is not MqttProtocolVersion.V500))
+        {
+            // An MQTT 3.1.1 PUBACK has no reason code: it can only say "stored". Closing the connection instead (no
+            // PUBACK) makes the sender keep the message and resend it, which is visible, rather than delete it.
+            if (_logLimiter.TryEnter(e.ClientId, "old_protocol", out _))
+            {
+                _logger.ClosingOldProtocolClient(e.ClientId, e.SessionItems[ProtocolKey]?.ToString() ?? "unknown");
+            }
+
+            e.CloseConnection = true;
+        }
     }
 
     private async Task OnDisconnectedAsync(ClientDisconnectedEventArgs e)
@@ -166,6 +235,19 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable
                 // Shutting down.
             }
         }
+    }
+
+    private static bool FindAddressInUse(Exception? ex)
+    {
+        for (; ex is not null; ex = ex.InnerException)
+        {
+            if (ex is SocketException { SocketErrorCode: SocketError.AddressAlreadyInUse })
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static int PickFreePort()

@@ -1,15 +1,21 @@
+using System.Collections.Concurrent;
+using System.Text;
+using IocEdge.Aggregator.Storage;
+
 namespace IocEdge.Aggregator.Ingest;
 
 /// <summary>Counters the aggregator exposes on /metrics (Prometheus text format) and in tests.</summary>
 public sealed class IngestMetrics
 {
+    private readonly ConcurrentDictionary<string, long> _rejected = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<(string Gateway, TimestampStatus Status), long> _flagged = new();
     private long _messages;
     private long _stored;
     private long _duplicates;
-    private long _rejected;
     private long _storeFailures;
     private long _brokerDropped;
     private long _commits;
+    private long _unacknowledged;
 
     public long Messages => Interlocked.Read(ref _messages);
 
@@ -17,13 +23,23 @@ public sealed class IngestMetrics
 
     public long Duplicates => Interlocked.Read(ref _duplicates);
 
-    public long Rejected => Interlocked.Read(ref _rejected);
+    /// <summary>Messages refused, all reasons together.</summary>
+    public long Rejected => _rejected.Values.Sum();
 
     public long StoreFailures => Interlocked.Read(ref _storeFailures);
 
     public long BrokerDropped => Interlocked.Read(ref _brokerDropped);
 
     public long Commits => Interlocked.Read(ref _commits);
+
+    /// <summary>Readings messages published with QoS 0: stored when valid, but the sender could not be told (contract §6).</summary>
+    public long Unacknowledged => Interlocked.Read(ref _unacknowledged);
+
+    /// <summary>Messages refused for <paramref name="reason"/> (a label of contract §6, such as <c>topic_gateway</c>).</summary>
+    public long RejectedFor(string reason) => _rejected.TryGetValue(reason, out var n) ? n : 0;
+
+    /// <summary>Stored readings of <paramref name="gateway"/> whose device timestamp was flagged <paramref name="status"/>.</summary>
+    public long Flagged(string gateway, TimestampStatus status) => _flagged.TryGetValue((gateway, status), out var n) ? n : 0;
 
     internal void Message() => Interlocked.Increment(ref _messages);
 
@@ -34,34 +50,59 @@ public sealed class IngestMetrics
         Interlocked.Increment(ref _commits);
     }
 
-    internal void Reject() => Interlocked.Increment(ref _rejected);
+    internal void Reject(string reason) => _rejected.AddOrUpdate(reason, 1, static (_, n) => n + 1);
+
+    internal void UnacknowledgedMessage() => Interlocked.Increment(ref _unacknowledged);
+
+    internal void TimestampsFlagged(string gateway, StoreResult result)
+    {
+        Add(gateway, TimestampStatus.Future, result.Future);
+        Add(gateway, TimestampStatus.TooOld, result.TooOld);
+        Add(gateway, TimestampStatus.BeforeEpoch, result.BeforeEpoch);
+    }
 
     internal void StoreFailure() => Interlocked.Increment(ref _storeFailures);
 
     internal void Dropped() => Interlocked.Increment(ref _brokerDropped);
 
-    public string ToPrometheusText() => $"""
-        # HELP iocedge_ingest_messages_total Readings messages received.
-        # TYPE iocedge_ingest_messages_total counter
-        iocedge_ingest_messages_total {Messages}
-        # HELP iocedge_ingest_stored_total Readings stored (first delivery).
-        # TYPE iocedge_ingest_stored_total counter
-        iocedge_ingest_stored_total {Stored}
-        # HELP iocedge_ingest_duplicates_total Readings received again and not stored twice.
-        # TYPE iocedge_ingest_duplicates_total counter
-        iocedge_ingest_duplicates_total {Duplicates}
-        # HELP iocedge_ingest_rejected_total Messages refused as malformed (counted and dropped).
-        # TYPE iocedge_ingest_rejected_total counter
-        iocedge_ingest_rejected_total {Rejected}
-        # HELP iocedge_ingest_store_failures_total Commits that failed; their senders were told to retry.
-        # TYPE iocedge_ingest_store_failures_total counter
-        iocedge_ingest_store_failures_total {StoreFailures}
-        # HELP iocedge_ingest_commits_total Store transactions.
-        # TYPE iocedge_ingest_commits_total counter
-        iocedge_ingest_commits_total {Commits}
-        # HELP iocedge_broker_dropped_total Messages the embedded broker dropped for a slow subscriber.
-        # TYPE iocedge_broker_dropped_total counter
-        iocedge_broker_dropped_total {BrokerDropped}
+    public string ToPrometheusText()
+    {
+        var sb = new StringBuilder();
+        Counter(sb, "iocedge_ingest_messages_total", "Readings messages received.", Messages);
+        Counter(sb, "iocedge_ingest_stored_total", "Readings stored (first delivery).", Stored);
+        Counter(sb, "iocedge_ingest_duplicates_total", "Readings received again and not stored twice.", Duplicates);
+        sb.Append("# HELP iocedge_ingest_rejected_total Messages on iocedge/ refused and not stored, by reason (contract §6).\n")
+            .Append("# TYPE iocedge_ingest_rejected_total counter\n");
+        foreach (var (reason, n) in _rejected.OrderBy(p => p.Key, StringComparer.Ordinal))
+        {
+            sb.Append("iocedge_ingest_rejected_total{reason=\"").Append(reason).Append("\"} ").Append(n).Append('\n');
+        }
 
-        """;
+        Counter(sb, "iocedge_ingest_unacknowledged_total", "Readings messages sent with QoS 0 (no PUBACK possible; stored when valid).", Unacknowledged);
+        sb.Append("# HELP iocedge_ingest_timestamp_flagged_total Stored readings whose device timestamp is implausible, by gateway and status (contract §4.3).\n")
+            .Append("# TYPE iocedge_ingest_timestamp_flagged_total counter\n");
+        foreach (var ((gateway, status), n) in _flagged.OrderBy(p => p.Key.Gateway, StringComparer.Ordinal).ThenBy(p => p.Key.Status))
+        {
+            sb.Append("iocedge_ingest_timestamp_flagged_total{gateway=\"").Append(gateway).Append("\",status=\"")
+                .Append(TimestampPolicy.ToWire(status)).Append("\"} ").Append(n).Append('\n');
+        }
+
+        Counter(sb, "iocedge_ingest_store_failures_total", "Commits that failed; their senders were told to retry.", StoreFailures);
+        Counter(sb, "iocedge_ingest_commits_total", "Store transactions.", Commits);
+        Counter(sb, "iocedge_broker_dropped_total", "Messages the embedded broker dropped for a slow subscriber.", BrokerDropped);
+        return sb.ToString();
+    }
+
+    private void Add(string gateway, TimestampStatus status, int n)
+    {
+        if (n > 0)
+        {
+            _flagged.AddOrUpdate((gateway, status), n, (_, v) => v + n);
+        }
+    }
+
+    private static void Counter(StringBuilder sb, string name, string help, long value) =>
+        sb.Append("# HELP ").Append(name).Append(' ').Append(help).Append('\n')
+            .Append("# TYPE ").Append(name).Append(" counter\n")
+            .Append(name).Append(' ').Append(value).Append('\n');
 }

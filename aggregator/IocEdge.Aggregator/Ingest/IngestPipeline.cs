@@ -94,17 +94,19 @@ public sealed class IngestPipeline : BackgroundService
     private void Commit(List<Work> pending, List<ReadingBatch> batches)
     {
         StoreResult[] results;
+        // The receive time: the one wall-clock reading of a commit, against which device timestamps are judged (§4.3).
+        var receivedAt = _time.GetUtcNow();
         try
         {
             foreach (var w in pending)
             {
                 if (w.Status is not null)
                 {
-                    _store.RecordStatus(w.Status);
+                    _store.RecordStatus(w.Status, receivedAt);
                 }
             }
 
-            results = batches.Count == 0 ? [] : _store.Store(batches, _time.GetUtcNow());
+            results = batches.Count == 0 ? [] : _store.Store(batches, receivedAt);
         }
         catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or IOException)
         {
@@ -133,6 +135,7 @@ public sealed class IngestPipeline : BackgroundService
             }
 
             var r = results[b++];
+            _metrics.TimestampsFlagged(w.Batch.GatewayId, r);
             stored += r.Stored;
             duplicates += r.Duplicates;
             w.Done.TrySetResult(r);

@@ -1,11 +1,22 @@
+using IocEdge.Aggregator.Ingest;
 using IocEdge.Protocols.Mqtt;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 
 namespace IocEdge.Aggregator.Storage;
 
-/// <summary>What one commit did with the readings it was given.</summary>
-public readonly record struct StoreResult(int Stored, int Duplicates);
+/// <summary>
+/// What one commit did with the readings it was given. <paramref name="Future"/>, <paramref name="TooOld"/> and
+/// <paramref name="BeforeEpoch"/> count the stored readings whose device timestamp was flagged (contract §4.3).
+/// </summary>
+public readonly record struct StoreResult(int Stored, int Duplicates, int Future = 0, int TooOld = 0, int BeforeEpoch = 0);
+
+/// <summary>Per gateway, how many stored readings (and status messages) carried a flagged device timestamp (contract §4.3).</summary>
+public sealed record TimestampCounts(long Future, long TooOld, long BeforeEpoch);
+
+/// <summary>One stored reading as the history API shows it.</summary>
+public sealed record StoredReading(long Sequence, DateTimeOffset Timestamp, double? Value, string Unit, Quality Quality,
+    TimestampStatus TimestampStatus, DateTimeOffset ReceivedAt);
 
 /// <summary>The latest value of one channel, as the IOC sees it.</summary>
 public sealed record LatestReading(string Gateway, string Channel, DateTimeOffset Timestamp, double? Value, string Unit,
@@ -13,12 +24,14 @@ public sealed record LatestReading(string Gateway, string Channel, DateTimeOffse
 
 /// <summary>What the aggregator knows of one gateway.</summary>
 public sealed record GatewayInfo(string Gateway, string State, DateTimeOffset? StatusAt, string? Software, long? OutboxPending,
-    DateTimeOffset? LastSeen, long Readings, long Duplicates, int Channels);
+    DateTimeOffset? LastSeen, long Readings, long Duplicates, int Channels, TimestampCounts TimestampsFlagged);
 
 /// <summary>
 /// The aggregator's SQLite store. Readings are keyed by (gateway, stream, seq): inserting a key that is already there
 /// does nothing, which is what makes a redelivered message harmless (contract §4.1). Each channel is a row of
 /// <c>series</c> that also holds its latest value, so "latest" is one small table scan whatever the history length.
+/// Every reading is stored with its <c>ts_status</c> (contract §4.3): one whose device timestamp is implausible is kept
+/// but never becomes the channel's latest value.
 /// </summary>
 /// <remarks>
 /// One writer (the ingest loop) owns the write connection; readers open their own pooled connections (WAL lets them
@@ -52,6 +65,7 @@ public sealed class ReadingStore : IDisposable
             value REAL,
             quality INTEGER NOT NULL,
             received INTEGER NOT NULL,
+            ts_status INTEGER NOT NULL DEFAULT 0,
             PRIMARY KEY(stream_id, seq)) WITHOUT ROWID;
         CREATE INDEX IF NOT EXISTS readings_series_ts ON readings(series_id, ts);
         CREATE TABLE IF NOT EXISTS gateways(
@@ -62,21 +76,38 @@ public sealed class ReadingStore : IDisposable
             outbox_pending INTEGER,
             last_seen INTEGER,
             readings INTEGER NOT NULL DEFAULT 0,
-            duplicates INTEGER NOT NULL DEFAULT 0);
+            duplicates INTEGER NOT NULL DEFAULT 0,
+            ts_future INTEGER NOT NULL DEFAULT 0,
+            ts_too_old INTEGER NOT NULL DEFAULT 0,
+            ts_before_epoch INTEGER NOT NULL DEFAULT 0);
         """;
+
+    // Columns added after the first release: a store created by an older aggregator gains them on open.
+    private static readonly (string Table, string Column, string Definition)[] AddedColumns =
+    [
+        ("readings", "ts_status", "INTEGER NOT NULL DEFAULT 0"),
+        ("gateways", "ts_future", "INTEGER NOT NULL DEFAULT 0"),
+        ("gateways", "ts_too_old", "INTEGER NOT NULL DEFAULT 0"),
+        ("gateways", "ts_before_epoch", "INTEGER NOT NULL DEFAULT 0"),
+    ];
 
     private readonly string _connectionString;
     private readonly ILogger _logger;
+    private readonly TimestampPolicy _timestamps;
     private readonly SqliteConnection _writer;
     private readonly Dictionary<(string Gateway, string Stream), long> _streamIds = [];
     private readonly Dictionary<(string Gateway, string Channel), (long Id, string Unit)> _series = [];
     private readonly SqliteCommand _insertReading;
     private readonly SqliteCommand _updateLatest;
 
-    public ReadingStore(string databasePath, ILogger<ReadingStore> logger)
+    /// <param name="databasePath">The SQLite file; its folder is created if missing.</param>
+    /// <param name="logger">Where unit changes and the opening are logged.</param>
+    /// <param name="timestamps">The device-timestamp rule (contract §4.3); <see cref="TimestampPolicy.Default"/> when null.</param>
+    public ReadingStore(string databasePath, ILogger<ReadingStore> logger, TimestampPolicy? timestamps = null)
     {
         ArgumentNullException.ThrowIfNull(databasePath);
         _logger = logger;
+        _timestamps = timestamps ?? TimestampPolicy.Default;
         var dir = Path.GetDirectoryName(Path.GetFullPath(databasePath));
         if (dir is not null)
         {
@@ -94,15 +125,16 @@ public sealed class ReadingStore : IDisposable
         _writer = new SqliteConnection(_connectionString);
         _writer.Open();
         Execute(_writer, Schema);
+        AddMissingColumns(_writer);
         Execute(_writer, "PRAGMA synchronous=FULL;");
 
         _insertReading = _writer.CreateCommand();
         _insertReading.CommandText = """
-            INSERT INTO readings(stream_id, seq, series_id, ts, value, quality, received)
-            VALUES ($stream, $seq, $series, $ts, $value, $quality, $received)
+            INSERT INTO readings(stream_id, seq, series_id, ts, value, quality, received, ts_status)
+            VALUES ($stream, $seq, $series, $ts, $value, $quality, $received, $ts_status)
             ON CONFLICT DO NOTHING
             """;
-        foreach (var p in new[] { "$stream", "$seq", "$series", "$ts", "$value", "$quality", "$received" })
+        foreach (var p in new[] { "$stream", "$seq", "$series", "$ts", "$value", "$quality", "$received", "$ts_status" })
         {
             _insertReading.Parameters.Add(new SqliteParameter(p, null));
         }
@@ -121,8 +153,10 @@ public sealed class ReadingStore : IDisposable
     }
 
     /// <summary>
-    /// Stores every batch in one transaction. Returns, per batch, how many readings were new and how many were
-    /// already stored. Throws (and stores nothing) when the database cannot be written (disk full, I/O error).
+    /// Stores every batch in one transaction. Returns, per batch, how many readings were new, how many were
+    /// already stored and how many new ones had a flagged device timestamp (judged against
+    /// <paramref name="receivedAt"/>, contract §4.3; those are stored but never become a channel's latest).
+    /// Throws (and stores nothing) when the database cannot be written (disk full, I/O error).
     /// </summary>
     public StoreResult[] Store(IReadOnlyList<ReadingBatch> batches, DateTimeOffset receivedAt)
     {
@@ -142,10 +176,12 @@ public sealed class ReadingStore : IDisposable
                 var batch = batches[b];
                 var streamId = StreamId(batch.GatewayId, batch.StreamId, tx);
                 int stored = 0, duplicates = 0;
+                var flagged = new int[4];
                 foreach (var (seq, r) in batch.Readings)
                 {
                     var seriesId = SeriesId(batch.GatewayId, r.Channel, r.Unit, tx);
                     var ts = r.Timestamp.ToUnixTimeMilliseconds();
+                    var tsStatus = _timestamps.Classify(r.Timestamp, receivedAt);
                     object value = r.Value is { } v ? v : DBNull.Value;
                     var ps = _insertReading.Parameters;
                     ps[0].Value = streamId;
@@ -155,6 +191,7 @@ public sealed class ReadingStore : IDisposable
                     ps[4].Value = value;
                     ps[5].Value = (int)r.Quality;
                     ps[6].Value = received;
+                    ps[7].Value = (int)tsStatus;
                     if (_insertReading.ExecuteNonQuery() == 0)
                     {
                         duplicates++;
@@ -162,6 +199,13 @@ public sealed class ReadingStore : IDisposable
                     }
 
                     stored++;
+                    flagged[(int)tsStatus]++;
+                    if (tsStatus != TimestampStatus.Ok)
+                    {
+                        // Kept for the record, but a clock that was wrong must not put 1970 or 2099 in front of the IOC.
+                        continue;
+                    }
+
                     if (!newest.TryGetValue(seriesId, out var n) || n.Ts < ts || (n.Ts == ts && n.Seq < seq))
                     {
                         newest[seriesId] = (ts, seq, value, (int)r.Quality);
@@ -171,16 +215,22 @@ public sealed class ReadingStore : IDisposable
                 using var gw = _writer.CreateCommand();
                 gw.Transaction = tx;
                 gw.CommandText = """
-                    INSERT INTO gateways(gateway, last_seen, readings, duplicates) VALUES ($g, $t, $n, $d)
+                    INSERT INTO gateways(gateway, last_seen, readings, duplicates, ts_future, ts_too_old, ts_before_epoch)
+                    VALUES ($g, $t, $n, $d, $f, $o, $e)
                     ON CONFLICT(gateway) DO UPDATE SET last_seen=max(coalesce(last_seen, 0), $t),
-                        readings=readings+$n, duplicates=duplicates+$d
+                        readings=readings+$n, duplicates=duplicates+$d,
+                        ts_future=ts_future+$f, ts_too_old=ts_too_old+$o, ts_before_epoch=ts_before_epoch+$e
                     """;
                 gw.Parameters.AddWithValue("$g", batch.GatewayId);
                 gw.Parameters.AddWithValue("$t", received);
                 gw.Parameters.AddWithValue("$n", stored);
                 gw.Parameters.AddWithValue("$d", duplicates);
+                gw.Parameters.AddWithValue("$f", flagged[(int)TimestampStatus.Future]);
+                gw.Parameters.AddWithValue("$o", flagged[(int)TimestampStatus.TooOld]);
+                gw.Parameters.AddWithValue("$e", flagged[(int)TimestampStatus.BeforeEpoch]);
                 gw.ExecuteNonQuery();
-                results[b] = new StoreResult(stored, duplicates);
+                results[b] = new StoreResult(stored, duplicates, flagged[(int)TimestampStatus.Future],
+                    flagged[(int)TimestampStatus.TooOld], flagged[(int)TimestampStatus.BeforeEpoch]);
             }
 
             foreach (var (seriesId, n) in newest)
@@ -208,19 +258,29 @@ public sealed class ReadingStore : IDisposable
         }
     }
 
-    /// <summary>Records a gateway's status message (or its disconnection, with <paramref name="status"/> offline).</summary>
-    public void RecordStatus(GatewayStatus status)
+    /// <summary>
+    /// Records a gateway's status message (or its disconnection, with <paramref name="status"/> offline). A status whose
+    /// device timestamp is flagged (contract §4.3) is recorded at <paramref name="receivedAt"/> instead, and counted
+    /// in the gateway's flagged timestamps.
+    /// </summary>
+    public void RecordStatus(GatewayStatus status, DateTimeOffset receivedAt)
     {
         ArgumentNullException.ThrowIfNull(status);
+        var tsStatus = _timestamps.Classify(status.Timestamp, receivedAt);
         using var cmd = _writer.CreateCommand();
         cmd.CommandText = """
-            INSERT INTO gateways(gateway, state, status_ts, software, outbox_pending) VALUES ($g, $s, $t, $sw, $p)
+            INSERT INTO gateways(gateway, state, status_ts, software, outbox_pending, ts_future, ts_too_old, ts_before_epoch)
+            VALUES ($g, $s, $t, $sw, $p, $f, $o, $e)
             ON CONFLICT(gateway) DO UPDATE SET state=$s, status_ts=$t, software=coalesce($sw, software),
-                outbox_pending=coalesce($p, outbox_pending)
+                outbox_pending=coalesce($p, outbox_pending),
+                ts_future=ts_future+$f, ts_too_old=ts_too_old+$o, ts_before_epoch=ts_before_epoch+$e
             """;
         cmd.Parameters.AddWithValue("$g", status.GatewayId);
         cmd.Parameters.AddWithValue("$s", status.State == GatewayState.Online ? "online" : "offline");
-        cmd.Parameters.AddWithValue("$t", status.Timestamp.ToUnixTimeMilliseconds());
+        cmd.Parameters.AddWithValue("$t", (tsStatus == TimestampStatus.Ok ? status.Timestamp : receivedAt).ToUnixTimeMilliseconds());
+        cmd.Parameters.AddWithValue("$f", tsStatus == TimestampStatus.Future ? 1 : 0);
+        cmd.Parameters.AddWithValue("$o", tsStatus == TimestampStatus.TooOld ? 1 : 0);
+        cmd.Parameters.AddWithValue("$e", tsStatus == TimestampStatus.BeforeEpoch ? 1 : 0);
         cmd.Parameters.AddWithValue("$sw", (object?)status.Software ?? DBNull.Value);
         cmd.Parameters.AddWithValue("$p", (object?)status.OutboxPending ?? DBNull.Value);
         cmd.ExecuteNonQuery();
@@ -254,7 +314,7 @@ public sealed class ReadingStore : IDisposable
         using var cmd = c.CreateCommand();
         cmd.CommandText = """
             SELECT g.gateway, g.state, g.status_ts, g.software, g.outbox_pending, g.last_seen, g.readings, g.duplicates,
-                   (SELECT count(*) FROM series s WHERE s.gateway = g.gateway)
+                   (SELECT count(*) FROM series s WHERE s.gateway = g.gateway), g.ts_future, g.ts_too_old, g.ts_before_epoch
             FROM gateways g ORDER BY g.gateway
             """;
         using var r = cmd.ExecuteReader();
@@ -262,7 +322,8 @@ public sealed class ReadingStore : IDisposable
         while (r.Read())
         {
             list.Add(new GatewayInfo(r.GetString(0), r.GetString(1), Time(r, 2), r.IsDBNull(3) ? null : r.GetString(3),
-                r.IsDBNull(4) ? null : r.GetInt64(4), Time(r, 5), r.GetInt64(6), r.GetInt64(7), r.GetInt32(8)));
+                r.IsDBNull(4) ? null : r.GetInt64(4), Time(r, 5), r.GetInt64(6), r.GetInt64(7), r.GetInt32(8),
+                new TimestampCounts(r.GetInt64(9), r.GetInt64(10), r.GetInt64(11))));
         }
 
         return list;
@@ -285,6 +346,35 @@ public sealed class ReadingStore : IDisposable
         {
             list.Add((r.GetInt64(0), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(1)), r.IsDBNull(2) ? null : r.GetDouble(2),
                 (Quality)r.GetInt32(3)));
+        }
+
+        return list;
+    }
+
+    /// <summary>
+    /// The newest <paramref name="limit"/> stored readings of one channel by receive order (newest first), each with
+    /// its timestamp status: what GET /api/v1/readings shows. Ordered by receive time and sequence rather than device
+    /// time, so a reading stamped 1970 or 2099 still shows where it arrived.
+    /// </summary>
+    public IReadOnlyList<StoredReading> Readings(string gateway, string channel, int limit)
+    {
+        using var c = OpenReader();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = """
+            SELECT r.seq, r.ts, r.value, s.unit, r.quality, r.ts_status, r.received
+            FROM readings r JOIN series s ON s.id = r.series_id
+            WHERE s.gateway = $g AND s.channel = $c ORDER BY r.received DESC, r.stream_id DESC, r.seq DESC LIMIT $n
+            """;
+        cmd.Parameters.AddWithValue("$g", gateway);
+        cmd.Parameters.AddWithValue("$c", channel);
+        cmd.Parameters.AddWithValue("$n", limit);
+        using var r = cmd.ExecuteReader();
+        var list = new List<StoredReading>();
+        while (r.Read())
+        {
+            list.Add(new StoredReading(r.GetInt64(0), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(1)),
+                r.IsDBNull(2) ? null : r.GetDouble(2), r.GetString(3), (Quality)r.GetInt32(4), (TimestampStatus)r.GetInt32(5),
+                DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(6))));
         }
 
         return list;
@@ -376,6 +466,19 @@ public sealed class ReadingStore : IDisposable
 
     private static DateTimeOffset? Time(SqliteDataReader r, int i) =>
         r.IsDBNull(i) ? null : DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(i));
+
+    private static void AddMissingColumns(SqliteConnection c)
+    {
+        foreach (var (table, column, definition) in AddedColumns)
+        {
+            using var probe = c.CreateCommand();
+            probe.CommandText = $"SELECT count(*) FROM pragma_table_info('{table}') WHERE name = '{column}'";
+            if ((long)probe.ExecuteScalar()! == 0)
+            {
+                Execute(c, $"ALTER TABLE {table} ADD COLUMN {column} {definition}");
+            }
+        }
+    }
 
     private static void Execute(SqliteConnection c, string sql)
     {

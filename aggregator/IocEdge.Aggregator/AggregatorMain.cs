@@ -1,0 +1,142 @@
+using System.Net.Sockets;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+
+namespace IocEdge.Aggregator;
+
+/// <summary>
+/// The executable's entry: --help, the configuration check (exit 78, EX_CONFIG, before any port, file or folder is
+/// touched), then the service. Start-up failures a technician can fix are one line on stderr, never a stack trace.
+/// </summary>
+public static class AggregatorMain
+{
+    /// <summary>sysexits.h EX_CONFIG: a configuration error.</summary>
+    public const int ExitConfig = 78;
+
+    /// <summary>sysexits.h EX_UNAVAILABLE: a port the service needs is taken.</summary>
+    public const int ExitUnavailable = 69;
+
+    /// <summary>sysexits.h EX_CANTCREAT: the data directory or the store cannot be created or written.</summary>
+    public const int ExitCantCreate = 73;
+
+    /// <summary>sysexits.h EX_SOFTWARE: an unexpected internal error.</summary>
+    public const int ExitSoftware = 70;
+
+    private const string Name = "iocedge-aggregator";
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        if (args.Any(a => a is "--help" or "-h" or "-?" or "help"))
+        {
+            await Console.Out.WriteAsync(Usage()).ConfigureAwait(false);
+            return 0;
+        }
+
+        var errors = ConfigCheck.CheckArguments(args).ToList();
+        WebApplicationBuilder builder;
+        try
+        {
+            builder = AggregatorHost.CreateBuilder(args);
+        }
+        catch (Exception ex) when (ex is FormatException or InvalidDataException or IOException)
+        {
+            // A malformed appsettings.json or command line (the reader's own message names the file and line).
+            await Console.Error.WriteLineAsync($"{Name}: configuration: {ex.Message}").ConfigureAwait(false);
+            return ExitConfig;
+        }
+
+        errors.AddRange(ConfigCheck.Check(builder.Configuration));
+        if (errors.Count > 0)
+        {
+            foreach (var e in errors)
+            {
+                await Console.Error.WriteLineAsync($"{Name}: configuration: {e}").ConfigureAwait(false);
+            }
+
+            await Console.Error.WriteLineAsync($"{Name}: {errors.Count} configuration problem(s); nothing was started. See {Name} --help.")
+                .ConfigureAwait(false);
+            return ExitConfig;
+        }
+
+        // The host would log a start-up failure with its stack trace; the failures below are one line each instead.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
+        var app = AggregatorHost.Finish(builder);
+        await using (app.ConfigureAwait(false))
+        {
+            try
+            {
+                await app.RunAsync().ConfigureAwait(false);
+                return 0;
+            }
+            catch (Exception ex) when (Find<PortInUseException>(ex) is { } busy)
+            {
+                await Console.Error.WriteLineAsync($"{Name}: {busy.Message}").ConfigureAwait(false);
+                return ExitUnavailable;
+            }
+            catch (Exception ex) when (IsHttpPortInUse(ex))
+            {
+                await Console.Error.WriteLineAsync($"{Name}: HTTP: {ex.Message.TrimEnd('.')}: another program holds that port; " +
+                    "stop it or set Aggregator:HttpUrls to a free port (such as --Aggregator:HttpUrls=http://0.0.0.0:8081).").ConfigureAwait(false);
+                return ExitUnavailable;
+            }
+            catch (Exception ex) when (ex is UnauthorizedAccessException or SqliteException or IOException)
+            {
+                await Console.Error.WriteLineAsync($"{Name}: cannot open the store: {ex.Message} Give Aggregator:DataDirectory a folder " +
+                    "the service user can create and write (default /var/lib/iocedge-aggregator).").ConfigureAwait(false);
+                return ExitCantCreate;
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // Not a problem a technician can fix from here: the whole exception, for the bug report.
+                await Console.Error.WriteLineAsync($"{Name}: stopped by an unexpected error: {ex}").ConfigureAwait(false);
+                return ExitSoftware;
+            }
+        }
+    }
+
+    private static T? Find<T>(Exception? ex)
+        where T : Exception
+    {
+        for (; ex is not null; ex = ex.InnerException)
+        {
+            if (ex is T t)
+            {
+                return t;
+            }
+        }
+
+        return null;
+    }
+
+    private static bool IsHttpPortInUse(Exception ex) =>
+        ex is IOException && (ex.InnerException?.GetType().Name == "AddressInUseException" ||
+                              Find<SocketException>(ex)?.SocketErrorCode == SocketError.AddressAlreadyInUse);
+
+    private static string Usage() => $"""
+        Usage: {Name} [--Aggregator:Key=value ...] [--Logging:LogLevel:Default=Debug]
+
+        The IocEdge aggregator: an embedded MQTT broker that stores each gateway reading exactly once (SQLite) and
+        serves the IOC's HTTP API. It runs until stopped (SIGTERM/Ctrl+C); under systemd it reports READY and WATCHDOG.
+
+        Options:
+          -h, --help    print this text and exit (nothing is started)
+
+        Configuration keys (appsettings.json next to the executable, environment variables IOCEDGE_Aggregator__Key__Sub,
+        or the command line --Aggregator:Key:Sub=value; later sources win). Documented in aggregator/README.md:
+        {string.Join(Environment.NewLine, ConfigCheck.KnownKeys.Select(k => "  " + k))}
+
+        Examples:
+          {Name} --Aggregator:DataDirectory=/var/lib/iocedge-aggregator --Aggregator:Mqtt:Port=1883
+          {Name} --Aggregator:Mqtt:BindAddress=127.0.0.1 --Aggregator:HttpUrls=http://127.0.0.1:8080
+          IOCEDGE_Aggregator__Timestamps__MaxFuture=00:10:00 {Name}
+
+        Exit codes: 0 stopped cleanly or --help; 78 configuration error (every problem listed, nothing touched);
+        69 a port is already in use; 73 the data directory or store cannot be written.
+
+        """;
+}
+
+/// <summary>A listening port is taken by another program: the message names the port and the fix.</summary>
+public sealed class PortInUseException(string message, Exception inner) : IOException(message, inner);

@@ -1,0 +1,108 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using IocEdge.Testing;
+
+namespace IocEdge.Aggregator.Tests;
+
+/// <summary>
+/// Issue 13, item 3: the real iocedge-aggregator executable (its build output, copied next to the tests) run as a
+/// process with bad arguments; stdout, stderr and exit codes are what a technician sees.
+/// </summary>
+[Trait(Traits.Category, Traits.Integration)]
+[Trait(Traits.Acceptance, "field-faults")]
+public sealed class ExecutableTests : IDisposable
+{
+    private readonly TempDirectory _dir = new("aggregator-exe");
+
+    public void Dispose() => _dir.Dispose();
+
+    private static async Task<(int Code, string Out, string Err)> RunAsync(string[] args, TimeSpan? timeout = null)
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "iocedge-aggregator.dll"));
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(60));
+        try
+        {
+            await p.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            p.Kill(entireProcessTree: true);
+            throw new TimeoutException($"iocedge-aggregator {string.Join(' ', args)} did not exit: {await stderr}");
+        }
+
+        return (p.ExitCode, await stdout, await stderr);
+    }
+
+    [Fact]
+    public async Task Help_prints_usage_and_exits_0_without_touching_anything()
+    {
+        var data = Path.Combine(_dir.Path, "data");
+
+        var (code, stdout, _) = await RunAsync(["--help", $"--Aggregator:DataDirectory={data}"]);
+
+        Assert.Equal(0, code);
+        Assert.Contains("Usage: iocedge-aggregator", stdout, StringComparison.Ordinal);
+        Assert.Contains("Aggregator:Mqtt:BindAddress", stdout, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(data));
+    }
+
+    [Fact]
+    public async Task Every_configuration_problem_is_one_line_with_key_source_and_fix_and_exit_78_before_anything_is_created()
+    {
+        var data = Path.Combine(_dir.Path, "data");
+
+        // The issue's examples: an unknown key (used to start on 1883), a wrong type and an out-of-range value (exit 134).
+        var (code, _, stderr) = await RunAsync([$"--Aggregator:DataDirectory={data}", "--Aggregator:Mqtt:Prot=11884",
+            "--Aggregator:Mqtt:Port=abc", "--Aggregator:Ingest:QueueCapacity=0"]);
+
+        Assert.Equal(78, code); // sysexits.h EX_CONFIG
+        var lines = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Contains(lines, l => l.Contains("Aggregator:Mqtt:Prot (command line) is not a known key: did you mean Aggregator:Mqtt:Port?", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains("Aggregator:Mqtt:Port (command line) is 'abc', not a whole number", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains("Aggregator:Ingest:QueueCapacity (command line) must be at least 1", StringComparison.Ordinal));
+        Assert.DoesNotContain("   at ", stderr, StringComparison.Ordinal); // no stack trace
+        Assert.False(Directory.Exists(data));
+    }
+
+    [Fact]
+    public async Task A_busy_mqtt_port_is_one_line_naming_the_port_and_the_fix()
+    {
+        using var holder = new TcpListener(IPAddress.Loopback, 0);
+        holder.Start();
+        var port = ((IPEndPoint)holder.LocalEndpoint).Port;
+
+        var (code, _, stderr) = await RunAsync([$"--Aggregator:DataDirectory={_dir.Path}", $"--Aggregator:Mqtt:Port={port}",
+            "--Aggregator:Mqtt:BindAddress=127.0.0.1", $"--Aggregator:HttpUrls=http://127.0.0.1:{FreePort.Next()}"]);
+
+        Assert.Equal(69, code); // EX_UNAVAILABLE, not 134
+        Assert.Contains($"MQTT: port {port} on 127.0.0.1 is already in use", stderr, StringComparison.Ordinal);
+        Assert.Contains("Aggregator:Mqtt:Port", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_busy_http_port_is_one_line_naming_the_port_and_the_fix()
+    {
+        using var holder = new TcpListener(IPAddress.Loopback, 0);
+        holder.Start();
+        var port = ((IPEndPoint)holder.LocalEndpoint).Port;
+
+        var (code, _, stderr) = await RunAsync([$"--Aggregator:DataDirectory={_dir.Path}", $"--Aggregator:Mqtt:Port={FreePort.Next()}",
+            "--Aggregator:Mqtt:BindAddress=127.0.0.1", $"--Aggregator:HttpUrls=http://127.0.0.1:{port}"]);
+
+        Assert.Equal(69, code);
+        Assert.Contains($"http://127.0.0.1:{port}", stderr, StringComparison.Ordinal);
+        Assert.Contains("Aggregator:HttpUrls", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", stderr, StringComparison.Ordinal);
+    }
+}
