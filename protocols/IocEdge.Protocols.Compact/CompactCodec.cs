@@ -11,7 +11,7 @@ namespace IocEdge.Protocols.Compact;
 /// </summary>
 public static class CompactCodec
 {
-    /// <summary>Most bytes one reading can take: head 1, channel index 2, seq delta 8, ts delta 8, value 8 (§8.4).</summary>
+    /// <summary>Most bytes one reading can take: head 1, channel index 2, seq delta 8, ts delta 8, value 8 (§8.1).</summary>
     internal const int MaxReadingBytes = 27;
 
     /// <summary>

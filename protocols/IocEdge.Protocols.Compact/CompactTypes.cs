@@ -4,7 +4,7 @@ using System.Collections.Generic;
 namespace IocEdge.Protocols.Compact;
 
 /// <summary>
-/// The quality of a reading, numbered as on the wire (3 bits of the reading's head byte, contract §8.4). The numbers
+/// The quality of a reading, numbered as on the wire (3 bits of the reading's head byte, contract §8.1). The numbers
 /// and meanings are those of contract v1.1 §4 and §4.2 (<c>IocEdge.Protocols.Mqtt.Quality</c> uses the same numbers).
 /// </summary>
 public enum CompactQuality : byte
@@ -53,7 +53,7 @@ public sealed record CompactBatch(string StreamId, uint BootEpoch, IReadOnlyList
 /// <param name="Channel">Channel id (§2).</param>
 /// <param name="Unit">Unit (§2).</param>
 /// <param name="Decimals">Decimal places of the channel's resolution, 0 to 9 (0.1 °C → 1); the value is carried as the
-/// integer value × 10^Decimals when that is exact, otherwise as a float (§8.4).</param>
+/// integer value × 10^Decimals when that is exact, otherwise as a float (§8.3).</param>
 public readonly record struct CompactChannel(string Channel, string Unit, int Decimals);
 
 /// <summary>Why a compact payload was refused: the byte offset where the fault was found and the field it belongs to.</summary>

@@ -3,7 +3,7 @@ using CsCheck;
 namespace IocEdge.Protocols.Compact.Tests;
 
 /// <summary>
-/// The decoder is total (contract §8.5): random bytes and mutated golden vectors (flipped, cut, inserted, duplicated,
+/// The decoder is total (contract §8.4): random bytes and mutated golden vectors (flipped, cut, inserted, duplicated,
 /// a byte forced to 0xFF) either decode to a batch that re-encodes to a batch equal to it, or are refused; nothing
 /// throws, and no input makes the decoder allocate in proportion to a length or count it claims.
 /// </summary>

@@ -2,7 +2,7 @@ using CsCheck;
 
 namespace IocEdge.Protocols.Compact.Tests;
 
-/// <summary>Bad bytes are refused with the byte offset and the field (contract §8.5), never an exception.</summary>
+/// <summary>Bad bytes are refused with the byte offset and the field (contract §8.4), never an exception.</summary>
 [Trait("Category", "Unit")]
 [Trait("Acceptance", "outbox")]
 public sealed class RefusalTests
