@@ -41,15 +41,15 @@ public class CompactPayloadBenchmarks
         _compact = CompactCodec.Encode(_compactBatch);
         var names = _batch.Readings.Select(r => (r.Reading.Channel, r.Reading.Unit)).Distinct().ToList();
         _channels = names.Select(n => new CompactChannel(n.Channel, n.Unit, _compactBatch.Readings
-            .Where(r => r.Channel == n.Channel && r.Value is not null).Select(r => CompactFormat.MinimalDecimals(r.Value!.Value)).DefaultIfEmpty(0).Max())).ToArray();
+            .Where(r => r.Channel == n.Channel && r.Value is not null).Select(r => Math.Max(0, CompactFormat.MinimalDecimals(r.Value!.Value))).DefaultIfEmpty(0).Max())).ToArray();
         _channelOf = _batch.Readings.Select(r => names.IndexOf((r.Reading.Channel, r.Reading.Unit))).ToArray();
-        SizeColumn.Sizes["JSON encode (baseline)"] = _json.Length;
-        SizeColumn.Sizes["JSON decode"] = _json.Length;
-        SizeColumn.Sizes["JSON encode + gzip"] = _gzip.Length;
-        SizeColumn.Sizes["gunzip + JSON decode"] = _gzip.Length;
-        SizeColumn.Sizes["compact encode (CompactCodec.Encode)"] = _compact.Length;
-        SizeColumn.Sizes["compact encode (CompactWriter, caller's buffer)"] = _compact.Length;
-        SizeColumn.Sizes["compact decode"] = _compact.Length;
+        SizeColumn.Sizes[nameof(JsonEncode)] = _json.Length;
+        SizeColumn.Sizes[nameof(JsonDecode)] = _json.Length;
+        SizeColumn.Sizes[nameof(GzipEncode)] = _gzip.Length;
+        SizeColumn.Sizes[nameof(GzipDecode)] = _gzip.Length;
+        SizeColumn.Sizes[nameof(CompactEncode)] = _compact.Length;
+        SizeColumn.Sizes[nameof(CompactWrite)] = _compact.Length;
+        SizeColumn.Sizes[nameof(CompactDecode)] = _compact.Length;
     }
 
     [Benchmark(Baseline = true, Description = "JSON encode (baseline)")]
@@ -125,7 +125,7 @@ public class CompactPayloadBenchmarks
         public string Legend => "payload bytes on the wire / 1 000 readings";
 
         public string GetValue(Summary summary, BenchmarkCase benchmarkCase) =>
-            Sizes.TryGetValue(benchmarkCase.Descriptor.WorkloadMethodDisplayInfo, out var bytes)
+            Sizes.TryGetValue(benchmarkCase.Descriptor.WorkloadMethod.Name, out var bytes)
                 ? (bytes / 1000.0).ToString("F2", System.Globalization.CultureInfo.InvariantCulture)
                 : "?";
 
