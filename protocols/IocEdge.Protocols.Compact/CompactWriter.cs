@@ -186,7 +186,12 @@ public sealed class CompactWriter
     /// <exception cref="ArgumentException">as <see cref="TryAdd"/>, or a quality that carries a value.</exception>
     public bool TryAddWithoutValue(long sequence, int channelIndex, long timestampMs, CompactQuality quality)
     {
-        if (CompactFormat.CarriesValue(quality) || (int)quality > (int)CompactQuality.OutOfRange)
+        if ((int)quality > (int)CompactQuality.OutOfRange)
+        {
+            throw new ArgumentException($"{(int)quality} is not a quality (0 to 5, contract §8.1).", nameof(quality));
+        }
+
+        if (CompactFormat.CarriesValue(quality))
         {
             throw new ArgumentException($"quality {quality} carries a value; use TryAdd.", nameof(quality));
         }
