@@ -167,6 +167,11 @@ public sealed class CompactWriter
     /// <exception cref="ArgumentException">a bad sequence, channel index, timestamp, non-finite value, or a quality that carries no value.</exception>
     public bool TryAdd(long sequence, int channelIndex, long timestampMs, double value, CompactQuality quality)
     {
+        if ((int)quality > (int)CompactQuality.OutOfRange)
+        {
+            throw new ArgumentException($"{(int)quality} is not a quality (0 to 5, contract §8.1).", nameof(quality));
+        }
+
         if (!CompactFormat.CarriesValue(quality))
         {
             throw new ArgumentException($"quality {quality} carries no value; use TryAddWithoutValue.", nameof(quality));
