@@ -39,6 +39,9 @@ public static class GatewayHost
         builder.Configuration.AddEnvironmentVariables("IOCEDGE_");
         builder.Configuration.AddCommandLine(args);
         builder.Services.AddSystemd();
+        // Every loop supervises itself; an exception that still escapes one is a defect: stop the whole host, and
+        // Main turns it into a non-zero exit code (ExitCodeOf) so systemd restarts the service.
+        builder.Services.Configure<HostOptions>(h => h.BackgroundServiceExceptionBehavior = BackgroundServiceExceptionBehavior.StopHost);
         builder.Services.TryAddSingleton(TimeProvider.System);
 
         builder.Services.AddOptions<GatewayOptions>()
@@ -50,7 +53,7 @@ public static class GatewayHost
         builder.Services.AddSingleton(sp =>
         {
             var o = sp.GetRequiredService<IOptions<GatewayOptions>>().Value;
-            var outbox = new SqliteOutbox(o.OutboxPath);
+            var outbox = new SqliteOutbox(o.OutboxPath, sp.GetRequiredService<ILogger<SqliteOutbox>>());
             sp.GetRequiredService<ILogger<SqliteOutbox>>().OutboxOpened(outbox.Path, outbox.StreamId, outbox.Count);
             return outbox;
         });
@@ -64,6 +67,23 @@ public static class GatewayHost
         configure?.Invoke(builder);
         return builder.Build();
     }
+
+    /// <summary>
+    /// The process exit code after <paramref name="host"/> has stopped (call it before disposing the host): 0 for an orderly stop, 70 (EX_SOFTWARE,
+    /// sysexits.h) when a background service ended with an exception, so systemd's Restart=on-failure brings it back.
+    /// </summary>
+    public static int ExitCodeOf(IHost host)
+    {
+        ArgumentNullException.ThrowIfNull(host);
+        return host.Services.GetServices<IHostedService>().OfType<BackgroundService>()
+            .Any(s => s.ExecuteTask is { IsFaulted: true }) ? ExitSoftware : 0;
+    }
+
+    /// <summary>sysexits.h EX_SOFTWARE: an internal error stopped the service.</summary>
+    public const int ExitSoftware = 70;
+
+    /// <summary>sysexits.h EX_CONFIG: the configuration is wrong; restarting cannot help (RestartPreventExitStatus=78).</summary>
+    public const int ExitConfig = 78;
 
     /// <summary>Extra sources (the demo's simulated GPIO, for instance) registered with this are run as well.</summary>
     public static IServiceCollection AddReadingSource(this IServiceCollection services, Func<IServiceProvider, IReadingSource> factory) =>

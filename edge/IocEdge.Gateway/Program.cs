@@ -5,8 +5,9 @@ using Microsoft.Extensions.Options;
 try
 {
     using var host = GatewayHost.Build(args);
-    await host.RunAsync().ConfigureAwait(false);
-    return 0;
+    await host.StartAsync().ConfigureAwait(false);
+    await host.WaitForShutdownAsync().ConfigureAwait(false);
+    return GatewayHost.ExitCodeOf(host);
 }
 catch (OptionsValidationException ex)
 {
