@@ -162,8 +162,9 @@ public sealed class SensorSource(SensorOptions options, IBusProvider buses, Time
     /// <summary>Gives a UART sensor up to one poll period to send its first frame after the port opens.</summary>
     private async Task WaitForFirstFrameAsync(Func<IReadOnlyList<SensorReading>> latest, CancellationToken ct)
     {
-        var deadline = time.GetUtcNow() + options.PollPeriod;
-        while (!latest().All(r => r.Ok) && time.GetUtcNow() < deadline)
+        // Measured on the monotonic clock: an NTP step of the wall clock must not stretch or cut the wait.
+        var started = time.GetTimestamp();
+        while (!latest().All(r => r.Ok) && time.GetElapsedTime(started) < options.PollPeriod)
         {
             await Task.Delay(TimeSpan.FromMilliseconds(100), time, ct).ConfigureAwait(false);
         }
