@@ -18,7 +18,7 @@ public sealed class SensorException : Exception
         Quality = quality;
     }
 
-    /// <summary>CommFailure or DeviceException.</summary>
+    /// <summary>CommFailure, DeviceException, Invalid (a "no measurement" code) or OutOfRange.</summary>
     public SensorQuality Quality { get; }
 
     internal static SensorException Comm(string message, Exception? inner = null) =>
@@ -26,4 +26,6 @@ public sealed class SensorException : Exception
 
     internal static SensorException Device(string message, Exception? inner = null) =>
         new(SensorQuality.DeviceException, message, inner);
+
+    internal static SensorException NoMeasurement(string message) => new(SensorQuality.Invalid, message);
 }

@@ -34,9 +34,11 @@ public sealed class PulseTrain : IDisposable
     private readonly Lock _gate = new();
     private bool _closed;
     // Absolute due times: each edge is scheduled from when it should have happened, not from when the timer
-    // callback ran, so the train keeps its frequency even when callbacks run late.
-    private DateTimeOffset _nextClose;
-    private DateTimeOffset _nextOpen;
+    // callback ran, so the train keeps its frequency even when callbacks run late. They are monotonic timestamps
+    // (TimeProvider.GetTimestamp) kept as elapsed time since the train started: a wall-clock step does not move them.
+    private readonly long _origin;
+    private TimeSpan _nextClose;
+    private TimeSpan _nextOpen;
     private long _pulses;
     private bool _disposed;
 
@@ -58,7 +60,8 @@ public sealed class PulseTrain : IDisposable
         _options = options ?? new PulseTrainOptions();
         _driver.SetInput(_pin, OpenLevel);
         var first = NextInterval();
-        _nextClose = _time.GetUtcNow() + first;
+        _origin = _time.GetTimestamp();
+        _nextClose = first;
         _timer = _time.CreateTimer(_ => Tick(), null, first, Timeout.InfiniteTimeSpan);
     }
 
@@ -123,7 +126,7 @@ public sealed class PulseTrain : IDisposable
                 return;
             }
 
-            var now = _time.GetUtcNow();
+            var now = _time.GetElapsedTime(_origin);
             if (_closed)
             {
                 // End of the closure: open the contact and wait out the rest of the period.
@@ -170,5 +173,5 @@ public sealed class PulseTrain : IDisposable
         }
     }
 
-    private static TimeSpan Until(DateTimeOffset due, DateTimeOffset now) => due > now ? due - now : TimeSpan.FromTicks(1);
+    private static TimeSpan Until(TimeSpan due, TimeSpan now) => due > now ? due - now : TimeSpan.FromTicks(1);
 }

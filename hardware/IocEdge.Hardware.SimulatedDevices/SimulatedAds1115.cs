@@ -10,6 +10,9 @@ public sealed class SimulatedAds1115 : SimulatedI2cDevice
 {
     private const ushort ResetConfig = 0x8583;
     private readonly TimeProvider _time;
+    // Periods run on the monotonic clock (elapsed since construction), like the part's own oscillator: a wall-clock
+    // step (NTP) does not stretch or cut a conversion or a working period.
+    private readonly long _origin;
     private readonly Func<int, double> _inputVolts;
     private int _pointer;
     private ushort _config = ResetConfig;
@@ -17,7 +20,7 @@ public sealed class SimulatedAds1115 : SimulatedI2cDevice
     private ushort _lowThreshold = 0x8000;
     private ushort _highThreshold = 0x7FFF;
     private bool _converting;
-    private DateTimeOffset _conversionDone;
+    private TimeSpan _conversionDone;
 
     /// <param name="timeProvider">The clock conversions take time on.</param>
     /// <param name="inputVolts">Voltage of AIN0..AIN3 against GND, by input index (0-3).</param>
@@ -29,6 +32,7 @@ public sealed class SimulatedAds1115 : SimulatedI2cDevice
         ArgumentNullException.ThrowIfNull(timeProvider);
         ArgumentNullException.ThrowIfNull(inputVolts);
         _time = timeProvider;
+        _origin = timeProvider.GetTimestamp();
         _inputVolts = inputVolts;
     }
 
@@ -42,7 +46,7 @@ public sealed class SimulatedAds1115 : SimulatedI2cDevice
         {
             lock (SyncRoot)
             {
-                return ConfigAsRead(_time.GetUtcNow());
+                return ConfigAsRead(Elapsed());
             }
         }
     }
@@ -82,7 +86,7 @@ public sealed class SimulatedAds1115 : SimulatedI2cDevice
 
     protected override void OnRead(Span<byte> data)
     {
-        var now = _time.GetUtcNow();
+        var now = Elapsed();
         FinishIfDue(now);
         ushort value = _pointer switch
         {
@@ -131,17 +135,17 @@ public sealed class SimulatedAds1115 : SimulatedI2cDevice
         if (!SingleShot || start)
         {
             _converting = true;
-            _conversionDone = _time.GetUtcNow() + TimeSpan.FromSeconds(1.0 / DataRate((_config >> 5) & 0x07));
+            _conversionDone = Elapsed() + TimeSpan.FromSeconds(1.0 / DataRate((_config >> 5) & 0x07));
         }
     }
 
-    private ushort ConfigAsRead(DateTimeOffset now)
+    private ushort ConfigAsRead(TimeSpan now)
     {
         var busy = _converting && now < _conversionDone && SingleShot;
         return (ushort)(_config | (busy ? 0 : 0x8000));
     }
 
-    private void FinishIfDue(DateTimeOffset now)
+    private void FinishIfDue(TimeSpan now)
     {
         if (_converting && now >= _conversionDone)
         {
@@ -155,7 +159,7 @@ public sealed class SimulatedAds1115 : SimulatedI2cDevice
         }
     }
 
-    private short Current(DateTimeOffset now)
+    private short Current(TimeSpan now)
     {
         FinishIfDue(now);
         return _conversion;
@@ -175,4 +179,6 @@ public sealed class SimulatedAds1115 : SimulatedI2cDevice
         var code = Math.Round(volts / FullScale((_config >> 9) & 0x07) * 32768.0);
         return (short)Math.Clamp(code, short.MinValue, short.MaxValue);
     }
+
+    private TimeSpan Elapsed() => _time.GetElapsedTime(_origin);
 }

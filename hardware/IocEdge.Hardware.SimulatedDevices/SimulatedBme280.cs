@@ -23,13 +23,16 @@ public sealed class SimulatedBme280 : SimulatedI2cDevice
     private const byte DataEnd = 0xFE;
 
     private readonly TimeProvider _time;
+    // Periods run on the monotonic clock (elapsed since construction), like the part's own oscillator: a wall-clock
+    // step (NTP) does not stretch or cut a conversion or a working period.
+    private readonly long _origin;
     private readonly Func<AirConditions> _conditions;
     private readonly byte[] _registers = new byte[256];
     private byte _pointer;
     private int _humidityOversampling; // latched from ctrl_hum at the ctrl_meas write (datasheet 5.4.3)
-    private DateTimeOffset _conversionDone;
+    private TimeSpan _conversionDone;
     private bool _conversionPending;
-    private DateTimeOffset _nvmCopyDone;
+    private TimeSpan _nvmCopyDone;
 
     /// <param name="timeProvider">The clock conversions take time on.</param>
     /// <param name="conditions">Read at the end of each conversion.</param>
@@ -43,6 +46,7 @@ public sealed class SimulatedBme280 : SimulatedI2cDevice
         ArgumentNullException.ThrowIfNull(timeProvider);
         ArgumentNullException.ThrowIfNull(conditions);
         _time = timeProvider;
+        _origin = timeProvider.GetTimestamp();
         _conditions = conditions;
         Calibration = trimming ?? Trimming.DatasheetExample;
         PowerOn();
@@ -129,7 +133,7 @@ public sealed class SimulatedBme280 : SimulatedI2cDevice
 
     protected override void OnRead(Span<byte> data)
     {
-        var now = _time.GetUtcNow();
+        var now = Elapsed();
         FinishConversionIfDue(now);
         if (Mode == 3 && _pointer <= DataEnd && _pointer + data.Length > DataStart)
         {
@@ -149,6 +153,18 @@ public sealed class SimulatedBme280 : SimulatedI2cDevice
 
     private int Mode => _registers[CtrlMeasRegister] & 0x03;
 
+    /// <summary>
+    /// A supply glitch (brown-out): every register returns to its reset value (section 5.3), so the configuration is
+    /// lost and the data registers read 0x80000 / 0x8000 until the part is configured and converts again.
+    /// </summary>
+    public void PowerCycle()
+    {
+        lock (SyncRoot)
+        {
+            PowerOn();
+        }
+    }
+
     private void PowerOn()
     {
         var chipId = _registers[ChipIdRegister] == 0 ? (byte)0x60 : _registers[ChipIdRegister];
@@ -162,7 +178,7 @@ public sealed class SimulatedBme280 : SimulatedI2cDevice
         _humidityOversampling = 0;
         _conversionPending = false;
         // Start-up / NVM copy time of 2 ms (Table 1, t_startup): im_update reads 1 until then.
-        _nvmCopyDone = _time.GetUtcNow() + TimeSpan.FromMilliseconds(2);
+        _nvmCopyDone = Elapsed() + TimeSpan.FromMilliseconds(2);
     }
 
     private void WriteRegister(byte register, byte value)
@@ -189,7 +205,7 @@ public sealed class SimulatedBme280 : SimulatedI2cDevice
                 if ((value & 0x03) is 1 or 2)
                 {
                     _conversionPending = true;
-                    _conversionDone = _time.GetUtcNow() + TypicalMeasurementTime(
+                    _conversionDone = Elapsed() + TypicalMeasurementTime(
                         Oversampling(value >> 5), Oversampling((value >> 2) & 0x07), _humidityOversampling);
                 }
 
@@ -200,7 +216,7 @@ public sealed class SimulatedBme280 : SimulatedI2cDevice
         }
     }
 
-    private byte Status(DateTimeOffset now)
+    private byte Status(TimeSpan now)
     {
         // In normal mode the data registers are always readable (shadowed), so measuring is not shown there.
         var measuring = _conversionPending && now < _conversionDone;
@@ -208,7 +224,7 @@ public sealed class SimulatedBme280 : SimulatedI2cDevice
         return (byte)((measuring ? 0x08 : 0) | (imUpdate ? 0x01 : 0));
     }
 
-    private void FinishConversionIfDue(DateTimeOffset now)
+    private void FinishConversionIfDue(TimeSpan now)
     {
         if (_conversionPending && now >= _conversionDone)
         {
@@ -385,4 +401,6 @@ public sealed class SimulatedBme280 : SimulatedI2cDevice
             registers[0xE7] = (byte)H6;
         }
     }
+
+    private TimeSpan Elapsed() => _time.GetElapsedTime(_origin);
 }

@@ -13,6 +13,11 @@ public enum W1Fault
     PowerOnReset,
     /// <summary>The data line is held low: every byte reads 0x00 (and the CRC of zeros is 0, so "YES").</summary>
     ShortedLow,
+    /// <summary>
+    /// No sensor answers but the kernel still lists it (DQ open, VDD or GND broken): the bus idles high through the
+    /// pull-up, every byte reads 0xFF and the CRC of eight 0xFF bytes (0xC9) does not match, so "crc=c9 NO".
+    /// </summary>
+    Disconnected,
 }
 
 /// <summary>
@@ -109,7 +114,9 @@ public sealed class SimulatedDs18b20 : IDisposable
     /// </summary>
     public static short RawTemperature(double celsius, int resolutionBits = 12)
     {
-        var clamped = Math.Clamp(celsius, -55, 125);
+        // The register holds -128..+127.9375 °C (two's complement, sign-extended, datasheet Figure 4); a part driven
+        // beyond its -55..+125 °C measuring range still reports a number there, so the simulation does too.
+        var clamped = Math.Clamp(celsius, -128, 127.9375);
         var undefined = 12 - resolutionBits;
         var raw = (int)Math.Round(clamped * 16, MidpointRounding.AwayFromZero);
         return (short)(raw >> undefined << undefined);
@@ -181,6 +188,9 @@ public sealed class SimulatedDs18b20 : IDisposable
             {
                 case W1Fault.ShortedLow:
                     pad = new byte[9];
+                    break;
+                case W1Fault.Disconnected:
+                    pad = [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF];
                     break;
                 case W1Fault.PowerOnReset:
                     pad = Scratchpad(0x0550, _resolutionBits);

@@ -14,6 +14,7 @@ public sealed class SimulatedPms5003 : IDisposable
     private readonly Lock _gate = new();
     private bool _passive;
     private bool _asleep;
+    private int _zeroFramesLeft;
     private int _corruptNext;
     private long _framesSent;
     private long _commandsRejected;
@@ -92,10 +93,26 @@ public sealed class SimulatedPms5003 : IDisposable
         return bytes;
     }
 
+    /// <summary>
+    /// How many frames of all zeros the sensor sends after a wake-up command (0xE4, data 1) while its fan spins up,
+    /// as the real part does before its data is stable (data manual: wait 30 s after wake-up). Default 0.
+    /// </summary>
+    public int ZeroFramesAfterWake { get; set; }
+
     /// <summary>Sends one frame now (whatever the mode), from the source.</summary>
     public void EmitFrame()
     {
-        var frame = EncodeFrame(_source());
+        var sample = _source();
+        lock (_gate)
+        {
+            if (_zeroFramesLeft > 0)
+            {
+                _zeroFramesLeft--;
+                sample = new ParticulateSample(0, 0, 0);
+            }
+        }
+
+        var frame = EncodeFrame(sample);
         lock (_gate)
         {
             if (_corruptNext > 0)
@@ -165,6 +182,11 @@ public sealed class SimulatedPms5003 : IDisposable
                         emit = _passive && !_asleep;
                         break;
                     case 0xE4:
+                        if (_asleep && c[4] == 0x01)
+                        {
+                            _zeroFramesLeft = ZeroFramesAfterWake;
+                        }
+
                         _asleep = c[4] == 0x00;
                         break;
                     default:

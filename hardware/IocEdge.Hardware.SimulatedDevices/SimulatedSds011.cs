@@ -11,12 +11,15 @@ public sealed class SimulatedSds011 : IDisposable
 {
     private readonly Func<ParticulateSample> _source;
     private readonly TimeProvider _time;
+    // Periods run on the monotonic clock (elapsed since construction), like the part's own oscillator: a wall-clock
+    // step (NTP) does not stretch or cut a conversion or a working period.
+    private readonly long _origin;
     private readonly ITimer _timer;
     private readonly Lock _gate = new();
     private bool _queryMode;
     private bool _asleep;
     private int _workingPeriodMinutes;
-    private DateTimeOffset _nextPeriodic;
+    private TimeSpan _nextPeriodic;
     private int _corruptNext;
     private long _framesSent;
     private long _commandsRejected;
@@ -26,6 +29,7 @@ public sealed class SimulatedSds011 : IDisposable
         ArgumentNullException.ThrowIfNull(timeProvider);
         ArgumentNullException.ThrowIfNull(source);
         _time = timeProvider;
+        _origin = timeProvider.GetTimestamp();
         _source = source;
         DeviceId = deviceId;
         Uart = new SimulatedUartStream(OnCommand);
@@ -145,7 +149,7 @@ public sealed class SimulatedSds011 : IDisposable
 
             if (_workingPeriodMinutes > 0)
             {
-                var now = _time.GetUtcNow();
+                var now = Elapsed();
                 if (now < _nextPeriodic)
                 {
                     return;
@@ -217,7 +221,7 @@ public sealed class SimulatedSds011 : IDisposable
                     if (set)
                     {
                         _workingPeriodMinutes = Math.Min((int)c[4], 30);
-                        _nextPeriodic = _time.GetUtcNow();
+                        _nextPeriodic = Elapsed();
                     }
 
                     reply = Reply(8, c[3], (byte)_workingPeriodMinutes);
@@ -241,4 +245,6 @@ public sealed class SimulatedSds011 : IDisposable
 
     private byte[] Reply(byte command, byte mode, byte value) =>
         EncodeFrame(0xC5, [command, mode, value, 0, (byte)(DeviceId >> 8), (byte)DeviceId]);
+
+    private TimeSpan Elapsed() => _time.GetElapsedTime(_origin);
 }

@@ -119,7 +119,11 @@ public sealed class CurrentLoopInput
         }
 
         var mA = sample.Volts / _options.ShuntOhms * 1000.0;
-        var current = SensorReading.Good(currentName, mA, Units.Milliamperes);
+        // A clipped ADC code (0x7FFF) gives a lower bound, not the current: it travels, marked out of range.
+        var current = sample.Saturated
+            ? SensorReading.OutOfRange(currentName, mA, Units.Milliamperes,
+                $"{_options.Quantity} on {_adc.Description} {_options.Input}: ADC at full scale, the loop current is at least {mA:0.00} mA.")
+            : SensorReading.Good(currentName, mA, Units.Milliamperes);
         var where = $"{_options.Quantity} on {_adc.Description} {_options.Input}";
         SensorReading value;
         if (sample.Saturated && sample.Code > 0)
@@ -139,8 +143,9 @@ public sealed class CurrentLoopInput
         }
         else if (mA < MeasurementLowMilliamperes)
         {
-            value = SensorReading.Failed(_options.Quantity, _options.Unit, SensorQuality.DeviceException,
-                $"{where}: {mA:0.00} mA is below the measuring range (NAMUR NE 43: 3.8-20.5 mA).");
+            // NE 43 leaves 3.6-3.8 mA undefined: neither a measurement nor a failure signal. The value travels.
+            value = SensorReading.OutOfRange(_options.Quantity, Scale(mA), _options.Unit,
+                $"{where}: {mA:0.00} mA is below the measuring range (NAMUR NE 43: 3.8-20.5 mA) but not a failure signal (≤ 3.6 mA).");
         }
         else if (mA >= FailureHighMilliamperes)
         {
@@ -149,8 +154,9 @@ public sealed class CurrentLoopInput
         }
         else if (mA > MeasurementHighMilliamperes)
         {
-            value = SensorReading.Failed(_options.Quantity, _options.Unit, SensorQuality.DeviceException,
-                $"{where}: {mA:0.00} mA is above the measuring range (NAMUR NE 43: 3.8-20.5 mA).");
+            // NE 43 leaves 20.5-21 mA undefined: neither a measurement nor a failure signal. The value travels.
+            value = SensorReading.OutOfRange(_options.Quantity, Scale(mA), _options.Unit,
+                $"{where}: {mA:0.00} mA is above the measuring range (NAMUR NE 43: 3.8-20.5 mA) but not a failure signal (≥ 21 mA).");
         }
         else
         {

@@ -28,7 +28,8 @@ public sealed record Bme280Options
     }
 }
 
-/// <summary>One compensated BME280 measurement. Quantities that were skipped are NaN.</summary>
+/// <summary>One compensated BME280 measurement. Quantities skipped by the options, or that read their reset word
+/// (0x80000 / 0x8000: no conversion ran), are NaN.</summary>
 public readonly record struct Bme280Measurement(double TemperatureCelsius, double PressureHectopascals, double HumidityPercent);
 
 /// <summary>
@@ -47,9 +48,26 @@ public sealed class Bme280 : IDisposable
     /// <summary>Address with SDO to VDDIO.</summary>
     public const int SecondaryAddress = 0x77;
 
+    /// <summary>Operating range of temperature, °C (datasheet BST-BME280-DS002, Table 1 "Operating range").</summary>
+    public const double MinCelsius = -40, MaxCelsius = 85;
+
+    /// <summary>Operating range of pressure, hPa (datasheet Table 1 / Table 2 "Operating range").</summary>
+    public const double MinHectopascals = 300, MaxHectopascals = 1100;
+
+    /// <summary>Operating range of relative humidity, %RH (datasheet Table 1 / Table 3).</summary>
+    public const double MinHumidity = 0, MaxHumidity = 100;
+
+    /// <summary>
+    /// What ut/up read when no temperature/pressure conversion ran: 0x80000, the data registers' reset value and the
+    /// "measurement skipped" output (datasheet sections 3.5 and 5.4.7-5.4.8, Table 18 reset values 0x80/0x00/0x00).
+    /// </summary>
+    public const int SkippedPressureOrTemperature = 0x80000;
+
+    /// <summary>What uh reads when no humidity conversion ran: 0x8000 (section 5.4.9, reset values 0x80/0x00).</summary>
+    public const int SkippedHumidity = 0x8000;
+
     private const byte SoftResetCommand = 0xB6;
-    private const int SkippedPressureOrTemperature = 0x80000;
-    private const int SkippedHumidity = 0x8000;
+    private const string RangeSource = "BME280 datasheet BST-BME280-DS002, Table 1 operating range";
 
     private readonly I2cDevice _device;
     private readonly Bme280Options _options;
@@ -153,16 +171,22 @@ public sealed class Bme280 : IDisposable
             var m = await MeasureAsync(cancellationToken).ConfigureAwait(false);
             var readings = new List<SensorReading>(3)
             {
-                SensorReading.Good("temperature", m.TemperatureCelsius, Units.DegreesCelsius),
+                SensorReading.Ranged("temperature", m.TemperatureCelsius, Units.DegreesCelsius, MinCelsius, MaxCelsius, Description, RangeSource),
             };
             if (_options.Pressure != Bme280Oversampling.Skipped)
             {
-                readings.Add(SensorReading.Good("pressure", m.PressureHectopascals, Units.Hectopascal));
+                readings.Add(double.IsNaN(m.PressureHectopascals)
+                    ? SensorReading.Invalid("pressure", Units.Hectopascal,
+                        $"{Description}: pressure reads its reset value 0x80000 (no pressure conversion ran, datasheet 5.4.8) or cannot be compensated (dig_P1 = 0).")
+                    : SensorReading.Ranged("pressure", m.PressureHectopascals, Units.Hectopascal, MinHectopascals, MaxHectopascals, Description, RangeSource));
             }
 
             if (_options.Humidity != Bme280Oversampling.Skipped)
             {
-                readings.Add(SensorReading.Good("humidity", m.HumidityPercent, Units.RelativeHumidity));
+                readings.Add(double.IsNaN(m.HumidityPercent)
+                    ? SensorReading.Invalid("humidity", Units.RelativeHumidity,
+                        $"{Description}: humidity reads its reset value 0x8000 (no humidity conversion ran, datasheet 5.4.9).")
+                    : SensorReading.Ranged("humidity", m.HumidityPercent, Units.RelativeHumidity, MinHumidity, MaxHumidity, Description, RangeSource));
             }
 
             return readings;
@@ -281,13 +305,18 @@ public sealed class Bme280 : IDisposable
         var adcH = (data[6] << 8) | data[7];
         if (adcT == SkippedPressureOrTemperature)
         {
-            throw SensorException.Device($"{Description}: no temperature conversion has run (data registers hold their reset value).");
+            // Pressure and humidity compensation need t_fine: nothing of this conversion is a measurement.
+            throw SensorException.NoMeasurement(
+                $"{Description}: temperature reads its reset value 0x80000: no conversion ran (the part was reset or " +
+                "power-cycled since it was configured; datasheet 5.4.7). It is set up again at the next read.");
         }
 
         var t = calibration.CompensateTemperature(adcT, out var tFine) / 100.0;
-        var p = adcP == SkippedPressureOrTemperature || _options.Pressure == Bme280Oversampling.Skipped
-            ? double.NaN
-            : calibration.CompensatePressure(adcP, tFine) / 256.0 / 100.0;
+        var pPascalQ24_8 = adcP == SkippedPressureOrTemperature || _options.Pressure == Bme280Oversampling.Skipped
+            ? 0u
+            : calibration.CompensatePressure(adcP, tFine);
+        // 0 is the formula's "cannot compensate" answer (var1 = 0, section 4.2.3), not a pressure.
+        var p = pPascalQ24_8 == 0 ? double.NaN : pPascalQ24_8 / 256.0 / 100.0;
         var h = adcH == SkippedHumidity || _options.Humidity == Bme280Oversampling.Skipped
             ? double.NaN
             : calibration.CompensateHumidity(adcH, tFine) / 1024.0;

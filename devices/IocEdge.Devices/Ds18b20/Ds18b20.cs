@@ -20,6 +20,9 @@ public sealed class Ds18b20
     /// <summary>The power-on reset value of the temperature register (datasheet Table 1: +85 °C = 0x0550).</summary>
     public const short PowerOnResetRaw = 0x0550;
 
+    /// <summary>Measuring range, °C (datasheet "Features": −55 °C to +125 °C).</summary>
+    public const double MinCelsius = -55, MaxCelsius = 125;
+
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
 
@@ -69,8 +72,46 @@ public sealed class Ds18b20
             .Order(StringComparer.Ordinal)];
     }
 
-    /// <summary>Reads the temperature in °C. Throws <see cref="SensorException"/>.</summary>
+    /// <summary>
+    /// Reads the temperature in °C. Throws <see cref="SensorException"/>: CommFailure (device folder missing, CRC
+    /// errors, line shorted or open), Invalid (the +85 °C power-on value persists: no conversion ran), OutOfRange
+    /// (a reading outside −55..+125 °C; <see cref="ReadAsync"/> reports it with its value).
+    /// </summary>
     public async Task<double> ReadTemperatureAsync(CancellationToken cancellationToken = default)
+    {
+        var celsius = await ReadCelsiusAsync(cancellationToken).ConfigureAwait(false);
+        if (celsius is < MinCelsius or > MaxCelsius)
+        {
+            throw new SensorException(SensorQuality.OutOfRange, OutOfRangeMessage(celsius));
+        }
+
+        return celsius;
+    }
+
+    /// <summary>
+    /// A <c>temperature</c> reading in degC: Good, OutOfRange (value kept) outside −55..+125 °C, Invalid for a
+    /// persistent 85 °C reset value, CommFailure when the sensor does not answer. Never throws for a device problem.
+    /// </summary>
+    public async Task<SensorReading> ReadAsync(CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            var celsius = await ReadCelsiusAsync(cancellationToken).ConfigureAwait(false);
+            return celsius is < MinCelsius or > MaxCelsius
+                ? SensorReading.OutOfRange("temperature", celsius, Units.DegreesCelsius, OutOfRangeMessage(celsius))
+                : SensorReading.Good("temperature", celsius, Units.DegreesCelsius);
+        }
+        catch (SensorException ex)
+        {
+            Log.ReadFailed(_logger, "DS18B20 " + DeviceId, ex.Message);
+            return SensorReading.Failed("temperature", Units.DegreesCelsius, ex);
+        }
+    }
+
+    private string OutOfRangeMessage(double celsius) => FormattableString.Invariant(
+        $"DS18B20 {DeviceId}: {celsius} °C is outside the sensor's {MinCelsius}..+{MaxCelsius} °C measuring range (Maxim DS18B20 datasheet).");
+
+    private async Task<double> ReadCelsiusAsync(CancellationToken cancellationToken)
     {
         var file = Path.Combine(DevicePath, "w1_slave");
         string? lastProblem = null;
@@ -114,6 +155,13 @@ public sealed class Ds18b20
                 continue;
             }
 
+            if (reading.Scratchpad.All(b => b == 0xFF))
+            {
+                lastProblem = "every byte reads 0xFF (the bus idles high, no sensor answered: DQ open, VDD or GND missing)";
+                lastQuality = SensorQuality.CommFailure;
+                continue;
+            }
+
             if (!reading.CrcOk)
             {
                 lastProblem = reading.KernelCrcOk ? "scratchpad CRC mismatch" : "CRC check failed (crc=.. NO)";
@@ -131,7 +179,7 @@ public sealed class Ds18b20
             if (reading.RawTemperature == PowerOnResetRaw)
             {
                 lastProblem = "85 °C power-on reset value: no conversion ran (brown-out or weak parasite power)";
-                lastQuality = SensorQuality.DeviceException;
+                lastQuality = SensorQuality.Invalid;
                 continue;
             }
 
@@ -143,11 +191,6 @@ public sealed class Ds18b20
                 continue;
             }
 
-            if (celsius is < -55 or > 125)
-            {
-                throw SensorException.Device($"DS18B20 {DeviceId}: {celsius} °C is outside the sensor's -55..+125 °C range.");
-            }
-
             return celsius;
         }
 
@@ -155,20 +198,5 @@ public sealed class Ds18b20
             ? " Check the 4.7 kΩ pull-up to 3.3 V and the cable (long or unshielded runs pick up noise)."
             : " Power the sensor from 3.3 V on VDD rather than parasite power.";
         throw new SensorException(lastQuality, $"DS18B20 {DeviceId}: {lastProblem} after {Attempts} attempts.{advice}");
-    }
-
-    /// <summary>A <c>temperature</c> reading in degC. Never throws for a device problem.</summary>
-    public async Task<SensorReading> ReadAsync(CancellationToken cancellationToken = default)
-    {
-        try
-        {
-            var celsius = await ReadTemperatureAsync(cancellationToken).ConfigureAwait(false);
-            return SensorReading.Good("temperature", celsius, Units.DegreesCelsius);
-        }
-        catch (SensorException ex)
-        {
-            Log.ReadFailed(_logger, "DS18B20 " + DeviceId, ex.Message);
-            return SensorReading.Failed("temperature", Units.DegreesCelsius, ex);
-        }
     }
 }

@@ -91,11 +91,14 @@ public sealed class PulseCounter : IDisposable
     private readonly Queue<long> _recent = new();
     private readonly PinChangeEventHandler _onEdge;
     private readonly ITimer? _flushTimer;
-    private readonly DateTimeOffset _started;
+    // Monotonic timestamps (TimeProvider.GetTimestamp): a wall-clock step (NTP on a gateway without a real-time
+    // clock) must neither turn real tips into bounces nor empty or inflate the rate window.
+    private readonly long _startedTimestamp;
     private long _total;
     private long _savedTotal;
     private long _bounces;
-    private long _lastPulseTicks = long.MinValue;
+    private long _lastPulseTimestamp;
+    private bool _hasPulse;
     private bool _disposed;
 
     public PulseCounter(GpioController controller, PulseCounterOptions options, TimeProvider? timeProvider = null,
@@ -108,7 +111,7 @@ public sealed class PulseCounter : IDisposable
         _options = options;
         _time = timeProvider ?? TimeProvider.System;
         _logger = logger ?? (ILogger)NullLogger.Instance;
-        _started = _time.GetUtcNow();
+        _startedTimestamp = _time.GetTimestamp();
 
         // The pin first: if it is taken, nothing else (state file, flush timer) has been touched.
         GpioPins.EnsureFree(_controller, options.Pin, options.Name);
@@ -143,15 +146,16 @@ public sealed class PulseCounter : IDisposable
     public long BouncesIgnored => Interlocked.Read(ref _bounces);
 
     /// <summary>
-    /// Pulses per second over the last <see cref="PulseCounterOptions.RateWindow"/> (or since start, if shorter).
+    /// Pulses per second over the last <see cref="PulseCounterOptions.RateWindow"/> (or since start, if shorter),
+    /// measured on the monotonic clock (<see cref="TimeProvider.GetTimestamp"/>), so a wall-clock step changes nothing.
     /// </summary>
     public double RatePerSecond()
     {
-        var now = _time.GetUtcNow();
+        var now = _time.GetTimestamp();
         lock (_gate)
         {
-            Prune(now.UtcTicks);
-            var span = now - _started;
+            Prune(now);
+            var span = _time.GetElapsedTime(_startedTimestamp, now);
             if (span > _options.RateWindow)
             {
                 span = _options.RateWindow;
@@ -218,7 +222,7 @@ public sealed class PulseCounter : IDisposable
 
     private void OnEdge(object sender, PinValueChangedEventArgs e)
     {
-        var now = _time.GetUtcNow().UtcTicks;
+        var now = _time.GetTimestamp();
         lock (_gate)
         {
             if (_disposed)
@@ -226,13 +230,14 @@ public sealed class PulseCounter : IDisposable
                 return;
             }
 
-            if (_lastPulseTicks != long.MinValue && now - _lastPulseTicks < _options.MinPulseInterval.Ticks)
+            if (_hasPulse && _time.GetElapsedTime(_lastPulseTimestamp, now) < _options.MinPulseInterval)
             {
                 _bounces++;
                 return;
             }
 
-            _lastPulseTicks = now;
+            _hasPulse = true;
+            _lastPulseTimestamp = now;
             _total++;
             _recent.Enqueue(now);
             if (_recent.Count > MaxWindowPulses)
@@ -242,10 +247,9 @@ public sealed class PulseCounter : IDisposable
         }
     }
 
-    private void Prune(long nowTicks)
+    private void Prune(long nowTimestamp)
     {
-        var oldest = nowTicks - _options.RateWindow.Ticks;
-        while (_recent.Count > 0 && _recent.Peek() <= oldest)
+        while (_recent.Count > 0 && _time.GetElapsedTime(_recent.Peek(), nowTimestamp) >= _options.RateWindow)
         {
             _recent.Dequeue();
         }

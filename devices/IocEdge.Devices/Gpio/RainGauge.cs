@@ -11,11 +11,31 @@ public sealed class RainGauge
     /// </summary>
     public const double SparkFunMillimetresPerTip = 0.2794;
 
+    /// <summary>
+    /// Default highest believable intensity, mm/h: the upper end of the measurement range for precipitation
+    /// intensity in WMO-No. 8 (Guide to Instruments and Methods of Observation), Part I, Annex 1.A (0.02-2000 mm/h).
+    /// Pass your gauge's own maximum intensity when its datasheet gives one (often 300-500 mm/h).
+    /// </summary>
+    public const double DefaultMaxRateMillimetresPerHour = 2000;
+
     private readonly PulseCounter _counter;
 
-    public RainGauge(PulseCounter counter, double millimetresPerTip = SparkFunMillimetresPerTip)
+    /// <param name="counter">The pulse counter on the gauge's reed switch.</param>
+    /// <param name="millimetresPerTip">Rain per bucket tip, mm (0.2794 for the SparkFun gauge).</param>
+    /// <param name="maxRateMillimetresPerHour">
+    /// Above this intensity (mm/h) <c>rain_rate</c> is reported OutOfRange (value kept): a rate the gauge cannot
+    /// physically produce means electrical noise or a chattering switch, not rain.
+    /// </param>
+    public RainGauge(PulseCounter counter, double millimetresPerTip = SparkFunMillimetresPerTip,
+        double maxRateMillimetresPerHour = DefaultMaxRateMillimetresPerHour)
     {
         ArgumentNullException.ThrowIfNull(counter);
+        if (!(maxRateMillimetresPerHour > 0 && double.IsFinite(maxRateMillimetresPerHour)))
+        {
+            throw new ArgumentOutOfRangeException(nameof(maxRateMillimetresPerHour), maxRateMillimetresPerHour,
+                "the gauge's maximum intensity must be a positive number of mm/h (2000 if the datasheet gives none).");
+        }
+
         if (!(millimetresPerTip > 0 && millimetresPerTip < 10))
         {
             throw new ArgumentOutOfRangeException(nameof(millimetresPerTip), millimetresPerTip,
@@ -24,9 +44,13 @@ public sealed class RainGauge
 
         _counter = counter;
         MillimetresPerTip = millimetresPerTip;
+        MaxRateMillimetresPerHour = maxRateMillimetresPerHour;
     }
 
     public double MillimetresPerTip { get; }
+
+    /// <summary>Highest intensity reported Good, mm/h.</summary>
+    public double MaxRateMillimetresPerHour { get; }
 
     public PulseCounter Counter => _counter;
 
@@ -36,10 +60,14 @@ public sealed class RainGauge
     /// <summary>Rain intensity over the counter's rate window, scaled to an hour.</summary>
     public double RateMillimetresPerHour => _counter.RatePerSecond() * 3600 * MillimetresPerTip;
 
-    /// <summary><c>rain_total</c> [mm] and <c>rain_rate</c> [mm/h].</summary>
+    /// <summary>
+    /// <c>rain_total</c> [mm] and <c>rain_rate</c> [mm/h]; the rate is OutOfRange (value kept) above
+    /// <see cref="MaxRateMillimetresPerHour"/>.
+    /// </summary>
     public IReadOnlyList<SensorReading> Read() =>
     [
         SensorReading.Good("rain_total", TotalMillimetres, Units.Millimetres),
-        SensorReading.Good("rain_rate", RateMillimetresPerHour, Units.MillimetresPerHour),
+        SensorReading.Ranged("rain_rate", RateMillimetresPerHour, Units.MillimetresPerHour, 0, MaxRateMillimetresPerHour,
+            $"Rain gauge '{_counter.Name}'", "the gauge's maximum intensity"),
     ];
 }

@@ -17,6 +17,13 @@ public sealed class Pms5003 : IDisposable
     private readonly LatestFrame<Pms5003Frame> _latest;
     private readonly TimeProvider _time;
 
+    /// <summary>
+    /// Upper end of the effective range of PM2.5 (and, applied alike, PM1.0 and PM10), µg/m³: Plantower PMS5003 data
+    /// manual, "Technical Index": effective range 0-500 µg/m³, maximum range ≥ 1000 µg/m³. Above it a value is
+    /// reported with quality OutOfRange (the value travels).
+    /// </summary>
+    public const double EffectiveRangeMaxMicrograms = 500;
+
     /// <param name="uart">The serial stream at 9600 8N1.</param>
     /// <param name="timeProvider">The clock the frame timeout runs on.</param>
     /// <param name="logger">Logs dropped bytes and failures.</param>
@@ -83,11 +90,36 @@ public sealed class Pms5003 : IDisposable
             ];
         }
 
+        return ToReadings(latest);
+    }
+
+    /// <summary>
+    /// The frame as <c>pm1</c>, <c>pm2_5</c>, <c>pm10</c>: Good; OutOfRange (value kept) above the effective range of
+    /// 500 µg/m³; Invalid for a frame whose twelve data words are all zero, which the sensor sends while its fan spins
+    /// up after power-on or wake-up (ambient air always holds particles &gt; 0.3 µm, so a zero count is not a
+    /// measurement; the data manual asks to wait 30 s after wake-up for stable data).
+    /// </summary>
+    public static IReadOnlyList<SensorReading> ToReadings(Pms5003Frame frame)
+    {
+        ArgumentNullException.ThrowIfNull(frame);
+        if (frame.IsAllZero)
+        {
+            const string error = "PMS5003: frame of all zeros (fan still spinning up after power-on or wake-up; " +
+                "data is stable 30 s after wake-up, PMS5003 data manual).";
+            return
+            [
+                SensorReading.Invalid("pm1", Units.MicrogramsPerCubicMetre, error),
+                SensorReading.Invalid("pm2_5", Units.MicrogramsPerCubicMetre, error),
+                SensorReading.Invalid("pm10", Units.MicrogramsPerCubicMetre, error),
+            ];
+        }
+
+        const string range = "PMS5003 data manual, effective range";
         return
         [
-            SensorReading.Good("pm1", latest.Pm1, Units.MicrogramsPerCubicMetre),
-            SensorReading.Good("pm2_5", latest.Pm25, Units.MicrogramsPerCubicMetre),
-            SensorReading.Good("pm10", latest.Pm10, Units.MicrogramsPerCubicMetre),
+            SensorReading.Ranged("pm1", frame.Pm1, Units.MicrogramsPerCubicMetre, 0, EffectiveRangeMaxMicrograms, "PMS5003", range),
+            SensorReading.Ranged("pm2_5", frame.Pm25, Units.MicrogramsPerCubicMetre, 0, EffectiveRangeMaxMicrograms, "PMS5003", range),
+            SensorReading.Ranged("pm10", frame.Pm10, Units.MicrogramsPerCubicMetre, 0, EffectiveRangeMaxMicrograms, "PMS5003", range),
         ];
     }
 
@@ -97,12 +129,7 @@ public sealed class Pms5003 : IDisposable
         try
         {
             var f = await ReadFrameAsync(cancellationToken).ConfigureAwait(false);
-            return
-            [
-                SensorReading.Good("pm1", f.Pm1, Units.MicrogramsPerCubicMetre),
-                SensorReading.Good("pm2_5", f.Pm25, Units.MicrogramsPerCubicMetre),
-                SensorReading.Good("pm10", f.Pm10, Units.MicrogramsPerCubicMetre),
-            ];
+            return ToReadings(f);
         }
         catch (SensorException ex)
         {

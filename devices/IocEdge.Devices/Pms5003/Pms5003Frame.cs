@@ -28,6 +28,13 @@ public sealed record Pms5003Frame(
     private const int DataFrameLength = 28;
     private const int CommandAckLength = 4;
 
+    /// <summary>
+    /// True when all twelve data words are zero: what the sensor sends while its fan spins up after power-on or
+    /// wake-up, not a measurement (real air always has particles &gt; 0.3 µm).
+    /// </summary>
+    public bool IsAllZero => (Pm1Standard | Pm25Standard | Pm10Standard | Pm1 | Pm25 | Pm10 | Particles03 | Particles05
+        | Particles10 | Particles25 | Particles50 | Particles100) == 0;
+
     /// <summary>Encodes the frame (data 13, reserved, is zero).</summary>
     public byte[] Encode()
     {

@@ -27,6 +27,13 @@ public sealed class Sds011 : IDisposable
     private readonly LatestFrame<Sds011Measurement> _latest;
     private readonly TimeProvider _time;
 
+    /// <summary>
+    /// Upper end of the measuring range, µg/m³ (Nova Fitness SDS011 datasheet V1.3, "Technical parameters":
+    /// measuring range 0.0-999.9 µg/m³). The frame can carry up to 6553.5; above 999.9 the value is reported with
+    /// quality OutOfRange (the value travels).
+    /// </summary>
+    public const double RangeMaxMicrograms = 999.9;
+
     /// <param name="uart">The serial stream at 9600 8N1.</param>
     /// <param name="timeProvider">The clock timeouts run on.</param>
     /// <param name="logger">Logs dropped bytes and failures.</param>
@@ -124,11 +131,7 @@ public sealed class Sds011 : IDisposable
             var m = query
                 ? await QueryAsync(cancellationToken).ConfigureAwait(false)
                 : await ReadMeasurementAsync(cancellationToken).ConfigureAwait(false);
-            return
-            [
-                SensorReading.Good("pm2_5", m.Pm25, Units.MicrogramsPerCubicMetre),
-                SensorReading.Good("pm10", m.Pm10, Units.MicrogramsPerCubicMetre),
-            ];
+            return ToReadings(m);
         }
         catch (SensorException ex)
         {
@@ -163,10 +166,17 @@ public sealed class Sds011 : IDisposable
             ];
         }
 
+        return ToReadings(latest);
+    }
+
+    /// <summary><c>pm2_5</c> and <c>pm10</c>: Good, or OutOfRange (value kept) above the 999.9 µg/m³ measuring range.</summary>
+    public static IReadOnlyList<SensorReading> ToReadings(Sds011Measurement m)
+    {
+        const string range = "SDS011 datasheet V1.3, measuring range";
         return
         [
-            SensorReading.Good("pm2_5", latest.Pm25, Units.MicrogramsPerCubicMetre),
-            SensorReading.Good("pm10", latest.Pm10, Units.MicrogramsPerCubicMetre),
+            SensorReading.Ranged("pm2_5", m.Pm25, Units.MicrogramsPerCubicMetre, 0, RangeMaxMicrograms, "SDS011", range),
+            SensorReading.Ranged("pm10", m.Pm10, Units.MicrogramsPerCubicMetre, 0, RangeMaxMicrograms, "SDS011", range),
         ];
     }
 
