@@ -44,6 +44,12 @@ internal static partial class Log
     [LoggerMessage(2005, LogLevel.Warning, "Sensor {Sensor} could not be read: {Reason}")]
     public static partial void SensorFailed(this ILogger logger, string sensor, string reason);
 
+    [LoggerMessage(2010, LogLevel.Warning, "{Device} cannot be used: {Reason}; its channels report comm_failure until it can (logged again only when this changes)")]
+    public static partial void DeviceUnavailable(this ILogger logger, string device, string reason);
+
+    [LoggerMessage(2011, LogLevel.Information, "{Device} works again; its channels report readings")]
+    public static partial void DeviceRecovered(this ILogger logger, string device);
+
     [LoggerMessage(2004, LogLevel.Information, "Sampling {Source}: {Channels} channels")]
     public static partial void SamplingStarted(this ILogger logger, string source, int channels);
 }
