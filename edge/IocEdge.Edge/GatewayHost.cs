@@ -34,11 +34,27 @@ public static class GatewayHost
                 configPath);
         }
 
+        // Malformed JSON is reported with its line and column before the loader turns it into a stack trace.
+        var fullPath = Path.GetFullPath(configPath);
+        if (ConfigurationCheck.JsonSyntaxError(fullPath) is { } syntax)
+        {
+            throw new GatewayConfigurationException([syntax]);
+        }
+
         // The file, then environment and command line again, so an operator can override one key without editing it.
-        builder.Configuration.AddJsonFile(Path.GetFullPath(configPath), optional: false, reloadOnChange: false);
+        builder.Configuration.AddJsonFile(fullPath, optional: false, reloadOnChange: false);
         builder.Configuration.AddEnvironmentVariables("IOCEDGE_");
         builder.Configuration.AddCommandLine(args);
+        var problems = FindProblems(builder.Configuration, fullPath);
+        if (problems.Count > 0)
+        {
+            throw new GatewayConfigurationException(problems);
+        }
+
         builder.Services.AddSystemd();
+        // Every loop supervises itself; an exception that still escapes one is a defect: stop the whole host, and
+        // Main turns it into a non-zero exit code (ExitCodeOf) so systemd restarts the service.
+        builder.Services.Configure<HostOptions>(h => h.BackgroundServiceExceptionBehavior = BackgroundServiceExceptionBehavior.StopHost);
         builder.Services.TryAddSingleton(TimeProvider.System);
 
         builder.Services.AddOptions<GatewayOptions>()
@@ -50,7 +66,7 @@ public static class GatewayHost
         builder.Services.AddSingleton(sp =>
         {
             var o = sp.GetRequiredService<IOptions<GatewayOptions>>().Value;
-            var outbox = new SqliteOutbox(o.OutboxPath);
+            var outbox = new SqliteOutbox(o.OutboxPath, sp.GetRequiredService<ILogger<SqliteOutbox>>());
             sp.GetRequiredService<ILogger<SqliteOutbox>>().OutboxOpened(outbox.Path, outbox.StreamId, outbox.Count);
             return outbox;
         });
@@ -63,6 +79,79 @@ public static class GatewayHost
         builder.Services.AddHostedService(sp => sp.GetRequiredService<MqttForwarder>());
         configure?.Invoke(builder);
         return builder.Build();
+    }
+
+    /// <summary>
+    /// The process exit code after <paramref name="host"/> has stopped (call it before disposing the host): 0 for an orderly stop, 70 (EX_SOFTWARE,
+    /// sysexits.h) when a background service ended with an exception, so systemd's Restart=on-failure brings it back.
+    /// </summary>
+    public static int ExitCodeOf(IHost host)
+    {
+        ArgumentNullException.ThrowIfNull(host);
+        return host.Services.GetServices<IHostedService>().OfType<BackgroundService>()
+            .Any(s => s.ExecuteTask is { IsFaulted: true }) ? ExitSoftware : 0;
+    }
+
+    /// <summary>sysexits.h EX_SOFTWARE: an internal error stopped the service.</summary>
+    public const int ExitSoftware = 70;
+
+    /// <summary>sysexits.h EX_CONFIG: the configuration is wrong; restarting cannot help (RestartPreventExitStatus=78).</summary>
+    public const int ExitConfig = 78;
+
+    /// <summary>What <c>iocedge-gateway --help</c> prints.</summary>
+    public const string Usage = """
+        Usage: iocedge-gateway [--config FILE] [--Gateway:KEY=VALUE ...]
+
+        Reads field instruments (Modbus, GPIO, I2C/UART/1-Wire sensors), stores every reading in an outbox on the card
+        and forwards it over MQTT to the IOC aggregator.
+
+        Options:
+          --config FILE          the configuration file (default /etc/iocedge/gateway.json)
+          --Gateway:KEY=VALUE    override one configuration key (also: environment IOCEDGE_Gateway__KEY=VALUE)
+          -h, --help             print this help and exit
+
+        Configuration keys (all under "Gateway"; the full table is in edge/README.md, "Configuration"):
+          Id, DataDirectory, ProfilesDirectory, Mqtt:{Host,Port,Username,Password,KeepAlive,Timeout,BatchSize,
+          ReconnectDelayMin,ReconnectDelayMax}, Modbus:Links[], Modbus:Devices[], Gpio, Sensors[]
+        A complete example: edge/IocEdge.Gateway/gateway.example.json (installed as /etc/iocedge/gateway.json).
+
+        Example:
+          iocedge-gateway --config /etc/iocedge/gateway.json --Gateway:Mqtt:Host=10.0.0.5
+
+        Exit codes: 0 stopped, 70 stopped by an internal error, 78 the configuration is not valid (nothing was opened).
+        """;
+
+    /// <summary>
+    /// Every problem of the Gateway section at once: unknown keys, values of the wrong type, then what the
+    /// <see cref="GatewayOptionsValidator"/> finds in the settings that could be read. Each line starts with the origin
+    /// of the key (the file, an environment variable, the command line).
+    /// </summary>
+    private static List<string> FindProblems(ConfigurationManager configuration, string configPath)
+    {
+        var root = configuration;
+        var shape = ConfigurationCheck.Shape(root.GetSection(GatewayOptions.Section), typeof(GatewayOptions));
+        bool Bad(string key) => shape.Any(p => key.Equals(p.Key, StringComparison.OrdinalIgnoreCase)
+                                               || key.StartsWith(p.Key + ":", StringComparison.OrdinalIgnoreCase));
+
+        // Validate what can be read, so a misspelt key and a wrong profile name are reported in one go.
+        var readable = new ConfigurationBuilder().AddInMemoryCollection(root.AsEnumerable()
+            .Where(kv => kv.Key.StartsWith(GatewayOptions.Section + ":", StringComparison.OrdinalIgnoreCase) && kv.Value is not null && !Bad(kv.Key)))
+            .Build();
+        var options = new GatewayOptions();
+        readable.GetSection(GatewayOptions.Section).Bind(options);
+        var result = new GatewayOptionsValidator(new ProfileSource()).Validate(null, options);
+
+        var lines = shape.Select(p => $"{ConfigurationCheck.Origin(root, p.Key, configPath)}: {p.Message}").ToList();
+        if (result.Failed)
+        {
+            foreach (var failure in result.Failures ?? [])
+            {
+                var key = failure.Split(' ', 2)[0].TrimEnd(':');
+                lines.Add($"{ConfigurationCheck.Origin(root, key, configPath)}: {failure}");
+            }
+        }
+
+        return lines;
     }
 
     /// <summary>Extra sources (the demo's simulated GPIO, for instance) registered with this are run as well.</summary>

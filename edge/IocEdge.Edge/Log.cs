@@ -20,6 +20,18 @@ internal static partial class Log
     [LoggerMessage(1005, LogLevel.Debug, "Forwarded readings {First}..{Last} ({Count})")]
     public static partial void Forwarded(this ILogger logger, long first, long last, int count);
 
+    [LoggerMessage(1006, LogLevel.Error, "Forwarding failed unexpectedly (failure {Failures}); retrying in {Delay}")]
+    public static partial void ForwarderFailed(this ILogger logger, Exception exception, long failures, TimeSpan delay);
+
+    [LoggerMessage(2006, LogLevel.Error, "Outbox reading {Sequence} cannot be sent ({Reason}); moved to the dead-letter table")]
+    public static partial void RowDeadLettered(this ILogger logger, long sequence, string reason);
+
+    [LoggerMessage(2007, LogLevel.Error, "Source {Source} failed (failure {Failures}); restarting it in {Delay}")]
+    public static partial void SourceCrashed(this ILogger logger, Exception exception, string source, long failures, TimeSpan delay);
+
+    [LoggerMessage(2008, LogLevel.Warning, "Source {Source} gave {Count} readings with a value that is not a finite number; stored as quality invalid")]
+    public static partial void ReadingsInvalidated(this ILogger logger, string source, long count);
+
     [LoggerMessage(2001, LogLevel.Information, "Outbox {Path} opened: stream {StreamId}, {Pending} readings waiting")]
     public static partial void OutboxOpened(this ILogger logger, string path, string streamId, long pending);
 
@@ -31,6 +43,12 @@ internal static partial class Log
 
     [LoggerMessage(2005, LogLevel.Warning, "Sensor {Sensor} could not be read: {Reason}")]
     public static partial void SensorFailed(this ILogger logger, string sensor, string reason);
+
+    [LoggerMessage(2010, LogLevel.Warning, "{Device} cannot be used: {Reason}; its channels report comm_failure until it can (logged again only when this changes)")]
+    public static partial void DeviceUnavailable(this ILogger logger, string device, string reason);
+
+    [LoggerMessage(2011, LogLevel.Information, "{Device} works again; its channels report readings")]
+    public static partial void DeviceRecovered(this ILogger logger, string device);
 
     [LoggerMessage(2004, LogLevel.Information, "Sampling {Source}: {Channels} channels")]
     public static partial void SamplingStarted(this ILogger logger, string source, int channels);

@@ -1,36 +1,51 @@
 using IocEdge.Edge;
+using IocEdge.Edge.Configuration;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
+
+if (args.Any(a => a is "--help" or "-h" or "-?"))
+{
+    await Console.Out.WriteAsync(GatewayHost.Usage).ConfigureAwait(false);
+    return 0;
+}
 
 try
 {
     using var host = GatewayHost.Build(args);
-    await host.RunAsync().ConfigureAwait(false);
-    return 0;
+    await host.StartAsync().ConfigureAwait(false);
+    await host.WaitForShutdownAsync().ConfigureAwait(false);
+    return GatewayHost.ExitCodeOf(host);
+}
+catch (GatewayConfigurationException ex)
+{
+    // A bad configuration stops here, before any port, file or bus is opened, with every problem on one line each.
+    await Console.Error.WriteLineAsync($"iocedge-gateway: the configuration is not valid ({ex.Problems.Count} problem(s)); nothing was started:").ConfigureAwait(false);
+    foreach (var problem in ex.Problems)
+    {
+        await Console.Error.WriteLineAsync(problem).ConfigureAwait(false);
+    }
+
+    return GatewayHost.ExitConfig; // systemd does not restart-loop on it with RestartPreventExitStatus=78
 }
 catch (OptionsValidationException ex)
 {
-    // A bad configuration stops here, before any bus is opened, with every problem listed.
     await Console.Error.WriteLineAsync("iocedge-gateway: the configuration is not valid:").ConfigureAwait(false);
     foreach (var failure in ex.Failures)
     {
-        await Console.Error.WriteLineAsync("  - " + failure).ConfigureAwait(false);
+        await Console.Error.WriteLineAsync(failure).ConfigureAwait(false);
     }
 
-    return 78; // EX_CONFIG: systemd does not restart-loop on it with RestartPreventExitStatus=78
+    return GatewayHost.ExitConfig;
 }
 catch (FileNotFoundException ex)
 {
     await Console.Error.WriteLineAsync("iocedge-gateway: " + ex.Message).ConfigureAwait(false);
-    return 78;
+    return GatewayHost.ExitConfig;
 }
-catch (InvalidDataException ex)
+#pragma warning disable CA1031 // the last line of defence: one line and an exit code instead of an unhandled-exception dump
+catch (Exception ex)
+#pragma warning restore CA1031
 {
-    await Console.Error.WriteLineAsync("iocedge-gateway: the configuration file is not valid JSON: " + ex.Message).ConfigureAwait(false);
-    return 78;
-}
-catch (InvalidOperationException ex) when (ex.Message.Contains("configuration", StringComparison.OrdinalIgnoreCase))
-{
-    await Console.Error.WriteLineAsync("iocedge-gateway: " + ex.Message).ConfigureAwait(false);
-    return 78;
+    await Console.Error.WriteLineAsync($"iocedge-gateway: stopped by an internal error: {ex.GetType().Name}: {ex.Message}").ConfigureAwait(false);
+    return GatewayHost.ExitSoftware;
 }

@@ -25,6 +25,7 @@ public sealed class MqttForwarder : BackgroundService
     private readonly SemaphoreSlim _wake = new(0, 1);
     private readonly IMqttClient _client;
     private long _forwarded;
+    private long _failures;
 
     public MqttForwarder(IOptions<GatewayOptions> options, SqliteOutbox outbox, TimeProvider time, ILogger<MqttForwarder> logger)
     {
@@ -41,6 +42,9 @@ public sealed class MqttForwarder : BackgroundService
     public long Forwarded => Interlocked.Read(ref _forwarded);
 
     public bool IsConnected => _client.IsConnected;
+
+    /// <summary>Connection or publish attempts that failed since start (each one is followed by a backoff).</summary>
+    public long Failures => Interlocked.Read(ref _failures);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -64,11 +68,30 @@ public sealed class MqttForwarder : BackgroundService
             {
                 break;
             }
-            catch (Exception ex) when (ex is MQTTnet.Exceptions.MqttCommunicationException or MqttPublishRefusedException
-                                           or OperationCanceledException or InvalidOperationException or IOException)
+            catch (Exception ex)
             {
-                _logger.ConnectFailed(mqtt.Host, mqtt.Port, ex.Message, delay);
-                await Task.Delay(delay, _time, stoppingToken).ConfigureAwait(false);
+                // Supervision: a broker outage is expected and logged briefly; anything else is a defect, logged with
+                // its stack trace. Either way count it, back off and go on: the readings wait in the outbox.
+                var failures = Interlocked.Increment(ref _failures);
+                if (ex is MQTTnet.Exceptions.MqttCommunicationException or MqttPublishRefusedException
+                    or OperationCanceledException or IOException)
+                {
+                    _logger.ConnectFailed(mqtt.Host, mqtt.Port, ex.Message, delay);
+                }
+                else
+                {
+                    _logger.ForwarderFailed(ex, failures, delay);
+                }
+
+                try
+                {
+                    await Task.Delay(delay, _time, stoppingToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+                {
+                    break;
+                }
+
                 delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, mqtt.ReconnectDelayMax.Ticks));
             }
         }
@@ -84,7 +107,8 @@ public sealed class MqttForwarder : BackgroundService
                 await PublishStatusAsync(GatewayState.Offline, cancellationToken).ConfigureAwait(false);
                 await _client.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().Build(), cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is MQTTnet.Exceptions.MqttCommunicationException or OperationCanceledException)
+            catch (Exception ex) when (ex is MQTTnet.Exceptions.MqttCommunicationException or OperationCanceledException
+                                           or InvalidOperationException or IOException)
             {
                 // Stopping anyway; the will tells the aggregator.
             }
@@ -172,7 +196,13 @@ public sealed class MqttForwarder : BackgroundService
                 return;
             }
 
-            var payload = ReadingBatchJson.Encode(new ReadingBatch(_options.Id, _outbox.StreamId, batch));
+            // Peek has already set aside every row that breaks the contract; a reading the encoder still refuses is
+            // dead-lettered on its own rather than blocking the queue behind it.
+            if (!TryEncode(batch, out var payload))
+            {
+                continue;
+            }
+
             var result = await _client.PublishAsync(new MqttApplicationMessageBuilder()
                 .WithTopic(topic)
                 .WithPayload(payload)
@@ -196,6 +226,40 @@ public sealed class MqttForwarder : BackgroundService
                 _logger.PublishFailed(batch.Count, $"{result.ReasonCode} {result.ReasonString}");
                 throw new MqttPublishRefusedException(result.ReasonCode, result.ReasonString);
             }
+        }
+    }
+
+    private bool TryEncode(IReadOnlyList<SequencedReading> batch, out byte[] payload)
+    {
+        try
+        {
+            payload = ReadingBatchJson.Encode(new ReadingBatch(_options.Id, _outbox.StreamId, batch));
+            return true;
+        }
+        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException)
+        {
+            var set = 0;
+            foreach (var one in batch)
+            {
+                try
+                {
+                    _ = ReadingBatchJson.Encode(new ReadingBatch(_options.Id, _outbox.StreamId, [one]));
+                }
+                catch (Exception single) when (single is ArgumentException or InvalidOperationException)
+                {
+                    _logger.RowDeadLettered(one.Sequence, single.Message);
+                    _outbox.DeadLetter([one], "could not be encoded: " + single.Message);
+                    set++;
+                }
+            }
+
+            if (set == 0)
+            {
+                throw; // not one reading's fault (the batch as a whole): back off and retry, never drop good rows
+            }
+
+            payload = [];
+            return false;
         }
     }
 }

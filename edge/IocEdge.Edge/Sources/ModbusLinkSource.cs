@@ -169,7 +169,8 @@ public sealed class ModbusLinkSource : IReadingSource
             {
                 Host = link.Host!, Port = link.Port, Timeout = link.Timeout, Retries = link.Retries,
             }, time, logger),
-            _ => ModbusMaster.CreateSerial(new ModbusSerialOptions
+            // A serial port that is missing or locked is diagnosed (path, cause, fix) before the master tries it.
+            _ => new SerialLinkCheck(ModbusMaster.CreateSerial(new ModbusSerialOptions
             {
                 PortName = link.SerialPort!,
                 Mode = link.Transport == ModbusTransport.Ascii ? ModbusSerialMode.Ascii : ModbusSerialMode.Rtu,
@@ -179,7 +180,7 @@ public sealed class ModbusLinkSource : IReadingSource
                 StopBits = link.StopBits == 2 ? StopBits.Two : StopBits.One,
                 Timeout = link.Timeout,
                 Retries = link.Retries,
-            }, time, logger),
+            }, time, logger), link.SerialPort!, new DeviceHealth(loggers.CreateLogger<ModbusLinkSource>(), $"{link.SerialPort} (Modbus link {link.Id})")),
         };
     }
 }

@@ -1,5 +1,4 @@
 using System.Device.I2c;
-using System.IO.Ports;
 using System.Runtime.CompilerServices;
 using IocEdge.Devices;
 using IocEdge.Edge.Configuration;
@@ -18,25 +17,28 @@ public interface IBusProvider
     Stream OpenSerial(string path);
 }
 
+/// <summary>
+/// The Pi's own buses through <see cref="DeviceBuses"/>: a missing or locked device is a CommFailure
+/// <see cref="SensorException"/> naming the path, the real cause (checked on the file system, not taken from the
+/// runtime's "Access to the port is denied") and the fix (enable_uart=1, dtparam=i2c_arm=on, the dialout/i2c group).
+/// </summary>
 public sealed class SystemBusProvider : IBusProvider
 {
-    public I2cDevice OpenI2c(int bus, int address) => I2cDevice.Create(new I2cConnectionSettings(bus, address));
+    /// <exception cref="SensorException">CommFailure: no /dev/i2c-{bus}, access denied, or the bus cannot be opened.</exception>
+    public I2cDevice OpenI2c(int bus, int address) => DeviceBuses.OpenI2c(bus, address);
 
-    public Stream OpenSerial(string path)
-    {
-        var port = new SerialPort(path, 9600, Parity.None, 8, StopBits.One);
-        port.Open();
-        return port.BaseStream;
-    }
+    /// <exception cref="SensorException">CommFailure: no such port, access denied, or it cannot be opened.</exception>
+    public Stream OpenSerial(string path) => DeviceBuses.OpenSerial(path, 9600);
 }
 
 /// <summary>
 /// One bus sensor read every <see cref="SensorOptions.PollPeriod"/>. A bus that cannot be opened or a sensor that does
-/// not answer gives readings with comm_failure (or device_exception) for that poll; the next poll tries again.
+/// not answer (whatever the exception) gives readings with comm_failure for that poll; the next poll tries again. The
+/// failure is logged once, naming the device, the cause and the fix, and again only when it recovers or its cause changes.
 /// </summary>
 public sealed class SensorSource(SensorOptions options, IBusProvider buses, TimeProvider time, ILoggerFactory loggers) : IReadingSource
 {
-    private readonly ILogger _logger = loggers.CreateLogger<SensorSource>();
+    private readonly DeviceHealth _health = new(loggers.CreateLogger<SensorSource>(), DeviceName(options));
 
     public string Name => $"sensor:{options.Id}";
 
@@ -60,14 +62,20 @@ public sealed class SensorSource(SensorOptions options, IBusProvider buses, Time
 
                     readings = await read(cancellationToken).ConfigureAwait(false);
                 }
-                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or SensorException or TimeoutException
-                                               or InvalidOperationException or ArgumentException)
+#pragma warning disable CA1031 // whatever the bus or driver throws, this poll is a comm failure and the source goes on
+                catch (Exception ex) when (!(ex is OperationCanceledException && cancellationToken.IsCancellationRequested))
+#pragma warning restore CA1031
                 {
                     // No bus, no device, or it stopped answering: this poll is a comm failure; reopen next time.
-                    _logger.SensorFailed(options.Id, ex.Message);
+                    _health.Failed(DeviceHealth.Reason(ex));
                     owned?.Dispose();
                     (read, owned) = (null, null);
                     readings = Quantities(options).Select(q => SensorReading.Failed(q.Quantity, q.Unit, SensorQuality.CommFailure, ex.Message)).ToArray();
+                }
+
+                if (read is not null)
+                {
+                    _health.Recovered();
                 }
 
                 var now = time.GetUtcNow();
@@ -157,13 +165,22 @@ public sealed class SensorSource(SensorOptions options, IBusProvider buses, Time
         }
     }
 
+    /// <summary>The device as a technician finds it: its bus path, and which configured sensor it is.</summary>
+    internal static string DeviceName(SensorOptions o) => o.Driver switch
+    {
+        SensorDriver.Pms5003 or SensorDriver.Sds011 => $"{o.SerialPort} ({o.Driver} sensor {o.Id})",
+        SensorDriver.Ds18b20 => $"{Path.Combine(o.W1Root, o.DeviceId ?? "?")} (DS18B20 sensor {o.Id})",
+        _ => $"/dev/i2c-{o.I2cBus} address {o.Address} ({o.Driver} sensor {o.Id})",
+    };
+
     private TimeSpan MaxAge => options.PollPeriod * 2 > TimeSpan.FromSeconds(5) ? options.PollPeriod * 2 : TimeSpan.FromSeconds(5);
 
     /// <summary>Gives a UART sensor up to one poll period to send its first frame after the port opens.</summary>
     private async Task WaitForFirstFrameAsync(Func<IReadOnlyList<SensorReading>> latest, CancellationToken ct)
     {
-        var deadline = time.GetUtcNow() + options.PollPeriod;
-        while (!latest().All(r => r.Ok) && time.GetUtcNow() < deadline)
+        // Measured on the monotonic clock: an NTP step of the wall clock must not stretch or cut the wait.
+        var started = time.GetTimestamp();
+        while (!latest().All(r => r.HasValue) && time.GetElapsedTime(started) < options.PollPeriod)
         {
             await Task.Delay(TimeSpan.FromMilliseconds(100), time, ct).ConfigureAwait(false);
         }
