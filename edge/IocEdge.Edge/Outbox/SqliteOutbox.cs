@@ -82,6 +82,35 @@ public sealed class SqliteOutbox : IDisposable
     /// <summary>Readings waiting to be acknowledged.</summary>
     public long Count => Interlocked.Read(ref _count);
 
+    /// <summary>The highest sequence number ever given (SQLite's AUTOINCREMENT counter), 0 before the first append.</summary>
+    public long LastSequence
+    {
+        get
+        {
+            lock (_lock)
+            {
+                using var cmd = _db.CreateCommand();
+                cmd.CommandText = "SELECT seq FROM sqlite_sequence WHERE name = 'outbox'";
+                return cmd.ExecuteScalar() is long v ? v : 0;
+            }
+        }
+    }
+
+    /// <summary>A snapshot of the outbox's state for the gateway's health report and the technician's tools.</summary>
+    public OutboxHealth Health()
+    {
+        lock (_lock)
+        {
+            using var cmd = _db.CreateCommand();
+            cmd.CommandText = "SELECT min(ts) FROM outbox";
+            DateTimeOffset? oldest = cmd.ExecuteScalar() is long ms ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : null;
+            var bytes = new FileInfo(Path) is { Exists: true } f ? f.Length : 0;
+            var wal = new FileInfo(Path + "-wal") is { Exists: true } w ? w.Length : 0;
+            return new OutboxHealth(StreamId, Count, oldest, bytes + wal, DeadLettered, Invalidated,
+                new Dictionary<string, long>(), 0);
+        }
+    }
+
     /// <summary>
     /// Readings whose value was not a finite number (NaN, ±infinity) or was missing with a quality that needs one,
     /// stored as quality <c>invalid</c> with a null value by <see cref="Append"/> since this outbox was opened.
@@ -144,13 +173,20 @@ public sealed class SqliteOutbox : IDisposable
     /// quality out of range, a timestamp that is not a time, a value where none belongs) is moved to the dead-letter
     /// table with its reason and logged, so one corrupt row never stops the rows behind it.
     /// </summary>
-    public IReadOnlyList<SequencedReading> Peek(int max)
+    public IReadOnlyList<SequencedReading> Peek(int max) => ReadAfter(0, max);
+
+    /// <summary>
+    /// The waiting readings with a sequence above <paramref name="afterSequence"/>, at most <paramref name="max"/>, in
+    /// sequence order (a sender's cursor: live readings after the backlog's boundary, or the backlog from its cursor).
+    /// Rows that cannot be encoded are dead-lettered as in <see cref="Peek"/>.
+    /// </summary>
+    public IReadOnlyList<SequencedReading> ReadAfter(long afterSequence, int max)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(max);
         lock (_lock)
         {
             var list = new List<SequencedReading>(Math.Min(max, 1024));
-            var after = 0L;
+            var after = afterSequence;
             while (true)
             {
                 var rejected = new List<(long Seq, string Reason)>();
