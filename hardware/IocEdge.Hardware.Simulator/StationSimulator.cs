@@ -478,6 +478,12 @@ public sealed class StationSimulator : IAsyncDisposable
             Store.SetDeviceIdentification(0x01, Truncate(profile.Model.Length > 0 ? profile.Model : profile.Id));
             Store.SetDeviceIdentification(0x02, "iocedge-sim");
             Store.SetDeviceIdentification(0x04, Truncate(profile.Name));
+            // FC 11 Report Server ID (spec V1.1b3 section 6.13): a 1-byte server id (the unit id, as most devices and
+            // masters expect), run indicator ON, and the instrument as text: "profile-id: Name (Manufacturer Model)".
+            var maker = $"{profile.Manufacturer} {profile.Model}".Trim();
+            var text = maker.Length > 0 ? $"{profile.Id}: {profile.Name} ({maker})" : $"{profile.Id}: {profile.Name}";
+            var additional = System.Text.Encoding.Latin1.GetBytes(text.Length > 240 ? text[..240] : text);
+            Store.SetServerId([instrument.UnitId], running: true, additional);
             if (refuseUnmapped)
             {
                 // Like real devices, answer exception 02 outside the mapped points.

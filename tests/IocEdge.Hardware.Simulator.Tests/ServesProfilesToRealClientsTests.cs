@@ -80,6 +80,24 @@ public sealed class ServesProfilesToRealClientsTests
     }
 
     [Fact]
+    [Trait("Acceptance", "field-faults")]
+    public async Task Report_server_id_names_each_units_instrument_profile()
+    {
+        // Issue 13 item 4: FC 11 (spec V1.1b3 section 6.13) answers server id = unit id, run indicator ON (0xFF),
+        // additional data = "profile-id: Name (Manufacturer Model)".
+        await using var sim = await StationSimulator.StartAsync(Options(new IPEndPoint(IPAddress.Loopback, 0)),
+            new FakeTimeProvider(TestProfiles.Afternoon));
+        await using var master = ModbusMaster.CreateTcp(new ModbusTcpMasterOptions { Host = "127.0.0.1", Port = sim.TcpEndPoint!.Port });
+        foreach (var (profile, unit) in AllProfiles())
+        {
+            var report = await master.ReportServerIdAsync(unit);
+            Assert.Equal([unit], report.ServerId);
+            Assert.True(report.IsRunning);
+            Assert.StartsWith($"{profile.Id}: {profile.Name}", report.AdditionalText, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public async Task Every_profile_is_served_to_mbpoll_over_tcp()
     {
         var time = new FakeTimeProvider(TestProfiles.Afternoon.AddHours(9));
