@@ -44,8 +44,8 @@ internal static partial class Log
     [LoggerMessage(EventId = 4106, Level = LogLevel.Information, Message = "Modbus {Link}: connected")]
     public static partial void Connected(ILogger logger, string link);
 
-    [LoggerMessage(EventId = 4107, Level = LogLevel.Warning, Message = "Modbus {Link}: link broken, will reconnect on the next attempt")]
-    public static partial void LinkBroken(ILogger logger, string link, Exception exception);
+    [LoggerMessage(EventId = 4107, Level = LogLevel.Warning, Message = "Modbus {Link}: link broken ({Reason}), will reconnect on the next attempt")]
+    public static partial void LinkBroken(ILogger logger, string link, string reason);
 
     [LoggerMessage(EventId = 4108, Level = LogLevel.Debug,
         Message = "Modbus {Link}: unit {UnitId} function 0x{Function:X2} attempt {Attempt} timed out")]

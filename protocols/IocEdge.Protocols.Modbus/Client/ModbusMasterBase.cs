@@ -242,7 +242,7 @@ internal abstract class ModbusMasterBase : IModbusMaster, IModbusMasterStatistic
                 {
                     allTimedOut = false;
                     lastFailure = ex;
-                    Log.LinkBroken(Logger, Link, ex);
+                    Log.LinkBroken(Logger, Link, $"{ex.GetType().Name}: {ex.Message}"); // the cause, not a stack trace per poll
                     await CloseLinkAsync().ConfigureAwait(false);
                 }
                 finally
