@@ -194,8 +194,9 @@ public sealed class StationSignalTests
         var duplicate = await Assert.ThrowsAsync<ArgumentException>(() => TestProfiles.StartAsync(time, instruments: [(profile, 1), (profile, 1)]));
         Assert.Contains("own unit id", duplicate.Message, StringComparison.Ordinal);
 
-        var zero = await Assert.ThrowsAsync<ArgumentException>(() => TestProfiles.StartAsync(time, instruments: (profile, 0)));
-        Assert.Contains("1-247", zero.Message, StringComparison.Ordinal);
+        // 248-254 are reserved (MODBUS over Serial Line V1.02, 2.2); 0 and 255 are a TCP device's own address (field faults).
+        var reserved = await Assert.ThrowsAsync<ArgumentException>(() => TestProfiles.StartAsync(time, instruments: (profile, 250)));
+        Assert.Contains("1-247", reserved.Message, StringComparison.Ordinal);
 
         var noTransport = await Assert.ThrowsAsync<ArgumentException>(() => StationSimulator.StartAsync(
             new StationSimulatorOptions { Instruments = { new SimulatedInstrument(profile, 1) } }, time));
