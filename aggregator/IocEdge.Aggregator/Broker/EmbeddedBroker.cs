@@ -159,7 +159,8 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable
                     return;
                 }
 
-                await _ingest.SubmitStatusAsync(status!, e.CancellationToken).ConfigureAwait(false);
+                // Contract §5: the optional periodic health object, kept as received and served as the gateway's current health.
+                await _ingest.SubmitStatusAsync(status!, e.CancellationToken, StatusHealth.Extract(bytes)).ConfigureAwait(false);
                 return;
             }
 
