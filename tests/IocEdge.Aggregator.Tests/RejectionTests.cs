@@ -76,7 +76,6 @@ public sealed class RejectionTests : IAsyncLifetime
     [InlineData("iocedge/v1/gw-a", MqttClientPublishReasonCode.TopicNameInvalid, "topic_shape")]
     [InlineData("iocedge/v2/gw-a/readings", MqttClientPublishReasonCode.TopicNameInvalid, "topic_version")]
     [InlineData("iocedge/v1//readings", MqttClientPublishReasonCode.TopicNameInvalid, "topic_gateway")]
-    [InlineData("iocedge/v1/gw-a/readings/bin", MqttClientPublishReasonCode.TopicNameInvalid, "topic_reserved")]
     [InlineData("iocedge/v1/gw-a/config", MqttClientPublishReasonCode.TopicNameInvalid, "topic_reserved")]
     [InlineData("IocEdge/v1/gw-a/readings", MqttClientPublishReasonCode.TopicNameInvalid, "topic_not_served")]
     [InlineData("test/hello", MqttClientPublishReasonCode.TopicNameInvalid, "topic_not_served")]

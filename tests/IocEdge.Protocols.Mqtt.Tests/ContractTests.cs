@@ -9,17 +9,24 @@ public class ContractTests
     [Theory]
     [InlineData("iocedge/v1/gw-demo-01/readings", "gw-demo-01", TopicKind.Readings)]
     [InlineData("iocedge/v1/a/status", "a", TopicKind.Status)]
+    [InlineData("iocedge/v1/gw-node-07/readings/bin", "gw-node-07", TopicKind.ReadingsCompact)] // contract §8
     public void Topics_round_trip(string topic, string gateway, TopicKind kind)
     {
         Assert.True(Topics.TryParse(topic, out var g, out var k));
         Assert.Equal((gateway, kind), (g, k));
-        Assert.Equal(topic, kind == TopicKind.Readings ? Topics.Readings(gateway) : Topics.Status(gateway));
+        Assert.Equal(topic, kind switch
+        {
+            TopicKind.Readings => Topics.Readings(gateway),
+            TopicKind.ReadingsCompact => Topics.ReadingsCompact(gateway),
+            _ => Topics.Status(gateway),
+        });
     }
 
     [Theory]
     [InlineData("iocedge/v2/gw/readings")]
     [InlineData("iocedge/v1/GW/readings")]
-    [InlineData("iocedge/v1/gw/readings/bin")]
+    [InlineData("iocedge/v1/gw/readings/bin/x")]
+    [InlineData("iocedge/v1/gw/readings/json")]
     [InlineData("iocedge/v1//readings")]
     [InlineData("iocedge/v1/+/readings")]
     [InlineData("other/v1/gw/readings")]

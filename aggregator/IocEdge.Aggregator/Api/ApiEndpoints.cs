@@ -1,3 +1,4 @@
+using System.Text.Json;
 using IocEdge.Aggregator.Ingest;
 using IocEdge.Aggregator.Storage;
 using IocEdge.Protocols.Mqtt;
@@ -32,7 +33,8 @@ internal static class ApiEndpoints
         {
             var list = store.Gateways().Select(g => new GatewayDto(g.Gateway, g.State, g.StatusAt?.UtcDateTime, g.Software, g.OutboxPending,
                 g.LastSeen?.UtcDateTime, g.Readings, g.Duplicates, g.Channels,
-                new TimestampsFlaggedDto(g.TimestampsFlagged.Future, g.TimestampsFlagged.TooOld, g.TimestampsFlagged.BeforeEpoch))).ToList();
+                new TimestampsFlaggedDto(g.TimestampsFlagged.Future, g.TimestampsFlagged.TooOld, g.TimestampsFlagged.BeforeEpoch),
+                g.Health is null ? null : ParseHealth(g.Health), g.HealthAt?.UtcDateTime)).ToList();
             return Results.Json(new GatewaysResponse(time.GetUtcNow().UtcDateTime, list), ApiJsonContext.Default.GatewaysResponse);
         });
         v1.MapGet("/readings", (string? gateway, string? channel, int? limit, ReadingStore store, TimeProvider time) =>
@@ -50,9 +52,21 @@ internal static class ApiEndpoints
                 r.ReceivedAt.UtcDateTime)).ToList();
             return Results.Json(new ReadingsResponse(time.GetUtcNow().UtcDateTime, gateway, channel, list), ApiJsonContext.Default.ReadingsResponse);
         });
-        app.MapGet("/metrics", (IngestMetrics metrics) => Results.Text(metrics.ToPrometheusText(), "text/plain; version=0.0.4"));
+        app.MapGet("/metrics", (IngestMetrics metrics, ReadingStore store) =>
+        {
+            var sb = new System.Text.StringBuilder(metrics.ToPrometheusText());
+            StatusHealth.AppendGauges(sb, store.Gateways().Where(g => g.Health is not null).Select(g => (g.Gateway, g.Health!)));
+            return Results.Text(sb.ToString(), "text/plain; version=0.0.4");
+        });
         app.MapGet("/healthz", (ReadingStore store) => Results.Text($"ok {store.Count()} readings\n"));
         app.MapGet("/", () => Results.Content(Dashboard.Html, "text/html; charset=utf-8"));
         return app;
+    }
+
+    // The stored health object (contract §5), written by StatusHealth.Extract, back as JSON for the response.
+    private static JsonElement ParseHealth(string json)
+    {
+        using var doc = JsonDocument.Parse(json);
+        return doc.RootElement.Clone();
     }
 }

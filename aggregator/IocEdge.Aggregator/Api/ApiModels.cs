@@ -16,7 +16,10 @@ public sealed record LatestDto(
 
 public sealed record LatestResponse(DateTime GeneratedAt, IReadOnlyList<LatestDto> Readings);
 
-/// <summary>One gateway's health (GET /api/v1/gateways).</summary>
+/// <summary>
+/// One gateway's health (GET /api/v1/gateways). <c>health</c> is the object of its latest status that carried one
+/// (contract §5), as the gateway sent it (unknown fields included); <c>health_at</c> is when the aggregator received it.
+/// </summary>
 public sealed record GatewayDto(
     string Gateway,
     string State,
@@ -27,7 +30,9 @@ public sealed record GatewayDto(
     long Readings,
     long Duplicates,
     int Channels,
-    TimestampsFlaggedDto TimestampsFlagged);
+    TimestampsFlaggedDto TimestampsFlagged,
+    JsonElement? Health,
+    DateTime? HealthAt);
 
 /// <summary>Stored readings (and status messages) of one gateway whose device timestamp was flagged (contract §4.3).</summary>
 public sealed record TimestampsFlaggedDto(long Future, long TooOld, long BeforeEpoch);

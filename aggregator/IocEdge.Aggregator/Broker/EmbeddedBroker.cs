@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using IocEdge.Aggregator.Ingest;
+using IocEdge.Protocols.Compact;
 using IocEdge.Protocols.Mqtt;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -13,6 +14,7 @@ namespace IocEdge.Aggregator.Broker;
 
 /// <summary>
 /// The embedded MQTT broker (MQTTnet.Server). It is also the ingest point: a readings message is decoded and committed
+/// (JSON on <c>…/readings</c>, §4; compact bytes on <c>…/readings/bin</c>, §8) and committed
 /// inside the broker's publish interceptor, so the PUBACK the gateway waits for leaves only after the commit
 /// (contract §1). Every other message is refused by <see cref="IngestRules"/> with the reason code of contract §6
 /// (0x90 topic, 0x99 payload, 0x83 retained readings), counted per reason and logged (rate-limited by
@@ -119,7 +121,9 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable
             return;
         }
 
-        if (kind == TopicKind.Readings)
+        var isReadings = kind is TopicKind.Readings or TopicKind.ReadingsCompact;
+        var payloadKind = kind == TopicKind.ReadingsCompact ? PayloadKind.Compact : PayloadKind.Json;
+        if (isReadings)
         {
             _metrics.Message();
         }
@@ -134,13 +138,13 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable
                 return;
             }
 
-            Refuse(e, topic, IngestRules.EmptyPayload);
+            RefuseReadings(e, topic, IngestRules.EmptyPayload, isReadings, payloadKind);
             return;
         }
 
-        if (kind == TopicKind.Readings && message.Retain)
+        if (isReadings && message.Retain)
         {
-            Refuse(e, topic, IngestRules.RetainedReadings);
+            RefuseReadings(e, topic, IngestRules.RetainedReadings, isReadings, payloadKind);
             return;
         }
 
@@ -155,17 +159,32 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable
                     return;
                 }
 
-                await _ingest.SubmitStatusAsync(status!, e.CancellationToken).ConfigureAwait(false);
+                // Contract §5: the optional periodic health object, kept as received and served as the gateway's current health.
+                await _ingest.SubmitStatusAsync(status!, e.CancellationToken, StatusHealth.Extract(bytes)).ConfigureAwait(false);
                 return;
             }
 
-            if (!ReadingBatchJson.TryDecode(bytes, gatewayId, out var batch, out var error))
+            ReadingBatch? batch;
+            if (kind == TopicKind.ReadingsCompact)
             {
-                Refuse(e, topic, IngestRules.BadPayload(error!));
+                // Contract §8: the same readings in compact bytes; a boot epoch maps to the identity stream (§8.2), so
+                // the exactly-once key (gateway, stream, seq) is the same one JSON batches use.
+                if (!CompactCodec.TryDecode(bytes, out var compact, out var compactError))
+                {
+                    RefuseReadings(e, topic, IngestRules.BadPayload("compact " + compactError), isReadings, payloadKind);
+                    return;
+                }
+
+                batch = ReadingBatchCompact.ToReadingBatch(gatewayId, compact);
+            }
+            else if (!ReadingBatchJson.TryDecode(bytes, gatewayId, out batch, out var error))
+            {
+                RefuseReadings(e, topic, IngestRules.BadPayload(error!), isReadings, payloadKind);
                 return;
             }
 
             await _ingest.SubmitAsync(batch!, e.CancellationToken).ConfigureAwait(false);
+            _metrics.Accepted(payloadKind);
             if (message.QualityOfServiceLevel == MqttQualityOfServiceLevel.AtMostOnce)
             {
                 // Stored, but QoS 0 has no PUBACK: the sender cannot know (contract §1 asks QoS 1). Counted and logged.
@@ -186,6 +205,16 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable
             e.Response.ReasonString = "not stored: " + ex.Message;
             e.CloseConnection = true;
         }
+    }
+
+    private void RefuseReadings(InterceptingPublishEventArgs e, string topic, Refusal refusal, bool isReadings, PayloadKind payloadKind)
+    {
+        if (isReadings)
+        {
+            _metrics.Refused(payloadKind);
+        }
+
+        Refuse(e, topic, refusal);
     }
 
     private void Refuse(InterceptingPublishEventArgs e, string topic, Refusal refusal)

@@ -11,7 +11,7 @@ internal readonly record struct Refusal(string Reason, MqttPubAckReasonCode Code
 
 /// <summary>
 /// The aggregator's reading of every topic its embedded broker can receive (contract §3 and §6). Pure: no I/O, no clock.
-/// Only <c>iocedge/v1/{gateway}/readings</c> and <c>iocedge/v1/{gateway}/status</c> are accepted; everything else is
+/// Only <c>iocedge/v1/{gateway}/readings</c>, <c>…/readings/bin</c> (compact, §8) and <c>…/status</c> are accepted; everything else is
 /// refused with a named reason, so nothing is ever acknowledged as a success without being stored.
 /// </summary>
 internal static class IngestRules
@@ -33,7 +33,7 @@ internal static class IngestRules
         [NotServed, TopicVersion, TopicShape, TopicGateway, TopicReserved, Retained, PayloadEmpty, PayloadInvalid, PayloadGateway, NotStored];
 
     /// <summary>
-    /// Accepts <c>iocedge/v1/{gateway}/readings</c> and <c>…/status</c> with a valid gateway id (contract §2);
+    /// Accepts <c>iocedge/v1/{gateway}/readings</c>, <c>…/readings/bin</c> and <c>…/status</c> with a valid gateway id (contract §2);
     /// otherwise returns the refusal (reason code 0x90, topic name invalid).
     /// </summary>
     public static Refusal? CheckTopic(string topic, out string gatewayId, out TopicKind kind)
@@ -65,10 +65,10 @@ internal static class IngestRules
                 "the topic's gateway level is not a gateway id (contract §2: lower-case letters, digits and '-', 1-64, such as gw-01)");
         }
 
-        if (levels is [_, _, _, "config"] or [_, _, _, "readings", "bin"])
+        if (levels is [_, _, _, "config"])
         {
             return new Refusal(TopicReserved, MqttPubAckReasonCode.TopicNameInvalid,
-                "reserved for a later contract revision (§3) and not stored by v1: send JSON to iocedge/v1/{gateway}/readings");
+                "reserved for a later contract revision (§3) and not stored by v1: send readings to iocedge/v1/{gateway}/readings");
         }
 
         switch (levels)
@@ -76,12 +76,15 @@ internal static class IngestRules
             case [_, _, _, "readings"]:
                 kind = TopicKind.Readings;
                 break;
+            case [_, _, _, "readings", "bin"]:
+                kind = TopicKind.ReadingsCompact;
+                break;
             case [_, _, _, "status"]:
                 kind = TopicKind.Status;
                 break;
             default:
                 return new Refusal(TopicShape, MqttPubAckReasonCode.TopicNameInvalid,
-                    "not a contract v1 topic: publish to iocedge/v1/{gateway}/readings or iocedge/v1/{gateway}/status");
+                    "not a contract v1 topic: publish to iocedge/v1/{gateway}/readings, …/readings/bin or …/status");
         }
 
         gatewayId = levels[2];
@@ -94,7 +97,7 @@ internal static class IngestRules
 
     /// <summary>An empty payload where one is required: reason 0x99.</summary>
     public static Refusal EmptyPayload { get; } = new(PayloadEmpty, MqttPubAckReasonCode.PayloadFormatInvalid,
-        "the payload is empty: a readings or status message carries the JSON of contract §4 or §5");
+        "the payload is empty: a readings or status message carries the JSON of contract §4 or §5, a readings/bin one the bytes of §8");
 
     /// <summary>A payload the reference codec refused (its error names the field): reason 0x99.</summary>
     public static Refusal BadPayload(string codecError) => new(

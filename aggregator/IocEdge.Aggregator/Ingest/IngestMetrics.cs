@@ -4,11 +4,20 @@ using IocEdge.Aggregator.Storage;
 
 namespace IocEdge.Aggregator.Ingest;
 
+/// <summary>The encoding of a readings message: JSON on <c>…/readings</c> (contract §4), compact on <c>…/readings/bin</c> (§8).</summary>
+public enum PayloadKind
+{
+    Json,
+    Compact,
+}
+
 /// <summary>Counters the aggregator exposes on /metrics (Prometheus text format) and in tests.</summary>
 public sealed class IngestMetrics
 {
     private readonly ConcurrentDictionary<string, long> _rejected = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<(string Gateway, TimestampStatus Status), long> _flagged = new();
+    private readonly long[] _accepted = new long[2];
+    private readonly long[] _refused = new long[2];
     private long _messages;
     private long _stored;
     private long _duplicates;
@@ -40,6 +49,16 @@ public sealed class IngestMetrics
 
     /// <summary>Stored readings of <paramref name="gateway"/> whose device timestamp was flagged <paramref name="status"/>.</summary>
     public long Flagged(string gateway, TimestampStatus status) => _flagged.TryGetValue((gateway, status), out var n) ? n : 0;
+
+    /// <summary>Readings messages of <paramref name="kind"/> stored (or already stored) and acknowledged with success.</summary>
+    public long AcceptedOf(PayloadKind kind) => Interlocked.Read(ref _accepted[(int)kind]);
+
+    /// <summary>Readings messages of <paramref name="kind"/> refused (payload or retain rules of contract §6).</summary>
+    public long RefusedOf(PayloadKind kind) => Interlocked.Read(ref _refused[(int)kind]);
+
+    internal void Accepted(PayloadKind kind) => Interlocked.Increment(ref _accepted[(int)kind]);
+
+    internal void Refused(PayloadKind kind) => Interlocked.Increment(ref _refused[(int)kind]);
 
     internal void Message() => Interlocked.Increment(ref _messages);
 
@@ -76,6 +95,17 @@ public sealed class IngestMetrics
         foreach (var (reason, n) in _rejected.OrderBy(p => p.Key, StringComparer.Ordinal))
         {
             sb.Append("iocedge_ingest_rejected_total{reason=\"").Append(reason).Append("\"} ").Append(n).Append('\n');
+        }
+
+        sb.Append("# HELP iocedge_ingest_payload_messages_total Readings messages by payload kind (json §4, compact §8) and outcome.\n")
+            .Append("# TYPE iocedge_ingest_payload_messages_total counter\n");
+        foreach (var kind in new[] { PayloadKind.Json, PayloadKind.Compact })
+        {
+            var label = kind == PayloadKind.Json ? "json" : "compact";
+            sb.Append("iocedge_ingest_payload_messages_total{payload=\"").Append(label).Append("\",outcome=\"accepted\"} ")
+                .Append(AcceptedOf(kind)).Append('\n');
+            sb.Append("iocedge_ingest_payload_messages_total{payload=\"").Append(label).Append("\",outcome=\"refused\"} ")
+                .Append(RefusedOf(kind)).Append('\n');
         }
 
         Counter(sb, "iocedge_ingest_unacknowledged_total", "Readings messages sent with QoS 0 (no PUBACK possible; stored when valid).", Unacknowledged);

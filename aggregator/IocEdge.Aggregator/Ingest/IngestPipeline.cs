@@ -45,10 +45,10 @@ public sealed class IngestPipeline : BackgroundService
         return await work.Done.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Records a status through the same single writer.</summary>
-    public async ValueTask SubmitStatusAsync(GatewayStatus status, CancellationToken cancellationToken)
+    /// <summary>Records a status (and its health object's raw JSON, contract §5, when it has one) through the same single writer.</summary>
+    public async ValueTask SubmitStatusAsync(GatewayStatus status, CancellationToken cancellationToken, string? healthJson = null)
     {
-        var work = new Work(null, status);
+        var work = new Work(null, status) { HealthJson = healthJson };
         await _queue.Writer.WriteAsync(work, cancellationToken).ConfigureAwait(false);
         await work.Done.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
@@ -102,7 +102,7 @@ public sealed class IngestPipeline : BackgroundService
             {
                 if (w.Status is not null)
                 {
-                    _store.RecordStatus(w.Status, receivedAt);
+                    _store.RecordStatus(w.Status, receivedAt, w.HealthJson);
                 }
             }
 
@@ -150,6 +150,8 @@ public sealed class IngestPipeline : BackgroundService
         public ReadingBatch? Batch { get; } = batch;
 
         public GatewayStatus? Status { get; } = status;
+
+        public string? HealthJson { get; init; }
 
         public TaskCompletionSource<StoreResult> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }

@@ -22,9 +22,14 @@ public sealed record StoredReading(long Sequence, DateTimeOffset Timestamp, doub
 public sealed record LatestReading(string Gateway, string Channel, DateTimeOffset Timestamp, double? Value, string Unit,
     Quality Quality, long Sequence, DateTimeOffset ReceivedAt);
 
-/// <summary>What the aggregator knows of one gateway.</summary>
+/// <summary>
+/// What the aggregator knows of one gateway. <paramref name="Health"/> is the raw JSON object of the latest status that
+/// carried one (contract §5), received at <paramref name="HealthAt"/> (aggregator clock); a status without one (such as
+/// the offline will) keeps the previous health.
+/// </summary>
 public sealed record GatewayInfo(string Gateway, string State, DateTimeOffset? StatusAt, string? Software, long? OutboxPending,
-    DateTimeOffset? LastSeen, long Readings, long Duplicates, int Channels, TimestampCounts TimestampsFlagged);
+    DateTimeOffset? LastSeen, long Readings, long Duplicates, int Channels, TimestampCounts TimestampsFlagged,
+    string? Health = null, DateTimeOffset? HealthAt = null);
 
 /// <summary>
 /// The aggregator's SQLite store. Readings are keyed by (gateway, stream, seq): inserting a key that is already there
@@ -79,7 +84,9 @@ public sealed class ReadingStore : IDisposable
             duplicates INTEGER NOT NULL DEFAULT 0,
             ts_future INTEGER NOT NULL DEFAULT 0,
             ts_too_old INTEGER NOT NULL DEFAULT 0,
-            ts_before_epoch INTEGER NOT NULL DEFAULT 0);
+            ts_before_epoch INTEGER NOT NULL DEFAULT 0,
+            health TEXT,
+            health_at INTEGER);
         """;
 
     // Columns added after the first release: a store created by an older aggregator gains them on open.
@@ -89,6 +96,8 @@ public sealed class ReadingStore : IDisposable
         ("gateways", "ts_future", "INTEGER NOT NULL DEFAULT 0"),
         ("gateways", "ts_too_old", "INTEGER NOT NULL DEFAULT 0"),
         ("gateways", "ts_before_epoch", "INTEGER NOT NULL DEFAULT 0"),
+        ("gateways", "health", "TEXT"),
+        ("gateways", "health_at", "INTEGER"),
     ];
 
     private readonly string _connectionString;
@@ -261,18 +270,21 @@ public sealed class ReadingStore : IDisposable
     /// <summary>
     /// Records a gateway's status message (or its disconnection, with <paramref name="status"/> offline). A status whose
     /// device timestamp is flagged (contract §4.3) is recorded at <paramref name="receivedAt"/> instead, and counted
-    /// in the gateway's flagged timestamps.
+    /// in the gateway's flagged timestamps. <paramref name="healthJson"/> (the status's health object, contract §5)
+    /// replaces the gateway's stored health when given; null keeps the previous one.
     /// </summary>
-    public void RecordStatus(GatewayStatus status, DateTimeOffset receivedAt)
+    public void RecordStatus(GatewayStatus status, DateTimeOffset receivedAt, string? healthJson = null)
     {
         ArgumentNullException.ThrowIfNull(status);
         var tsStatus = _timestamps.Classify(status.Timestamp, receivedAt);
         using var cmd = _writer.CreateCommand();
         cmd.CommandText = """
-            INSERT INTO gateways(gateway, state, status_ts, software, outbox_pending, ts_future, ts_too_old, ts_before_epoch)
-            VALUES ($g, $s, $t, $sw, $p, $f, $o, $e)
+            INSERT INTO gateways(gateway, state, status_ts, software, outbox_pending, ts_future, ts_too_old, ts_before_epoch,
+                health, health_at)
+            VALUES ($g, $s, $t, $sw, $p, $f, $o, $e, $h, CASE WHEN $h IS NULL THEN NULL ELSE $ha END)
             ON CONFLICT(gateway) DO UPDATE SET state=$s, status_ts=$t, software=coalesce($sw, software),
                 outbox_pending=coalesce($p, outbox_pending),
+                health=coalesce($h, health), health_at=CASE WHEN $h IS NULL THEN health_at ELSE $ha END,
                 ts_future=ts_future+$f, ts_too_old=ts_too_old+$o, ts_before_epoch=ts_before_epoch+$e
             """;
         cmd.Parameters.AddWithValue("$g", status.GatewayId);
@@ -283,6 +295,8 @@ public sealed class ReadingStore : IDisposable
         cmd.Parameters.AddWithValue("$e", tsStatus == TimestampStatus.BeforeEpoch ? 1 : 0);
         cmd.Parameters.AddWithValue("$sw", (object?)status.Software ?? DBNull.Value);
         cmd.Parameters.AddWithValue("$p", (object?)status.OutboxPending ?? DBNull.Value);
+        cmd.Parameters.AddWithValue("$h", (object?)healthJson ?? DBNull.Value);
+        cmd.Parameters.AddWithValue("$ha", receivedAt.ToUnixTimeMilliseconds());
         cmd.ExecuteNonQuery();
     }
 
@@ -314,7 +328,8 @@ public sealed class ReadingStore : IDisposable
         using var cmd = c.CreateCommand();
         cmd.CommandText = """
             SELECT g.gateway, g.state, g.status_ts, g.software, g.outbox_pending, g.last_seen, g.readings, g.duplicates,
-                   (SELECT count(*) FROM series s WHERE s.gateway = g.gateway), g.ts_future, g.ts_too_old, g.ts_before_epoch
+                   (SELECT count(*) FROM series s WHERE s.gateway = g.gateway), g.ts_future, g.ts_too_old, g.ts_before_epoch,
+                   g.health, g.health_at
             FROM gateways g ORDER BY g.gateway
             """;
         using var r = cmd.ExecuteReader();
@@ -323,7 +338,7 @@ public sealed class ReadingStore : IDisposable
         {
             list.Add(new GatewayInfo(r.GetString(0), r.GetString(1), Time(r, 2), r.IsDBNull(3) ? null : r.GetString(3),
                 r.IsDBNull(4) ? null : r.GetInt64(4), Time(r, 5), r.GetInt64(6), r.GetInt64(7), r.GetInt32(8),
-                new TimestampCounts(r.GetInt64(9), r.GetInt64(10), r.GetInt64(11))));
+                new TimestampCounts(r.GetInt64(9), r.GetInt64(10), r.GetInt64(11)), r.IsDBNull(12) ? null : r.GetString(12), Time(r, 13)));
         }
 
         return list;

@@ -1,12 +1,11 @@
 using IocEdge.Protocols.Compact;
-using IocEdge.Protocols.Mqtt;
 
-namespace IocEdge.Benchmarks.Compact;
+namespace IocEdge.Protocols.Mqtt;
 
 /// <summary>
 /// Converts between the JSON contract's <see cref="ReadingBatch"/> (net10.0, IocEdge.Protocols.Mqtt) and the compact
-/// codec's <see cref="CompactBatch"/> (netstandard2.0, dependency-free). Kept this small so the gateway/aggregator
-/// wiring can take it over verbatim (IocEdge.Protocols.Mqtt may reference the compact library; the reverse may not).
+/// codec's <see cref="CompactBatch"/> (netstandard2.0, dependency-free), for the gateway's sender and the aggregator's
+/// <c>readings/bin</c> ingest (contract §8). IocEdge.Protocols.Mqtt references the compact library; the reverse may not.
 /// </summary>
 public static class ReadingBatchCompact
 {
