@@ -1,0 +1,251 @@
+using System.Collections.Concurrent;
+using System.Net;
+using IocEdge.Edge.Configuration;
+using IocEdge.Edge.Forwarding;
+using IocEdge.Edge.Outbox;
+using IocEdge.Protocols.Compact;
+using IocEdge.Protocols.Mqtt;
+using IocEdge.Testing;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using MQTTnet;
+using MQTTnet.Protocol;
+using MQTTnet.Server;
+
+namespace IocEdge.Edge.Tests.Forwarding;
+
+/// <summary>
+/// The forwarder's central promise (contract §4 "PUBACK after commit", §6 reason codes): a reading leaves the outbox
+/// only after the PUBACK of ITS OWN message says success. A real MQTTnet server whose publish interceptor answers the
+/// reason code a test chooses stands in for an aggregator that refuses: 0x80 unspecified error (a failed commit), 0x97
+/// quota exceeded, 0x99 payload format invalid, or a connection closed with the PUBACK never sent.
+/// </summary>
+[Trait(Traits.Category, Traits.Integration)]
+[Trait(Traits.Acceptance, "outbox")]
+public sealed class ForwarderPromiseTests : IAsyncLifetime
+{
+    private static readonly DateTimeOffset T0 = new(2026, 11, 22, 3, 0, 0, TimeSpan.Zero);
+    private readonly TempDirectory _dir = new("fwdpromise");
+    private readonly int _port = FreePort.Next();
+    private readonly ConcurrentQueue<long> _stored = new();
+    private MqttServer _server = null!;
+    private SqliteOutbox _outbox = null!;
+
+    /// <summary>Decides the fate of one readings message: null = store it and answer success.</summary>
+    private Func<InterceptingPublishEventArgs, Task>? _refuse;
+
+    private int _messages;
+
+    public async Task InitializeAsync()
+    {
+        _server = new MqttServerFactory().CreateMqttServer(new MqttServerOptionsBuilder()
+            .WithDefaultEndpoint()
+            .WithDefaultEndpointBoundIPAddress(IPAddress.Loopback)
+            .WithDefaultEndpointBoundIPV6Address(IPAddress.None)
+            .WithDefaultEndpointPort(_port)
+            .Build());
+        _server.InterceptingPublishAsync += async e =>
+        {
+            if (!e.ApplicationMessage.Topic.Contains("/readings", StringComparison.Ordinal))
+            {
+                return;
+            }
+
+            Interlocked.Increment(ref _messages);
+            if (_refuse is { } refuse)
+            {
+                await refuse(e);
+                if (!e.ProcessPublish)
+                {
+                    return;
+                }
+            }
+
+            foreach (var seq in Sequences(e.ApplicationMessage))
+            {
+                _stored.Enqueue(seq);
+            }
+        };
+        await _server.StartAsync();
+        _outbox = new SqliteOutbox(_dir.File("outbox.db"));
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _server.StopAsync();
+        _server.Dispose();
+        _outbox.Dispose();
+        _dir.Dispose();
+    }
+
+    private static List<long> Sequences(MqttApplicationMessage m)
+    {
+        var payload = System.Buffers.BuffersExtensions.ToArray(m.Payload);
+        if (m.Topic.EndsWith("/bin", StringComparison.Ordinal))
+        {
+            return CompactCodec.Decode(payload).Readings.Select(r => r.Sequence).ToList();
+        }
+
+        Assert.True(ReadingBatchJson.TryDecode(payload, "gw-promise", out var batch, out var error), error);
+        return batch!.Readings.Select(r => r.Sequence).ToList();
+    }
+
+    private MqttForwarder Forwarder(int batchSize = 10, int maxInFlight = 4, MqttPayload payload = MqttPayload.Json) =>
+        new(Options.Create(new GatewayOptions
+        {
+            Id = "gw-promise",
+            DataDirectory = _dir.Path,
+            Mqtt = new GatewayMqttOptions
+            {
+                Host = "127.0.0.1",
+                Port = _port,
+                BatchSize = batchSize,
+                MaxInFlight = maxInFlight,
+                Payload = payload,
+                ReconnectDelayMin = TimeSpan.FromMilliseconds(50),
+                ReconnectDelayMax = TimeSpan.FromMilliseconds(200),
+                Timeout = TimeSpan.FromSeconds(5),
+            },
+        }), _outbox, TimeProvider.System, NullLogger<MqttForwarder>.Instance);
+
+    private void Fill(int count) => _outbox.Append(Enumerable.Range(0, count)
+        .Select(i => new Reading("aq/pm25", T0.AddSeconds(i), 10 + i, "ug/m3", Quality.Good)).ToArray());
+
+    // Contract §6: 0x80 unspecified error (the aggregator could not commit) and 0x97 quota exceeded mean "not stored,
+    // send again later": the readings must stay in the outbox and arrive once the aggregator accepts again.
+    [Theory]
+    [InlineData(MqttPubAckReasonCode.UnspecifiedError)]
+    [InlineData(MqttPubAckReasonCode.QuotaExceeded)]
+    [InlineData(MqttPubAckReasonCode.ImplementationSpecificError)]
+    public async Task A_refused_batch_stays_in_the_outbox_and_is_sent_again(MqttPubAckReasonCode code)
+    {
+        Fill(100);
+        _refuse = e =>
+        {
+            e.ProcessPublish = false;
+            e.Response.ReasonCode = code;
+            e.Response.ReasonString = "test refuses";
+            return Task.CompletedTask;
+        };
+        using var forwarder = Forwarder();
+        await forwarder.StartAsync(CancellationToken.None);
+        await Eventually.True(() => forwarder.Refused >= 3, TimeSpan.FromSeconds(20), "three refusals");
+
+        Assert.Equal(100, _outbox.Count); // nothing was acknowledged by a refusal
+        Assert.Equal(0, forwarder.Forwarded);
+        Assert.Equal(0, _outbox.DeadLetterCount());
+
+        _refuse = null;
+        await Eventually.True(() => _outbox.Count == 0, TimeSpan.FromSeconds(20), "the outbox to drain once accepted");
+        await forwarder.StopAsync(CancellationToken.None);
+        Assert.Equal(Enumerable.Range(1, 100).Select(i => (long)i), _stored.Distinct().Order());
+    }
+
+    // Contract §6: 0x99 payload format invalid: resending cannot help, the batch is dead-lettered (kept, counted), and
+    // the readings after it keep flowing.
+    [Fact]
+    public async Task A_batch_refused_as_malformed_is_dead_lettered_and_counted_and_the_rest_flows()
+    {
+        Fill(100);
+        _refuse = e =>
+        {
+            if (Sequences(e.ApplicationMessage).Contains(25))
+            {
+                e.ProcessPublish = false;
+                e.Response.ReasonCode = MqttPubAckReasonCode.PayloadFormatInvalid;
+                e.Response.ReasonString = "readings[4].unit: not in the vocabulary";
+            }
+
+            return Task.CompletedTask;
+        };
+        using var forwarder = Forwarder();
+        await forwarder.StartAsync(CancellationToken.None);
+        await Eventually.True(() => _outbox.Count == 0, TimeSpan.FromSeconds(20), "the outbox to empty");
+        await forwarder.StopAsync(CancellationToken.None);
+
+        var dead = _outbox.DeadLetters().Select(d => d.Sequence).ToList();
+        Assert.Equal(Enumerable.Range(21, 10).Select(i => (long)i), dead); // exactly the refused batch 21..30
+        Assert.Equal(10, forwarder.DeadLetteredByAggregator);
+        Assert.Equal(90, forwarder.Forwarded);
+        Assert.DoesNotContain(25L, _stored);
+    }
+
+    // A connection closed while PUBACKs are outstanding: no PUBACK, no removal. The broker drops the connection on the
+    // first two readings messages it sees; every reading of those messages must still be in the outbox afterwards.
+    [Fact]
+    public async Task A_connection_dropped_with_pubacks_in_flight_leaves_the_readings_in_the_outbox()
+    {
+        Fill(100);
+        var dropped = new ConcurrentBag<long>();
+        var drops = 0;
+        var gate = new TaskCompletionSource();
+        _refuse = async e =>
+        {
+            if (Interlocked.Increment(ref drops) <= 2)
+            {
+                foreach (var s in Sequences(e.ApplicationMessage))
+                {
+                    dropped.Add(s);
+                }
+
+                e.ProcessPublish = false;
+                e.CloseConnection = true;
+                return;
+            }
+
+            await gate.Task; // hold every later message until the test has looked at the outbox
+        };
+        using var forwarder = Forwarder();
+        await forwarder.StartAsync(CancellationToken.None);
+        await Eventually.True(() => Volatile.Read(ref drops) >= 3, TimeSpan.FromSeconds(20), "two dropped connections and a reconnect");
+
+        var left = _outbox.Peek(1000).Select(r => r.Sequence).ToHashSet();
+        Assert.NotEmpty(dropped);
+        Assert.All(dropped, s => Assert.Contains(s, left));
+        Assert.Equal(100, _outbox.Count); // nothing had a PUBACK yet
+
+        _refuse = null;
+        gate.SetResult();
+        await Eventually.True(() => _outbox.Count == 0, TimeSpan.FromSeconds(20), "the outbox to drain after the drops");
+        await forwarder.StopAsync(CancellationToken.None);
+        Assert.Equal(Enumerable.Range(1, 100).Select(i => (long)i), _stored.Distinct().Order());
+    }
+
+    // Several messages in flight (MaxInFlight), each acknowledged by its own PUBACK: a slow aggregator sees more than
+    // one outstanding message, and every reading arrives once.
+    [Fact]
+    public async Task Several_messages_are_in_flight_and_each_is_acknowledged_by_its_own_puback()
+    {
+        Fill(400);
+        _refuse = async _ => await Task.Delay(20);
+        using var forwarder = Forwarder(batchSize: 10, maxInFlight: 8);
+        await forwarder.StartAsync(CancellationToken.None);
+        await Eventually.True(() => _outbox.Count == 0, TimeSpan.FromSeconds(30), "the outbox to drain");
+        await forwarder.StopAsync(CancellationToken.None);
+
+        Assert.True(forwarder.MaxInFlightSeen > 1, $"at most {forwarder.MaxInFlightSeen} message(s) were in flight");
+        Assert.True(forwarder.MaxInFlightSeen <= 8, $"{forwarder.MaxInFlightSeen} messages were in flight, more than MaxInFlight 8");
+        Assert.Equal(400, forwarder.Forwarded);
+        Assert.Equal(Enumerable.Range(1, 400).Select(i => (long)i), _stored.Order());
+    }
+
+    // Contract §8: with Payload = Compact the readings go to …/readings/bin, encoded with CompactCodec, and decode to
+    // exactly the sequences the outbox held.
+    [Fact]
+    public async Task Compact_payload_goes_to_the_bin_topic_and_decodes_to_the_same_readings()
+    {
+        Fill(50);
+        var topics = new ConcurrentBag<string>();
+        _refuse = e =>
+        {
+            topics.Add(e.ApplicationMessage.Topic);
+            return Task.CompletedTask;
+        };
+        using var forwarder = Forwarder(payload: MqttPayload.Compact);
+        await forwarder.StartAsync(CancellationToken.None);
+        await Eventually.True(() => _outbox.Count == 0, TimeSpan.FromSeconds(20), "the outbox to drain");
+        await forwarder.StopAsync(CancellationToken.None);
+        Assert.All(topics, t => Assert.Equal("iocedge/v1/gw-promise/readings/bin", t));
+        Assert.Equal(Enumerable.Range(1, 50).Select(i => (long)i), _stored.Order());
+    }
+}
