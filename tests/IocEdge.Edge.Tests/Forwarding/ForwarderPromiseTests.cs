@@ -90,7 +90,7 @@ public sealed class ForwarderPromiseTests : IAsyncLifetime
         return batch!.Readings.Select(r => r.Sequence).ToList();
     }
 
-    private MqttForwarder Forwarder(int batchSize = 10, int maxInFlight = 4, MqttPayload payload = MqttPayload.Json) =>
+    private MqttForwarder Forwarder(int batchSize = 10, int maxInFlight = 4, MqttPayload payload = MqttPayload.Json, double backfill = 0) =>
         new(Options.Create(new GatewayOptions
         {
             Id = "gw-promise",
@@ -102,6 +102,7 @@ public sealed class ForwarderPromiseTests : IAsyncLifetime
                 BatchSize = batchSize,
                 MaxInFlight = maxInFlight,
                 Payload = payload,
+                BackfillReadingsPerSecond = backfill,
                 ReconnectDelayMin = TimeSpan.FromMilliseconds(50),
                 ReconnectDelayMax = TimeSpan.FromMilliseconds(200),
                 Timeout = TimeSpan.FromSeconds(5),
@@ -247,5 +248,39 @@ public sealed class ForwarderPromiseTests : IAsyncLifetime
         await forwarder.StopAsync(CancellationToken.None);
         Assert.All(topics, t => Assert.Equal("iocedge/v1/gw-promise/readings/bin", t));
         Assert.Equal(Enumerable.Range(1, 50).Select(i => (long)i), _stored.Order());
+    }
+
+    // Issue 14 "live first": link down 10 minutes at 1 Hz x 20 channels = 12 000 readings waiting. After reconnection
+    // the newest readings are stored within 5 s (real time) while the backlog is still being backfilled (here at
+    // 2 000 readings/s, so it takes about 6 s), and all 12 000 + the live ones arrive.
+    [Fact]
+    public async Task After_an_outage_live_readings_arrive_within_5_s_while_the_backlog_is_still_draining()
+    {
+        var now = DateTimeOffset.UtcNow;
+        var backlog = new List<Reading>();
+        for (var s = 0; s < 600; s++)
+        {
+            for (var c = 0; c < 20; c++)
+            {
+                backlog.Add(new Reading($"st/ch{c:D2}", now.AddSeconds(s - 600), s, "ug/m3", Quality.Good));
+            }
+        }
+
+        _outbox.Append(backlog);
+        Assert.Equal(12_000, _outbox.Count);
+        using var forwarder = Forwarder(batchSize: 500, maxInFlight: 8, backfill: 2000);
+        await forwarder.StartAsync(CancellationToken.None);
+        await Eventually.True(() => forwarder.IsConnected && !_stored.IsEmpty, TimeSpan.FromSeconds(10), "the backfill to begin");
+
+        var live = _outbox.Append(Enumerable.Range(0, 20).Select(c => new Reading($"st/ch{c:D2}", DateTimeOffset.UtcNow, 1, "ug/m3", Quality.Good)).ToArray());
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        await Eventually.True(() => _stored.Contains(live), TimeSpan.FromSeconds(5), "the live readings within 5 s");
+        var storedWhenLive = _stored.Count;
+        Assert.True(storedWhenLive < 12_000, $"the backlog had already drained ({storedWhenLive}) when the live readings arrived after {started.Elapsed}");
+
+        await Eventually.True(() => _outbox.Count == 0, TimeSpan.FromSeconds(60), "the backlog to drain");
+        await forwarder.StopAsync(CancellationToken.None);
+        Assert.Equal(Enumerable.Range(1, 12_020).Select(i => (long)i), _stored.Distinct().Order());
+        Assert.True(forwarder.LiveMessages >= 1 && forwarder.BackfillMessages >= 24);
     }
 }
