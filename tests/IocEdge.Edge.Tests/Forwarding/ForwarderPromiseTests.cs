@@ -283,4 +283,37 @@ public sealed class ForwarderPromiseTests : IAsyncLifetime
         Assert.Equal(Enumerable.Range(1, 12_020).Select(i => (long)i), _stored.Distinct().Order());
         Assert.True(forwarder.LiveMessages >= 1 && forwarder.BackfillMessages >= 24);
     }
+
+    // Contract §5.1: the status published on connect carries the health report: outbox depth, oldest reading, bytes on
+    // the card, disk free of the data directory, clock state.
+    [Fact]
+    public async Task The_status_on_connect_carries_the_health_report()
+    {
+        Fill(30);
+        var statuses = new ConcurrentQueue<GatewayStatus>();
+        _server.InterceptingPublishAsync += e =>
+        {
+            if (e.ApplicationMessage.Topic == "iocedge/v1/gw-promise/status" &&
+                GatewayStatusJson.TryDecode(System.Buffers.BuffersExtensions.ToArray(e.ApplicationMessage.Payload), "gw-promise", out var st, out _))
+            {
+                statuses.Enqueue(st!);
+            }
+
+            return Task.CompletedTask;
+        };
+        _refuse = async _ => await Task.Delay(Timeout.Infinite); // nothing is acknowledged: the depth stays 30
+        using var forwarder = Forwarder();
+        await forwarder.StartAsync(CancellationToken.None);
+        await Eventually.True(() => !statuses.IsEmpty, TimeSpan.FromSeconds(10), "the birth status");
+        var first = statuses.First();
+        Assert.Equal(GatewayState.Online, first.State);
+        Assert.Equal(30, first.OutboxPending);
+        Assert.NotNull(first.Health);
+        Assert.Equal(T0, first.Health!.OutboxOldest);
+        Assert.True(first.Health.OutboxBytes > 0);
+        Assert.True(first.Health.DiskFreeBytes > 0);
+        Assert.Contains(first.Health.Clock, new[] { "synced", "unsynced", "unknown" });
+        _refuse = null;
+        await forwarder.StopAsync(CancellationToken.None);
+    }
 }
