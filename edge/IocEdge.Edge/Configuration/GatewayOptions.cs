@@ -49,6 +49,42 @@ public sealed class GatewayMqttOptions
     public TimeSpan ReconnectDelayMin { get; set; } = TimeSpan.FromSeconds(1);
 
     public TimeSpan ReconnectDelayMax { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// Most bytes of one message's payload (default 262 144 = 256 KiB, well under MQTT's 256 MiB packet limit and the
+    /// aggregator's default); a batch whose encoding is larger is halved until it fits.
+    /// </summary>
+    public int BatchMaxBytes { get; set; } = 256 * 1024;
+
+    /// <summary>
+    /// How long a partial batch of new readings may wait for more before it leaves (default 0: at once, one message per
+    /// poll cycle). On a metered link, a few seconds gather several poll cycles into one message.
+    /// </summary>
+    public TimeSpan BatchMaxAge { get; set; } = TimeSpan.Zero;
+
+    /// <summary>QoS 1 messages sent and not yet acknowledged by their PUBACK, at most (default 8; MQTT 5 Receive Maximum).</summary>
+    public int MaxInFlight { get; set; } = 8;
+
+    /// <summary>
+    /// After an outage, how many backlog readings per second are sent behind the live ones (oldest first); 0 (default)
+    /// sends the backlog as fast as the link takes it, still after every live reading.
+    /// </summary>
+    public double BackfillReadingsPerSecond { get; set; }
+
+    /// <summary>The readings encoding: Json (contract §4, topic …/readings) or Compact (contract §8, topic …/readings/bin).</summary>
+    public MqttPayload Payload { get; set; } = MqttPayload.Json;
+
+    /// <summary>How often the health status (contract §5) is published while connected (default 60 s; also on connect).</summary>
+    public TimeSpan HealthPeriod { get; set; } = TimeSpan.FromSeconds(60);
+}
+
+/// <summary>The encoding of the readings messages (<c>Gateway:Mqtt:Payload</c>).</summary>
+public enum MqttPayload
+{
+    /// <summary>Readable JSON on <c>iocedge/v1/{id}/readings</c> (contract §4).</summary>
+    Json,
+    /// <summary>The compact binary codec on <c>iocedge/v1/{id}/readings/bin</c> (contract §8), for metered links.</summary>
+    Compact,
 }
 
 public sealed class GatewayModbusOptions

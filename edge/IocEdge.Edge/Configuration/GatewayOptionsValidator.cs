@@ -65,6 +65,36 @@ public sealed class GatewayOptionsValidator(ProfileSource profiles) : IValidateO
         {
             error($"Gateway:Mqtt:ReconnectDelayMin/Max are {m.ReconnectDelayMin}/{m.ReconnectDelayMax}: use 0 < Min <= Max (00:00:01 and 00:01:00).");
         }
+
+        if (m.BatchMaxBytes < 1024)
+        {
+            error($"Gateway:Mqtt:BatchMaxBytes is {m.BatchMaxBytes}: use at least 1024 (262144 suits most links).");
+        }
+
+        if (m.BatchMaxAge < TimeSpan.Zero)
+        {
+            error($"Gateway:Mqtt:BatchMaxAge is {m.BatchMaxAge}: use 00:00:00 (send at once) or a positive time such as 00:00:05.");
+        }
+
+        if (m.MaxInFlight is < 1 or > 65535)
+        {
+            error($"Gateway:Mqtt:MaxInFlight is {m.MaxInFlight}: use 1-65535 (8 is usual).");
+        }
+
+        if (m.BackfillReadingsPerSecond < 0 || !double.IsFinite(m.BackfillReadingsPerSecond))
+        {
+            error($"Gateway:Mqtt:BackfillReadingsPerSecond is {m.BackfillReadingsPerSecond}: use 0 (as fast as the link allows) or a positive rate.");
+        }
+
+        if (m.HealthPeriod < TimeSpan.FromSeconds(1))
+        {
+            error($"Gateway:Mqtt:HealthPeriod is {m.HealthPeriod}: use at least 00:00:01 (00:01:00 is usual).");
+        }
+
+        if (!Enum.IsDefined(m.Payload))
+        {
+            error($"Gateway:Mqtt:Payload is {m.Payload}: use Json or Compact.");
+        }
     }
 
     /// <summary>BCM GPIO 0 and 1 carry the HAT ID EEPROM (ID_SD/ID_SC) and must stay free (Raspberry Pi HAT specification).</summary>

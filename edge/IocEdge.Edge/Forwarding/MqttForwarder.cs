@@ -11,10 +11,26 @@ using MQTTnet.Protocol;
 namespace IocEdge.Edge.Forwarding;
 
 /// <summary>
-/// Sends the outbox to the aggregator over MQTT: oldest first, one QoS 1 message of up to
-/// <see cref="GatewayMqttOptions.BatchSize"/> readings at a time, and removes readings only after a successful PUBACK
-/// (which the aggregator sends after its commit). Reconnects by itself with exponential backoff on the
-/// <see cref="TimeProvider"/>; a broker outage only makes the outbox grow.
+/// Sends the outbox to the aggregator over MQTT 5, QoS 1 (contract §4, §6):
+/// <list type="bullet">
+/// <item>Batches are bounded by <see cref="GatewayMqttOptions.BatchSize"/> readings, <see cref="GatewayMqttOptions.BatchMaxBytes"/>
+/// bytes and <see cref="GatewayMqttOptions.BatchMaxAge"/> (a partial batch of new readings leaves when it is that old).</item>
+/// <item>Up to <see cref="GatewayMqttOptions.MaxInFlight"/> messages are in flight at once; each batch is removed from the
+/// outbox only after ITS OWN PUBACK says success (the aggregator sends it after its commit). A PUBACK 0x99 (payload
+/// format invalid) moves the batch to the dead-letter table (counted); any other refusal (0x80, 0x97 quota, …), a
+/// timeout or a connection dropped with PUBACKs outstanding leaves the readings in the outbox: the session ends, the
+/// sender backs off and sends them again (the aggregator's dedup makes the resend harmless).</item>
+/// <item>Live first: at each (re)connect the outbox's <see cref="SqliteOutbox.LastSequence"/> is the boundary. Readings
+/// above it are live and go out at once; the backlog (at or below it) follows, oldest first, at
+/// <see cref="GatewayMqttOptions.BackfillReadingsPerSecond"/> (0: as fast as the link allows, still behind live).</item>
+/// <item>Presence: the retained status "online" with a health report (contract §5) on connect and every
+/// <see cref="GatewayMqttOptions.HealthPeriod"/>; the MQTT will publishes "offline".</item>
+/// <item>Reconnects with exponential backoff and full jitter (a uniform delay between 0 and
+/// min(<see cref="GatewayMqttOptions.ReconnectDelayMax"/>, <see cref="GatewayMqttOptions.ReconnectDelayMin"/>·2^attempt))
+/// on the <see cref="TimeProvider"/>.</item>
+/// </list>
+/// Supervision: any exception but cancellation (a write, an encode, a publish, the outbox itself) is logged, counted in
+/// <see cref="Failures"/>, backed off and retried; the service never stops because of one.
 /// </summary>
 public sealed class MqttForwarder : BackgroundService
 {
@@ -24,8 +40,17 @@ public sealed class MqttForwarder : BackgroundService
     private readonly ILogger<MqttForwarder> _logger;
     private readonly SemaphoreSlim _wake = new(0, 1);
     private readonly IMqttClient _client;
+    private readonly BatchEncoder _encoder;
+    private readonly HealthProbe _health;
+    private readonly string _topic;
     private long _forwarded;
     private long _failures;
+    private long _refused;
+    private long _deadLetteredByAggregator;
+    private long _liveMessages;
+    private long _backfillMessages;
+    private int _inFlight;
+    private int _maxInFlightSeen;
 
     public MqttForwarder(IOptions<GatewayOptions> options, SqliteOutbox outbox, TimeProvider time, ILogger<MqttForwarder> logger)
     {
@@ -35,21 +60,44 @@ public sealed class MqttForwarder : BackgroundService
         _time = time;
         _logger = logger;
         _client = new MqttClientFactory().CreateMqttClient();
+        _encoder = new BatchEncoder(_options.Id, _options.Mqtt.Payload);
+        _topic = _options.Mqtt.Payload == MqttPayload.Compact ? Topics.Readings(_options.Id) + "/bin" : Topics.Readings(_options.Id);
+        _health = new HealthProbe(time, _options.DataDirectory);
         _outbox.Appended += Wake;
+        _client.DisconnectedAsync += _ =>
+        {
+            Wake();
+            return Task.CompletedTask;
+        };
     }
 
-    /// <summary>Readings acknowledged by the aggregator since start.</summary>
+    /// <summary>Readings acknowledged by the aggregator (successful PUBACK) since start.</summary>
     public long Forwarded => Interlocked.Read(ref _forwarded);
 
     public bool IsConnected => _client.IsConnected;
 
-    /// <summary>Connection or publish attempts that failed since start (each one is followed by a backoff).</summary>
+    /// <summary>Connection attempts, publishes, and outbox calls that failed since start (each one is followed by a backoff).</summary>
     public long Failures => Interlocked.Read(ref _failures);
+
+    /// <summary>Batches the broker/aggregator refused with a PUBACK reason ≥ 0x80 other than 0x99 (left in the outbox).</summary>
+    public long Refused => Interlocked.Read(ref _refused);
+
+    /// <summary>Readings the aggregator refused as malformed (PUBACK 0x99) and that were moved to the dead-letter table.</summary>
+    public long DeadLetteredByAggregator => Interlocked.Read(ref _deadLetteredByAggregator);
+
+    /// <summary>Messages of new readings (above the boundary at connect) sent since start.</summary>
+    public long LiveMessages => Interlocked.Read(ref _liveMessages);
+
+    /// <summary>Messages of backlog readings (at or below the boundary at connect) sent since start.</summary>
+    public long BackfillMessages => Interlocked.Read(ref _backfillMessages);
+
+    /// <summary>The most messages that were awaiting their PUBACK at the same time since start.</summary>
+    public int MaxInFlightSeen => Volatile.Read(ref _maxInFlightSeen);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var mqtt = _options.Mqtt;
-        var delay = mqtt.ReconnectDelayMin;
+        var attempt = 0;
         while (!stoppingToken.IsCancellationRequested)
         {
             try
@@ -57,12 +105,9 @@ public sealed class MqttForwarder : BackgroundService
                 if (!_client.IsConnected)
                 {
                     await ConnectAsync(stoppingToken).ConfigureAwait(false);
-                    delay = mqtt.ReconnectDelayMin;
                 }
 
-                await DrainAsync(stoppingToken).ConfigureAwait(false);
-                // Nothing waiting: sleep until a reading is appended, or at most a keep-alive period.
-                await WaitForWorkAsync(mqtt.KeepAlive, stoppingToken).ConfigureAwait(false);
+                await RunSessionAsync(() => attempt = 0, stoppingToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -70,11 +115,12 @@ public sealed class MqttForwarder : BackgroundService
             }
             catch (Exception ex)
             {
-                // Supervision: a broker outage is expected and logged briefly; anything else is a defect, logged with
-                // its stack trace. Either way count it, back off and go on: the readings wait in the outbox.
+                // Supervision: a broker outage or refusal is expected and logged briefly; anything else is a defect,
+                // logged with its stack trace. Either way count it, back off and go on: the readings wait in the outbox.
                 var failures = Interlocked.Increment(ref _failures);
+                var delay = Backoff.FullJitter(mqtt.ReconnectDelayMin, mqtt.ReconnectDelayMax, attempt++, Random.Shared);
                 if (ex is MQTTnet.Exceptions.MqttCommunicationException or MqttPublishRefusedException
-                    or OperationCanceledException or IOException)
+                    or OperationCanceledException or IOException or TimeoutException)
                 {
                     _logger.ConnectFailed(mqtt.Host, mqtt.Port, ex.Message, delay);
                 }
@@ -91,8 +137,6 @@ public sealed class MqttForwarder : BackgroundService
                 {
                     break;
                 }
-
-                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, mqtt.ReconnectDelayMax.Ticks));
             }
         }
     }
@@ -133,6 +177,10 @@ public sealed class MqttForwarder : BackgroundService
         {
             // Already signalled.
         }
+        catch (ObjectDisposedException)
+        {
+            // Stopping.
+        }
     }
 
     private async Task WaitForWorkAsync(TimeSpan max, CancellationToken ct)
@@ -145,7 +193,7 @@ public sealed class MqttForwarder : BackgroundService
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
-            // The period ran out: loop round, check the connection.
+            // The period ran out: loop round.
         }
     }
 
@@ -171,12 +219,16 @@ public sealed class MqttForwarder : BackgroundService
 
         await _client.ConnectAsync(builder.Build(), ct).ConfigureAwait(false);
         _logger.Connected(mqtt.Host, mqtt.Port, _options.Id, _outbox.Count);
-        await PublishStatusAsync(GatewayState.Online, ct).ConfigureAwait(false);
     }
 
     private async Task PublishStatusAsync(GatewayState state, CancellationToken ct)
     {
         var status = new GatewayStatus(_options.Id, state, _time.GetUtcNow(), GatewayInfo.Version, _outbox.Count);
+        if (state == GatewayState.Online)
+        {
+            status = status with { Health = _health.Build(_outbox.Health(), status.Timestamp, Forwarded, Failures) };
+        }
+
         await _client.PublishAsync(new MqttApplicationMessageBuilder()
             .WithTopic(Topics.Status(_options.Id))
             .WithPayload(GatewayStatusJson.Encode(status))
@@ -185,26 +237,159 @@ public sealed class MqttForwarder : BackgroundService
             .Build(), ct).ConfigureAwait(false);
     }
 
-    private async Task DrainAsync(CancellationToken ct)
+    /// <summary>
+    /// One connected session: birth and health, then live-first sending with up to MaxInFlight PUBACKs outstanding.
+    /// Returns only by an exception: the first failure of any in-flight batch (after every other in-flight publish has
+    /// ended), a lost connection, or cancellation. Nothing is acknowledged that was not confirmed by its own PUBACK.
+    /// </summary>
+    private async Task RunSessionAsync(Action connected, CancellationToken ct)
     {
-        var topic = Topics.Readings(_options.Id);
-        while (!ct.IsCancellationRequested)
+        var mqtt = _options.Mqtt;
+        await PublishStatusAsync(GatewayState.Online, ct).ConfigureAwait(false);
+        connected();
+        var nextHealth = _time.GetTimestamp() + (long)(mqtt.HealthPeriod.TotalSeconds * _time.TimestampFrequency);
+
+        var boundary = _outbox.LastSequence;
+        var live = boundary;
+        var backfill = 0L;
+        var bucket = new TokenBucket(mqtt.BackfillReadingsPerSecond, Math.Max(mqtt.BatchSize, mqtt.BackfillReadingsPerSecond), _time);
+        long? partialSince = null;
+        using var slots = new SemaphoreSlim(mqtt.MaxInFlight, mqtt.MaxInFlight);
+        var pending = new List<Task>();
+        Exception? fault = null;
+        void Fail(Exception ex) => Interlocked.CompareExchange(ref fault, ex, null);
+
+        try
         {
-            var batch = _outbox.Peek(_options.Mqtt.BatchSize);
-            if (batch.Count == 0)
+            while (true)
             {
-                return;
-            }
+                ct.ThrowIfCancellationRequested();
+                if (Volatile.Read(ref fault) is { } f)
+                {
+                    throw f;
+                }
 
-            // Peek has already set aside every row that breaks the contract; a reading the encoder still refuses is
-            // dead-lettered on its own rather than blocking the queue behind it.
-            if (!TryEncode(batch, out var payload))
+                if (!_client.IsConnected)
+                {
+                    throw new MQTTnet.Exceptions.MqttCommunicationException("the connection to the broker was lost");
+                }
+
+                pending.RemoveAll(t => t.IsCompleted);
+                if (_time.GetTimestamp() >= nextHealth)
+                {
+                    nextHealth = _time.GetTimestamp() + (long)(mqtt.HealthPeriod.TotalSeconds * _time.TimestampFrequency);
+                    await PublishStatusAsync(GatewayState.Online, ct).ConfigureAwait(false);
+                }
+
+                if (!await slots.WaitAsync(0, ct).ConfigureAwait(false))
+                {
+                    await WaitForWorkAsync(mqtt.KeepAlive, ct).ConfigureAwait(false);
+                    continue;
+                }
+
+                // 1. Live: everything newer than the boundary, at once (or when a partial batch is BatchMaxAge old).
+                var batch = _outbox.ReadAfter(live, mqtt.BatchSize);
+                var isLive = batch.Count > 0;
+                TimeSpan? wait = null;
+                if (isLive && batch.Count < mqtt.BatchSize && mqtt.BatchMaxAge > TimeSpan.Zero)
+                {
+                    partialSince ??= _time.GetTimestamp();
+                    var age = _time.GetElapsedTime(partialSince.Value);
+                    if (age < mqtt.BatchMaxAge)
+                    {
+                        wait = mqtt.BatchMaxAge - age;
+                        batch = [];
+                        isLive = false;
+                    }
+                }
+
+                // 2. Backfill: the backlog at or below the boundary, oldest first, at the configured rate.
+                if (!isLive && backfill < boundary)
+                {
+                    var allowed = bucket.Available(mqtt.BatchSize);
+                    if (allowed > 0)
+                    {
+                        batch = _outbox.ReadAfter(backfill, allowed);
+                        batch = batch.Where(r => r.Sequence <= boundary).ToList();
+                        if (batch.Count == 0)
+                        {
+                            backfill = boundary;
+                        }
+                    }
+                    else
+                    {
+                        var refill = bucket.TimeUntil(Math.Min(mqtt.BatchSize, 1));
+                        wait = wait is null || refill < wait ? refill : wait;
+                        batch = [];
+                    }
+                }
+
+                if (batch.Count == 0)
+                {
+                    slots.Release();
+                    if (!isLive && backfill < boundary && wait is null)
+                    {
+                        continue; // the backlog moved on (rows were dead-lettered or acknowledged): read again
+                    }
+
+                    var nap = wait is { } w && w < mqtt.KeepAlive ? w : mqtt.KeepAlive;
+                    var untilHealth = TimeSpan.FromSeconds(Math.Max(0, (nextHealth - _time.GetTimestamp()) / (double)_time.TimestampFrequency));
+                    await WaitForWorkAsync(untilHealth < nap ? untilHealth : nap, ct).ConfigureAwait(false);
+                    continue;
+                }
+
+                var encoded = _encoder.Encode(_outbox, batch, mqtt.BatchMaxBytes, _logger);
+                if (encoded is null)
+                {
+                    slots.Release();
+                    continue; // rows the encoder refused were dead-lettered; read again
+                }
+
+                var (sent, payload) = encoded.Value;
+                if (isLive)
+                {
+                    live = sent[^1].Sequence;
+                    partialSince = null;
+                    Interlocked.Increment(ref _liveMessages);
+                }
+                else
+                {
+                    backfill = sent[^1].Sequence;
+                    bucket.Take(sent.Count);
+                    Interlocked.Increment(ref _backfillMessages);
+                }
+
+                pending.Add(PublishOneAsync(sent, payload, slots, Fail, ct));
+            }
+        }
+        finally
+        {
+            // Never leave the session with a publish still running: its PUBACK decides whether it is acknowledged.
+            try
             {
-                continue;
+                await Task.WhenAll(pending).ConfigureAwait(false);
             }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // Each publish reports its own failure through Fail.
+            }
+        }
+    }
 
+    private async Task PublishOneAsync(IReadOnlyList<SequencedReading> batch, byte[] payload, SemaphoreSlim slots,
+        Action<Exception> fail, CancellationToken ct)
+    {
+        var now = Interlocked.Increment(ref _inFlight);
+        var seen = Volatile.Read(ref _maxInFlightSeen);
+        while (now > seen && Interlocked.CompareExchange(ref _maxInFlightSeen, now, seen) != seen)
+        {
+            seen = Volatile.Read(ref _maxInFlightSeen);
+        }
+
+        try
+        {
             var result = await _client.PublishAsync(new MqttApplicationMessageBuilder()
-                .WithTopic(topic)
+                .WithTopic(_topic)
                 .WithPayload(payload)
                 .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
                 .Build(), ct).ConfigureAwait(false);
@@ -217,49 +402,28 @@ public sealed class MqttForwarder : BackgroundService
             }
             else if (result.ReasonCode == MqttClientPublishReasonCode.PayloadFormatInvalid)
             {
-                // Sending it again cannot help (contract §6): set it aside so the rest keeps flowing.
+                // Sending it again cannot help (contract §6): set it aside, counted, so the rest keeps flowing.
                 _logger.DeadLettered(batch.Count, result.ReasonString ?? "no reason given");
-                _outbox.DeadLetter(batch, result.ReasonString ?? "payload format invalid");
+                _outbox.DeadLetter(batch, "aggregator: " + (result.ReasonString ?? "payload format invalid"));
+                Interlocked.Add(ref _deadLetteredByAggregator, batch.Count);
             }
             else
             {
+                Interlocked.Increment(ref _refused);
                 _logger.PublishFailed(batch.Count, $"{result.ReasonCode} {result.ReasonString}");
-                throw new MqttPublishRefusedException(result.ReasonCode, result.ReasonString);
+                fail(new MqttPublishRefusedException(result.ReasonCode, result.ReasonString));
             }
         }
-    }
-
-    private bool TryEncode(IReadOnlyList<SequencedReading> batch, out byte[] payload)
-    {
-        try
+        catch (Exception ex)
         {
-            payload = ReadingBatchJson.Encode(new ReadingBatch(_options.Id, _outbox.StreamId, batch));
-            return true;
+            // Not acknowledged: the readings stay in the outbox and are sent again in the next session.
+            fail(ex);
         }
-        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException)
+        finally
         {
-            var set = 0;
-            foreach (var one in batch)
-            {
-                try
-                {
-                    _ = ReadingBatchJson.Encode(new ReadingBatch(_options.Id, _outbox.StreamId, [one]));
-                }
-                catch (Exception single) when (single is ArgumentException or InvalidOperationException)
-                {
-                    _logger.RowDeadLettered(one.Sequence, single.Message);
-                    _outbox.DeadLetter([one], "could not be encoded: " + single.Message);
-                    set++;
-                }
-            }
-
-            if (set == 0)
-            {
-                throw; // not one reading's fault (the batch as a whole): back off and retry, never drop good rows
-            }
-
-            payload = [];
-            return false;
+            Interlocked.Decrement(ref _inFlight);
+            slots.Release();
+            Wake();
         }
     }
 }
