@@ -94,6 +94,7 @@ public sealed class SqliteOutbox : IDisposable
         Directory.CreateDirectory(_directory);
 
         Path = path;
+        EnsureReserve();
         try
         {
             _db = OpenChecked();
@@ -821,6 +822,9 @@ public sealed class SqliteOutbox : IDisposable
 
     private void MakeRoom(int readings)
     {
+        // A card full to the last block cannot even checkpoint (the database file must grow to take the WAL's pages)
+        // nor delete (the delete's pages go to the WAL): give back the reserve file first.
+        ReleaseReserve();
         TryCheckpoint();
         try
         {
@@ -857,7 +861,9 @@ public sealed class SqliteOutbox : IDisposable
                 }
             }
 
-            if (_options.MinFreeBytes > 0 && FreeBytes() is >= 0 and var free && free < _options.MinFreeBytes)
+            EnsureReserve();
+            var floor = File.Exists(ReservePath) ? _options.MinFreeBytes : Math.Max(_options.MinFreeBytes, 2L * ReserveBytes);
+            if (floor > 0 && FreeBytes() is >= 0 and var free && free < floor)
             {
                 if (FileLength(Path + "-wal") > 0)
                 {
@@ -883,6 +889,49 @@ public sealed class SqliteOutbox : IDisposable
         }
     }
 
+    /// <summary>Bytes of the reserve file (<c>outbox.db.reserve</c>) kept beside the outbox and given back to the
+    /// filesystem when the card is full, so a checkpoint and an eviction can still run.</summary>
+    public const int ReserveBytes = 256 * 1024;
+
+    private string ReservePath => Path + ".reserve";
+
+    private void ReleaseReserve()
+    {
+        try
+        {
+            File.Delete(ReservePath);
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+
+    /// <summary>Writes the reserve file when it is missing and there is room for it twice over.</summary>
+    private void EnsureReserve()
+    {
+        if (File.Exists(ReservePath) || FreeBytes() is var free && free >= 0 && free < 2L * ReserveBytes)
+        {
+            return;
+        }
+
+        try
+        {
+            using var f = new FileStream(ReservePath, FileMode.Create, FileAccess.Write);
+            f.Write(new byte[ReserveBytes]);
+            f.Flush(flushToDisk: true);
+        }
+        catch (IOException)
+        {
+            ReleaseReserve();
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+
     /// <summary>How often the age bound is checked (monotonic clock).</summary>
     private static readonly TimeSpan AgeCheckInterval = TimeSpan.FromSeconds(10);
 
@@ -899,6 +948,8 @@ public sealed class SqliteOutbox : IDisposable
         cmd.Transaction = tx;
         cmd.Parameters.AddWithValue("$n", n);
         cmd.Parameters.AddWithValue("$state", StateUnit);
+        // Acknowledged rows whose delete is pending go first, as acknowledgements (not counted as evicted).
+        var acked = _unappliedAcks.Count > 0 ? DeleteRuns(_unappliedAcks, tx) : 0;
         long removed = 0;
         if (_options.Eviction == OutboxEviction.Thin)
         {
@@ -932,6 +983,13 @@ public sealed class SqliteOutbox : IDisposable
         }
 
         tx.Commit();
+        if (acked > 0 || _unappliedAcks.Count > 0)
+        {
+            _count -= acked;
+            _unappliedAcks.Clear();
+            _unappliedAckRows = 0;
+        }
+
         if (removed > 0)
         {
             _count -= removed;
@@ -939,7 +997,7 @@ public sealed class SqliteOutbox : IDisposable
             _logger.Evicted(removed, reason);
         }
 
-        return removed;
+        return removed + acked;
     }
 
     private void EvictOlderThan(DateTimeOffset cutoff)
