@@ -66,7 +66,8 @@ public static class GatewayHost
         builder.Services.AddSingleton(sp =>
         {
             var o = sp.GetRequiredService<IOptions<GatewayOptions>>().Value;
-            var outbox = new SqliteOutbox(o.OutboxPath, sp.GetRequiredService<ILogger<SqliteOutbox>>());
+            var time = sp.GetRequiredService<TimeProvider>();
+            var outbox = new SqliteOutbox(o.OutboxPath, o.Outbox, time, new SystemClockSync(time), sp.GetRequiredService<ILogger<SqliteOutbox>>());
             sp.GetRequiredService<ILogger<SqliteOutbox>>().OutboxOpened(outbox.Path, outbox.StreamId, outbox.Count);
             return outbox;
         });

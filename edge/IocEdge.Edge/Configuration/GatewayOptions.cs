@@ -25,6 +25,9 @@ public sealed class GatewayOptions
 
     public List<SensorOptions> Sensors { get; set; } = [];
 
+    /// <summary>The outbox's bounds (section <c>Gateway:Outbox</c>).</summary>
+    public OutboxOptions Outbox { get; set; } = new();
+
     public string OutboxPath => Path.Combine(DataDirectory, "outbox.db");
 }
 

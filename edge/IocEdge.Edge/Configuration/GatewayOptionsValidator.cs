@@ -31,6 +31,7 @@ public sealed class GatewayOptionsValidator(ProfileSource profiles) : IValidateO
         ValidateModbus(options, Error);
         ValidateGpio(options, Error);
         ValidateSensors(options, Error);
+        ValidateOutbox(options.Outbox, Error);
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 
@@ -94,6 +95,44 @@ public sealed class GatewayOptionsValidator(ProfileSource profiles) : IValidateO
         if (!Enum.IsDefined(m.Payload))
         {
             error($"Gateway:Mqtt:Payload is {m.Payload}: use Json or Compact.");
+        }
+    }
+
+    private static void ValidateOutbox(OutboxOptions o, Action<FormattableString> error)
+    {
+        if (o.MaxBytes < 0)
+        {
+            error($"Gateway:Outbox:MaxBytes is {o.MaxBytes}: use 0 (no limit) or a size in bytes such as 1073741824 (1 GiB).");
+        }
+
+        if (o.MaxAge < TimeSpan.Zero)
+        {
+            error($"Gateway:Outbox:MaxAge is {o.MaxAge}: use 00:00:00 (no limit) or a positive time such as 30.00:00:00.");
+        }
+
+        if (o.MinFreeBytes < 0)
+        {
+            error($"Gateway:Outbox:MinFreeBytes is {o.MinFreeBytes}: use 0 (no floor) or a size in bytes such as 16777216 (16 MiB).");
+        }
+
+        if (!Enum.IsDefined(o.Eviction))
+        {
+            error($"Gateway:Outbox:Eviction is {o.Eviction}: use Oldest or Thin.");
+        }
+
+        if (o.RamBufferReadings < 0)
+        {
+            error($"Gateway:Outbox:RamBufferReadings is {o.RamBufferReadings}: use 0 or more (20000 is the default).");
+        }
+
+        if (o.WalMaxBytes < 65536)
+        {
+            error($"Gateway:Outbox:WalMaxBytes is {o.WalMaxBytes}: use at least 65536 (1048576 is the default).");
+        }
+
+        if (o.CheckpointInterval <= TimeSpan.Zero)
+        {
+            error($"Gateway:Outbox:CheckpointInterval is {o.CheckpointInterval}: use a positive time such as 00:01:00.");
         }
     }
 

@@ -17,4 +17,20 @@ public sealed record OutboxHealth(
     long DeadLettered,
     long Invalidated,
     IReadOnlyDictionary<string, long> DroppedByReason,
-    int QuarantinedFiles);
+    int QuarantinedFiles)
+{
+    /// <summary>Readings held in RAM because the card refused every write; written when it accepts writes again.</summary>
+    public int RamBuffered { get; init; }
+
+    /// <summary>Bytes of live database pages (what <c>Gateway:Outbox:MaxBytes</c> bounds).</summary>
+    public long UsedBytes { get; init; }
+
+    /// <summary>Free bytes on the data directory's filesystem (statvfs), -1 when unknown.</summary>
+    public long DiskFreeBytes { get; init; } = -1;
+
+    /// <summary>Writes that failed for disk trouble (SQLITE_FULL, SQLITE_IOERR) since start; each was survived.</summary>
+    public long DiskErrors { get; init; }
+
+    /// <summary>Waiting readings whose timestamps came from an untrusted clock (see <see cref="SqliteOutbox.ClockUntrusted"/>).</summary>
+    public long ClockUntrusted { get; init; }
+}

@@ -9,8 +9,9 @@ namespace IocEdge.Edge.Sampling;
 /// Runs every <see cref="IReadingSource"/> side by side and appends what they yield to the outbox. Each source runs
 /// under supervision: any exception but cancellation is logged, counted in <see cref="SourceFailures"/>, and the source
 /// is restarted after a backoff on the <see cref="TimeProvider"/> (1 s, doubling to 60 s, back to 1 s once it yields
-/// again); the other sources are not affected. A failed append loses that one batch, is counted in
-/// <see cref="Lost"/>, and sampling goes on.
+/// again); the other sources are not affected. A full or failing card does not stop an append (the outbox evicts or
+/// holds the readings in RAM, see <see cref="SqliteOutbox.Append"/>); any other failed append loses that one batch, is
+/// counted in <see cref="Lost"/>, and sampling goes on.
 /// </summary>
 public sealed class SamplingService(IEnumerable<IReadingSource> sources, SqliteOutbox outbox, TimeProvider time,
     ILogger<SamplingService> logger) : BackgroundService
@@ -104,8 +105,8 @@ public sealed class SamplingService(IEnumerable<IReadingSource> sources, SqliteO
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            // The card is full or failing. These readings are lost (counted); the source keeps going so that the next
-            // ones are stored as soon as space returns. (A spill-to-RAM ring for this case belongs to the outbox stage.)
+            // Not disk trouble (the outbox survives that itself: it evicts, holds readings in RAM and never throws for
+            // it): a defect. These readings are lost (counted); the source keeps going.
             Interlocked.Add(ref _lost, readings.Count);
             logger.AppendFailed(ex, readings.Count, source.Name);
         }
