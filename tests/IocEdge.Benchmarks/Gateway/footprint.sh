@@ -32,7 +32,7 @@ done
 # The builds under test (publish.sh installs clang/zlib1g-dev for AOT when missing).
 if [[ -z ${JIT_DIR:-} ]]; then JIT_DIR="$root/artifacts/gateway/linux-x64-jit"; "$root/edge/IocEdge.Gateway/publish.sh" --jit -o "$JIT_DIR"; fi
 if [[ -z ${AOT_DIR:-} ]]; then AOT_DIR="$root/artifacts/gateway/linux-x64-aot"; "$root/edge/IocEdge.Gateway/publish.sh" -o "$AOT_DIR"; fi
-sim_dll="$root/hardware/IocEdge.Hardware.Simulator/bin/Release/net10.0/iocedge-sim.dll"
+sim_dll="${SIM_DLL:-$root/hardware/IocEdge.Hardware.Simulator/bin/Release/net10.0/iocedge-sim.dll}"
 [[ -f $sim_dll ]] || dotnet build "$root/hardware/IocEdge.Hardware.Simulator" -c Release -nologo -clp:ErrorsOnly >/dev/null
 
 free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
