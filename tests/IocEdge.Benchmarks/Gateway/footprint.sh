@@ -7,6 +7,7 @@
 #   tests/IocEdge.Benchmarks/Gateway/footprint.sh                 # publish both builds, 5 starts each, 60 s warm-up
 #   STARTS=3 WARMUP=30 SAMPLES=20 tests/IocEdge.Benchmarks/Gateway/footprint.sh
 #   JIT_DIR=... AOT_DIR=... footprint.sh                          # reuse published builds (skip publishing)
+#   BUILDS=aot SIM_DLL=.../iocedge-sim.dll footprint.sh             # one build only; a simulator already built
 #
 # Start-up: wall time from exec to the first message on iocedge/v1/{gateway}/readings at the broker (a subscriber that
 # was connected before the start), median of STARTS starts, each with an empty data directory.
@@ -30,8 +31,8 @@ for tool in /usr/sbin/mosquitto /usr/bin/mosquitto_sub; do
 done
 
 # The builds under test (publish.sh installs clang/zlib1g-dev for AOT when missing).
-if [[ -z ${JIT_DIR:-} ]]; then JIT_DIR="$root/artifacts/gateway/linux-x64-jit"; "$root/edge/IocEdge.Gateway/publish.sh" --jit -o "$JIT_DIR"; fi
-if [[ -z ${AOT_DIR:-} ]]; then AOT_DIR="$root/artifacts/gateway/linux-x64-aot"; "$root/edge/IocEdge.Gateway/publish.sh" -o "$AOT_DIR"; fi
+if [[ -z ${JIT_DIR:-} && ${BUILDS:-jit} == *jit* ]]; then JIT_DIR="$root/artifacts/gateway/linux-x64-jit"; "$root/edge/IocEdge.Gateway/publish.sh" --jit -o "$JIT_DIR"; fi
+if [[ -z ${AOT_DIR:-} && ${BUILDS:-aot} == *aot* ]]; then AOT_DIR="$root/artifacts/gateway/linux-x64-aot"; "$root/edge/IocEdge.Gateway/publish.sh" -o "$AOT_DIR"; fi
 sim_dll="${SIM_DLL:-$root/hardware/IocEdge.Hardware.Simulator/bin/Release/net10.0/iocedge-sim.dll}"
 [[ -f $sim_dll ]] || dotnet build "$root/hardware/IocEdge.Hardware.Simulator" -c Release -nologo -clp:ErrorsOnly >/dev/null
 
@@ -123,6 +124,8 @@ measure() { # $1 = label, rest = command
 }
 
 echo "footprint: 100 channels × 1 Hz (13 simulated instruments), mosquitto 127.0.0.1:$broker_port, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
-measure jit "$JIT_DIR/iocedge-gateway"
-measure aot "$AOT_DIR/iocedge-gateway"
+BUILDS="${BUILDS:-jit aot}"
+[[ " $BUILDS " == *" jit "* ]] && measure jit "$JIT_DIR/iocedge-gateway"
+[[ " $BUILDS " == *" aot "* ]] && measure aot "$AOT_DIR/iocedge-gateway"
+[[ $BUILDS == "jit aot" ]] || exit 0
 awk '{s[$1]=$2; r[$1]=$3} END {printf "aot/jit: start-up %.2f×, RSS %.2f×\n", s["aot"]/s["jit"], r["aot"]/r["jit"]}' "$work/results"
