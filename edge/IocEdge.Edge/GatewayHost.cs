@@ -130,7 +130,7 @@ public static class GatewayHost
     private static List<string> FindProblems(ConfigurationManager configuration, string configPath)
     {
         var root = configuration;
-        var shape = ConfigurationCheck.Shape(root.GetSection(GatewayOptions.Section), typeof(GatewayOptions));
+        var shape = ConfigurationCheck.Shape(root.GetSection(GatewayOptions.Section), ConfigurationShapes.Gateway);
         bool Bad(string key) => shape.Any(p => key.Equals(p.Key, StringComparison.OrdinalIgnoreCase)
                                                || key.StartsWith(p.Key + ":", StringComparison.OrdinalIgnoreCase));
 

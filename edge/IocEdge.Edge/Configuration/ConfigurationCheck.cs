@@ -1,5 +1,5 @@
 using System.Collections;
-using System.ComponentModel;
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Reflection;
 using System.Text.Json;
@@ -71,12 +71,13 @@ internal static class ConfigurationCheck
 
     /// <summary>
     /// Unknown keys (with the nearest known one) and values that cannot be converted to their setting's type under
-    /// <paramref name="section"/>, which binds to <paramref name="type"/>. Returns (key path, message) pairs.
+    /// <paramref name="section"/>, which binds to the options class described by <paramref name="shape"/>.
+    /// Returns (key path, message) pairs.
     /// </summary>
-    public static List<(string Key, string Message)> Shape(IConfigurationSection section, Type type)
+    public static List<(string Key, string Message)> Shape(IConfigurationSection section, ConfigObject shape)
     {
         var problems = new List<(string, string)>();
-        CheckObject(section, type, problems);
+        CheckObject(section, shape, problems);
         return problems;
     }
 
@@ -100,78 +101,82 @@ internal static class ConfigurationCheck
         return configPath;
     }
 
-    private static void CheckObject(IConfigurationSection section, Type type, List<(string, string)> problems)
+    private static void CheckObject(IConfigurationSection section, ConfigObject shape, List<(string, string)> problems)
     {
-        var properties = type.GetProperties(BindingFlags.Public | BindingFlags.Instance)
-            .Where(p => p.CanWrite || IsCollection(p.PropertyType, out _))
-            .ToDictionary(p => p.Name, StringComparer.OrdinalIgnoreCase);
         foreach (var child in section.GetChildren())
         {
-            if (!properties.TryGetValue(child.Key, out var property))
+            if (!shape.Properties.TryGetValue(child.Key, out var node))
             {
-                var nearest = Nearest(child.Key, properties.Keys);
+                var nearest = Nearest(child.Key, shape.Properties.Keys);
                 problems.Add((child.Path, nearest is null
-                    ? $"{child.Path} is not a known key; the keys here are {string.Join(", ", properties.Keys.Order(StringComparer.Ordinal))} (edge/README.md, Configuration)."
+                    ? $"{child.Path} is not a known key; the keys here are {string.Join(", ", shape.Properties.Keys.Order(StringComparer.Ordinal))} (edge/README.md, Configuration)."
                     : $"{child.Path} is not a known key; did you mean {nearest}?"));
                 continue;
             }
 
-            CheckValue(child, property.PropertyType, problems);
+            CheckValue(child, node, problems);
         }
     }
 
-    private static void CheckValue(IConfigurationSection node, Type type, List<(string, string)> problems)
+    private static void CheckValue(IConfigurationSection node, ConfigNode shape, List<(string, string)> problems)
     {
-        var leaf = Nullable.GetUnderlyingType(type) ?? type;
-        if (IsScalar(leaf))
+        switch (shape)
         {
-            if (node.GetChildren().Any())
-            {
-                problems.Add((node.Path, $"{node.Path} is a section but expects a single value ({Describe(leaf)})."));
-            }
-            else if (node.Value is { Length: > 0 } text && !TryConvert(text, leaf))
-            {
-                problems.Add((node.Path, $"{node.Path} is '{text}', which is not {Describe(leaf)}; write {Example(leaf)}."));
-            }
-
-            return;
-        }
-
-        if (IsCollection(type, out var element))
-        {
-            if (node.Value is { Length: > 0 } && !node.GetChildren().Any())
-            {
-                problems.Add((node.Path, $"{node.Path} is '{node.Value}' but expects a list: write [ ... ]."));
-                return;
-            }
-
-            foreach (var item in node.GetChildren())
-            {
-                if (!int.TryParse(item.Key, NumberStyles.None, CultureInfo.InvariantCulture, out _))
+            case ConfigScalar { Type: var leaf }:
+                if (node.GetChildren().Any())
                 {
-                    problems.Add((item.Path, $"{item.Path}: {node.Path} is a list; write it as [ ... ], not as an object."));
-                    continue;
+                    problems.Add((node.Path, $"{node.Path} is a section but expects a single value ({Describe(leaf)})."));
+                }
+                else if (node.Value is { Length: > 0 } text && !TryConvert(text, leaf))
+                {
+                    problems.Add((node.Path, $"{node.Path} is '{text}', which is not {Describe(leaf)}; write {Example(leaf)}."));
                 }
 
-                CheckValue(item, element, problems);
-            }
+                return;
 
-            return;
+            case ConfigList { Element: var element }:
+                if (node.Value is { Length: > 0 } && !node.GetChildren().Any())
+                {
+                    problems.Add((node.Path, $"{node.Path} is '{node.Value}' but expects a list: write [ ... ]."));
+                    return;
+                }
+
+                foreach (var item in node.GetChildren())
+                {
+                    if (!int.TryParse(item.Key, NumberStyles.None, CultureInfo.InvariantCulture, out _))
+                    {
+                        problems.Add((item.Path, $"{item.Path}: {node.Path} is a list; write it as [ ... ], not as an object."));
+                        continue;
+                    }
+
+                    CheckValue(item, element, problems);
+                }
+
+                return;
+
+            case ConfigObject obj:
+                if (node.Value is { Length: > 0 } && !node.GetChildren().Any())
+                {
+                    problems.Add((node.Path, $"{node.Path} is '{node.Value}' but expects a section {{ ... }} of settings."));
+                    return;
+                }
+
+                CheckObject(node, obj, problems);
+                return;
         }
-
-        if (node.Value is { Length: > 0 } && !node.GetChildren().Any())
-        {
-            problems.Add((node.Path, $"{node.Path} is '{node.Value}' but expects a section {{ ... }} of settings."));
-            return;
-        }
-
-        CheckObject(node, type, problems);
     }
 
-    private static bool IsScalar(Type t) => t.IsPrimitive || t.IsEnum || t == typeof(string) || t == typeof(decimal)
-                                            || t == typeof(TimeSpan) || t == typeof(DateTimeOffset) || t == typeof(DateTime) || t == typeof(Uri);
+    /// <summary>
+    /// The setting types a configuration value may have: those the configuration binding source generator converts
+    /// from text (<see cref="TryConvert"/> applies its rules).
+    /// </summary>
+    internal static bool IsScalar(Type t) => t.IsEnum || t == typeof(string) || t == typeof(bool)
+                                             || t == typeof(int) || t == typeof(long) || t == typeof(short) || t == typeof(byte)
+                                             || t == typeof(double) || t == typeof(float) || t == typeof(decimal)
+                                             || t == typeof(TimeSpan) || t == typeof(DateTimeOffset) || t == typeof(DateTime) || t == typeof(Uri);
 
-    private static bool IsCollection(Type t, out Type element)
+    /// <summary>Arrays and one-argument generic collections (List&lt;T&gt;, IList&lt;T&gt;…), with their element type.</summary>
+    internal static bool IsCollection(Type t, out Type element)
     {
         element = typeof(object);
         if (t == typeof(string) || !typeof(IEnumerable).IsAssignableFrom(t))
@@ -185,33 +190,43 @@ internal static class ConfigurationCheck
             return true;
         }
 
-        var generic = t.IsGenericType ? t : t.GetInterfaces().FirstOrDefault(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IEnumerable<>));
-        if (generic is null)
+        // No GetInterfaces() walk (it needs the interfaces kept by the trimmer): the options use List<T> only.
+        if (!t.IsGenericType || t.GetGenericArguments() is not [var single])
         {
-            return false;
+            throw new NotSupportedException($"{t} is not a supported configuration collection; use List<T> or T[].");
         }
 
-        element = generic.GetGenericArguments()[0];
+        element = single;
         return true;
     }
 
-    private static bool TryConvert(string text, Type type)
+    /// <summary>
+    /// Whether the options binder will accept <paramref name="text"/> for a setting of type <paramref name="type"/>:
+    /// the same parse calls, styles and invariant culture as the code emitted by the configuration binding source
+    /// generator (Microsoft.Extensions.Configuration.Binder, EnableConfigurationBindingGenerator), so that what
+    /// passes here binds there. No TypeConverter (reflection, not trim-safe).
+    /// </summary>
+    internal static bool TryConvert(string text, Type type)
     {
-        if (type.IsEnum)
+        var c = CultureInfo.InvariantCulture;
+        return type switch
         {
-            return Enum.TryParse(type, text, ignoreCase: true, out _);
-        }
-
-        try
-        {
-            // The same converter the options binder uses, so what passes here binds there.
-            _ = TypeDescriptor.GetConverter(type).ConvertFromInvariantString(text);
-            return true;
-        }
-        catch (Exception ex) when (ex is FormatException or NotSupportedException or ArgumentException or OverflowException)
-        {
-            return false;
-        }
+            _ when type.IsEnum => Enum.TryParse(type, text, ignoreCase: true, out _),
+            _ when type == typeof(string) => true,
+            _ when type == typeof(bool) => bool.TryParse(text, out _),
+            _ when type == typeof(int) => int.TryParse(text, NumberStyles.Integer, c, out _),
+            _ when type == typeof(long) => long.TryParse(text, NumberStyles.Integer, c, out _),
+            _ when type == typeof(short) => short.TryParse(text, NumberStyles.Integer, c, out _),
+            _ when type == typeof(byte) => byte.TryParse(text, NumberStyles.Integer, c, out _),
+            _ when type == typeof(double) => double.TryParse(text, NumberStyles.Float, c, out _),
+            _ when type == typeof(float) => float.TryParse(text, NumberStyles.Float, c, out _),
+            _ when type == typeof(decimal) => decimal.TryParse(text, NumberStyles.Float, c, out _),
+            _ when type == typeof(TimeSpan) => TimeSpan.TryParse(text, c, out _),
+            _ when type == typeof(DateTime) => DateTime.TryParse(text, c, DateTimeStyles.None, out _),
+            _ when type == typeof(DateTimeOffset) => DateTimeOffset.TryParse(text, c, DateTimeStyles.None, out _),
+            _ when type == typeof(Uri) => Uri.TryCreate(text, UriKind.RelativeOrAbsolute, out _),
+            _ => throw new NotSupportedException($"{type} is not a supported configuration value type."),
+        };
     }
 
     private static string Describe(Type t) => t switch
@@ -264,5 +279,80 @@ internal static class ConfigurationCheck
         }
 
         return previous[b.Length];
+    }
+}
+
+/// <summary>The expected shape of one configuration node: a value, a list, or a section of settings.</summary>
+internal abstract class ConfigNode
+{
+    private protected ConfigNode()
+    {
+    }
+}
+
+/// <summary>A single value of <see cref="Type"/> (a number, a duration, an enum name…).</summary>
+internal sealed class ConfigScalar(Type type) : ConfigNode
+{
+    public Type Type { get; } = type;
+}
+
+/// <summary>A JSON array whose items have the shape <see cref="Element"/>.</summary>
+internal sealed class ConfigList(ConfigNode element) : ConfigNode
+{
+    public ConfigNode Element { get; } = element;
+}
+
+/// <summary>
+/// A section bound to an options class: its settable properties (and collections) by name, case-insensitive, as the
+/// binder matches them. Built with <see cref="Of{T}"/>, which reads the properties of T through a trim-safe,
+/// annotated generic parameter instead of walking property types by reflection (NativeAOT keeps exactly those).
+/// </summary>
+internal sealed class ConfigObject : ConfigNode
+{
+    private ConfigObject(Type type, Dictionary<string, ConfigNode> properties)
+    {
+        Type = type;
+        Properties = properties;
+    }
+
+    /// <summary>The options class.</summary>
+    public Type Type { get; }
+
+    /// <summary>Settable properties and collections by name (OrdinalIgnoreCase).</summary>
+    public IReadOnlyDictionary<string, ConfigNode> Properties { get; }
+
+    /// <summary>
+    /// The shape of options class <typeparamref name="T"/>. Every property whose type is itself an options class (or a
+    /// list of one) must have its shape among <paramref name="nested"/>.
+    /// </summary>
+    /// <exception cref="NotSupportedException">A property's class has no shape in <paramref name="nested"/>, or its type cannot be bound.</exception>
+    public static ConfigObject Of<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicProperties)] T>(params ConfigObject[] nested)
+    {
+        var properties = new Dictionary<string, ConfigNode>(StringComparer.OrdinalIgnoreCase);
+        foreach (var p in typeof(T).GetProperties(BindingFlags.Public | BindingFlags.Instance))
+        {
+            var isCollection = ConfigurationCheck.IsCollection(p.PropertyType, out var element);
+            if (!p.CanWrite && !isCollection)
+            {
+                continue; // computed (OutboxPath, IsEmpty…): the binder ignores it, so a key of that name is unknown
+            }
+
+            properties[p.Name] = isCollection ? new ConfigList(NodeOf(element, nested, p)) : NodeOf(p.PropertyType, nested, p);
+        }
+
+        return new ConfigObject(typeof(T), properties);
+    }
+
+    private static ConfigNode NodeOf(Type type, ConfigObject[] nested, PropertyInfo property)
+    {
+        var leaf = Nullable.GetUnderlyingType(type) ?? type;
+        if (ConfigurationCheck.IsScalar(leaf))
+        {
+            return new ConfigScalar(leaf);
+        }
+
+        return nested.FirstOrDefault(n => n.Type == leaf)
+               ?? throw new NotSupportedException(
+                   $"{property.DeclaringType?.Name}.{property.Name}: no shape for {leaf.Name}; pass ConfigObject.Of<{leaf.Name}>() among the nested shapes.");
     }
 }

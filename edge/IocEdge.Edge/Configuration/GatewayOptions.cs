@@ -31,6 +31,26 @@ public sealed class GatewayOptions
     public string OutboxPath => Path.Combine(DataDirectory, "outbox.db");
 }
 
+/// <summary>
+/// The shapes of the configuration sections, kept apart from the options classes so that the configuration binding
+/// source generator does not take them for settings.
+/// </summary>
+internal static class ConfigurationShapes
+{
+    /// <summary>
+    /// The keys and value types of the "Gateway" section, for <see cref="ConfigurationCheck"/> (unknown keys, wrong types) without
+    /// walking property types by reflection, which NativeAOT cannot do. A new options class used by a property must be
+    /// added here too (a unit test checks this list against the classes).
+    /// </summary>
+    public static ConfigObject Gateway { get; } = ConfigObject.Of<GatewayOptions>(
+        ConfigObject.Of<GatewayMqttOptions>(),
+        ConfigObject.Of<GatewayModbusOptions>(
+            ConfigObject.Of<ModbusLinkOptions>(),
+            ConfigObject.Of<ModbusDeviceOptions>(ConfigObject.Of<ModbusPointOptions>())),
+        ConfigObject.Of<GpioOptions>(ConfigObject.Of<GpioInputOptions>(), ConfigObject.Of<GpioCounterOptions>()),
+        ConfigObject.Of<SensorOptions>());
+}
+
 public sealed class GatewayMqttOptions
 {
     public string Host { get; set; } = "127.0.0.1";
