@@ -1,0 +1,184 @@
+using System.Diagnostics;
+using System.Globalization;
+using IocEdge.Aggregator;
+using IocEdge.Aggregator.Broker;
+using IocEdge.Aggregator.Storage;
+using IocEdge.Edge.Configuration;
+using IocEdge.Edge.Forwarding;
+using IocEdge.Edge.Outbox;
+using IocEdge.Protocols.Mqtt;
+using IocEdge.Testing;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace IocEdge.Benchmarks.Outbox;
+
+/// <summary>
+/// Issue 14 benchmark "drain of a 1,000,000-reading backlog": a load tool, not BenchmarkDotNet (one drain is seconds
+/// long and needs a broker process). A real outbox file is pre-filled once (20 channels, 1 Hz stamps, as a long outage
+/// leaves it) and copied for each run; the real <see cref="MqttForwarder"/> then drains it with the gateway's default
+/// Mqtt settings (or those given) to (a) the real aggregator host (embedded MQTTnet broker, exactly-once SQLite store,
+/// a fresh data directory per run) and (b) a bare mosquitto with no subscriber (the baseline). The clock runs from the
+/// forwarder's start to the moment the outbox is empty (every PUBACK received: for the aggregator, every reading
+/// committed). Runs alternate a, b, a, b... so that the machine's load falls on both alike; medians are printed.
+/// Usage: <c>dotnet run -c Release --project tests/IocEdge.Benchmarks -- drain [--readings N] [--runs R]
+/// [--batch-size B] [--max-in-flight F]</c>.
+/// </summary>
+internal static class DrainTool
+{
+    private static readonly (string Channel, string Unit)[] Channels = Enumerable.Range(0, 20)
+        .Select(i => ($"env{i / 4 + 1}/{new[] { "pm2_5", "pm10", "temperature", "humidity" }[i % 4]}",
+            new[] { "ug/m3", "ug/m3", "degC", "%RH" }[i % 4])).ToArray();
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var readings = Option(args, "--readings", 1_000_000);
+        var runs = Option(args, "--runs", 3);
+        var defaults = new GatewayMqttOptions();
+        var batchSize = Option(args, "--batch-size", defaults.BatchSize);
+        var maxInFlight = Option(args, "--max-in-flight", defaults.MaxInFlight);
+
+        using var dir = new TempDirectory("drain-bench");
+        var template = dir.File("template.db");
+        var sw = Stopwatch.StartNew();
+        Fill(template, readings);
+        Console.WriteLine($"pre-filled {readings:N0} readings in {sw.Elapsed.TotalSeconds:0.0} s ({new FileInfo(template).Length / 1e6:0.0} MB); " +
+                          $"BatchSize {batchSize}, MaxInFlight {maxInFlight}, {Environment.ProcessorCount} cores");
+
+        var aggregator = new List<double>();
+        var mosquitto = new List<double>();
+        for (var run = 1; run <= runs; run++)
+        {
+            var a = await DrainToAggregatorAsync(dir, template, run, readings, batchSize, maxInFlight);
+            aggregator.Add(a);
+            var b = await DrainToMosquittoAsync(dir, template, run, readings, batchSize, maxInFlight);
+            mosquitto.Add(b);
+            Console.WriteLine($"run {run}: aggregator {a:0.00} s ({readings / a:N0}/s), mosquitto {b:0.00} s ({readings / b:N0}/s)");
+        }
+
+        var ma = Median(aggregator);
+        var mb = Median(mosquitto);
+        Console.WriteLine($"median drain of {readings:N0}: aggregator {ma:0.00} s ({readings / ma:N0} readings/s), " +
+                          $"mosquitto (baseline) {mb:0.00} s ({readings / mb:N0} readings/s), ratio {mb / ma:0.00}x");
+        return 0;
+    }
+
+    private static int Option(string[] args, string name, int fallback)
+    {
+        var i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
+    }
+
+    private static double Median(List<double> xs)
+    {
+        var s = xs.Order().ToArray();
+        return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
+    }
+
+    private static void Fill(string path, int count)
+    {
+        var t0 = new DateTimeOffset(2026, 11, 22, 0, 0, 0, TimeSpan.Zero);
+        using var outbox = new SqliteOutbox(path);
+        const int Cycle = 20_000;
+        var buffer = new Reading[Math.Min(Cycle, count)];
+        for (var start = 0; start < count; start += buffer.Length)
+        {
+            var n = Math.Min(buffer.Length, count - start);
+            var page = n == buffer.Length ? buffer : new Reading[n];
+            for (var k = 0; k < n; k++)
+            {
+                var i = start + k;
+                var (channel, unit) = Channels[i % Channels.Length];
+                page[k] = new Reading(channel, t0.AddSeconds(i / Channels.Length), 10 + (i % 997) / 10.0, unit, Quality.Good);
+            }
+
+            outbox.Append(page);
+        }
+    }
+
+    private static SqliteOutbox Copy(string template, string path)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.Copy(template, path, overwrite: true);
+        return new SqliteOutbox(path);
+    }
+
+    private static async Task<double> DrainAsync(SqliteOutbox outbox, int port, int readings, int batchSize, int maxInFlight)
+    {
+        var options = Options.Create(new GatewayOptions
+        {
+            Id = "gw-bench",
+            Mqtt = new GatewayMqttOptions { Host = "127.0.0.1", Port = port, BatchSize = batchSize, MaxInFlight = maxInFlight },
+        });
+        if (outbox.Count != readings)
+        {
+            throw new InvalidOperationException($"the copied outbox holds {outbox.Count} readings, not {readings}");
+        }
+
+        using var forwarder = new MqttForwarder(options, outbox, TimeProvider.System, NullLogger<MqttForwarder>.Instance);
+        var started = Stopwatch.GetTimestamp();
+        await forwarder.StartAsync(CancellationToken.None);
+        var limit = TimeSpan.FromMinutes(5);
+        while (outbox.Count > 0)
+        {
+            if (Stopwatch.GetElapsedTime(started) > limit)
+            {
+                throw new TimeoutException($"{outbox.Count} readings still waiting after {limit}; failures {forwarder.Failures}");
+            }
+
+            await Task.Delay(2);
+        }
+
+        var elapsed = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        await forwarder.StopAsync(CancellationToken.None);
+        if (forwarder.Forwarded < readings)
+        {
+            throw new InvalidOperationException($"forwarded {forwarder.Forwarded}, expected {readings}");
+        }
+
+        return elapsed;
+    }
+
+    private static async Task<double> DrainToAggregatorAsync(TempDirectory dir, string template, int run, int readings,
+        int batchSize, int maxInFlight)
+    {
+        var port = FreePort.Next();
+        var app = AggregatorHost.Build(
+        [
+            $"--Aggregator:DataDirectory={dir.File($"agg{run}")}",
+            $"--Aggregator:HttpUrls=http://127.0.0.1:{FreePort.Next()}",
+            $"--Aggregator:Mqtt:Port={port}",
+            "--Aggregator:Mqtt:BindAddress=127.0.0.1",
+            "--Logging:LogLevel:Default=Warning",
+        ]);
+        await app.StartAsync();
+        _ = app.Services.GetRequiredService<EmbeddedBroker>();
+        try
+        {
+            using var outbox = Copy(template, dir.File($"gwa{run}/outbox.db"));
+            var seconds = await DrainAsync(outbox, port, readings, batchSize, maxInFlight);
+            var stored = app.Services.GetRequiredService<ReadingStore>().Count();
+            if (stored != readings)
+            {
+                throw new InvalidOperationException($"the aggregator stored {stored} readings, not {readings}");
+            }
+
+            return seconds;
+        }
+        finally
+        {
+            await app.StopAsync();
+            await app.DisposeAsync();
+        }
+    }
+
+    private static async Task<double> DrainToMosquittoAsync(TempDirectory dir, string template, int run, int readings,
+        int batchSize, int maxInFlight)
+    {
+        await using var broker = await Mosquitto.StartAsync();
+        using var outbox = Copy(template, dir.File($"gwm{run}/outbox.db"));
+        return await DrainAsync(outbox, broker.Port, readings, batchSize, maxInFlight);
+    }
+}
