@@ -1,4 +1,5 @@
 using BenchmarkDotNet.Running;
+using IocEdge.Benchmarks.Outbox;
 
 namespace IocEdge.Benchmarks;
 
@@ -6,10 +7,15 @@ internal static class BenchmarkProgram
 {
     public static async Task<int> Main(string[] args)
     {
+        // Load tools (not BenchmarkDotNet classes): they measure whole processes and real peers; see docs/BENCHMARKS.md.
         if (args is ["drain", ..])
         {
-            // A load tool, not a BenchmarkDotNet class: see Outbox/DrainTool.cs and docs/BENCHMARKS.md "Outbox drain".
-            return await Outbox.DrainTool.RunAsync(args).ConfigureAwait(false);
+            return await DrainTool.RunAsync(args).ConfigureAwait(false); // "Outbox drain"
+        }
+
+        if (args is ["outbox-bytes", .. var rest])
+        {
+            return OutboxBytesTool.Run(rest); // "Outbox": bytes written to the card per reading
         }
 
         BenchmarkSwitcher.FromAssembly(typeof(BenchmarkProgram).Assembly).Run(args);

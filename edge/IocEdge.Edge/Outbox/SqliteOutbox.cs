@@ -471,7 +471,9 @@ public sealed class SqliteOutbox : IDisposable
         lock (_lock)
         {
             ApplyUnappliedAcks();
-            if (TryWrite("acknowledge", tx => DeleteRuns(runs, tx), readings.Count, out var removed))
+            // room 0: a full card only checkpoints before the retry; evicting here could remove the very rows being
+            // acknowledged (counted as evicted) or others the sender still waits for.
+            if (TryWrite("acknowledge", tx => DeleteRuns(runs, tx), 0, out var removed))
             {
                 _count -= removed;
                 if (_count == 0)
@@ -529,7 +531,7 @@ public sealed class SqliteOutbox : IDisposable
                 }
 
                 return DeleteRuns(runs, tx);
-            }, readings.Count, out var removed);
+            }, 0, out var removed); // room 0: see Acknowledge
             if (ok)
             {
                 _count -= removed;
@@ -820,12 +822,20 @@ public sealed class SqliteOutbox : IDisposable
         }
     }
 
+    /// <summary>Frees room on a full card before a write is retried. Deleting rows frees pages only inside the file
+    /// (its free list, reused by later inserts); what frees blocks on the card is the checkpoint that truncates the WAL,
+    /// and a checkpoint can only finish when the database file can grow by the WAL's new pages. So: give back the
+    /// reserve file, checkpoint, then (only when <paramref name="readings"/> &gt; 0, i.e. for an append) evict the oldest
+    /// telemetry and checkpoint again so the eviction's own WAL frames leave the card too.</summary>
     private void MakeRoom(int readings)
     {
-        // A card full to the last block cannot even checkpoint (the database file must grow to take the WAL's pages)
-        // nor delete (the delete's pages go to the WAL): give back the reserve file first.
         ReleaseReserve();
         TryCheckpoint();
+        if (readings <= 0)
+        {
+            return;
+        }
+
         try
         {
             Evict(Math.Max(readings, 256), "evicted_disk");
@@ -834,6 +844,8 @@ public sealed class SqliteOutbox : IDisposable
         {
             _diskErrors++;
         }
+
+        TryCheckpoint();
     }
 
     /// <summary>Keeps the outbox inside <see cref="OutboxOptions"/>'s bounds before a batch of
@@ -875,6 +887,7 @@ public sealed class SqliteOutbox : IDisposable
                 if (FreelistBytes() < needed)
                 {
                     Evict(Math.Max(incoming * 2, 256), "evicted_disk");
+                    TryCheckpoint(); // the eviction's WAL frames go back into the file; the WAL shrinks to 0
                 }
             }
         }
@@ -1065,9 +1078,16 @@ public sealed class SqliteOutbox : IDisposable
         }
     }
 
+    /// <summary>Checkpoints (TRUNCATE) when the WAL is over <see cref="OutboxOptions.WalMaxBytes"/>, when
+    /// <see cref="OutboxOptions.CheckpointInterval"/> has passed (monotonic clock), or when the WAL holds more than half
+    /// of the card's free space: a checkpoint may have to grow the database file by up to the WAL's size, so a WAL
+    /// larger than the free space could never be checkpointed again once the card fills (the card would stay full with
+    /// nothing able to free it). Near a full card this checkpoints after every write.</summary>
     private void MaybeCheckpoint()
     {
-        if (FileLength(Path + "-wal") > _options.WalMaxBytes || _time.GetElapsedTime(_lastCheckpoint) >= _options.CheckpointInterval)
+        var wal = FileLength(Path + "-wal");
+        if (wal > _options.WalMaxBytes || _time.GetElapsedTime(_lastCheckpoint) >= _options.CheckpointInterval
+            || (wal > 0 && FreeBytes() is >= 0 and var free && wal > free / 2))
         {
             TryCheckpoint();
         }

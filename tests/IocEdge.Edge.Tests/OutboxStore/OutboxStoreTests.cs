@@ -353,6 +353,47 @@ public sealed class OutboxFullCardTests
         Assert.True(reopened.Peek(1)[0].Sequence > 1000, "the acknowledged readings are gone from the card");
     }
 
+    [RootFact]
+    public void A_card_full_with_nothing_to_evict_holds_readings_in_RAM_and_writes_them_when_space_returns()
+    {
+        using var fs = new SmallTmpfs();
+        using var outbox = new SqliteOutbox(fs.File("outbox.db"), new OutboxOptions { MaxBytes = 0, MinFreeBytes = 0, MaxAge = TimeSpan.Zero },
+            TimeProvider.System);
+        outbox.Append(OutboxStoreTests.Cycle(0));
+        outbox.Acknowledge(outbox.Peek(1000)); // nothing left to evict
+        var filler = fs.Fill();
+        File.Delete(fs.File("outbox.db.reserve")); // no reserve either: the card stays full
+        var filler2 = fs.File("filler2");
+        using (var f = new FileStream(filler2, FileMode.Create))
+        {
+            try
+            {
+                while (true)
+                {
+                    f.Write(new byte[4096]);
+                    f.Flush();
+                }
+            }
+            catch (IOException)
+            {
+            }
+        }
+
+        for (var i = 1; i <= 3; i++)
+        {
+            Assert.Equal(0, outbox.Append(OutboxStoreTests.Cycle(i))); // held in RAM, never throws
+        }
+
+        Assert.Equal(300, outbox.Health().RamBuffered);
+        File.Delete(filler);
+        File.Delete(filler2); // space returns
+        Assert.Equal(500, outbox.Append(OutboxStoreTests.Cycle(4))); // the RAM ring first, in order, then this cycle
+        Assert.Equal(0, outbox.Health().RamBuffered);
+        var rows = outbox.Peek(1000);
+        Assert.Equal(Enumerable.Range(101, 400).Select(i => (long)i), rows.Select(r => r.Sequence));
+        Assert.Equal(OutboxStoreTests.Cycle(1)[0].Timestamp, rows[0].Reading.Timestamp);
+    }
+
     private sealed class SyntheticSource(int cycles) : IReadingSource
     {
         public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
