@@ -48,7 +48,8 @@ internal static class ConfigurationShapes
             ConfigObject.Of<ModbusLinkOptions>(),
             ConfigObject.Of<ModbusDeviceOptions>(ConfigObject.Of<ModbusPointOptions>())),
         ConfigObject.Of<GpioOptions>(ConfigObject.Of<GpioInputOptions>(), ConfigObject.Of<GpioCounterOptions>()),
-        ConfigObject.Of<SensorOptions>());
+        ConfigObject.Of<SensorOptions>(),
+        ConfigObject.Of<OutboxOptions>());
 }
 
 public sealed class GatewayMqttOptions
