@@ -133,7 +133,7 @@ public sealed class KillDuringDrainTests : IAsyncLifetime
                 "Id": "{{GatewayId}}",
                 "DataDirectory": "{{_dir.Path}}/gateway",
                 "Mqtt": { "Host": "127.0.0.1", "Port": {{_aggregator.MqttPort}}, "BatchSize": 50, "MaxInFlight": 8,
-                          "BackfillReadingsPerSecond": 2500,
+                          "BackfillReadingsPerSecond": 800,
                           "ReconnectDelayMin": "00:00:00.1", "ReconnectDelayMax": "00:00:00.5" },
                 "Modbus": {
                   "Links": [ { "Id": "station", "Transport": "Tcp", "Host": "127.0.0.1", "Port": {{_station.TcpEndPoint!.Port}} } ],
