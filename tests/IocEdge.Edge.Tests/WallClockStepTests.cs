@@ -19,21 +19,6 @@ public sealed class WallClockStepTests
 {
     private static readonly DateTimeOffset T0 = new(2026, 11, 22, 3, 0, 0, TimeSpan.Zero);
 
-    /// <summary>A clock whose wall time can be stepped while its monotonic timestamp and timers run on.</summary>
-    private sealed class SteppedWallClock(FakeTimeProvider inner) : TimeProvider
-    {
-        public TimeSpan Step { get; set; }
-
-        public override DateTimeOffset GetUtcNow() => inner.GetUtcNow() + Step;
-
-        public override long GetTimestamp() => inner.GetTimestamp();
-
-        public override long TimestampFrequency => inner.TimestampFrequency;
-
-        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period) =>
-            inner.CreateTimer(callback, state, dueTime, period);
-    }
-
     /// <summary>A UART that never sends a byte (a PMS5003 that is powered but asleep).</summary>
     private sealed class SilentUart : Stream
     {
@@ -69,7 +54,7 @@ public sealed class WallClockStepTests
     public async Task A_wall_clock_stepped_back_an_hour_does_not_stretch_the_wait_for_a_silent_uart_sensor()
     {
         var fake = new FakeTimeProvider(T0);
-        var clock = new SteppedWallClock(fake);
+        var clock = new SteppingClock(fake);
         var options = new SensorOptions { Id = "dust", Driver = SensorDriver.Pms5003, SerialPort = "/dev/ttyAMA0", PollPeriod = TimeSpan.FromSeconds(10) };
         var source = new SensorSource(options, new Buses(new SilentUart()), clock, NullLoggerFactory.Instance);
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));

@@ -20,7 +20,7 @@ public sealed class WallClockStepTests
     [Fact]
     public void Rain_gauge_counts_all_20_tips_when_the_wall_clock_steps_back_10_minutes_between_them()
     {
-        var clock = new SteppingClock();
+        var clock = new SteppingClock(Clock.New());
         var chip = new SimulatedGpioDriver(clock);
         using var gpio = new GpioController(chip);
         using var counter = new PulseCounter(gpio, new PulseCounterOptions
@@ -47,7 +47,7 @@ public sealed class WallClockStepTests
     [Fact]
     public void Rain_rate_is_unchanged_when_the_wall_clock_jumps_a_year_forward_or_back()
     {
-        var clock = new SteppingClock();
+        var clock = new SteppingClock(Clock.New());
         var chip = new SimulatedGpioDriver(clock);
         using var gpio = new GpioController(chip);
         using var counter = new PulseCounter(gpio, new PulseCounterOptions
@@ -70,7 +70,7 @@ public sealed class WallClockStepTests
     [Fact]
     public void Anemometer_speed_is_unchanged_when_the_wall_clock_jumps_a_year_forward()
     {
-        var clock = new SteppingClock();
+        var clock = new SteppingClock(Clock.New());
         var chip = new SimulatedGpioDriver(clock);
         using var gpio = new GpioController(chip);
         using var counter = new PulseCounter(gpio,
@@ -90,7 +90,7 @@ public sealed class WallClockStepTests
     [Fact]
     public void Simulated_pulse_train_keeps_its_rate_when_the_wall_clock_steps_back()
     {
-        var clock = new SteppingClock();
+        var clock = new SteppingClock(Clock.New());
         var chip = new SimulatedGpioDriver(clock);
         using var cups = new PulseTrain(chip, WindPin, clock, () => 2.0);
         clock.Fake.Step(TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(5));
@@ -105,7 +105,7 @@ public sealed class WallClockStepTests
     [Fact]
     public async Task Pms5003_latest_frame_stays_fresh_across_a_forward_step_and_goes_stale_across_a_backward_one()
     {
-        var clock = new SteppingClock();
+        var clock = new SteppingClock(Clock.New());
         using var sensor = new SimulatedPms5003(clock, () => new ParticulateSample(7, 8, 9));
         using var driver = new Devices.Pms5003(sensor.Uart, clock);
         using var stop = new CancellationTokenSource();
@@ -131,7 +131,7 @@ public sealed class WallClockStepTests
     [Fact]
     public void Simulated_sds011_working_period_keeps_its_period_when_the_wall_clock_steps_back()
     {
-        var clock = new SteppingClock();
+        var clock = new SteppingClock(Clock.New());
         using var sensor = new SimulatedSds011(clock, () => new ParticulateSample(0, 1, 2));
         sensor.Uart.Write(Devices.Sds011.Command(8, 1, 1)); // working period 1 min (Laser Dust Sensor Control Protocol V1.3)
         clock.Fake.Step(TimeSpan.FromSeconds(61), TimeSpan.FromSeconds(1));
@@ -146,7 +146,7 @@ public sealed class WallClockStepTests
     [Fact]
     public async Task Bme280_forced_measurement_completes_while_the_wall_clock_stands_still()
     {
-        var clock = new SteppingClock();
+        var clock = new SteppingClock(Clock.New());
         var sim = new SimulatedBme280(clock, () => new AirConditions(25, 1000, 50));
         using var bme = new Devices.Bme280(sim, timeProvider: clock);
         clock.FreezeWallClock();
@@ -160,7 +160,7 @@ public sealed class WallClockStepTests
     [Fact]
     public async Task Ads1115_single_shot_conversion_completes_while_the_wall_clock_stands_still()
     {
-        var clock = new SteppingClock();
+        var clock = new SteppingClock(Clock.New());
         var sim = new SimulatedAds1115(clock, _ => 1.5);
         var adc = new Devices.Ads1115(sim, clock);
         clock.FreezeWallClock();

@@ -1,3 +1,4 @@
+using IocEdge.Testing;
 using IocEdge.Protocols.Modbus;
 
 namespace IocEdge.Protocols.Modbus.Tests.Polling;
@@ -18,7 +19,7 @@ public sealed class WallClockStepTests
     [InlineData(-3 * 365 * 24 * 3600)]
     public async Task Polling_continues_every_period_when_the_wall_clock_steps(int stepSeconds)
     {
-        var clock = new SteppedWallClock(T0);
+        var clock = new SteppingClock(T0);
         var line = new FakeModbusLine(new Microsoft.Extensions.Time.Testing.FakeTimeProvider(T0));
         line.Add(1).HoldingRegisters[0] = 42;
         var poller = new ModbusPoller(line,
@@ -47,7 +48,7 @@ public sealed class WallClockStepTests
     [Fact]
     public async Task A_back_off_lasts_its_period_of_real_time_whatever_the_wall_clock_does()
     {
-        var clock = new SteppedWallClock(T0);
+        var clock = new SteppingClock(T0);
         var line = new FakeModbusLine(new Microsoft.Extensions.Time.Testing.FakeTimeProvider(T0));
         line.Add(1).Dead = true;
         var poller = new ModbusPoller(line,

@@ -1,3 +1,4 @@
+using IocEdge.Testing;
 using IocEdge.Protocols.Modbus;
 using IocEdge.Protocols.Modbus.Tests.Polling;
 using Microsoft.Extensions.Time.Testing;
@@ -73,7 +74,7 @@ public sealed class PointReporterTests
     {
         // Issue 13 item 2: a gateway without an RTC boots in 1970 or 2000 and NTP then steps its clock by years;
         // smaller steps (±10 min) happen on every resync. The heartbeat must still fire every 60 s of real time.
-        var clock = new SteppedWallClock(T0);
+        var clock = new SteppingClock(T0);
         var reporter = new PointReporter(new ReportingPolicy { AbsoluteDeadband = 5, Heartbeat = TimeSpan.FromSeconds(60) }, clock);
         var reported = new List<bool>();
         void Poll(TimeSpan wait)
