@@ -1,6 +1,5 @@
 using IocEdge.Protocols.Mqtt;
 using IocEdge.Testing;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using MQTTnet;
 using MQTTnet.Protocol;
@@ -15,41 +14,20 @@ namespace IocEdge.Aggregator.Tests;
 /// </summary>
 [Trait(Traits.Category, Traits.Integration)]
 [Trait(Traits.Acceptance, "outbox")]
-public sealed class BackfillTests : IAsyncLifetime
+public sealed class BackfillTests() : AggregatorClientTests("aggregator-backfill", "gw-bf")
 {
-    private static readonly DateTimeOffset Now = new(2026, 11, 22, 3, 0, 0, TimeSpan.Zero);
-    private readonly TempDirectory _dir = new("aggregator-backfill");
-    private readonly FakeTimeProvider _time = new(Now);
-    private TestAggregator _aggregator = null!;
-    private IMqttClient _client = null!;
-
-    public async Task InitializeAsync()
-    {
-        _aggregator = await TestAggregator.StartAsync(_dir.Path, b => b.Services.AddSingleton<TimeProvider>(_time));
-        _client = new MqttClientFactory().CreateMqttClient();
-        await _client.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", _aggregator.MqttPort)
-            .WithClientId("gw-bf").WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500).Build());
-    }
-
-    public async Task DisposeAsync()
-    {
-        _client.Dispose();
-        await _aggregator.DisposeAsync();
-        _dir.Dispose();
-    }
-
     private async Task PublishAsync(IEnumerable<(long Seq, DateTimeOffset Ts, double Value)> readings)
     {
         var batch = new ReadingBatch("gw-bf", "s1", readings.Select(r =>
             new SequencedReading(r.Seq, new Reading("env1/pm2_5", r.Ts, r.Value, "ug/m3", Quality.Good))).ToArray());
-        var result = await _client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(Topics.Readings("gw-bf"))
+        var result = await Client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(Topics.Readings("gw-bf"))
             .WithPayload(ReadingBatchJson.Encode(batch)).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
         Assert.True(result.IsSuccess, result.ReasonCode.ToString());
     }
 
     private async Task<(double? Value, long Seq)> LatestAsync()
     {
-        var json = await _aggregator.GetJsonAsync("/api/v1/latest?gateway=gw-bf");
+        var json = await Aggregator.GetJsonAsync("/api/v1/latest?gateway=gw-bf");
         var r = Assert.Single(json.GetProperty("readings").EnumerateArray());
         return (r.GetProperty("value").GetDouble(), r.GetProperty("seq").GetInt64());
     }
@@ -65,13 +43,13 @@ public sealed class BackfillTests : IAsyncLifetime
         // Backfill oldest first, in batches of 100, each at a later receive time.
         for (var first = 1; first <= 600; first += 100)
         {
-            _time.Advance(TimeSpan.FromSeconds(1));
+            Time.Advance(TimeSpan.FromSeconds(1));
             await PublishAsync(Enumerable.Range(first, 100).Select(s => ((long)s, outageStart.AddSeconds(s - 1), (double)s)));
             Assert.Equal(live, await LatestAsync());
         }
 
         Assert.Equal((99.0, 605L), live);
-        Assert.Equal(605, _aggregator.Store.Count());
+        Assert.Equal(605, Aggregator.Store.Count());
     }
 
     [Fact]
@@ -84,6 +62,6 @@ public sealed class BackfillTests : IAsyncLifetime
             (3L, new DateTimeOffset(1970, 1, 1, 0, 0, 5, TimeSpan.Zero), 3.0)]);
 
         Assert.Equal((99.0, 601L), await LatestAsync());
-        Assert.Equal(4, _aggregator.Store.Count());
+        Assert.Equal(4, Aggregator.Store.Count());
     }
 }

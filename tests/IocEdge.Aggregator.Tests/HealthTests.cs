@@ -1,8 +1,6 @@
 using System.Text;
 using IocEdge.Protocols.Mqtt;
 using IocEdge.Testing;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Time.Testing;
 using MQTTnet;
 using MQTTnet.Protocol;
 
@@ -15,32 +13,11 @@ namespace IocEdge.Aggregator.Tests;
 /// </summary>
 [Trait(Traits.Category, Traits.Integration)]
 [Trait(Traits.Acceptance, "outbox")]
-public sealed class HealthTests : IAsyncLifetime
+public sealed class HealthTests() : AggregatorClientTests("aggregator-health", "gw-h")
 {
-    private static readonly DateTimeOffset Now = new(2026, 11, 22, 3, 0, 0, TimeSpan.Zero);
-    private readonly TempDirectory _dir = new("aggregator-health");
-    private readonly FakeTimeProvider _time = new(Now);
-    private TestAggregator _aggregator = null!;
-    private IMqttClient _client = null!;
-
-    public async Task InitializeAsync()
-    {
-        _aggregator = await TestAggregator.StartAsync(_dir.Path, b => b.Services.AddSingleton<TimeProvider>(_time));
-        _client = new MqttClientFactory().CreateMqttClient();
-        await _client.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", _aggregator.MqttPort)
-            .WithClientId("gw-h").WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500).Build());
-    }
-
-    public async Task DisposeAsync()
-    {
-        _client.Dispose();
-        await _aggregator.DisposeAsync();
-        _dir.Dispose();
-    }
-
     private async Task PublishStatusAsync(string json)
     {
-        var result = await _client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(Topics.Status("gw-h"))
+        var result = await Client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(Topics.Status("gw-h"))
             .WithPayload(Encoding.UTF8.GetBytes(json)).WithRetainFlag().WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
         Assert.True(result.IsSuccess, result.ReasonCode + " " + result.ReasonString);
     }
@@ -58,10 +35,10 @@ public sealed class HealthTests : IAsyncLifetime
     {
         // Used to be: status published only on connect, outbox_pending frozen, no health at all.
         await PublishStatusAsync(Status("online", 36000, 4_100_000, 0, "unsynced"));
-        _time.Advance(TimeSpan.FromSeconds(60));
+        Time.Advance(TimeSpan.FromSeconds(60));
         await PublishStatusAsync(Status("online", 120, 65_536, 2294, "synced"));
 
-        var gw = Assert.Single((await _aggregator.GetJsonAsync("/api/v1/gateways")).GetProperty("gateways").EnumerateArray());
+        var gw = Assert.Single((await Aggregator.GetJsonAsync("/api/v1/gateways")).GetProperty("gateways").EnumerateArray());
         Assert.Equal(120, gw.GetProperty("outbox_pending").GetInt64());
         var health = gw.GetProperty("health");
         Assert.Equal(65_536, health.GetProperty("outbox_bytes").GetInt64());
@@ -71,7 +48,7 @@ public sealed class HealthTests : IAsyncLifetime
         Assert.Equal(7, health.GetProperty("a_field_from_a_later_revision").GetInt64()); // unknown fields kept, not refused
         Assert.Equal(Now.AddSeconds(60).UtcDateTime, gw.GetProperty("health_at").GetDateTime());
 
-        var metrics = await _aggregator.Http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+        var metrics = await Aggregator.Http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
         Assert.Contains("iocedge_gateway_health{gateway=\"gw-h\",field=\"outbox_bytes\"} 65536\n", metrics, StringComparison.Ordinal);
         Assert.Contains("iocedge_gateway_health{gateway=\"gw-h\",field=\"dropped.evicted_age\"} 2294\n", metrics, StringComparison.Ordinal);
         Assert.Contains("iocedge_gateway_health_info{gateway=\"gw-h\",field=\"clock\",value=\"synced\"} 1\n", metrics, StringComparison.Ordinal);
@@ -85,7 +62,7 @@ public sealed class HealthTests : IAsyncLifetime
 
         await PublishStatusAsync("""{"v":1,"gateway":"gw-h","state":"offline","ts":"2026-11-22T03:00:00.000Z"}""");
 
-        var gw = Assert.Single((await _aggregator.GetJsonAsync("/api/v1/gateways")).GetProperty("gateways").EnumerateArray());
+        var gw = Assert.Single((await Aggregator.GetJsonAsync("/api/v1/gateways")).GetProperty("gateways").EnumerateArray());
         Assert.Equal("offline", gw.GetProperty("state").GetString());
         Assert.Equal(8192, gw.GetProperty("health").GetProperty("outbox_bytes").GetInt64());
     }

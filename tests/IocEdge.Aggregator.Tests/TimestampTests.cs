@@ -1,6 +1,5 @@
 using IocEdge.Protocols.Mqtt;
 using IocEdge.Testing;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using MQTTnet;
 using MQTTnet.Protocol;
@@ -13,39 +12,19 @@ namespace IocEdge.Aggregator.Tests;
 /// </summary>
 [Trait(Traits.Category, Traits.Integration)]
 [Trait(Traits.Acceptance, "field-faults")]
-public sealed class TimestampTests : IAsyncLifetime
+public sealed class TimestampTests() : AggregatorClientTests("aggregator-ts", "gw-t", null)
 {
-    private static readonly DateTimeOffset Now = new(2026, 11, 22, 3, 0, 0, TimeSpan.Zero);
-    private readonly TempDirectory _dir = new("aggregator-ts");
-    private readonly FakeTimeProvider _time = new(Now);
-    private TestAggregator _aggregator = null!;
-    private IMqttClient _client = null!;
-
-    public async Task InitializeAsync()
-    {
-        _aggregator = await TestAggregator.StartAsync(_dir.Path, b => b.Services.AddSingleton<TimeProvider>(_time));
-        _client = new MqttClientFactory().CreateMqttClient();
-        await _client.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", _aggregator.MqttPort).WithClientId("gw-t").Build());
-    }
-
-    public async Task DisposeAsync()
-    {
-        _client.Dispose();
-        await _aggregator.DisposeAsync();
-        _dir.Dispose();
-    }
-
     private async Task<MqttClientPublishResult> PublishAsync(params (long Seq, DateTimeOffset Ts, double Value)[] readings)
     {
         var batch = new ReadingBatch("gw-t", "s1", readings.Select(r =>
             new SequencedReading(r.Seq, new Reading("env1/pm2_5", r.Ts, r.Value, "ug/m3", Quality.Good))).ToArray());
-        return await _client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(Topics.Readings("gw-t"))
+        return await Client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(Topics.Readings("gw-t"))
             .WithPayload(ReadingBatchJson.Encode(batch)).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
     }
 
     private async Task<Dictionary<long, string>> TsStatusBySeqAsync()
     {
-        var json = await _aggregator.GetJsonAsync("/api/v1/readings?gateway=gw-t&channel=env1/pm2_5");
+        var json = await Aggregator.GetJsonAsync("/api/v1/readings?gateway=gw-t&channel=env1/pm2_5");
         return json.GetProperty("readings").EnumerateArray()
             .ToDictionary(r => r.GetProperty("seq").GetInt64(), r => r.GetProperty("ts_status").GetString()!);
     }
@@ -59,7 +38,7 @@ public sealed class TimestampTests : IAsyncLifetime
 
         Assert.True(result.IsSuccess, result.ReasonString); // stored: the gateway may delete it
         Assert.Equal("before_epoch", (await TsStatusBySeqAsync())[1]);
-        Assert.False((await _aggregator.LatestAsync("gw-t")).ContainsKey("env1/pm2_5"));
+        Assert.False((await Aggregator.LatestAsync("gw-t")).ContainsKey("env1/pm2_5"));
     }
 
     [Fact]
@@ -80,12 +59,12 @@ public sealed class TimestampTests : IAsyncLifetime
         var status = await TsStatusBySeqAsync();
         Assert.Equal(["ok", "before_epoch", "before_epoch", "before_epoch", "future", "future", "too_old", "ok"],
             Enumerable.Range(1, 8).Select(i => status[i]));
-        Assert.Equal(21.0, (await _aggregator.LatestAsync("gw-t"))["env1/pm2_5"].Value);
+        Assert.Equal(21.0, (await Aggregator.LatestAsync("gw-t"))["env1/pm2_5"].Value);
 
-        var flagged = (await _aggregator.GetJsonAsync("/api/v1/gateways")).GetProperty("gateways")[0].GetProperty("timestamps_flagged");
+        var flagged = (await Aggregator.GetJsonAsync("/api/v1/gateways")).GetProperty("gateways")[0].GetProperty("timestamps_flagged");
         Assert.Equal((2L, 1L, 3L), (flagged.GetProperty("future").GetInt64(), flagged.GetProperty("too_old").GetInt64(),
             flagged.GetProperty("before_epoch").GetInt64()));
-        var metrics = await _aggregator.Http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+        var metrics = await Aggregator.Http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
         Assert.Contains("iocedge_ingest_timestamp_flagged_total{gateway=\"gw-t\",status=\"before_epoch\"} 3", metrics, StringComparison.Ordinal);
         Assert.Contains("iocedge_ingest_timestamp_flagged_total{gateway=\"gw-t\",status=\"future\"} 2", metrics, StringComparison.Ordinal);
         Assert.Contains("iocedge_ingest_timestamp_flagged_total{gateway=\"gw-t\",status=\"too_old\"} 1", metrics, StringComparison.Ordinal);
@@ -96,21 +75,21 @@ public sealed class TimestampTests : IAsyncLifetime
     {
         await PublishAsync((1, Now.AddSeconds(-10), 1));
         await PublishAsync((2, Now.AddSeconds(-60), 2)); // NTP stepped the clock back: a newer seq with an older ts
-        Assert.Equal(1.0, (await _aggregator.LatestAsync("gw-t"))["env1/pm2_5"].Value);
+        Assert.Equal(1.0, (await Aggregator.LatestAsync("gw-t"))["env1/pm2_5"].Value);
 
         await PublishAsync((3, Now.AddSeconds(-5), 3), (4, Now.AddSeconds(-30), 4)); // out of order within one message
-        Assert.Equal(3.0, (await _aggregator.LatestAsync("gw-t"))["env1/pm2_5"].Value);
+        Assert.Equal(3.0, (await Aggregator.LatestAsync("gw-t"))["env1/pm2_5"].Value);
         Assert.Equal(4, (await TsStatusBySeqAsync()).Count(p => p.Value == "ok"));
     }
 
     [Fact]
     public async Task A_status_from_an_unset_clock_is_recorded_at_the_receive_time_and_counted()
     {
-        await _client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(Topics.Status("gw-t"))
+        await Client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(Topics.Status("gw-t"))
             .WithPayload(GatewayStatusJson.Encode(new GatewayStatus("gw-t", GatewayState.Online, DateTimeOffset.UnixEpoch, "0.1.0", 0)))
             .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).WithRetainFlag().Build());
 
-        var gw = (await _aggregator.GetJsonAsync("/api/v1/gateways")).GetProperty("gateways")[0];
+        var gw = (await Aggregator.GetJsonAsync("/api/v1/gateways")).GetProperty("gateways")[0];
         Assert.Equal(Now.UtcDateTime, gw.GetProperty("status_at").GetDateTime());
         Assert.Equal(1, gw.GetProperty("timestamps_flagged").GetProperty("before_epoch").GetInt64());
     }
