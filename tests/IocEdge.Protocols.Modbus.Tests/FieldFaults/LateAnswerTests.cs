@@ -92,30 +92,29 @@ public sealed class LateAnswerTests
     }
 
     [Fact]
-    public async Task The_rtu_over_tcp_master_ignores_a_late_answer_from_a_slow_slave()
-    {
-        var time = new FakeTimeProvider();
-        var faults = ModbusFaultInjector.From(r => r.Address == SlowRegister
-            ? ModbusFault.Delayed(TimeSpan.FromMilliseconds(500))
-            : ModbusFault.None);
-        await using var loopback = await LoopbackModbus.StartAsync(ModbusServerTransport.RtuOverTcp, time, faults, Unit);
-        loopback.Units[Unit].SetHoldingRegisters(Register, [0xBEEF]);
-        await using var master = loopback.CreateMaster(time, TimeSpan.FromMilliseconds(300), retries: 0);
-
-        await Assert.ThrowsAsync<ModbusTimeoutException>(() =>
-            time.DriveAsync(master.ReadHoldingRegistersAsync(Unit, SlowRegister, 1).AsTask(), TimeSpan.FromMilliseconds(25)));
-        var value = await time.DriveAsync(master.ReadHoldingRegistersAsync(Unit, Register, 1).AsTask(), TimeSpan.FromMilliseconds(25));
-        Assert.Equal(0xBEEF, value[0]);
-    }
+    public async Task The_rtu_over_tcp_master_ignores_a_late_answer_from_a_slow_slave() =>
+        await ReadAfterALateAnswerOverALoopbackAsync(ModbusServerTransport.RtuOverTcp);
 
     [Fact]
     public async Task The_tcp_master_ignores_a_late_answer_by_its_transaction_id()
     {
+        var master = await ReadAfterALateAnswerOverALoopbackAsync(ModbusServerTransport.Tcp);
+
+        Assert.Equal(1, master.FramesDiscarded);
+    }
+
+    /// <summary>
+    /// Over a loopback server of <paramref name="transport"/>: register <see cref="SlowRegister"/> answers 500 ms late
+    /// against a 300 ms timeout with no retry; the next read of <see cref="Register"/> must return its own 0xBEEF.
+    /// Returns the master's counters.
+    /// </summary>
+    private static async Task<IModbusMasterStatistics> ReadAfterALateAnswerOverALoopbackAsync(ModbusServerTransport transport)
+    {
         var time = new FakeTimeProvider();
         var faults = ModbusFaultInjector.From(r => r.Address == SlowRegister
             ? ModbusFault.Delayed(TimeSpan.FromMilliseconds(500))
             : ModbusFault.None);
-        await using var loopback = await LoopbackModbus.StartAsync(ModbusServerTransport.Tcp, time, faults, Unit);
+        await using var loopback = await LoopbackModbus.StartAsync(transport, time, faults, Unit);
         loopback.Units[Unit].SetHoldingRegisters(Register, [0xBEEF]);
         await using var master = loopback.CreateMaster(time, TimeSpan.FromMilliseconds(300), retries: 0);
 
@@ -123,7 +122,7 @@ public sealed class LateAnswerTests
             time.DriveAsync(master.ReadHoldingRegistersAsync(Unit, SlowRegister, 1).AsTask(), TimeSpan.FromMilliseconds(25)));
         var value = await time.DriveAsync(master.ReadHoldingRegistersAsync(Unit, Register, 1).AsTask(), TimeSpan.FromMilliseconds(25));
         Assert.Equal(0xBEEF, value[0]);
-        Assert.Equal(1, ((IModbusMasterStatistics)master).FramesDiscarded);
+        return (IModbusMasterStatistics)master;
     }
 
     [Fact]
