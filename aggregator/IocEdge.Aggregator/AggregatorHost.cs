@@ -35,7 +35,7 @@ public static class AggregatorHost
             .ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<AggregatorOptions>, AggregatorOptionsValidator>();
         builder.Services.AddSingleton<IngestMetrics>();
-        builder.Services.AddSingleton(sp =>
+        builder.Services.AddSingleton<IReadingStore>(sp =>
         {
             var options = sp.GetRequiredService<IOptions<AggregatorOptions>>().Value;
             return new ReadingStore(options.DatabasePath, sp.GetRequiredService<ILogger<ReadingStore>>(),

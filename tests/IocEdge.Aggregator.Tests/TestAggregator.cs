@@ -39,7 +39,7 @@ public sealed class TestAggregator : IAsyncDisposable
 
     public IngestMetrics Metrics => _app!.Services.GetRequiredService<IngestMetrics>();
 
-    public ReadingStore Store => _app!.Services.GetRequiredService<ReadingStore>();
+    public IReadingStore Store => _app!.Services.GetRequiredService<IReadingStore>();
 
     public static async Task<TestAggregator> StartAsync(string dataDirectory, Action<WebApplicationBuilder>? configure = null)
     {

@@ -17,7 +17,7 @@ internal static class ApiEndpoints
     public static IEndpointRouteBuilder MapIocApi(this IEndpointRouteBuilder app)
     {
         var v1 = app.MapGroup("/api/v1");
-        v1.MapGet("/latest", (string? gateway, ReadingStore store, TimeProvider time) =>
+        v1.MapGet("/latest", (string? gateway, IReadingStore store, TimeProvider time) =>
         {
             if (gateway is not null && !Identifiers.IsValidGatewayId(gateway))
             {
@@ -29,7 +29,7 @@ internal static class ApiEndpoints
                 QualityNames.ToWire(l.Quality), l.Sequence, l.ReceivedAt.UtcDateTime)).ToList();
             return Results.Json(new LatestResponse(time.GetUtcNow().UtcDateTime, latest), ApiJsonContext.Default.LatestResponse);
         });
-        v1.MapGet("/gateways", (ReadingStore store, TimeProvider time) =>
+        v1.MapGet("/gateways", (IReadingStore store, TimeProvider time) =>
         {
             var list = store.Gateways().Select(g => new GatewayDto(g.Gateway, g.State, g.StatusAt?.UtcDateTime, g.Software, g.OutboxPending,
                 g.LastSeen?.UtcDateTime, g.Readings, g.Duplicates, g.Channels,
@@ -37,7 +37,7 @@ internal static class ApiEndpoints
                 g.Health is null ? null : ParseHealth(g.Health), g.HealthAt?.UtcDateTime)).ToList();
             return Results.Json(new GatewaysResponse(time.GetUtcNow().UtcDateTime, list), ApiJsonContext.Default.GatewaysResponse);
         });
-        v1.MapGet("/readings", (string? gateway, string? channel, int? limit, ReadingStore store, TimeProvider time) =>
+        v1.MapGet("/readings", (string? gateway, string? channel, int? limit, IReadingStore store, TimeProvider time) =>
         {
             if (gateway is null || !Identifiers.IsValidGatewayId(gateway) || channel is null || !Identifiers.IsValidChannelId(channel) ||
                 limit is < 1 or > MaxReadingsPerPage)
@@ -52,13 +52,13 @@ internal static class ApiEndpoints
                 r.ReceivedAt.UtcDateTime)).ToList();
             return Results.Json(new ReadingsResponse(time.GetUtcNow().UtcDateTime, gateway, channel, list), ApiJsonContext.Default.ReadingsResponse);
         });
-        app.MapGet("/metrics", (IngestMetrics metrics, ReadingStore store) =>
+        app.MapGet("/metrics", (IngestMetrics metrics, IReadingStore store) =>
         {
             var sb = new System.Text.StringBuilder(metrics.ToPrometheusText());
             StatusHealth.AppendGauges(sb, store.Gateways().Where(g => g.Health is not null).Select(g => (g.Gateway, g.Health!)));
             return Results.Text(sb.ToString(), "text/plain; version=0.0.4");
         });
-        app.MapGet("/healthz", (ReadingStore store) => Results.Text($"ok {store.Count()} readings\n"));
+        app.MapGet("/healthz", (IReadingStore store) => Results.Text($"ok {store.Count()} readings\n"));
         app.MapGet("/", () => Results.Content(Dashboard.Html, "text/html; charset=utf-8"));
         return app;
     }

@@ -15,13 +15,13 @@ namespace IocEdge.Aggregator.Ingest;
 public sealed class IngestPipeline : BackgroundService
 {
     private readonly Channel<Work> _queue;
-    private readonly ReadingStore _store;
+    private readonly IReadingStore _store;
     private readonly IngestMetrics _metrics;
     private readonly TimeProvider _time;
     private readonly ILogger<IngestPipeline> _logger;
     private readonly int _maxReadingsPerCommit;
 
-    public IngestPipeline(ReadingStore store, IngestMetrics metrics, IOptions<AggregatorOptions> options, TimeProvider time,
+    public IngestPipeline(IReadingStore store, IngestMetrics metrics, IOptions<AggregatorOptions> options, TimeProvider time,
         ILogger<IngestPipeline> logger)
     {
         ArgumentNullException.ThrowIfNull(options);

@@ -42,7 +42,7 @@ public sealed record GatewayInfo(string Gateway, string State, DateTimeOffset? S
 /// One writer (the ingest loop) owns the write connection; readers open their own pooled connections (WAL lets them
 /// read while the writer commits). synchronous=FULL: a reading is on disk before its PUBACK leaves.
 /// </remarks>
-public sealed class ReadingStore : IDisposable
+public sealed class ReadingStore : IReadingStore
 {
     private const string Schema = """
         PRAGMA journal_mode=WAL;
@@ -344,7 +344,109 @@ public sealed class ReadingStore : IDisposable
         return list;
     }
 
-    /// <summary>Every stored reading of one channel, oldest first (for tests and, later, the history API).</summary>
+    /// <inheritdoc/>
+    public IReadOnlyList<ChannelInfo> Channels(string? gateway = null)
+    {
+        using var c = OpenReader();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = "SELECT gateway, channel, unit, last_ts FROM series WHERE $g IS NULL OR gateway = $g ORDER BY gateway, channel";
+        cmd.Parameters.AddWithValue("$g", (object?)gateway ?? DBNull.Value);
+        using var r = cmd.ExecuteReader();
+        var list = new List<ChannelInfo>();
+        while (r.Read())
+        {
+            list.Add(new ChannelInfo(r.GetString(0), r.GetString(1), r.GetString(2), Time(r, 3)));
+        }
+
+        return list;
+    }
+
+    /// <inheritdoc/>
+    public IReadOnlyList<StoredReading> Range(string gateway, string channel, DateTimeOffset from, DateTimeOffset to, int limit,
+        DateTimeOffset? afterTs = null, long? afterSeq = null)
+    {
+        using var c = OpenReader();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = """
+            SELECT r.seq, r.ts, r.value, s.unit, r.quality, r.ts_status, r.received
+            FROM readings r JOIN series s ON s.id = r.series_id
+            WHERE s.gateway = $g AND s.channel = $c AND r.ts >= $from AND r.ts < $to
+              AND ($at IS NULL OR r.ts > $at OR (r.ts = $at AND r.seq > $as))
+            ORDER BY r.ts, r.seq LIMIT $n
+            """;
+        cmd.Parameters.AddWithValue("$g", gateway);
+        cmd.Parameters.AddWithValue("$c", channel);
+        cmd.Parameters.AddWithValue("$from", from.ToUnixTimeMilliseconds());
+        cmd.Parameters.AddWithValue("$to", to.ToUnixTimeMilliseconds());
+        cmd.Parameters.AddWithValue("$at", afterTs is { } at ? at.ToUnixTimeMilliseconds() : DBNull.Value);
+        cmd.Parameters.AddWithValue("$as", afterSeq ?? long.MinValue);
+        cmd.Parameters.AddWithValue("$n", limit);
+        using var r = cmd.ExecuteReader();
+        var list = new List<StoredReading>();
+        while (r.Read())
+        {
+            list.Add(new StoredReading(r.GetInt64(0), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(1)),
+                r.IsDBNull(2) ? null : r.GetDouble(2), r.GetString(3), (Quality)r.GetInt32(4), (TimestampStatus)r.GetInt32(5),
+                DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(6))));
+        }
+
+        return list;
+    }
+
+    /// <inheritdoc/>
+    public IReadOnlyList<HistoryBucket> Buckets(string gateway, string channel, DateTimeOffset from, DateTimeOffset to, TimeSpan step)
+    {
+        var stepMs = (long)step.TotalMilliseconds;
+        ArgumentOutOfRangeException.ThrowIfLessThan(stepMs, 1, nameof(step));
+        using var c = OpenReader();
+        using var cmd = c.CreateCommand();
+        // Reduced from the raw readings, oldest first (the rollup tables are the next step for long ranges).
+        cmd.CommandText = """
+            SELECT r.ts, r.value FROM readings r JOIN series s ON s.id = r.series_id
+            WHERE s.gateway = $g AND s.channel = $c AND r.ts >= $from AND r.ts < $to
+              AND r.quality = $good AND r.ts_status = 0 AND r.value IS NOT NULL
+            ORDER BY r.ts, r.seq
+            """;
+        cmd.Parameters.AddWithValue("$g", gateway);
+        cmd.Parameters.AddWithValue("$c", channel);
+        cmd.Parameters.AddWithValue("$from", from.ToUnixTimeMilliseconds());
+        cmd.Parameters.AddWithValue("$to", to.ToUnixTimeMilliseconds());
+        cmd.Parameters.AddWithValue("$good", (int)Quality.Good);
+        using var r = cmd.ExecuteReader();
+        var list = new List<HistoryBucket>();
+        long bucket = long.MinValue, count = 0;
+        double min = 0, max = 0, sum = 0, last = 0;
+        while (r.Read())
+        {
+            var ts = r.GetInt64(0);
+            var v = r.GetDouble(1);
+            var b = ts - (((ts % stepMs) + stepMs) % stepMs);
+            if (b != bucket)
+            {
+                if (count > 0)
+                {
+                    list.Add(new HistoryBucket(DateTimeOffset.FromUnixTimeMilliseconds(bucket), count, min, max, sum / count, last));
+                }
+
+                (bucket, count, min, max, sum) = (b, 0, v, v, 0);
+            }
+
+            count++;
+            min = Math.Min(min, v);
+            max = Math.Max(max, v);
+            sum += v;
+            last = v;
+        }
+
+        if (count > 0)
+        {
+            list.Add(new HistoryBucket(DateTimeOffset.FromUnixTimeMilliseconds(bucket), count, min, max, sum / count, last));
+        }
+
+        return list;
+    }
+
+    /// <inheritdoc/>
     public IReadOnlyList<(long Sequence, DateTimeOffset Timestamp, double? Value, Quality Quality)> History(string gateway, string channel)
     {
         using var c = OpenReader();

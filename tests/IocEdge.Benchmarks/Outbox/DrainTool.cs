@@ -159,7 +159,7 @@ internal static class DrainTool
         {
             using var outbox = Copy(template, dir.File($"gwa{run}/outbox.db"));
             var seconds = await DrainAsync(outbox, port, readings, batchSize, maxInFlight);
-            var stored = app.Services.GetRequiredService<ReadingStore>().Count();
+            var stored = app.Services.GetRequiredService<IReadingStore>().Count();
             if (stored != readings)
             {
                 throw new InvalidOperationException($"the aggregator stored {stored} readings, not {readings}");
