@@ -43,9 +43,20 @@ public static class AggregatorHost
         });
         builder.Services.AddSingleton<IngestPipeline>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<IngestPipeline>());
-        builder.Services.AddSingleton<EmbeddedBroker>();
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<EmbeddedBroker>());
         configure?.Invoke(builder);
+        // After configure, so that a test's in-memory settings choose the broker too.
+        builder.Services.AddSingleton<EmbeddedBroker>();
+        if (string.IsNullOrEmpty(builder.Configuration[$"{AggregatorOptions.Section}:ExternalBroker:Host"]))
+        {
+            builder.Services.AddHostedService(sp => sp.GetRequiredService<EmbeddedBroker>());
+        }
+        else
+        {
+            // Scale-out: ingest from an external broker's shared subscription; no embedded broker is started.
+            builder.Services.AddSingleton<ExternalBrokerIngest>();
+            builder.Services.AddHostedService(sp => sp.GetRequiredService<ExternalBrokerIngest>());
+        }
+
         return builder;
     }
 

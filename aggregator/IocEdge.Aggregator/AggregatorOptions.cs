@@ -20,6 +20,9 @@ public sealed class AggregatorOptions
 
     public TimestampOptions Timestamps { get; set; } = new();
 
+    /// <summary>Ingest from an external MQTT broker (mosquitto, EMQX, HiveMQ) instead of the embedded one; off unless Host is set.</summary>
+    public ExternalBrokerOptions ExternalBroker { get; set; } = new();
+
     public string DatabasePath => Path.Combine(DataDirectory, "aggregator.db");
 }
 
@@ -36,6 +39,58 @@ public sealed class MqttBrokerOptions
     /// loses data under load: see ../shared/PEERS.md). Drops are counted in iocedge_broker_dropped_total.
     /// </summary>
     public int MaxPendingMessagesPerClient { get; set; } = 100_000;
+}
+
+/// <summary>
+/// An external MQTT 5 broker the aggregator subscribes to instead of running its own (issue 15: scale-out). Several
+/// aggregator instances share the load through one shared subscription group (MQTT 5 §4.8.2); each message is
+/// acknowledged (PUBACK) only after its commit, so a message an instance took but did not store is redelivered.
+/// </summary>
+public sealed class ExternalBrokerOptions
+{
+    /// <summary>The broker's host name or address; empty (the default) runs the embedded broker instead.</summary>
+    public string Host { get; set; } = string.Empty;
+
+    /// <summary>The broker's TCP port (1883, MQTT's registered port; 8883 for MQTT over TLS).</summary>
+    public int Port { get; set; } = 1883;
+
+    /// <summary>
+    /// This instance's client id; it must be stable across restarts (the broker keeps this instance's session and
+    /// queued messages under it) and differ between instances. Empty: "iocedge-aggregator-{host name}".
+    /// </summary>
+    public string ClientId { get; set; } = string.Empty;
+
+    /// <summary>The shared subscription group (MQTT 5 §4.8.2 <c>$share/{group}/…</c>); empty subscribes without sharing (one instance only).</summary>
+    public string SharedGroup { get; set; } = "iocedge";
+
+    /// <summary>The user name on the broker (a read-only consumer account in the broker's ACL); empty: anonymous.</summary>
+    public string Username { get; set; } = string.Empty;
+
+    /// <summary>That user's password (never logged).</summary>
+    public string Password { get; set; } = string.Empty;
+
+    /// <summary>Connect with TLS (the broker's certificate must be trusted by this machine).</summary>
+    public string Tls { get; set; } = "off";
+
+    /// <summary>
+    /// MQTT 5 Receive Maximum (§3.1.2.11.3): messages the broker may have in flight to this instance unacknowledged,
+    /// i.e. how many messages can wait for one group commit. 1-65535, default 1000. mosquitto also caps it with its
+    /// <c>max_inflight_messages</c> (default 20): raise that to match.
+    /// </summary>
+    public int ReceiveMaximum { get; set; } = 1000;
+
+    /// <summary>
+    /// MQTT 5 Session Expiry Interval (§3.1.2.11.2): how long the broker keeps this instance's session and queues its
+    /// messages while it is down. Default 7 days; 00:00:00 loses them at every disconnect.
+    /// </summary>
+    public TimeSpan SessionExpiry { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary>Longest wait between reconnection attempts (exponential backoff with full jitter from 0.5 s). Default 30 s.</summary>
+    public TimeSpan ReconnectMaxDelay { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The client id actually used (<see cref="ClientId"/> or the host-name default).</summary>
+    public string EffectiveClientId =>
+        ClientId.Length > 0 ? ClientId : "iocedge-aggregator-" + Environment.MachineName.ToLowerInvariant();
 }
 
 public sealed class IngestOptions
@@ -126,6 +181,50 @@ internal sealed class AggregatorOptionsValidator : IValidateOptions<AggregatorOp
         if (t.Floor.Offset != TimeSpan.Zero || t.Floor.Year < 1990)
         {
             errors.Add($"Aggregator:Timestamps:Floor is {t.Floor:O}: give a UTC instant from 1990 on, such as 2020-01-01T00:00:00Z (the default).");
+        }
+
+        var x = options.ExternalBroker;
+        if (x.Host.Length > 0)
+        {
+            if (Uri.CheckHostName(x.Host) == UriHostNameType.Unknown)
+            {
+                errors.Add($"Aggregator:ExternalBroker:Host '{x.Host}' is not a host name or address: give one such as 127.0.0.1 or mqtt.example.org, or leave it empty for the embedded broker.");
+            }
+
+            if (x.Port is < 1 or > 65535)
+            {
+                errors.Add($"Aggregator:ExternalBroker:Port is {x.Port}: use 1-65535 (1883 for MQTT, 8883 for MQTT over TLS).");
+            }
+
+            if (x.SharedGroup.AsSpan().IndexOfAny("/+#$ ") >= 0)
+            {
+                errors.Add($"Aggregator:ExternalBroker:SharedGroup '{x.SharedGroup}' may not contain '/', '+', '#', '$' or spaces (MQTT 5 §4.8.2): use a word such as iocedge.");
+            }
+
+            if (x.ClientId.Length > 0 && (x.ClientId.Length > 64 || x.ClientId.AsSpan().IndexOfAny("/+# ") >= 0))
+            {
+                errors.Add($"Aggregator:ExternalBroker:ClientId '{x.ClientId}' must be 1-64 characters without '/', '+', '#' or spaces: use one per instance, such as iocedge-aggregator-2.");
+            }
+
+            if (x.Tls is not ("off" or "on"))
+            {
+                errors.Add($"Aggregator:ExternalBroker:Tls is '{x.Tls}': write on or off.");
+            }
+
+            if (x.ReceiveMaximum is < 1 or > 65535)
+            {
+                errors.Add($"Aggregator:ExternalBroker:ReceiveMaximum is {x.ReceiveMaximum}: use 1-65535 (default 1000).");
+            }
+
+            if (x.SessionExpiry < TimeSpan.Zero || x.SessionExpiry.TotalSeconds > uint.MaxValue)
+            {
+                errors.Add($"Aggregator:ExternalBroker:SessionExpiry is {x.SessionExpiry}: use 00:00:00 to 49000.00:00:00 (default 7.00:00:00).");
+            }
+
+            if (x.ReconnectMaxDelay < TimeSpan.FromSeconds(1) || x.ReconnectMaxDelay > TimeSpan.FromHours(1))
+            {
+                errors.Add($"Aggregator:ExternalBroker:ReconnectMaxDelay is {x.ReconnectMaxDelay}: use 00:00:01 to 01:00:00 (default 00:00:30).");
+            }
         }
 
         foreach (var url in options.HttpUrls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))

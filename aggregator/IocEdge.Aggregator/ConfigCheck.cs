@@ -26,6 +26,16 @@ public static class ConfigCheck
         ["Timestamps:MaxFuture"] = typeof(TimeSpan),
         ["Timestamps:MaxAge"] = typeof(TimeSpan),
         ["Timestamps:Floor"] = typeof(DateTimeOffset),
+        ["ExternalBroker:Host"] = typeof(string),
+        ["ExternalBroker:Port"] = typeof(int),
+        ["ExternalBroker:ClientId"] = typeof(string),
+        ["ExternalBroker:SharedGroup"] = typeof(string),
+        ["ExternalBroker:Username"] = typeof(string),
+        ["ExternalBroker:Password"] = typeof(string),
+        ["ExternalBroker:Tls"] = typeof(string),
+        ["ExternalBroker:ReceiveMaximum"] = typeof(int),
+        ["ExternalBroker:SessionExpiry"] = typeof(TimeSpan),
+        ["ExternalBroker:ReconnectMaxDelay"] = typeof(TimeSpan),
     };
 
     /// <summary>Every configuration key, for --help.</summary>

@@ -39,6 +39,8 @@ public sealed class TestAggregator : IAsyncDisposable
 
     public IngestMetrics Metrics => _app!.Services.GetRequiredService<IngestMetrics>();
 
+    public IServiceProvider Services => _app!.Services;
+
     public IReadingStore Store => _app!.Services.GetRequiredService<IReadingStore>();
 
     public static async Task<TestAggregator> StartAsync(string dataDirectory, Action<WebApplicationBuilder>? configure = null)
