@@ -18,6 +18,11 @@ internal static class BenchmarkProgram
             return OutboxBytesTool.Run(rest); // "Outbox": bytes written to the card per reading
         }
 
+        if (args is ["scale", ..])
+        {
+            return await Scale.ScaleTool.RunAsync(args).ConfigureAwait(false); // "Aggregator scale"
+        }
+
         BenchmarkSwitcher.FromAssembly(typeof(BenchmarkProgram).Assembly).Run(args);
         return 0;
     }

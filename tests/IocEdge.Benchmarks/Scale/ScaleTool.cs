@@ -1,0 +1,230 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using IocEdge.Protocols.Mqtt;
+using IocEdge.Testing;
+using MQTTnet;
+using MQTTnet.Formatter;
+using MQTTnet.Protocol;
+
+namespace IocEdge.Benchmarks.Scale;
+
+/// <summary>
+/// Issue 15 benchmark "Scale: the whole of Bình Dương's IOC (28,881 data connections) as 1,000 simulated gateways × 29
+/// channels at 1 Hz on one aggregator: no backlog growth; aggregator RSS ≤ 300 MB with 5,000 gateways connected".
+/// A load tool: the real aggregator runs as its own process (its RSS is read from /proc/PID/status), on loopback and a
+/// fresh data directory; this process simulates the gateways as MQTT 5 clients (MQTTnet) that each publish one QoS 1
+/// message of <c>channels</c> readings per second (random phase) and wait for its PUBACK, as the gateway's forwarder
+/// does, plus <c>idle</c> gateways that only stay connected.
+/// Reports: offered and stored readings/s over the steady window, the lag (readings published but not yet acknowledged)
+/// at the start and the end of the window (growth = backlog), PUBACK latency p50/p99 (a PUBACK leaves after the commit,
+/// so this is publish-to-stored), and the aggregator's RSS idle (the same-run baseline), with all gateways connected,
+/// and at its peak.
+/// Usage: <c>dotnet run -c Release --project tests/IocEdge.Benchmarks -- scale [--gateways 1000] [--channels 29]
+/// [--seconds 60] [--idle 4000] [--aggregator-arg --Aggregator:Key=value]...</c>.
+/// </summary>
+internal static class ScaleTool
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var gateways = Option(args, "--gateways", 1000);
+        var channels = Option(args, "--channels", 29);
+        var seconds = Option(args, "--seconds", 60);
+        var idle = Option(args, "--idle", 4000);
+        var extra = args.Select((a, i) => (a, i)).Where(p => p.a == "--aggregator-arg" && p.i + 1 < args.Length)
+            .Select(p => args[p.i + 1]).ToList();
+
+        using var dir = new TempDirectory("scale-bench");
+        var mqttPort = FreePort.Next();
+        var httpPort = FreePort.Next();
+        var dll = Path.Combine(AppContext.BaseDirectory, "iocedge-aggregator.dll");
+        await using var aggregator = PeerProcess.Start("dotnet",
+        [
+            dll,
+            $"--Aggregator:DataDirectory={dir.Path}",
+            $"--Aggregator:HttpUrls=http://127.0.0.1:{httpPort}",
+            $"--Aggregator:Mqtt:Port={mqttPort}",
+            "--Aggregator:Mqtt:BindAddress=127.0.0.1",
+            "--Logging:LogLevel:Default=Warning",
+            .. extra,
+        ]);
+        await aggregator.WaitForTcpAsync(httpPort, TimeSpan.FromSeconds(60)).ConfigureAwait(false);
+        await aggregator.WaitForTcpAsync(mqttPort, TimeSpan.FromSeconds(60)).ConfigureAwait(false);
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}") };
+        await Task.Delay(2000).ConfigureAwait(false);
+        var rssIdle = RssMb(aggregator.Pid);
+        Console.WriteLine($"aggregator pid {aggregator.Pid} idle RSS {rssIdle:0.0} MB; {Environment.ProcessorCount} cores; " +
+                          $"{gateways} gateways x {channels} channels at 1 Hz + {idle} idle gateways, {seconds} s");
+
+        var sw = Stopwatch.StartNew();
+        var clients = new IMqttClient[gateways + idle];
+        var factory = new MqttClientFactory();
+        using (var gate = new SemaphoreSlim(64))
+        {
+            await Task.WhenAll(Enumerable.Range(0, clients.Length).Select(async i =>
+            {
+                await gate.WaitAsync().ConfigureAwait(false);
+                try
+                {
+                    clients[i] = await ConnectAsync(factory, mqttPort, $"gw-scale-{i:D5}").ConfigureAwait(false);
+                }
+                finally
+                {
+                    gate.Release();
+                }
+            })).ConfigureAwait(false);
+        }
+
+        Console.WriteLine($"connected {clients.Length} gateways in {sw.Elapsed.TotalSeconds:0.0} s; RSS {RssMb(aggregator.Pid):0.0} MB");
+
+        var latencies = new List<double>[gateways];
+        long published = 0, acknowledged = 0, failed = 0;
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(seconds));
+        var peakRss = 0.0;
+        var lagSamples = new List<(double At, long Lag)>();
+        var sampler = Task.Run(async () =>
+        {
+            var start = Stopwatch.GetTimestamp();
+            while (!stop.IsCancellationRequested)
+            {
+                peakRss = Math.Max(peakRss, RssMb(aggregator.Pid));
+                lagSamples.Add((Stopwatch.GetElapsedTime(start).TotalSeconds,
+                    (Interlocked.Read(ref published) - Interlocked.Read(ref acknowledged)) * channels));
+                try
+                {
+                    await Task.Delay(1000, stop.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                }
+            }
+        });
+
+        var storedBefore = await StoredAsync(http).ConfigureAwait(false);
+        var window = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, gateways).Select(g => Task.Run(async () =>
+        {
+            var id = $"gw-scale-{g:D5}";
+            var lat = latencies[g] = [];
+            var period = TimeSpan.FromSeconds(1);
+            var next = Stopwatch.GetTimestamp() + (long)(Random.Shared.NextDouble() * Stopwatch.Frequency);
+            long seq = 0;
+            while (!stop.IsCancellationRequested)
+            {
+                var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), next);
+                if (wait > TimeSpan.Zero)
+                {
+                    try
+                    {
+                        await Task.Delay(wait, stop.Token).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        break;
+                    }
+                }
+
+                next += (long)(period.TotalSeconds * Stopwatch.Frequency);
+                var now = DateTimeOffset.UtcNow;
+                var readings = new SequencedReading[channels];
+                for (var c = 0; c < channels; c++)
+                {
+                    readings[c] = new SequencedReading(++seq, new Reading($"ch{c:D2}/value", now, 20 + (c * 0.5), "ug/m3", Quality.Good));
+                }
+
+                var payload = ReadingBatchJson.Encode(new ReadingBatch(id, "s1", readings));
+                Interlocked.Increment(ref published);
+                var t = Stopwatch.GetTimestamp();
+                try
+                {
+                    var r = await clients[g].PublishAsync(new MqttApplicationMessageBuilder().WithTopic(Topics.Readings(id))
+                        .WithPayload(payload).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build())
+                        .ConfigureAwait(false);
+                    if (r.IsSuccess)
+                    {
+                        Interlocked.Increment(ref acknowledged);
+                        lat.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
+                    }
+                    else
+                    {
+                        Interlocked.Increment(ref failed);
+                    }
+                }
+                catch (Exception) when (!stop.IsCancellationRequested)
+                {
+                    Interlocked.Increment(ref failed);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+            }
+        }))).ConfigureAwait(false);
+        var elapsed = window.Elapsed.TotalSeconds;
+        await sampler.ConfigureAwait(false);
+        await Task.Delay(3000).ConfigureAwait(false);
+        var storedAfter = await StoredAsync(http).ConfigureAwait(false);
+        var rssEnd = RssMb(aggregator.Pid);
+
+        var all = latencies.Where(l => l is not null).SelectMany(l => l).Order().ToArray();
+        var steady = lagSamples.Where(s => s.At >= 5).ToList();
+        var lagStart = steady.Count > 0 ? steady.Take(Math.Max(1, steady.Count / 4)).Average(s => s.Lag) : 0;
+        var lagEnd = steady.Count > 0 ? steady.Skip(steady.Count * 3 / 4).Average(s => s.Lag) : 0;
+        var offered = (double)gateways * channels;
+        var storedRate = (storedAfter - storedBefore) / elapsed;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"offered {offered:N0} readings/s; published {published:N0} messages, acknowledged {acknowledged:N0}, failed {failed:N0}"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"stored {storedRate:N0} readings/s over {elapsed:0.0} s = {storedRate / offered:0.00}x offered (incl. tail drained after the window)"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"lag (readings published, not yet acknowledged): first quarter {lagStart:N0}, last quarter {lagEnd:N0} (growth {lagEnd - lagStart:N0})"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"PUBACK latency ms: p50 {Pct(all, 0.50):0.0}, p99 {Pct(all, 0.99):0.0}, max {(all.Length > 0 ? all[^1] : 0):0.0} ({all.Length:N0} samples)"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"aggregator RSS MB: idle {rssIdle:0.0} (baseline), peak {peakRss:0.0}, end {rssEnd:0.0} with {clients.Length} gateways connected"));
+
+        foreach (var c in clients)
+        {
+            c?.Dispose();
+        }
+
+        return 0;
+    }
+
+    private static async Task<IMqttClient> ConnectAsync(MqttClientFactory factory, int port, string id)
+    {
+        var client = factory.CreateMqttClient();
+        await client.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", port).WithClientId(id)
+            .WithProtocolVersion(MqttProtocolVersion.V500).WithKeepAlivePeriod(TimeSpan.FromSeconds(60))
+            .WithTimeout(TimeSpan.FromSeconds(30)).Build()).ConfigureAwait(false);
+        return client;
+    }
+
+    private static async Task<long> StoredAsync(HttpClient http)
+    {
+        using var doc = JsonDocument.Parse(await http.GetStringAsync(new Uri("/api/v1/gateways", UriKind.Relative)).ConfigureAwait(false));
+        return doc.RootElement.GetProperty("gateways").EnumerateArray().Sum(g => g.GetProperty("readings").GetInt64());
+    }
+
+    private static double Pct(double[] sorted, double p) => sorted.Length == 0 ? 0 : sorted[Math.Min(sorted.Length - 1, (int)(p * sorted.Length))];
+
+    /// <summary>VmRSS of a process in MB (proc(5): /proc/PID/status, kB).</summary>
+    private static double RssMb(int pid)
+    {
+        try
+        {
+            var line = File.ReadLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
+            return line is null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024.0;
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+    }
+
+    private static int Option(string[] args, string name, int fallback)
+    {
+        var i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
+    }
+}
