@@ -20,10 +20,12 @@ public sealed class IngestPipeline : BackgroundService
     private readonly TimeProvider _time;
     private readonly ILogger<IngestPipeline> _logger;
     private readonly int _maxReadingsPerCommit;
+    private readonly Live.LiveFeed? _live;
 
     public IngestPipeline(IReadingStore store, IngestMetrics metrics, IOptions<AggregatorOptions> options, TimeProvider time,
-        ILogger<IngestPipeline> logger)
+        ILogger<IngestPipeline> logger, Live.LiveFeed? live = null)
     {
+        _live = live;
         ArgumentNullException.ThrowIfNull(options);
         _store = store;
         _metrics = metrics;
@@ -143,6 +145,8 @@ public sealed class IngestPipeline : BackgroundService
 
         _metrics.Committed(stored, duplicates);
         _logger.Committed(stored, duplicates, pending.Count);
+        // After commit (w4-api): the last-value cache and the live stream learn what was stored. Never throws.
+        _live?.Committed(batches, results, pending.Where(p => p.Status is not null).Select(p => p.Status!), receivedAt);
     }
 
     private sealed class Work(ReadingBatch? batch, GatewayStatus? status)
