@@ -383,9 +383,11 @@ public static class ApiEndpoints
     private static async IAsyncEnumerable<SseItem<string>> Items(LiveFeed live, string? gateway, string? channel, long? lastEventId,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        // First an "open" event (no id) with the newest id: it sends the headers at once and tells the client where it stands.
-        yield return new SseItem<string>($"{{\"last_id\":{live.LastId.ToString(CultureInfo.InvariantCulture)}}}", "open");
-        await foreach (var e in live.SubscribeAsync(gateway, channel, lastEventId, cancellationToken).ConfigureAwait(false))
+        // First an "open" event (no id) with the id the stream continues from: it sends the headers at once and tells the
+        // client where it stands. A new client resumes from there too, so nothing committed meanwhile is missed.
+        var from = lastEventId ?? live.LastId;
+        yield return new SseItem<string>($"{{\"last_id\":{from.ToString(CultureInfo.InvariantCulture)}}}", "open");
+        await foreach (var e in live.SubscribeAsync(gateway, channel, from, cancellationToken).ConfigureAwait(false))
         {
             yield return new SseItem<string>(e.Data, e.Type) { EventId = e.Id > 0 ? e.Id.ToString(CultureInfo.InvariantCulture) : null };
         }

@@ -126,6 +126,10 @@ public sealed class IngestPipeline : BackgroundService
             return;
         }
 
+        // After commit, before any PUBACK (w4-api): the last-value cache and the live stream learn what was stored, so a
+        // value is visible by the time its sender hears it was stored. Cheap (no serialisation here) and never throws.
+        _live?.Committed(batches, results, pending.Where(p => p.Status is not null).Select(p => p.Status!), receivedAt);
+
         var b = 0;
         int stored = 0, duplicates = 0;
         foreach (var w in pending)
@@ -145,8 +149,6 @@ public sealed class IngestPipeline : BackgroundService
 
         _metrics.Committed(stored, duplicates);
         _logger.Committed(stored, duplicates, pending.Count);
-        // After commit (w4-api): the last-value cache and the live stream learn what was stored. Never throws.
-        _live?.Committed(batches, results, pending.Where(p => p.Status is not null).Select(p => p.Status!), receivedAt);
     }
 
     private sealed class Work(ReadingBatch? batch, GatewayStatus? status)

@@ -9,13 +9,47 @@ using Microsoft.Extensions.Options;
 
 namespace IocEdge.Aggregator.Live;
 
-/// <summary>One event of the live stream (GET /api/v1/stream): its id, SSE event type and JSON data.</summary>
-/// <param name="Id">Monotonically increasing from 1 since the aggregator started (the SSE <c>id:</c> field); 0 for the stream's own events, which carry no id.</param>
-/// <param name="Type"><c>reading</c>, <c>status</c>, or the stream's own <c>resync</c> and <c>dropped</c>.</param>
-/// <param name="Gateway">The gateway the event is about (empty for the stream's own events).</param>
-/// <param name="Channel">The channel of a reading event, null otherwise.</param>
-/// <param name="Data">The event's JSON (snake_case, like the rest of the API).</param>
-public sealed record LiveEvent(long Id, string Type, string Gateway, string? Channel, string Data);
+/// <summary>
+/// One event of the live stream (GET /api/v1/stream): its id, SSE event type and JSON data. The JSON is written on
+/// first use (by a subscriber), never in the ingest loop, and once whatever the number of subscribers.
+/// </summary>
+public sealed class LiveEvent
+{
+    private readonly object _payload;
+    private string? _data;
+
+    /// <param name="id">Monotonically increasing from 1 since the aggregator started (the SSE <c>id:</c> field); 0 for the stream's own events, which carry no id.</param>
+    /// <param name="type"><c>reading</c>, <c>status</c>, or the stream's own <c>resync</c> and <c>dropped</c>.</param>
+    /// <param name="gateway">The gateway the event is about (empty for the stream's own events).</param>
+    /// <param name="channel">The channel of a reading event, null otherwise.</param>
+    /// <param name="payload">One of the Stream*Dto records of ApiModels.cs: serialised as the event's data.</param>
+    public LiveEvent(long id, string type, string gateway, string? channel, object payload)
+    {
+        Id = id;
+        Type = type;
+        Gateway = gateway;
+        Channel = channel;
+        _payload = payload;
+    }
+
+    public long Id { get; }
+
+    public string Type { get; }
+
+    public string Gateway { get; }
+
+    public string? Channel { get; }
+
+    /// <summary>The event's JSON (snake_case, like the rest of the API).</summary>
+    public string Data => _data ??= _payload switch
+    {
+        StreamReadingDto r => JsonSerializer.Serialize(r, ApiJsonContext.Default.StreamReadingDto),
+        StreamStatusDto s => JsonSerializer.Serialize(s, ApiJsonContext.Default.StreamStatusDto),
+        StreamResyncDto r => JsonSerializer.Serialize(r, ApiJsonContext.Default.StreamResyncDto),
+        StreamDroppedDto d => JsonSerializer.Serialize(d, ApiJsonContext.Default.StreamDroppedDto),
+        _ => throw new InvalidOperationException("Not a stream payload: " + _payload.GetType().Name),
+    };
+}
 
 /// <summary>
 /// What happens after each commit: the ingest loop hands the committed readings and statuses here (one call per
@@ -95,9 +129,8 @@ public sealed class LiveFeed
         {
             foreach (var s in statuses)
             {
-                Publish("status", s.GatewayId, null, JsonSerializer.Serialize(new StreamStatusDto(s.GatewayId,
-                    s.State == GatewayState.Online ? "online" : "offline", s.Timestamp.UtcDateTime, receivedAt.UtcDateTime),
-                    ApiJsonContext.Default.StreamStatusDto));
+                Publish("status", s.GatewayId, null, new StreamStatusDto(s.GatewayId,
+                    s.State == GatewayState.Online ? "online" : "offline", s.Timestamp.UtcDateTime, receivedAt.UtcDateTime));
             }
 
             for (var b = 0; b < batches.Count && b < results.Count; b++)
@@ -145,9 +178,9 @@ public sealed class LiveFeed
                 Cache.Offer(latest); // a flagged clock never reaches the latest values (contract §4.3)
             }
 
-            Publish("reading", batch.GatewayId, r.Channel, JsonSerializer.Serialize(new StreamReadingDto(batch.GatewayId, r.Channel,
+            Publish("reading", batch.GatewayId, r.Channel, new StreamReadingDto(batch.GatewayId, r.Channel,
                 r.Timestamp.UtcDateTime, r.Value, r.Unit, QualityNames.ToWire(r.Quality), seq, TimestampPolicy.ToWire(tsStatus),
-                receivedAt.UtcDateTime), ApiJsonContext.Default.StreamReadingDto));
+                receivedAt.UtcDateTime));
         }
 
         lock (_lock)
@@ -159,11 +192,11 @@ public sealed class LiveFeed
         }
     }
 
-    private void Publish(string type, string gateway, string? channel, string data)
+    private void Publish(string type, string gateway, string? channel, object payload)
     {
         lock (_lock)
         {
-            var e = new LiveEvent(++_lastId, type, gateway, channel, data);
+            var e = new LiveEvent(++_lastId, type, gateway, channel, payload);
             _ring[e.Id % RingCapacity] = e;
             foreach (var s in _subscribers)
             {
@@ -196,9 +229,8 @@ public sealed class LiveFeed
                 var oldest = Math.Max(1, _lastId - RingCapacity + 1);
                 if (after > _lastId || after < oldest - 1)
                 {
-                    resync = new LiveEvent(0, "resync", string.Empty, null, JsonSerializer.Serialize(
-                        new StreamResyncDto(after, oldest, "events after this id are no longer kept: re-read /api/v1/latest or /api/v1/history, then follow this stream"),
-                        ApiJsonContext.Default.StreamResyncDto));
+                    resync = new LiveEvent(0, "resync", string.Empty, null,
+                        new StreamResyncDto(after, oldest, "events after this id are no longer kept: re-read /api/v1/latest or /api/v1/history, then follow this stream"));
                 }
 
                 for (var id = Math.Max(after + 1, oldest); id <= _lastId; id++)
@@ -239,9 +271,8 @@ public sealed class LiveFeed
 
                     if (lost > announced)
                     {
-                        yield return new LiveEvent(0, "dropped", string.Empty, null, JsonSerializer.Serialize(
-                            new StreamDroppedDto(lost - announced, lost, "this client fell behind: events were dropped; re-read /api/v1/latest or /api/v1/history for the gap"),
-                            ApiJsonContext.Default.StreamDroppedDto));
+                        yield return new LiveEvent(0, "dropped", string.Empty, null,
+                            new StreamDroppedDto(lost - announced, lost, "this client fell behind: events were dropped; re-read /api/v1/latest or /api/v1/history for the gap"));
                         announced = lost;
                     }
 
