@@ -13,6 +13,7 @@ using IocEdge.Protocols.Mqtt;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Net.Http.Headers;
@@ -91,21 +92,44 @@ public static class ApiEndpoints
         var ops = app.MapGroup(string.Empty).WithTags("operations");
 
         read.MapGet("/latest", Latest).WithName("latest")
-            .WithSummary("Latest value of each channel, from the in-memory last-value cache, paged in (gateway, channel) order.");
+            .WithSummary("Latest value of each channel, from the in-memory last-value cache, paged in (gateway, channel) order.")
+            .ProducesProblem(StatusCodes.Status400BadRequest);
         read.MapGet("/gateways", Gateways).WithName("gateways")
             .WithSummary("Every gateway: online/offline, last seen, counters and its latest health (contract §5).");
         read.MapGet("/channels", Channels).WithName("channels")
-            .WithSummary("The channel catalogue: gateway, channel, unit, newest device time.");
+            .WithSummary("The channel catalogue: gateway, channel, unit, newest device time.")
+            .ProducesProblem(StatusCodes.Status400BadRequest);
         read.MapGet("/readings", Readings).WithName("readings")
-            .WithSummary("The newest stored readings of one channel, by receive order, newest first.");
+            .WithSummary("The newest stored readings of one channel, by receive order, newest first.")
+            .ProducesProblem(StatusCodes.Status400BadRequest);
         read.MapGet("/history", History).WithName("history")
             .WithSummary("One channel's history: buckets of step seconds reduced with agg, or raw readings (keyset paged); JSON or CSV.")
-            .Produces<string>(StatusCodes.Status200OK, "text/csv");
+            .Produces<HistoryResponse>(StatusCodes.Status200OK, "application/json")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .AddOpenApiOperationTransformer((op, _, _) =>
+            {
+                // The same 200 as CSV (format=csv or Accept: text/csv): one header line, then one line per point or reading.
+                if (op.Responses?.TryGetValue("200", out var ok) == true && ok.Content is { } content)
+                {
+                    content["text/csv"] = new Microsoft.OpenApi.OpenApiMediaType
+                    {
+                        Schema = new Microsoft.OpenApi.OpenApiSchema
+                        {
+                            Type = Microsoft.OpenApi.JsonSchemaType.String,
+                            Description = "ts,value,count (with step) or ts,value,unit,quality,ts_status,seq,received_at (raw); CRLF lines.",
+                        },
+                    };
+                }
+
+                return Task.CompletedTask;
+            });
         read.MapGet("/stream", Stream).WithName("stream")
-            .WithSummary("Server-Sent Events: each committed reading and gateway status change; resumable with Last-Event-ID.");
+            .WithSummary("Server-Sent Events: each committed reading and gateway status change; resumable with Last-Event-ID.")
+            .ProducesProblem(StatusCodes.Status400BadRequest);
 
         ops.MapGet("/healthz", Healthz).WithName("healthz")
-            .WithSummary("O(1) liveness: 200 while the ingest loop runs and its last commit succeeded, 503 otherwise.");
+            .WithSummary("O(1) liveness: 200 while the ingest loop runs and its last commit succeeded, 503 otherwise.")
+            .Produces<HealthzResponse>(StatusCodes.Status503ServiceUnavailable);
         ops.MapPrometheusScrapingEndpoint("/metrics").ExcludeFromDescription();
         ops.MapOpenApi("/openapi/{documentName}.json");
         ops.MapGet("/", () => Results.Content(Dashboard.Html, "text/html; charset=utf-8")).ExcludeFromDescription();
@@ -352,8 +376,8 @@ public static class ApiEndpoints
             page.Select(ToDto).ToList(), next));
     }
 
-    private static Results<ServerSentEventsResult<string>, ProblemHttpResult> Stream(string? gateway, string? channel, HttpRequest request,
-        LiveFeed live, CancellationToken cancellationToken)
+    private static Results<ServerSentEventsResult<string>, ProblemHttpResult> Stream(string? gateway, string? channel,
+        [FromHeader(Name = "Last-Event-ID")] string? lastEventIdHeader, LiveFeed live, CancellationToken cancellationToken)
     {
         if (gateway is not null && !Identifiers.IsValidGatewayId(gateway))
         {
@@ -366,7 +390,7 @@ public static class ApiEndpoints
         }
 
         long? lastEventId = null;
-        var header = request.Headers["Last-Event-ID"].ToString();
+        var header = lastEventIdHeader ?? string.Empty;
         if (header.Length > 0)
         {
             if (!long.TryParse(header, NumberStyles.None, CultureInfo.InvariantCulture, out var id))
