@@ -6,8 +6,10 @@ using IocEdge.Aggregator.Ingest;
 using IocEdge.Protocols.Mqtt;
 using IocEdge.Testing;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace IocEdge.Benchmarks.Api;
 
@@ -102,7 +104,7 @@ internal static class ApiLatencyTool
         var times = new double[n];
         var next = -1;
         var uri = new Uri(url, UriKind.Relative);
-        await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async _ =>
+        await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async worker =>
         {
             int i;
             while ((i = Interlocked.Increment(ref next)) < n)
