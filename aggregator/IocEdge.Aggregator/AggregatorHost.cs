@@ -43,6 +43,7 @@ public static class AggregatorHost
         });
         builder.Services.AddSingleton<IngestPipeline>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<IngestPipeline>());
+        builder.Services.AddIocApi();
         configure?.Invoke(builder);
         // After configure, so that a test's in-memory settings choose the broker too.
         builder.Services.AddSingleton<EmbeddedBroker>();

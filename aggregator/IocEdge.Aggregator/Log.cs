@@ -44,4 +44,7 @@ internal static partial class Log
 
     [LoggerMessage(3001, LogLevel.Information, "IOC API listening on {Urls}")]
     public static partial void ApiListening(this ILogger logger, string urls);
+
+    [LoggerMessage(3002, LogLevel.Error, "The live feed failed on a commit (the readings are stored; latest values and the stream may miss them until the next reading)")]
+    public static partial void LiveFeedFailed(this ILogger logger, Exception exception);
 }

@@ -49,9 +49,9 @@ public sealed class HealthTests() : AggregatorClientTests("aggregator-health", "
         Assert.Equal(Now.AddSeconds(60).UtcDateTime, gw.GetProperty("health_at").GetDateTime());
 
         var metrics = await Aggregator.Http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
-        Assert.Contains("iocedge_gateway_health{gateway=\"gw-h\",field=\"outbox_bytes\"} 65536\n", metrics, StringComparison.Ordinal);
-        Assert.Contains("iocedge_gateway_health{gateway=\"gw-h\",field=\"dropped.evicted_age\"} 2294\n", metrics, StringComparison.Ordinal);
-        Assert.Contains("iocedge_gateway_health_info{gateway=\"gw-h\",field=\"clock\",value=\"synced\"} 1\n", metrics, StringComparison.Ordinal);
+        Assert.Equal(65536, PrometheusText.Value(metrics, "iocedge_gateway_health", "gateway", "gw-h", "field", "outbox_bytes"));
+        Assert.Equal(2294, PrometheusText.Value(metrics, "iocedge_gateway_health", "gateway", "gw-h", "field", "dropped.evicted_age"));
+        Assert.Equal(1, PrometheusText.Value(metrics, "iocedge_gateway_health_info", "gateway", "gw-h", "field", "clock", "value", "synced"));
         Assert.DoesNotContain("4100000", metrics, StringComparison.Ordinal);
     }
 

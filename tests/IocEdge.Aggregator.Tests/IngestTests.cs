@@ -104,8 +104,8 @@ public sealed class IngestTests : IAsyncLifetime
         Assert.Equal(1, _aggregator.Metrics.Stored);
         Assert.True(client.IsConnected);
         var metrics = await _aggregator.Http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
-        Assert.Contains("iocedge_ingest_rejected_total{reason=\"payload_invalid\"} 1", metrics, StringComparison.Ordinal);
-        Assert.Contains("iocedge_ingest_rejected_total{reason=\"payload_gateway\"} 1", metrics, StringComparison.Ordinal);
+        Assert.Equal(1, PrometheusText.Value(metrics, "iocedge_ingest_rejected_total", "reason", "payload_invalid"));
+        Assert.Equal(1, PrometheusText.Value(metrics, "iocedge_ingest_rejected_total", "reason", "payload_gateway"));
     }
 
     [Fact]

@@ -66,7 +66,7 @@ public sealed class RejectionTests : IAsyncLifetime
         Assert.Equal(MqttClientPublishReasonCode.TopicNameInvalid, result.ReasonCode); // 0x90
         Assert.Contains("not a gateway id", result.ReasonString, StringComparison.Ordinal);
         Assert.Equal(0, _aggregator.Store.Count());
-        Assert.Contains("iocedge_ingest_rejected_total{reason=\"topic_gateway\"} 1", await MetricsAsync(), StringComparison.Ordinal);
+        Assert.Equal(1, PrometheusText.Value(await MetricsAsync(), "iocedge_ingest_rejected_total", "reason", "topic_gateway"));
         Assert.Contains(_log.Messages(1004), m => m.Contains("GW-01", StringComparison.Ordinal) && m.Contains("topic_gateway", StringComparison.Ordinal));
     }
 
@@ -87,7 +87,7 @@ public sealed class RejectionTests : IAsyncLifetime
 
         Assert.Equal(code, result.ReasonCode);
         Assert.Equal(0, _aggregator.Store.Count());
-        Assert.Contains($"iocedge_ingest_rejected_total{{reason=\"{reason}\"}} 1", await MetricsAsync(), StringComparison.Ordinal);
+        Assert.Equal(1, PrometheusText.Value(await MetricsAsync(), "iocedge_ingest_rejected_total", "reason", reason));
         Assert.True(client.IsConnected); // an MQTT 5 client was told; it stays connected
     }
 
@@ -112,10 +112,10 @@ public sealed class RejectionTests : IAsyncLifetime
         Assert.True(good.IsSuccess);
         Assert.Equal([2L], _aggregator.Store.History("gw-b", "env1/pm2_5").Select(h => h.Sequence));
         var metrics = await MetricsAsync();
-        Assert.Contains("iocedge_ingest_rejected_total{reason=\"payload_invalid\"} 2", metrics, StringComparison.Ordinal);
-        Assert.Contains("iocedge_ingest_rejected_total{reason=\"payload_empty\"} 1", metrics, StringComparison.Ordinal);
-        Assert.Contains("iocedge_ingest_rejected_total{reason=\"payload_gateway\"} 1", metrics, StringComparison.Ordinal);
-        Assert.Contains("iocedge_ingest_rejected_total{reason=\"retained_readings\"} 1", metrics, StringComparison.Ordinal);
+        Assert.Equal(2, PrometheusText.Value(metrics, "iocedge_ingest_rejected_total", "reason", "payload_invalid"));
+        Assert.Equal(1, PrometheusText.Value(metrics, "iocedge_ingest_rejected_total", "reason", "payload_empty"));
+        Assert.Equal(1, PrometheusText.Value(metrics, "iocedge_ingest_rejected_total", "reason", "payload_gateway"));
+        Assert.Equal(1, PrometheusText.Value(metrics, "iocedge_ingest_rejected_total", "reason", "retained_readings"));
     }
 
     [Fact]
@@ -126,7 +126,7 @@ public sealed class RejectionTests : IAsyncLifetime
         await PublishAsync(client, Topics.Readings("gw-q"), Readings("gw-q"), MqttQualityOfServiceLevel.AtMostOnce);
 
         await Eventually.True(() => _aggregator.Store.Count() == 1, TimeSpan.FromSeconds(10), "the QoS 0 reading to be stored");
-        Assert.Contains("iocedge_ingest_unacknowledged_total 1", await MetricsAsync(), StringComparison.Ordinal);
+        Assert.Equal(1, PrometheusText.Value(await MetricsAsync(), "iocedge_ingest_unacknowledged_total"));
         Assert.Contains(_log.Messages(1008), m => m.Contains("gw-q", StringComparison.Ordinal));
     }
 
@@ -142,7 +142,7 @@ public sealed class RejectionTests : IAsyncLifetime
         Assert.True(outcome is not null && outcome is not TimeoutException, $"expected the connection to close, got {outcome}");
         await Eventually.True(() => !client.IsConnected, TimeSpan.FromSeconds(10), "the 3.1.1 client to be disconnected");
         Assert.Equal(0, _aggregator.Store.Count());
-        Assert.Contains("iocedge_ingest_rejected_total{reason=\"topic_gateway\"} 1", await MetricsAsync(), StringComparison.Ordinal);
+        Assert.Equal(1, PrometheusText.Value(await MetricsAsync(), "iocedge_ingest_rejected_total", "reason", "topic_gateway"));
         Assert.Contains(_log.Messages(1007), m => m.Contains("GW-01", StringComparison.Ordinal));
     }
 
@@ -162,6 +162,6 @@ public sealed class RejectionTests : IAsyncLifetime
         var lines = _log.Messages(1004);
         Assert.Equal(2, lines.Count);
         Assert.Contains("4 more like it", lines[1], StringComparison.Ordinal);
-        Assert.Contains("iocedge_ingest_rejected_total{reason=\"topic_shape\"} 6", await MetricsAsync(), StringComparison.Ordinal);
+        Assert.Equal(6, PrometheusText.Value(await MetricsAsync(), "iocedge_ingest_rejected_total", "reason", "topic_shape"));
     }
 }

@@ -43,6 +43,10 @@ public sealed class TestAggregator : IAsyncDisposable
 
     public IReadingStore Store => _app!.Services.GetRequiredService<IReadingStore>();
 
+    public IngestPipeline Pipeline => _app!.Services.GetRequiredService<IngestPipeline>();
+
+    public IocEdge.Aggregator.Live.LiveFeed Live => _app!.Services.GetRequiredService<IocEdge.Aggregator.Live.LiveFeed>();
+
     public static async Task<TestAggregator> StartAsync(string dataDirectory, Action<WebApplicationBuilder>? configure = null)
     {
         var a = new TestAggregator(dataDirectory, FreePort.Next(), FreePort.Next(), configure);

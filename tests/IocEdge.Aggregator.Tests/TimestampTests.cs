@@ -65,9 +65,9 @@ public sealed class TimestampTests() : AggregatorClientTests("aggregator-ts", "g
         Assert.Equal((2L, 1L, 3L), (flagged.GetProperty("future").GetInt64(), flagged.GetProperty("too_old").GetInt64(),
             flagged.GetProperty("before_epoch").GetInt64()));
         var metrics = await Aggregator.Http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
-        Assert.Contains("iocedge_ingest_timestamp_flagged_total{gateway=\"gw-t\",status=\"before_epoch\"} 3", metrics, StringComparison.Ordinal);
-        Assert.Contains("iocedge_ingest_timestamp_flagged_total{gateway=\"gw-t\",status=\"future\"} 2", metrics, StringComparison.Ordinal);
-        Assert.Contains("iocedge_ingest_timestamp_flagged_total{gateway=\"gw-t\",status=\"too_old\"} 1", metrics, StringComparison.Ordinal);
+        Assert.Equal(3, PrometheusText.Value(metrics, "iocedge_ingest_timestamp_flagged_total", "gateway", "gw-t", "status", "before_epoch"));
+        Assert.Equal(2, PrometheusText.Value(metrics, "iocedge_ingest_timestamp_flagged_total", "gateway", "gw-t", "status", "future"));
+        Assert.Equal(1, PrometheusText.Value(metrics, "iocedge_ingest_timestamp_flagged_total", "gateway", "gw-t", "status", "too_old"));
     }
 
     [Fact]

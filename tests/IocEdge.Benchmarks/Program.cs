@@ -13,6 +13,11 @@ internal static class BenchmarkProgram
             return await DrainTool.RunAsync(args).ConfigureAwait(false); // "Outbox drain"
         }
 
+        if (args is ["api-latency", .. var apiArgs])
+        {
+            return await Api.ApiLatencyTool.RunAsync(apiArgs).ConfigureAwait(false); // "HTTP API latency" (issue 15)
+        }
+
         if (args is ["outbox-bytes", .. var rest])
         {
             return OutboxBytesTool.Run(rest); // "Outbox": bytes written to the card per reading

@@ -1,66 +1,555 @@
+using System.Buffers.Text;
+using System.Globalization;
+using System.Net.ServerSentEvents;
+using System.Runtime.CompilerServices;
+using System.Text;
 using System.Text.Json;
+using System.Text.Json.Serialization;
+using System.Xml;
 using IocEdge.Aggregator.Ingest;
+using IocEdge.Aggregator.Live;
 using IocEdge.Aggregator.Storage;
 using IocEdge.Protocols.Mqtt;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Net.Http.Headers;
+using OpenTelemetry.Metrics;
 
 namespace IocEdge.Aggregator.Api;
 
-/// <summary>The IOC's HTTP API, version 1 (see aggregator/README.md).</summary>
-internal static class ApiEndpoints
+/// <summary>
+/// The route groups of the HTTP API, so that an authorization policy is one call per group
+/// (<c>groups.Read.RequireAuthorization("read")</c>). <see cref="Operations"/> (/healthz, /metrics, /openapi) is for
+/// the service's own supervision and stays open unless an operator closes it.
+/// </summary>
+public sealed record IocApiGroups(RouteGroupBuilder Read, RouteGroupBuilder Admin, RouteGroupBuilder Operations);
+
+/// <summary>The IOC's HTTP API, version 1 (see aggregator/README.md, "HTTP API", and openapi.json beside this project).</summary>
+public static class ApiEndpoints
 {
+    /// <summary>Most items one response carries (latest values, history points, raw readings): a bounded response size.</summary>
+    public const int MaxItemsPerResponse = 10_000;
+
+    /// <summary>Items of a page when <c>limit</c> is not given (latest values, raw history readings).</summary>
+    public const int DefaultPageSize = 1_000;
+
+    /// <summary>Widest <c>to - from</c> a history request may span (about 13 months: a year compared with the last).</summary>
+    public static readonly TimeSpan MaxHistoryRange = TimeSpan.FromDays(400);
+
+    /// <summary>Span of a history request that gives no <c>from</c> (ending at <c>to</c>, or now).</summary>
+    public static readonly TimeSpan DefaultHistoryRange = TimeSpan.FromDays(1);
+
     private const int DefaultReadingsPerPage = 100;
-    private const int MaxReadingsPerPage = 10_000;
 
-    public static IEndpointRouteBuilder MapIocApi(this IEndpointRouteBuilder app)
+    /// <summary>
+    /// Registers what the API needs: JSON options (snake_case, source-generated), the last-value cache and live feed,
+    /// the OpenAPI document <c>v1</c>, and OpenTelemetry metrics exported for Prometheus (every meter whose name starts
+    /// with <see cref="IngestMetrics.MeterName"/>, created by this host's meter factory).
+    /// </summary>
+    public static IServiceCollection AddIocApi(this IServiceCollection services)
     {
-        var v1 = app.MapGroup("/api/v1");
-        v1.MapGet("/latest", (string? gateway, IReadingStore store, TimeProvider time) =>
+        services.ConfigureHttpJsonOptions(o =>
         {
-            if (gateway is not null && !Identifiers.IsValidGatewayId(gateway))
+            o.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default);
+            o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
+            o.SerializerOptions.NumberHandling = JsonNumberHandling.Strict;
+        });
+        services.AddSingleton<LiveFeed>();
+        services.AddSingleton<ApiMetrics>();
+        services.AddOpenApi("v1", o => o.AddDocumentTransformer((doc, _, _) =>
+        {
+            // The document is checked into the repository: nothing in it may depend on where this instance listens.
+            doc.Servers?.Clear();
+            doc.Info.Title = "IocEdge aggregator API";
+            doc.Info.Version = "v1";
+            doc.Info.Description = "The HTTP API an IOC pulls from: gateways, channel catalogue, latest values, history, live stream.";
+            return Task.CompletedTask;
+        }));
+        services.AddOpenTelemetry().WithMetrics(m => m
+            .AddMeter(IngestMetrics.MeterName + "*")
+            .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0));
+        // Meters are process-wide: only this host's own (made by its IMeterFactory) are exported, so two hosts in one
+        // process (tests, the demo) never show each other's counters.
+        services.ConfigureOpenTelemetryMeterProvider((sp, m) =>
+        {
+            var factory = sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
+            m.AddView(i => ReferenceEquals(i.Meter.Scope, factory) ? null : MetricStreamConfiguration.Drop);
+        });
+        return services;
+    }
+
+    /// <summary>Maps every route; returns the groups (see <see cref="IocApiGroups"/>).</summary>
+    public static IocApiGroups MapIocApi(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        _ = app.Services.GetRequiredService<ApiMetrics>(); // its instruments exist from start
+        var read = app.MapGroup("/api/v1").WithTags("read");
+        var admin = app.MapGroup("/api/v1/admin").WithTags("admin");
+        var ops = app.MapGroup(string.Empty).WithTags("operations");
+
+        read.MapGet("/latest", Latest).WithName("latest")
+            .WithSummary("Latest value of each channel, from the in-memory last-value cache, paged in (gateway, channel) order.")
+            .ProducesProblem(StatusCodes.Status400BadRequest);
+        read.MapGet("/gateways", Gateways).WithName("gateways")
+            .WithSummary("Every gateway: online/offline, last seen, counters and its latest health (contract §5).");
+        read.MapGet("/channels", Channels).WithName("channels")
+            .WithSummary("The channel catalogue: gateway, channel, unit, newest device time.")
+            .ProducesProblem(StatusCodes.Status400BadRequest);
+        read.MapGet("/readings", Readings).WithName("readings")
+            .WithSummary("The newest stored readings of one channel, by receive order, newest first.")
+            .ProducesProblem(StatusCodes.Status400BadRequest);
+        read.MapGet("/history", History).WithName("history")
+            .WithSummary("One channel's history: buckets of step seconds reduced with agg, or raw readings (keyset paged); JSON or CSV.")
+            .Produces<HistoryResponse>(StatusCodes.Status200OK, "application/json")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .AddOpenApiOperationTransformer((op, _, _) =>
             {
-                return Results.Json(new ProblemDto($"gateway '{gateway}' is not a gateway id (lower-case letters, digits, '-')."),
-                    ApiJsonContext.Default.ProblemDto, statusCode: StatusCodes.Status400BadRequest);
+                // The same 200 as CSV (format=csv or Accept: text/csv): one header line, then one line per point or reading.
+                if (op.Responses?.TryGetValue("200", out var ok) == true && ok.Content is { } content)
+                {
+                    content["text/csv"] = new Microsoft.OpenApi.OpenApiMediaType
+                    {
+                        Schema = new Microsoft.OpenApi.OpenApiSchema
+                        {
+                            Type = Microsoft.OpenApi.JsonSchemaType.String,
+                            Description = "ts,value,count (with step) or ts,value,unit,quality,ts_status,seq,received_at (raw); CRLF lines.",
+                        },
+                    };
+                }
+
+                return Task.CompletedTask;
+            });
+        read.MapGet("/stream", Stream).WithName("stream")
+            .WithSummary("Server-Sent Events: each committed reading and gateway status change; resumable with Last-Event-ID.")
+            .ProducesProblem(StatusCodes.Status400BadRequest);
+
+        ops.MapGet("/healthz", Healthz).WithName("healthz")
+            .WithSummary("O(1) liveness: 200 while the ingest loop runs and its last commit succeeded, 503 otherwise.")
+            .Produces<HealthzResponse>(StatusCodes.Status503ServiceUnavailable);
+        ops.MapPrometheusScrapingEndpoint("/metrics").ExcludeFromDescription();
+        ops.MapOpenApi("/openapi/{documentName}.json");
+        ops.MapGet("/", () => Results.Content(Dashboard.Html, "text/html; charset=utf-8")).ExcludeFromDescription();
+        return new IocApiGroups(read, admin, ops);
+    }
+
+    private static Results<Ok<LatestResponse>, ProblemHttpResult> Latest(string? gateway, string? channel, int? limit, string? cursor,
+        LiveFeed live, TimeProvider time, HttpRequest request)
+    {
+        if (gateway is not null && !Identifiers.IsValidGatewayId(gateway))
+        {
+            return Bad("gateway", $"'{Clip(gateway)}' is not a gateway id (contract §2: lower-case letters, digits, '-'), e.g. gw-demo-01.");
+        }
+
+        if (channel is { Length: 0 or > 128 })
+        {
+            return Bad("channel", "give a channel id or the start of one (1-128 characters), e.g. env1/ or env1/pm2_5.");
+        }
+
+        if (limit is < 1 or > MaxItemsPerResponse)
+        {
+            return Bad("limit", $"give 1-{MaxItemsPerResponse} (default {DefaultPageSize}).");
+        }
+
+        SeriesKey? after = null;
+        if (cursor is not null)
+        {
+            if (DecodeCursor(cursor) is not [var g, var c])
+            {
+                return Bad("cursor", "not a cursor of this API: pass the 'next' URL of the previous page as it is.");
             }
 
-            var latest = store.Latest(gateway).Select(l => new LatestDto(l.Gateway, l.Channel, l.Timestamp.UtcDateTime, l.Value, l.Unit,
-                QualityNames.ToWire(l.Quality), l.Sequence, l.ReceivedAt.UtcDateTime)).ToList();
-            return Results.Json(new LatestResponse(time.GetUtcNow().UtcDateTime, latest), ApiJsonContext.Default.LatestResponse);
-        });
-        v1.MapGet("/gateways", (IReadingStore store, TimeProvider time) =>
+            after = new SeriesKey(g, c);
+        }
+
+        var (page, more) = live.Cache.Page(gateway, channel, after, limit ?? DefaultPageSize);
+        var list = page.Select(l => new LatestDto(l.Gateway, l.Channel, l.Timestamp.UtcDateTime, l.Value, l.Unit,
+            QualityNames.ToWire(l.Quality), l.Sequence, l.ReceivedAt.UtcDateTime)).ToList();
+        var next = more ? NextUrl(request, EncodeCursor(page[^1].Gateway, page[^1].Channel)) : null;
+        return TypedResults.Ok(new LatestResponse(time.GetUtcNow().UtcDateTime, list, next));
+    }
+
+    private static Ok<GatewaysResponse> Gateways(IReadingStore store, TimeProvider time)
+    {
+        var list = store.Gateways().Select(g => new GatewayDto(g.Gateway, g.State, g.StatusAt?.UtcDateTime, g.Software, g.OutboxPending,
+            g.LastSeen?.UtcDateTime, g.Readings, g.Duplicates, g.Channels,
+            new TimestampsFlaggedDto(g.TimestampsFlagged.Future, g.TimestampsFlagged.TooOld, g.TimestampsFlagged.BeforeEpoch),
+            g.Health is null ? null : ParseHealth(g.Health), g.HealthAt?.UtcDateTime)).ToList();
+        return TypedResults.Ok(new GatewaysResponse(time.GetUtcNow().UtcDateTime, list));
+    }
+
+    private static Results<Ok<ChannelsResponse>, ProblemHttpResult> Channels(string? gateway, IReadingStore store, TimeProvider time)
+    {
+        if (gateway is not null && !Identifiers.IsValidGatewayId(gateway))
         {
-            var list = store.Gateways().Select(g => new GatewayDto(g.Gateway, g.State, g.StatusAt?.UtcDateTime, g.Software, g.OutboxPending,
-                g.LastSeen?.UtcDateTime, g.Readings, g.Duplicates, g.Channels,
-                new TimestampsFlaggedDto(g.TimestampsFlagged.Future, g.TimestampsFlagged.TooOld, g.TimestampsFlagged.BeforeEpoch),
-                g.Health is null ? null : ParseHealth(g.Health), g.HealthAt?.UtcDateTime)).ToList();
-            return Results.Json(new GatewaysResponse(time.GetUtcNow().UtcDateTime, list), ApiJsonContext.Default.GatewaysResponse);
-        });
-        v1.MapGet("/readings", (string? gateway, string? channel, int? limit, IReadingStore store, TimeProvider time) =>
+            return Bad("gateway", $"'{Clip(gateway)}' is not a gateway id (contract §2: lower-case letters, digits, '-'), e.g. gw-demo-01.");
+        }
+
+        var list = store.Channels(gateway).Select(c => new ChannelDto(c.Gateway, c.Channel, c.Unit, c.LastTimestamp?.UtcDateTime)).ToList();
+        return TypedResults.Ok(new ChannelsResponse(time.GetUtcNow().UtcDateTime, list));
+    }
+
+    private static Results<Ok<ReadingsResponse>, ProblemHttpResult> Readings(string? gateway, string? channel, int? limit, IReadingStore store,
+        TimeProvider time)
+    {
+        if (ChannelProblem(gateway, channel) is { } problem)
         {
-            if (gateway is null || !Identifiers.IsValidGatewayId(gateway) || channel is null || !Identifiers.IsValidChannelId(channel) ||
-                limit is < 1 or > MaxReadingsPerPage)
+            return problem;
+        }
+
+        if (limit is < 1 or > MaxItemsPerResponse)
+        {
+            return Bad("limit", $"give 1-{MaxItemsPerResponse} (default {DefaultReadingsPerPage}).");
+        }
+
+        var list = store.Readings(gateway!, channel!, limit ?? DefaultReadingsPerPage).Select(ToDto).ToList();
+        return TypedResults.Ok(new ReadingsResponse(time.GetUtcNow().UtcDateTime, gateway!, channel!, list));
+    }
+
+    private static Results<Ok<HistoryResponse>, ContentHttpResult, ProblemHttpResult> History(string? gateway, string? channel, string? from,
+        string? to, string? step, string? agg, int? limit, string? cursor, string? format, IReadingStore store, TimeProvider time,
+        HttpRequest request, HttpResponse response)
+    {
+        if (ChannelProblem(gateway, channel) is { } problem)
+        {
+            return problem;
+        }
+
+        var now = time.GetUtcNow();
+        DateTimeOffset toTs = now, fromTs;
+        if (to is not null && !TryParseTime(to, out toTs))
+        {
+            return Bad("to", $"'{Clip(to)}' is not a time: give RFC 3339 UTC such as 2026-11-30T00:00:00Z.");
+        }
+
+        if (from is null)
+        {
+            fromTs = toTs - DefaultHistoryRange;
+        }
+        else if (!TryParseTime(from, out fromTs))
+        {
+            return Bad("from", $"'{Clip(from)}' is not a time: give RFC 3339 UTC such as 2026-11-29T00:00:00Z.");
+        }
+
+        if (fromTs >= toTs)
+        {
+            return Bad("from", $"from ({fromTs:O}) must be before to ({toTs:O}).");
+        }
+
+        if (toTs - fromTs > MaxHistoryRange)
+        {
+            return Bad("to", $"from..to spans {(toTs - fromTs).TotalDays:0.#} days; the most is {MaxHistoryRange.TotalDays:0} days: ask in several requests.");
+        }
+
+        bool csv;
+        if (format is null)
+        {
+            csv = request.Headers.Accept.Any(a => a is not null && a.Contains("text/csv", StringComparison.OrdinalIgnoreCase));
+        }
+        else if (format is "json" or "csv")
+        {
+            csv = format == "csv";
+        }
+        else
+        {
+            return Bad("format", $"'{Clip(format)}' is not a format: give json (default) or csv.");
+        }
+
+        if (step is null)
+        {
+            if (agg is not null)
             {
-                return Results.Json(new ProblemDto(
-                        $"give ?gateway=ID&channel=ID[&limit=1-{MaxReadingsPerPage}] (ids as in contract §2, e.g. gateway=gw-demo-01&channel=env1/pm2_5)."),
-                    ApiJsonContext.Default.ProblemDto, statusCode: StatusCodes.Status400BadRequest);
+                return Bad("agg", "agg reduces buckets: give step too (e.g. step=1h&agg=avg), or leave agg out for raw readings.");
             }
 
-            var list = store.Readings(gateway, channel, limit ?? DefaultReadingsPerPage).Select(r => new ReadingDto(r.Sequence,
-                r.Timestamp.UtcDateTime, r.Value, r.Unit, QualityNames.ToWire(r.Quality), TimestampPolicy.ToWire(r.TimestampStatus),
-                r.ReceivedAt.UtcDateTime)).ToList();
-            return Results.Json(new ReadingsResponse(time.GetUtcNow().UtcDateTime, gateway, channel, list), ApiJsonContext.Default.ReadingsResponse);
-        });
-        app.MapGet("/metrics", (IngestMetrics metrics, IReadingStore store) =>
+            return Raw(gateway!, channel!, fromTs, toTs, limit, cursor, csv, now, request, response, store);
+        }
+
+        if (!TryParseStep(step, out var stepSpan))
         {
-            var sb = new System.Text.StringBuilder(metrics.ToPrometheusText());
-            StatusHealth.AppendGauges(sb, store.Gateways().Where(g => g.Health is not null).Select(g => (g.Gateway, g.Health!)));
-            return Results.Text(sb.ToString(), "text/plain; version=0.0.4");
-        });
-        app.MapGet("/healthz", (IReadingStore store) => Results.Text($"ok {store.Count()} readings\n"));
-        app.MapGet("/", () => Results.Content(Dashboard.Html, "text/html; charset=utf-8"));
-        return app;
+            return Bad("step", $"'{Clip(step)}' is not a step: give seconds (3600), 15m, 1h, 1d or ISO 8601 (PT1H); at least 1 s.");
+        }
+
+        var buckets = (long)Math.Ceiling((toTs - fromTs).Ticks / (double)stepSpan.Ticks) + 1;
+        if (buckets > MaxItemsPerResponse)
+        {
+            return Bad("step", $"from..to in steps of {stepSpan} gives up to {buckets} points; the most is {MaxItemsPerResponse}: widen step or narrow from/to.");
+        }
+
+        HistoryAggregate aggregate;
+        switch (agg ?? "avg")
+        {
+            case "avg": aggregate = HistoryAggregate.Avg; break;
+            case "min": aggregate = HistoryAggregate.Min; break;
+            case "max": aggregate = HistoryAggregate.Max; break;
+            case "last": aggregate = HistoryAggregate.Last; break;
+            case "count": aggregate = HistoryAggregate.Count; break;
+            default: return Bad("agg", $"'{Clip(agg!)}' is not an aggregate: give avg (default), min, max, last or count.");
+        }
+
+        if (limit is not null || cursor is not null)
+        {
+            return Bad(limit is not null ? "limit" : "cursor", "buckets come in one response (at most 10000): limit and cursor page raw readings only.");
+        }
+
+        var points = store.Buckets(gateway!, channel!, fromTs, toTs, stepSpan).Select(b => new HistoryPointDto(b.Start.UtcDateTime, aggregate switch
+        {
+            HistoryAggregate.Avg => b.Avg,
+            HistoryAggregate.Min => b.Min,
+            HistoryAggregate.Max => b.Max,
+            HistoryAggregate.Last => b.Last,
+            _ => b.Count,
+        }, b.Count)).ToList();
+        if (csv)
+        {
+            var sb = new StringBuilder("ts,value,count\r\n");
+            foreach (var p in points)
+            {
+                sb.Append(Rfc3339(p.Ts)).Append(',').Append(Number(p.Value)).Append(',').Append(p.Count.ToString(CultureInfo.InvariantCulture)).Append("\r\n");
+            }
+
+            return Csv(sb, gateway!, channel!, response);
+        }
+
+        return TypedResults.Ok(new HistoryResponse(now.UtcDateTime, gateway!, channel!, fromTs.UtcDateTime, toTs.UtcDateTime,
+            (long)stepSpan.TotalSeconds, agg ?? "avg", points, null, null));
+    }
+
+    private static Results<Ok<HistoryResponse>, ContentHttpResult, ProblemHttpResult> Raw(string gateway, string channel, DateTimeOffset from,
+        DateTimeOffset to, int? limit, string? cursor, bool csv, DateTimeOffset now, HttpRequest request, HttpResponse response, IReadingStore store)
+    {
+        if (limit is < 1 or > MaxItemsPerResponse)
+        {
+            return Bad("limit", $"give 1-{MaxItemsPerResponse} (default {DefaultPageSize}).");
+        }
+
+        DateTimeOffset? afterTs = null;
+        long? afterSeq = null;
+        if (cursor is not null)
+        {
+            if (DecodeCursor(cursor) is not [var ts, var seq] ||
+                !long.TryParse(ts, NumberStyles.None, CultureInfo.InvariantCulture, out var tsMs) ||
+                !long.TryParse(seq, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var s))
+            {
+                return Bad("cursor", "not a cursor of this API: pass the 'next' URL of the previous page as it is.");
+            }
+
+            afterTs = DateTimeOffset.FromUnixTimeMilliseconds(tsMs);
+            afterSeq = s;
+        }
+
+        var pageSize = limit ?? DefaultPageSize;
+        var rows = store.Range(gateway, channel, from, to, pageSize + 1, afterTs, afterSeq);
+        var more = rows.Count > pageSize;
+        var page = more ? rows.Take(pageSize).ToList() : rows;
+        string? next = null;
+        if (more)
+        {
+            var last = page[^1];
+            next = NextUrl(request, EncodeCursor(last.Timestamp.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture),
+                last.Sequence.ToString(CultureInfo.InvariantCulture)));
+        }
+
+        if (csv)
+        {
+            var sb = new StringBuilder("ts,value,unit,quality,ts_status,seq,received_at\r\n");
+            foreach (var r in page)
+            {
+                sb.Append(Rfc3339(r.Timestamp.UtcDateTime)).Append(',').Append(r.Value is { } v ? Number(v) : string.Empty).Append(',')
+                    .Append(r.Unit).Append(',').Append(QualityNames.ToWire(r.Quality)).Append(',').Append(TimestampPolicy.ToWire(r.TimestampStatus))
+                    .Append(',').Append(r.Sequence.ToString(CultureInfo.InvariantCulture)).Append(',').Append(Rfc3339(r.ReceivedAt.UtcDateTime))
+                    .Append("\r\n");
+            }
+
+            if (next is not null)
+            {
+                response.Headers.Link = $"<{next}>; rel=\"next\"";
+            }
+
+            return Csv(sb, gateway, channel, response);
+        }
+
+        return TypedResults.Ok(new HistoryResponse(now.UtcDateTime, gateway, channel, from.UtcDateTime, to.UtcDateTime, null, null, null,
+            page.Select(ToDto).ToList(), next));
+    }
+
+    private static Results<ServerSentEventsResult<string>, ProblemHttpResult> Stream(string? gateway, string? channel,
+        [FromHeader(Name = "Last-Event-ID")] string? lastEventIdHeader, LiveFeed live, CancellationToken cancellationToken)
+    {
+        if (gateway is not null && !Identifiers.IsValidGatewayId(gateway))
+        {
+            return Bad("gateway", $"'{Clip(gateway)}' is not a gateway id (contract §2: lower-case letters, digits, '-'), e.g. gw-demo-01.");
+        }
+
+        if (channel is { Length: 0 or > 128 })
+        {
+            return Bad("channel", "give a channel id or the start of one (1-128 characters), e.g. env1/.");
+        }
+
+        long? lastEventId = null;
+        var header = lastEventIdHeader ?? string.Empty;
+        if (header.Length > 0)
+        {
+            if (!long.TryParse(header, NumberStyles.None, CultureInfo.InvariantCulture, out var id))
+            {
+                return Bad("Last-Event-ID", $"'{Clip(header)}' is not an event id of this stream (a non-negative integer).");
+            }
+
+            lastEventId = id;
+        }
+
+        return TypedResults.ServerSentEvents(Items(live, gateway, channel, lastEventId, cancellationToken));
+    }
+
+    private static async IAsyncEnumerable<SseItem<string>> Items(LiveFeed live, string? gateway, string? channel, long? lastEventId,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        // First an "open" event (no id) with the id the stream continues from: it sends the headers at once and tells the
+        // client where it stands. A new client resumes from there too, so nothing committed meanwhile is missed.
+        var from = lastEventId ?? live.LastId;
+        yield return new SseItem<string>($"{{\"last_id\":{from.ToString(CultureInfo.InvariantCulture)}}}", "open");
+        await foreach (var e in live.SubscribeAsync(gateway, channel, from, cancellationToken).ConfigureAwait(false))
+        {
+            yield return new SseItem<string>(e.Data, e.Type) { EventId = e.Id > 0 ? e.Id.ToString(CultureInfo.InvariantCulture) : null };
+        }
+    }
+
+    private static Results<Ok<HealthzResponse>, JsonHttpResult<HealthzResponse>> Healthz(IngestPipeline pipeline, IngestMetrics metrics)
+    {
+        var age = metrics.LastCommitAge?.TotalSeconds;
+        if (pipeline.ExecuteTask is { IsCompleted: true })
+        {
+            return TypedResults.Json(new HealthzResponse("unhealthy", "the ingest loop has stopped: restart the service", age),
+                statusCode: StatusCodes.Status503ServiceUnavailable);
+        }
+
+        if (metrics.LastCommitFailed)
+        {
+            return TypedResults.Json(new HealthzResponse("unhealthy", "the store could not be written at the last commit (disk full? I/O error?)", age),
+                statusCode: StatusCodes.Status503ServiceUnavailable);
+        }
+
+        return TypedResults.Ok(new HealthzResponse("ok", null, age));
+    }
+
+    private static ProblemHttpResult? ChannelProblem(string? gateway, string? channel)
+    {
+        if (gateway is null || !Identifiers.IsValidGatewayId(gateway))
+        {
+            return Bad("gateway", gateway is null
+                ? "gateway is required, e.g. gateway=gw-demo-01."
+                : $"'{Clip(gateway)}' is not a gateway id (contract §2: lower-case letters, digits, '-'), e.g. gw-demo-01.");
+        }
+
+        if (channel is null || !Identifiers.IsValidChannelId(channel))
+        {
+            return Bad("channel", channel is null
+                ? "channel is required, e.g. channel=env1/pm2_5."
+                : $"'{Clip(channel)}' is not a channel id (contract §2: device/point), e.g. env1/pm2_5.");
+        }
+
+        return null;
+    }
+
+    /// <summary>An RFC 9457 problem (application/problem+json) naming the query parameter at fault in <c>parameter</c>.</summary>
+    private static ProblemHttpResult Bad(string parameter, string detail) => TypedResults.Problem(
+        detail: $"{parameter}: {detail}",
+        statusCode: StatusCodes.Status400BadRequest,
+        title: $"Invalid parameter '{parameter}'",
+        extensions: new Dictionary<string, object?> { ["parameter"] = parameter });
+
+    // Echoed input is clipped, so a long query string does not come back whole in the answer.
+    private static string Clip(string s) => s.Length <= 64 ? s : string.Concat(s.AsSpan(0, 64), "…");
+
+    private static ContentHttpResult Csv(StringBuilder sb, string gateway, string channel, HttpResponse response)
+    {
+        var name = $"{gateway}_{channel.Replace('/', '_')}.csv";
+        response.Headers.ContentDisposition = $"attachment; filename=\"{name}\"";
+        return TypedResults.Text(sb.ToString(), "text/csv; charset=utf-8");
+    }
+
+    private static ReadingDto ToDto(StoredReading r) => new(r.Sequence, r.Timestamp.UtcDateTime, r.Value, r.Unit, QualityNames.ToWire(r.Quality),
+        TimestampPolicy.ToWire(r.TimestampStatus), r.ReceivedAt.UtcDateTime);
+
+    private static string Rfc3339(DateTime utc) => utc.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+
+    private static string Number(double v) => v.ToString("R", CultureInfo.InvariantCulture);
+
+    private static bool TryParseTime(string s, out DateTimeOffset value) =>
+        DateTimeOffset.TryParse(s, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out value);
+
+    /// <summary>Seconds ("3600"), a number with s/m/h/d ("15m", "1h"), or ISO 8601 ("PT1H"); at least one second, at most 400 days.</summary>
+    internal static bool TryParseStep(string s, out TimeSpan step)
+    {
+        step = default;
+        if (s.Length is 0 or > 32)
+        {
+            return false;
+        }
+
+        if (s[0] is 'P' or 'p')
+        {
+            try
+            {
+                step = XmlConvert.ToTimeSpan(s.ToUpperInvariant());
+            }
+            catch (FormatException)
+            {
+                return false;
+            }
+        }
+        else
+        {
+            var unit = char.IsAsciiLetter(s[^1]) ? s[^1] : 's';
+            var digits = char.IsAsciiLetter(s[^1]) ? s[..^1] : s;
+            if (!long.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n > 400L * 86_400)
+            {
+                return false;
+            }
+
+            step = unit switch
+            {
+                's' => TimeSpan.FromSeconds(n),
+                'm' => TimeSpan.FromMinutes(n),
+                'h' => TimeSpan.FromHours(n),
+                'd' => TimeSpan.FromDays(n),
+                _ => TimeSpan.Zero,
+            };
+        }
+
+        return step >= TimeSpan.FromSeconds(1) && step <= MaxHistoryRange && step.Ticks % TimeSpan.TicksPerSecond == 0;
+    }
+
+    private static string EncodeCursor(string a, string b) => Base64Url.EncodeToString(Encoding.UTF8.GetBytes(a + "\n" + b));
+
+    private static string[]? DecodeCursor(string cursor)
+    {
+        if (cursor.Length > 512)
+        {
+            return null;
+        }
+
+        try
+        {
+            var parts = Encoding.UTF8.GetString(Base64Url.DecodeFromChars(cursor)).Split('\n');
+            return parts.Length == 2 ? parts : null;
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
+    }
+
+    // The same request with cursor set: a relative URL the client follows as it is.
+    private static string NextUrl(HttpRequest request, string cursor)
+    {
+        var q = request.Query.Where(p => !string.Equals(p.Key, "cursor", StringComparison.OrdinalIgnoreCase))
+            .SelectMany(p => p.Value.Select(v => new KeyValuePair<string, string?>(p.Key, v)))
+            .Append(new KeyValuePair<string, string?>("cursor", cursor));
+        return request.PathBase + request.Path + QueryString.Create(q);
     }
 
     // The stored health object (contract §5), written by StatusHealth.Extract, back as JSON for the response.

@@ -14,7 +14,11 @@ public sealed record LatestDto(
     long Seq,
     DateTime ReceivedAt);
 
-public sealed record LatestResponse(DateTime GeneratedAt, IReadOnlyList<LatestDto> Readings);
+/// <summary>
+/// A page of latest values, ordered by gateway then channel. <c>next</c> is the URL of the following page (same
+/// filters, <c>cursor</c> set), null on the last page.
+/// </summary>
+public sealed record LatestResponse(DateTime GeneratedAt, IReadOnlyList<LatestDto> Readings, string? Next);
 
 /// <summary>
 /// One gateway's health (GET /api/v1/gateways). <c>health</c> is the object of its latest status that carried one
@@ -38,8 +42,9 @@ public sealed record GatewayDto(
 public sealed record TimestampsFlaggedDto(long Future, long TooOld, long BeforeEpoch);
 
 /// <summary>
-/// One stored reading (GET /api/v1/readings). <c>ts_status</c> is <c>ok</c>, <c>future</c>, <c>too_old</c> or
-/// <c>before_epoch</c> (contract §4.3): anything but <c>ok</c> means the device clock was wrong when it read.
+/// One stored reading (GET /api/v1/readings, /api/v1/history without <c>step</c>). <c>ts_status</c> is <c>ok</c>,
+/// <c>future</c>, <c>too_old</c> or <c>before_epoch</c> (contract §4.3): anything but <c>ok</c> means the device clock
+/// was wrong when it read.
 /// </summary>
 public sealed record ReadingDto(long Seq, DateTime Ts, double? Value, string Unit, string Quality, string TsStatus, DateTime ReceivedAt);
 
@@ -47,11 +52,64 @@ public sealed record ReadingsResponse(DateTime GeneratedAt, string Gateway, stri
 
 public sealed record GatewaysResponse(DateTime GeneratedAt, IReadOnlyList<GatewayDto> Gateways);
 
-public sealed record ProblemDto(string Error);
+/// <summary>
+/// One channel of the catalogue (GET /api/v1/channels): its unit (contract §4 vocabulary) and the device time of its
+/// newest stored reading. The instrument (make, model) is not part of contract v1's messages, so it is not served yet.
+/// </summary>
+public sealed record ChannelDto(string Gateway, string Channel, string Unit, DateTime? LastTs);
 
-[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
+public sealed record ChannelsResponse(DateTime GeneratedAt, IReadOnlyList<ChannelDto> Channels);
+
+/// <summary>
+/// One bucket of history (GET /api/v1/history with <c>step</c>): <c>ts</c> is the bucket's start (aligned to the Unix
+/// epoch, UTC), <c>value</c> the bucket reduced with <c>agg</c>, <c>count</c> the measurements in it (quality good and a
+/// plausible timestamp).
+/// </summary>
+public sealed record HistoryPointDto(DateTime Ts, double Value, long Count);
+
+/// <summary>
+/// A channel's history between <c>from</c> (inclusive) and <c>to</c> (exclusive), device time. With <c>step</c>
+/// (seconds) <c>points</c> holds one bucket each; without it <c>readings</c> holds raw readings, oldest first, paged:
+/// <c>next</c> is the URL of the following page, null on the last.
+/// </summary>
+public sealed record HistoryResponse(
+    DateTime GeneratedAt,
+    string Gateway,
+    string Channel,
+    DateTime From,
+    DateTime To,
+    long? StepS,
+    string? Agg,
+    IReadOnlyList<HistoryPointDto>? Points,
+    IReadOnlyList<ReadingDto>? Readings,
+    string? Next);
+
+/// <summary>/healthz: <c>ok</c> or <c>unhealthy</c>, why, and seconds since the last successful commit (null before the first).</summary>
+public sealed record HealthzResponse(string Status, string? Problem, double? LastCommitAgeS);
+
+/// <summary>A <c>reading</c> event of /api/v1/stream: one committed reading.</summary>
+public sealed record StreamReadingDto(string Gateway, string Channel, DateTime Ts, double? Value, string Unit, string Quality, long Seq,
+    string TsStatus, DateTime ReceivedAt);
+
+/// <summary>A <c>status</c> event of /api/v1/stream: a gateway went online or offline (contract §5).</summary>
+public sealed record StreamStatusDto(string Gateway, string State, DateTime Ts, DateTime ReceivedAt);
+
+/// <summary>A <c>resync</c> event: the events after <c>last_event_id</c> up to <c>oldest_id</c> are gone; re-read, then follow.</summary>
+public sealed record StreamResyncDto(long LastEventId, long OldestId, string Message);
+
+/// <summary>A <c>dropped</c> event: this client fell behind and <c>dropped</c> events were lost (<c>total</c> since it connected).</summary>
+public sealed record StreamDroppedDto(long Dropped, long Total, string Message);
+
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
+    NumberHandling = JsonNumberHandling.Strict)]
 [JsonSerializable(typeof(LatestResponse))]
 [JsonSerializable(typeof(GatewaysResponse))]
 [JsonSerializable(typeof(ReadingsResponse))]
-[JsonSerializable(typeof(ProblemDto))]
+[JsonSerializable(typeof(ChannelsResponse))]
+[JsonSerializable(typeof(HistoryResponse))]
+[JsonSerializable(typeof(HealthzResponse))]
+[JsonSerializable(typeof(StreamReadingDto))]
+[JsonSerializable(typeof(StreamStatusDto))]
+[JsonSerializable(typeof(StreamResyncDto))]
+[JsonSerializable(typeof(StreamDroppedDto))]
 internal sealed partial class ApiJsonContext : JsonSerializerContext;

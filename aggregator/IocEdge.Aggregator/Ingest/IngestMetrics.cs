@@ -1,5 +1,5 @@
 using System.Collections.Concurrent;
-using System.Text;
+using System.Diagnostics.Metrics;
 using IocEdge.Aggregator.Storage;
 
 namespace IocEdge.Aggregator.Ingest;
@@ -11,13 +11,33 @@ public enum PayloadKind
     Compact,
 }
 
-/// <summary>Counters the aggregator exposes on /metrics (Prometheus text format) and in tests.</summary>
-public sealed class IngestMetrics
+/// <summary>
+/// The ingest counters, as <see cref="System.Diagnostics.Metrics"/> instruments of the meter <see cref="MeterName"/>
+/// (exported on /metrics by OpenTelemetry's Prometheus exporter, and to any OpenTelemetry collector an operator adds)
+/// and as properties for tests. Prometheus names (the exporter adds <c>_total</c> to counters):
+/// <list type="bullet">
+/// <item><c>iocedge_ingest_messages_total</c>: readings messages received.</item>
+/// <item><c>iocedge_ingest_stored_total</c>: readings stored (first delivery).</item>
+/// <item><c>iocedge_ingest_duplicates_total</c>: readings received again and not stored twice.</item>
+/// <item><c>iocedge_ingest_rejected_total{reason}</c>: messages refused, by reason label of contract §6.</item>
+/// <item><c>iocedge_ingest_payload_messages_total{payload=json|compact, outcome=accepted|refused}</c>.</item>
+/// <item><c>iocedge_ingest_unacknowledged_total</c>: readings messages sent with QoS 0.</item>
+/// <item><c>iocedge_ingest_timestamp_flagged_total{gateway, status=future|too_old|before_epoch}</c> (contract §4.3).</item>
+/// <item><c>iocedge_ingest_store_failures_total</c>, <c>iocedge_ingest_commits_total</c>, <c>iocedge_broker_dropped_total</c>.</item>
+/// <item><c>iocedge_ingest_last_commit_age_seconds</c> (gauge): seconds since the last successful commit, -1 before the first.</item>
+/// </list>
+/// </summary>
+public sealed class IngestMetrics : IDisposable
 {
+    /// <summary>The meter's name; /metrics exports every meter whose name starts with it.</summary>
+    public const string MeterName = "IocEdge.Aggregator";
+
     private readonly ConcurrentDictionary<string, long> _rejected = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<(string Gateway, TimestampStatus Status), long> _flagged = new();
     private readonly long[] _accepted = new long[2];
     private readonly long[] _refused = new long[2];
+    private readonly Meter? _ownedMeter;
+    private readonly TimeProvider _time;
     private long _messages;
     private long _stored;
     private long _duplicates;
@@ -25,6 +45,54 @@ public sealed class IngestMetrics
     private long _brokerDropped;
     private long _commits;
     private long _unacknowledged;
+    private long _lastCommitAt = long.MinValue;
+    private long _lastFailureAt = long.MinValue;
+
+    /// <summary>Counters on a meter of their own (tests and tools that build no host).</summary>
+    public IngestMetrics()
+        : this(null, TimeProvider.System)
+    {
+    }
+
+    /// <summary>Counters on a meter from <paramref name="meterFactory"/> (the host's, so /metrics of this host shows them).</summary>
+    public IngestMetrics(IMeterFactory? meterFactory, TimeProvider time)
+    {
+        ArgumentNullException.ThrowIfNull(time);
+        _time = time;
+        Meter meter;
+        if (meterFactory is null)
+        {
+            meter = _ownedMeter = new Meter(MeterName);
+        }
+        else
+        {
+            meter = meterFactory.Create(MeterName);
+        }
+
+        meter.CreateObservableCounter("iocedge_ingest_messages", () => Messages, description: "Readings messages received.");
+        meter.CreateObservableCounter("iocedge_ingest_stored", () => Stored, description: "Readings stored (first delivery).");
+        meter.CreateObservableCounter("iocedge_ingest_duplicates", () => Duplicates,
+            description: "Readings received again and not stored twice.");
+        meter.CreateObservableCounter("iocedge_ingest_rejected", () => _rejected.Select(p =>
+                new Measurement<long>(p.Value, new KeyValuePair<string, object?>("reason", p.Key))),
+            description: "Messages on iocedge/ refused and not stored, by reason (contract §6).");
+        meter.CreateObservableCounter("iocedge_ingest_payload_messages", PayloadMeasurements,
+            description: "Readings messages by payload kind (json §4, compact §8) and outcome.");
+        meter.CreateObservableCounter("iocedge_ingest_unacknowledged", () => Unacknowledged,
+            description: "Readings messages sent with QoS 0 (no PUBACK possible; stored when valid).");
+        meter.CreateObservableCounter("iocedge_ingest_timestamp_flagged", () => _flagged.Select(p => new Measurement<long>(p.Value,
+                new KeyValuePair<string, object?>("gateway", p.Key.Gateway),
+                new KeyValuePair<string, object?>("status", TimestampPolicy.ToWire(p.Key.Status)))),
+            description: "Stored readings whose device timestamp is implausible, by gateway and status (contract §4.3).");
+        meter.CreateObservableCounter("iocedge_ingest_store_failures", () => StoreFailures,
+            description: "Commits that failed; their senders were told to retry.");
+        meter.CreateObservableCounter("iocedge_ingest_commits", () => Commits, description: "Store transactions.");
+        meter.CreateObservableCounter("iocedge_broker_dropped", () => BrokerDropped,
+            description: "Messages the embedded broker dropped for a slow subscriber.");
+        meter.CreateObservableGauge("iocedge_ingest_last_commit_age_seconds",
+            () => LastCommitAge is { } age ? age.TotalSeconds : -1,
+            description: "Seconds since the last successful commit (-1 before the first).");
+    }
 
     public long Messages => Interlocked.Read(ref _messages);
 
@@ -64,6 +132,7 @@ public sealed class IngestMetrics
 
     internal void Committed(int stored, int duplicates)
     {
+        Interlocked.Exchange(ref _lastCommitAt, _time.GetTimestamp());
         Interlocked.Add(ref _stored, stored);
         Interlocked.Add(ref _duplicates, duplicates);
         Interlocked.Increment(ref _commits);
@@ -80,47 +149,38 @@ public sealed class IngestMetrics
         Add(gateway, TimestampStatus.BeforeEpoch, result.BeforeEpoch);
     }
 
-    internal void StoreFailure() => Interlocked.Increment(ref _storeFailures);
+    internal void StoreFailure()
+    {
+        Interlocked.Exchange(ref _lastFailureAt, _time.GetTimestamp());
+        Interlocked.Increment(ref _storeFailures);
+    }
+
+    /// <summary>Time since the last successful commit (monotonic clock), null before the first.</summary>
+    public TimeSpan? LastCommitAge
+    {
+        get
+        {
+            var at = Interlocked.Read(ref _lastCommitAt);
+            return at == long.MinValue ? null : _time.GetElapsedTime(at);
+        }
+    }
+
+    /// <summary>True when the newest commit attempt failed (the store could not write): /healthz answers 503 until one succeeds.</summary>
+    public bool LastCommitFailed => Interlocked.Read(ref _lastFailureAt) > Interlocked.Read(ref _lastCommitAt);
+
+    /// <inheritdoc />
+    public void Dispose() => _ownedMeter?.Dispose();
 
     internal void Dropped() => Interlocked.Increment(ref _brokerDropped);
 
-    public string ToPrometheusText()
+    private IEnumerable<Measurement<long>> PayloadMeasurements()
     {
-        var sb = new StringBuilder();
-        Counter(sb, "iocedge_ingest_messages_total", "Readings messages received.", Messages);
-        Counter(sb, "iocedge_ingest_stored_total", "Readings stored (first delivery).", Stored);
-        Counter(sb, "iocedge_ingest_duplicates_total", "Readings received again and not stored twice.", Duplicates);
-        sb.Append("# HELP iocedge_ingest_rejected_total Messages on iocedge/ refused and not stored, by reason (contract §6).\n")
-            .Append("# TYPE iocedge_ingest_rejected_total counter\n");
-        foreach (var (reason, n) in _rejected.OrderBy(p => p.Key, StringComparer.Ordinal))
-        {
-            sb.Append("iocedge_ingest_rejected_total{reason=\"").Append(reason).Append("\"} ").Append(n).Append('\n');
-        }
-
-        sb.Append("# HELP iocedge_ingest_payload_messages_total Readings messages by payload kind (json §4, compact §8) and outcome.\n")
-            .Append("# TYPE iocedge_ingest_payload_messages_total counter\n");
         foreach (var kind in new[] { PayloadKind.Json, PayloadKind.Compact })
         {
-            var label = kind == PayloadKind.Json ? "json" : "compact";
-            sb.Append("iocedge_ingest_payload_messages_total{payload=\"").Append(label).Append("\",outcome=\"accepted\"} ")
-                .Append(AcceptedOf(kind)).Append('\n');
-            sb.Append("iocedge_ingest_payload_messages_total{payload=\"").Append(label).Append("\",outcome=\"refused\"} ")
-                .Append(RefusedOf(kind)).Append('\n');
+            var label = new KeyValuePair<string, object?>("payload", kind == PayloadKind.Json ? "json" : "compact");
+            yield return new Measurement<long>(AcceptedOf(kind), label, new KeyValuePair<string, object?>("outcome", "accepted"));
+            yield return new Measurement<long>(RefusedOf(kind), label, new KeyValuePair<string, object?>("outcome", "refused"));
         }
-
-        Counter(sb, "iocedge_ingest_unacknowledged_total", "Readings messages sent with QoS 0 (no PUBACK possible; stored when valid).", Unacknowledged);
-        sb.Append("# HELP iocedge_ingest_timestamp_flagged_total Stored readings whose device timestamp is implausible, by gateway and status (contract §4.3).\n")
-            .Append("# TYPE iocedge_ingest_timestamp_flagged_total counter\n");
-        foreach (var ((gateway, status), n) in _flagged.OrderBy(p => p.Key.Gateway, StringComparer.Ordinal).ThenBy(p => p.Key.Status))
-        {
-            sb.Append("iocedge_ingest_timestamp_flagged_total{gateway=\"").Append(gateway).Append("\",status=\"")
-                .Append(TimestampPolicy.ToWire(status)).Append("\"} ").Append(n).Append('\n');
-        }
-
-        Counter(sb, "iocedge_ingest_store_failures_total", "Commits that failed; their senders were told to retry.", StoreFailures);
-        Counter(sb, "iocedge_ingest_commits_total", "Store transactions.", Commits);
-        Counter(sb, "iocedge_broker_dropped_total", "Messages the embedded broker dropped for a slow subscriber.", BrokerDropped);
-        return sb.ToString();
     }
 
     private void Add(string gateway, TimestampStatus status, int n)
@@ -130,9 +190,4 @@ public sealed class IngestMetrics
             _flagged.AddOrUpdate((gateway, status), n, (_, v) => v + n);
         }
     }
-
-    private static void Counter(StringBuilder sb, string name, string help, long value) =>
-        sb.Append("# HELP ").Append(name).Append(' ').Append(help).Append('\n')
-            .Append("# TYPE ").Append(name).Append(" counter\n")
-            .Append(name).Append(' ').Append(value).Append('\n');
 }

@@ -20,10 +20,12 @@ public sealed class IngestPipeline : BackgroundService
     private readonly TimeProvider _time;
     private readonly ILogger<IngestPipeline> _logger;
     private readonly int _maxReadingsPerCommit;
+    private readonly Live.LiveFeed? _live;
 
     public IngestPipeline(IReadingStore store, IngestMetrics metrics, IOptions<AggregatorOptions> options, TimeProvider time,
-        ILogger<IngestPipeline> logger)
+        ILogger<IngestPipeline> logger, Live.LiveFeed? live = null)
     {
+        _live = live;
         ArgumentNullException.ThrowIfNull(options);
         _store = store;
         _metrics = metrics;
@@ -123,6 +125,10 @@ public sealed class IngestPipeline : BackgroundService
 
             return;
         }
+
+        // After commit, before any PUBACK (w4-api): the last-value cache and the live stream learn what was stored, so a
+        // value is visible by the time its sender hears it was stored. Cheap (no serialisation here) and never throws.
+        _live?.Committed(batches, results, pending.Where(p => p.Status is not null).Select(p => p.Status!), receivedAt);
 
         var b = 0;
         int stored = 0, duplicates = 0;

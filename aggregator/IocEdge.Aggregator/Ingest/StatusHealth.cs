@@ -1,4 +1,4 @@
-using System.Globalization;
+using System.Diagnostics.Metrics;
 using System.Text;
 using System.Text.Json;
 
@@ -40,17 +40,19 @@ public static class StatusHealth
     }
 
     /// <summary>
-    /// Appends the gauges of every gateway's latest health (Prometheus text format 0.0.4):
-    /// <c>iocedge_gateway_health{gateway, field}</c> for each number (a nested object's numbers as <c>object.field</c>,
-    /// such as <c>dropped.evicted_age</c>) and <c>iocedge_gateway_health_info{gateway, field, value} 1</c> for each string
-    /// (such as <c>clock</c>). Units are those of contract §5 (the field names carry them: <c>_s</c>, <c>_bytes</c>, <c>_c</c>).
+    /// The gauges of every gateway's latest health, as measurements of two observable gauges (see
+    /// <see cref="Api.ApiMetrics"/>): <c>iocedge_gateway_health{gateway, field}</c> for each number (a nested object's
+    /// numbers as <c>object.field</c>, such as <c>dropped.evicted_age</c>) and
+    /// <c>iocedge_gateway_health_info{gateway, field, value} 1</c> for each string (such as <c>clock</c>). Units are
+    /// those of contract §5 (the field names carry them: <c>_s</c>, <c>_bytes</c>, <c>_c</c>). A damaged stored object
+    /// gives no measurements rather than breaking /metrics.
     /// </summary>
-    public static void AppendGauges(StringBuilder sb, IEnumerable<(string Gateway, string Health)> healths)
+    public static (List<Measurement<double>> Numbers, List<Measurement<long>> Strings) Measurements(
+        IEnumerable<(string Gateway, string Health)> healths)
     {
-        ArgumentNullException.ThrowIfNull(sb);
         ArgumentNullException.ThrowIfNull(healths);
-        var numbers = new StringBuilder();
-        var strings = new StringBuilder();
+        var numbers = new List<Measurement<double>>();
+        var strings = new List<Measurement<long>>();
         foreach (var (gateway, health) in healths)
         {
             try
@@ -64,13 +66,11 @@ public static class StatusHealth
             }
         }
 
-        sb.Append("# HELP iocedge_gateway_health Latest health numbers each gateway reported in its status (contract §5).\n")
-            .Append("# TYPE iocedge_gateway_health gauge\n").Append(numbers)
-            .Append("# HELP iocedge_gateway_health_info Latest health strings each gateway reported (value label), always 1.\n")
-            .Append("# TYPE iocedge_gateway_health_info gauge\n").Append(strings);
+        return (numbers, strings);
     }
 
-    private static void Flatten(string gateway, string prefix, JsonElement obj, StringBuilder numbers, StringBuilder strings, int depth)
+    private static void Flatten(string gateway, string prefix, JsonElement obj, List<Measurement<double>> numbers,
+        List<Measurement<long>> strings, int depth)
     {
         foreach (var p in obj.EnumerateObject())
         {
@@ -78,12 +78,12 @@ public static class StatusHealth
             switch (p.Value.ValueKind)
             {
                 case JsonValueKind.Number:
-                    numbers.Append("iocedge_gateway_health{gateway=\"").Append(Escape(gateway)).Append("\",field=\"").Append(Escape(field))
-                        .Append("\"} ").Append(p.Value.GetDouble().ToString("R", CultureInfo.InvariantCulture)).Append('\n');
+                    numbers.Add(new Measurement<double>(p.Value.GetDouble(), new KeyValuePair<string, object?>("gateway", gateway),
+                        new KeyValuePair<string, object?>("field", field)));
                     break;
                 case JsonValueKind.String:
-                    strings.Append("iocedge_gateway_health_info{gateway=\"").Append(Escape(gateway)).Append("\",field=\"").Append(Escape(field))
-                        .Append("\",value=\"").Append(Escape(p.Value.GetString()!)).Append("\"} 1\n");
+                    strings.Add(new Measurement<long>(1, new KeyValuePair<string, object?>("gateway", gateway),
+                        new KeyValuePair<string, object?>("field", field), new KeyValuePair<string, object?>("value", p.Value.GetString())));
                     break;
                 case JsonValueKind.Object when depth < 2:
                     Flatten(gateway, field + ".", p.Value, numbers, strings, depth + 1);
@@ -93,8 +93,4 @@ public static class StatusHealth
             }
         }
     }
-
-    // Prometheus text format: a label value escapes backslash, double quote and line feed.
-    private static string Escape(string s) => s.Replace("\\", "\\\\", StringComparison.Ordinal)
-        .Replace("\"", "\\\"", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal);
 }

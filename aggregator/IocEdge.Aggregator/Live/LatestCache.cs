@@ -1,0 +1,149 @@
+using System.Collections.Concurrent;
+using IocEdge.Aggregator.Storage;
+
+namespace IocEdge.Aggregator.Live;
+
+/// <summary>
+/// The in-memory last-value cache behind GET /api/v1/latest: one entry per (gateway, channel), seeded from the store at
+/// start and offered every reading after its commit. An entry only moves forward: a reading replaces it when its device
+/// timestamp is newer, or equal with a higher sequence (the same rule as the store's <c>series</c> row, so cache and
+/// store agree). Readings whose device timestamp was flagged (contract §4.3) are never offered.
+/// </summary>
+/// <remarks>
+/// Reads are lock-free on the values; the ordered key list (for paging in (gateway, channel) order) is rebuilt only
+/// when a new channel appeared since the last read, which is rare once a station runs.
+/// </remarks>
+public sealed class LatestCache
+{
+    private readonly ConcurrentDictionary<SeriesKey, LatestReading> _values = new();
+    private readonly Lock _keysLock = new();
+    private SeriesKey[] _sorted = [];
+    private volatile bool _keysChanged;
+
+    /// <summary>How many channels have a latest value.</summary>
+    public int Count => _values.Count;
+
+    /// <summary>
+    /// Offers <paramref name="reading"/>; returns true when it became the channel's latest value (newer device timestamp,
+    /// or the same timestamp with a higher sequence). Thread-safe; an older or equal reading changes nothing.
+    /// </summary>
+    public bool Offer(LatestReading reading)
+    {
+        ArgumentNullException.ThrowIfNull(reading);
+        var key = new SeriesKey(reading.Gateway, reading.Channel);
+        while (true)
+        {
+            if (!_values.TryGetValue(key, out var current))
+            {
+                if (_values.TryAdd(key, reading))
+                {
+                    _keysChanged = true;
+                    return true;
+                }
+
+                continue;
+            }
+
+            if (!IsNewer(reading, current))
+            {
+                return false;
+            }
+
+            if (_values.TryUpdate(key, reading, current))
+            {
+                return true;
+            }
+        }
+    }
+
+    /// <summary>The latest value of one channel, or null when it has none.</summary>
+    public LatestReading? Get(string gateway, string channel) =>
+        _values.TryGetValue(new SeriesKey(gateway, channel), out var r) ? r : null;
+
+    /// <summary>
+    /// One page of latest values in (gateway, channel) ordinal order: of <paramref name="gateway"/> when given, whose
+    /// channel starts with <paramref name="channelPrefix"/> when given, strictly after <paramref name="after"/> when
+    /// given (the previous page's last key), at most <paramref name="limit"/>. <c>More</c> is true when entries remain.
+    /// O(log n + page).
+    /// </summary>
+    public (IReadOnlyList<LatestReading> Page, bool More) Page(string? gateway, string? channelPrefix, SeriesKey? after, int limit)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        var keys = SortedKeys();
+        var start = new SeriesKey(gateway ?? string.Empty, gateway is null ? string.Empty : channelPrefix ?? string.Empty);
+        if (after is { } a && SeriesKey.Comparer.Compare(a, start) >= 0)
+        {
+            start = a;
+        }
+
+        var i = Array.BinarySearch(keys, start, SeriesKey.Comparer);
+        i = i < 0 ? ~i : after is not null && SeriesKey.Comparer.Compare(keys[i], after.Value) == 0 ? i + 1 : i;
+        var page = new List<LatestReading>(Math.Min(limit, 1024));
+        for (; i < keys.Length; i++)
+        {
+            var k = keys[i];
+            if (gateway is not null && !string.Equals(k.Gateway, gateway, StringComparison.Ordinal))
+            {
+                break; // sorted by gateway first: nothing of this gateway follows
+            }
+
+            if (channelPrefix is not null && !k.Channel.StartsWith(channelPrefix, StringComparison.Ordinal))
+            {
+                if (gateway is not null && string.CompareOrdinal(k.Channel, channelPrefix) > 0)
+                {
+                    break; // past every channel with this prefix
+                }
+
+                continue;
+            }
+
+            if (page.Count == limit)
+            {
+                return (page, true);
+            }
+
+            if (_values.TryGetValue(k, out var r))
+            {
+                page.Add(r);
+            }
+        }
+
+        return (page, false);
+    }
+
+    internal static bool IsNewer(LatestReading candidate, LatestReading current) =>
+        candidate.Timestamp > current.Timestamp ||
+        (candidate.Timestamp == current.Timestamp && candidate.Sequence > current.Sequence);
+
+    private SeriesKey[] SortedKeys()
+    {
+        if (!_keysChanged)
+        {
+            return Volatile.Read(ref _sorted);
+        }
+
+        lock (_keysLock)
+        {
+            if (_keysChanged)
+            {
+                _keysChanged = false;
+                var keys = _values.Keys.ToArray();
+                Array.Sort(keys, SeriesKey.Comparer);
+                Volatile.Write(ref _sorted, keys);
+            }
+
+            return _sorted;
+        }
+    }
+}
+
+/// <summary>A channel's identity: gateway id and channel id (contract §2), ordered ordinally, gateway first.</summary>
+public readonly record struct SeriesKey(string Gateway, string Channel)
+{
+    /// <summary>Ordinal order by gateway, then channel.</summary>
+    public static IComparer<SeriesKey> Comparer { get; } = Comparer<SeriesKey>.Create(static (x, y) =>
+    {
+        var c = string.CompareOrdinal(x.Gateway, y.Gateway);
+        return c != 0 ? c : string.CompareOrdinal(x.Channel, y.Channel);
+    });
+}

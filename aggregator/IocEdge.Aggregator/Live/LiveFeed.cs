@@ -1,0 +1,308 @@
+using System.Text.Json;
+using System.Threading.Channels;
+using IocEdge.Aggregator.Api;
+using IocEdge.Aggregator.Ingest;
+using IocEdge.Aggregator.Storage;
+using IocEdge.Protocols.Mqtt;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace IocEdge.Aggregator.Live;
+
+/// <summary>
+/// One event of the live stream (GET /api/v1/stream): its id, SSE event type and JSON data. The JSON is written on
+/// first use (by a subscriber), never in the ingest loop, and once whatever the number of subscribers.
+/// </summary>
+public sealed class LiveEvent
+{
+    private readonly object _payload;
+    private string? _data;
+
+    /// <param name="id">Monotonically increasing from 1 since the aggregator started (the SSE <c>id:</c> field); 0 for the stream's own events, which carry no id.</param>
+    /// <param name="type"><c>reading</c>, <c>status</c>, or the stream's own <c>resync</c> and <c>dropped</c>.</param>
+    /// <param name="gateway">The gateway the event is about (empty for the stream's own events).</param>
+    /// <param name="channel">The channel of a reading event, null otherwise.</param>
+    /// <param name="payload">One of the Stream*Dto records of ApiModels.cs: serialised as the event's data.</param>
+    public LiveEvent(long id, string type, string gateway, string? channel, object payload)
+    {
+        Id = id;
+        Type = type;
+        Gateway = gateway;
+        Channel = channel;
+        _payload = payload;
+    }
+
+    public long Id { get; }
+
+    public string Type { get; }
+
+    public string Gateway { get; }
+
+    public string? Channel { get; }
+
+    /// <summary>The event's JSON (snake_case, like the rest of the API).</summary>
+    public string Data => _data ??= _payload switch
+    {
+        StreamReadingDto r => JsonSerializer.Serialize(r, ApiJsonContext.Default.StreamReadingDto),
+        StreamStatusDto s => JsonSerializer.Serialize(s, ApiJsonContext.Default.StreamStatusDto),
+        StreamResyncDto r => JsonSerializer.Serialize(r, ApiJsonContext.Default.StreamResyncDto),
+        StreamDroppedDto d => JsonSerializer.Serialize(d, ApiJsonContext.Default.StreamDroppedDto),
+        _ => throw new InvalidOperationException("Not a stream payload: " + _payload.GetType().Name),
+    };
+}
+
+/// <summary>
+/// What happens after each commit: the ingest loop hands the committed readings and statuses here (one call per
+/// commit, <see cref="Committed"/>); they update the <see cref="LatestCache"/> and become events of the live stream.
+/// Events are kept in a bounded ring (<see cref="RingCapacity"/>) so that a client can resume with Last-Event-ID; each
+/// subscriber has a bounded queue (<see cref="ClientQueueCapacity"/>): a slow client never blocks ingest, its
+/// overflow is dropped, counted (<see cref="Dropped"/>) and announced to it.
+/// </summary>
+public sealed class LiveFeed
+{
+    /// <summary>Events kept for resumption (about 16 s at 4,000 readings/s; older ids get a <c>resync</c> event).</summary>
+    public const int RingCapacity = 65_536;
+
+    /// <summary>Events queued per subscriber before its overflow is dropped (a client that reads keeps up easily).</summary>
+    public const int ClientQueueCapacity = 4_096;
+
+    private readonly LiveEvent?[] _ring = new LiveEvent?[RingCapacity];
+    private readonly Lock _lock = new();
+    private readonly List<Subscriber> _subscribers = [];
+    private readonly TimestampPolicy _timestamps;
+    private readonly ILogger<LiveFeed> _logger;
+    private readonly Dictionary<(string Gateway, string Stream), long> _highestSeq = [];
+    private long _lastId;
+    private long _dropped;
+
+    public LiveFeed(IReadingStore store, IOptions<AggregatorOptions> options, ILogger<LiveFeed> logger)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(options);
+        _timestamps = new TimestampPolicy(options.Value.Timestamps);
+        _logger = logger;
+        foreach (var l in store.Latest())
+        {
+            Cache.Offer(l);
+        }
+    }
+
+    /// <summary>The last-value cache this feed keeps current.</summary>
+    public LatestCache Cache { get; } = new();
+
+    /// <summary>Events dropped for slow subscribers since start, all subscribers together.</summary>
+    public long Dropped => Interlocked.Read(ref _dropped);
+
+    /// <summary>The id of the newest event (0 before the first).</summary>
+    public long LastId
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _lastId;
+            }
+        }
+    }
+
+    /// <summary>Connected stream clients.</summary>
+    public int Subscribers
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _subscribers.Count;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Called by the ingest loop after a successful commit, with the commit's batches, the store's result per batch,
+    /// the statuses it recorded and its receive time. Never throws into the ingest loop (a failure here is logged: the
+    /// readings are stored whatever the live feed does).
+    /// </summary>
+    public void Committed(IReadOnlyList<ReadingBatch> batches, IReadOnlyList<StoreResult> results, IEnumerable<GatewayStatus> statuses,
+        DateTimeOffset receivedAt)
+    {
+        try
+        {
+            foreach (var s in statuses)
+            {
+                Publish("status", s.GatewayId, null, new StreamStatusDto(s.GatewayId,
+                    s.State == GatewayState.Online ? "online" : "offline", s.Timestamp.UtcDateTime, receivedAt.UtcDateTime));
+            }
+
+            for (var b = 0; b < batches.Count && b < results.Count; b++)
+            {
+                Batch(batches[b], results[b], receivedAt);
+            }
+        }
+#pragma warning disable CA1031 // the live feed must never stop the ingest loop that calls it
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            _logger.LiveFeedFailed(ex);
+        }
+    }
+
+    private void Batch(ReadingBatch batch, StoreResult result, DateTimeOffset receivedAt)
+    {
+        if (result.Stored == 0)
+        {
+            return; // a redelivery: every reading was stored before and announced then
+        }
+
+        // A batch with both new and already stored readings (a resend overlapping what arrived): the store does not say
+        // which is which, so only readings past the highest sequence announced for the stream are taken as new.
+        var key = (batch.GatewayId, batch.StreamId);
+        long highest;
+        lock (_lock)
+        {
+            highest = result.Duplicates == 0 ? long.MinValue : _highestSeq.GetValueOrDefault(key, long.MinValue);
+        }
+
+        var max = long.MinValue;
+        foreach (var (seq, r) in batch.Readings)
+        {
+            max = Math.Max(max, seq);
+            if (seq <= highest)
+            {
+                continue;
+            }
+
+            var tsStatus = _timestamps.Classify(r.Timestamp, receivedAt);
+            var latest = new LatestReading(batch.GatewayId, r.Channel, r.Timestamp, r.Value, r.Unit, r.Quality, seq, receivedAt);
+            if (tsStatus == TimestampStatus.Ok)
+            {
+                Cache.Offer(latest); // a flagged clock never reaches the latest values (contract §4.3)
+            }
+
+            Publish("reading", batch.GatewayId, r.Channel, new StreamReadingDto(batch.GatewayId, r.Channel,
+                r.Timestamp.UtcDateTime, r.Value, r.Unit, QualityNames.ToWire(r.Quality), seq, TimestampPolicy.ToWire(tsStatus),
+                receivedAt.UtcDateTime));
+        }
+
+        lock (_lock)
+        {
+            if (max > _highestSeq.GetValueOrDefault(key, long.MinValue))
+            {
+                _highestSeq[key] = max;
+            }
+        }
+    }
+
+    private void Publish(string type, string gateway, string? channel, object payload)
+    {
+        lock (_lock)
+        {
+            var e = new LiveEvent(++_lastId, type, gateway, channel, payload);
+            _ring[e.Id % RingCapacity] = e;
+            foreach (var s in _subscribers)
+            {
+                if (s.Matches(e) && !s.Queue.Writer.TryWrite(e))
+                {
+                    s.Lost++;
+                    _dropped++;
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Subscribes to events of <paramref name="gateway"/> (all when null) whose channel starts with
+    /// <paramref name="channelPrefix"/> (readings only; statuses of the gateway always), resuming after
+    /// <paramref name="lastEventId"/> when given. Yields until <paramref name="cancellationToken"/> is cancelled (the
+    /// client went away). A <c>resync</c> event comes first when events after that id are no longer in the ring (or
+    /// the id is from before a restart); a <c>dropped</c> event when this client fell behind and lost events.
+    /// </summary>
+    public async IAsyncEnumerable<LiveEvent> SubscribeAsync(string? gateway, string? channelPrefix, long? lastEventId,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var sub = new Subscriber(gateway, channelPrefix);
+        var backlog = new List<LiveEvent>();
+        LiveEvent? resync = null;
+        lock (_lock)
+        {
+            if (lastEventId is { } after)
+            {
+                var oldest = Math.Max(1, _lastId - RingCapacity + 1);
+                if (after > _lastId || after < oldest - 1)
+                {
+                    resync = new LiveEvent(0, "resync", string.Empty, null,
+                        new StreamResyncDto(after, oldest, "events after this id are no longer kept: re-read /api/v1/latest or /api/v1/history, then follow this stream"));
+                }
+
+                for (var id = Math.Max(after + 1, oldest); id <= _lastId; id++)
+                {
+                    var e = _ring[id % RingCapacity];
+                    if (e is not null && sub.Matches(e))
+                    {
+                        backlog.Add(e);
+                    }
+                }
+            }
+
+            _subscribers.Add(sub);
+        }
+
+        try
+        {
+            if (resync is not null)
+            {
+                yield return resync;
+            }
+
+            foreach (var e in backlog)
+            {
+                yield return e;
+            }
+
+            long announced = 0;
+            while (await sub.Queue.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                while (sub.Queue.Reader.TryRead(out var e))
+                {
+                    long lost;
+                    lock (_lock)
+                    {
+                        lost = sub.Lost;
+                    }
+
+                    if (lost > announced)
+                    {
+                        yield return new LiveEvent(0, "dropped", string.Empty, null,
+                            new StreamDroppedDto(lost - announced, lost, "this client fell behind: events were dropped; re-read /api/v1/latest or /api/v1/history for the gap"));
+                        announced = lost;
+                    }
+
+                    yield return e;
+                }
+            }
+        }
+        finally
+        {
+            lock (_lock)
+            {
+                _subscribers.Remove(sub);
+            }
+        }
+    }
+
+    private sealed class Subscriber(string? gateway, string? channelPrefix)
+    {
+        public Channel<LiveEvent> Queue { get; } = Channel.CreateBounded<LiveEvent>(new BoundedChannelOptions(ClientQueueCapacity)
+        {
+            SingleReader = true,
+            SingleWriter = true,
+            FullMode = BoundedChannelFullMode.Wait, // TryWrite then fails instead of waiting: the overflow is counted
+        });
+
+        /// <summary>Events dropped for this subscriber (guarded by the feed's lock).</summary>
+        public long Lost { get; set; }
+
+        public bool Matches(LiveEvent e) =>
+            (gateway is null || string.Equals(e.Gateway, gateway, StringComparison.Ordinal)) &&
+            (channelPrefix is null || e.Channel is null || e.Channel.StartsWith(channelPrefix, StringComparison.Ordinal));
+    }
+}

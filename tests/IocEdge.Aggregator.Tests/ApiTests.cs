@@ -1,0 +1,274 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using IocEdge.Aggregator.Ingest;
+using IocEdge.Protocols.Mqtt;
+using IocEdge.Testing;
+using MQTTnet;
+using MQTTnet.Protocol;
+
+namespace IocEdge.Aggregator.Tests;
+
+/// <summary>
+/// Issue 15, "HTTP API v1": the OpenAPI document served and checked in, responses held to it, latest values from the
+/// last-value cache (paged, filtered, never backwards), history (buckets, raw, CSV), RFC 9457 problems, O(1) /healthz.
+/// Real aggregator, real embedded broker, a real MQTTnet client as gateway gw-api, real HTTP.
+/// </summary>
+[Trait(Traits.Category, Traits.Integration)]
+[Trait(Traits.Acceptance, "aggregator")]
+public sealed class ApiTests() : AggregatorClientTests("aggregator-api", Gw)
+{
+    private const string Gw = "gw-api";
+
+    /// <summary>Where the checked-in document lives, from the repository root.</summary>
+    private const string CheckedIn = "aggregator/IocEdge.Aggregator/openapi.json";
+
+    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+
+    private async Task PublishAsync(params (string Channel, long Seq, DateTimeOffset Ts, double Value)[] readings)
+    {
+        var batch = new ReadingBatch(Gw, "s1", readings.Select(r => new SequencedReading(r.Seq,
+            new Reading(r.Channel, r.Ts, r.Value, "degC", Quality.Good))).ToArray());
+        var result = await Client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(Topics.Readings(Gw))
+            .WithPayload(ReadingBatchJson.Encode(batch)).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
+        Assert.True(result.IsSuccess, result.ReasonCode + " " + result.ReasonString);
+    }
+
+    private async Task<(HttpStatusCode Status, string? MediaType, JsonElement Body)> GetAsync(string path)
+    {
+        using var response = await Aggregator.Http.GetAsync(new Uri(path, UriKind.Relative));
+        var text = await response.Content.ReadAsStringAsync();
+        using var doc = JsonDocument.Parse(text);
+        return (response.StatusCode, response.Content.Headers.ContentType?.MediaType, doc.RootElement.Clone());
+    }
+
+    private static string RepositoryRoot()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+        {
+            if (File.Exists(Path.Combine(d.FullName, "IocEdge.sln")))
+            {
+                return d.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("IocEdge.sln not found above " + AppContext.BaseDirectory);
+    }
+
+    [Fact]
+    public async Task The_served_OpenAPI_document_is_the_one_checked_into_the_repository()
+    {
+        // Issue 15: "an OpenAPI 3.1 document served and checked into the repo".
+        var served = await Aggregator.Http.GetStringAsync(new Uri("/openapi/v1.json", UriKind.Relative));
+        using var doc = JsonDocument.Parse(served);
+        Assert.StartsWith("3.1", doc.RootElement.GetProperty("openapi").GetString(), StringComparison.Ordinal);
+        var pretty = JsonSerializer.Serialize(doc.RootElement, Indented) + "\n";
+        var path = Path.Combine(RepositoryRoot(), CheckedIn);
+        if (Environment.GetEnvironmentVariable("IOCEDGE_WRITE_OPENAPI") == "1")
+        {
+            await File.WriteAllTextAsync(path, pretty);
+        }
+
+        Assert.True(File.Exists(path), $"{CheckedIn} is missing: {Regenerate}");
+        Assert.True(pretty == (await File.ReadAllTextAsync(path)).ReplaceLineEndings("\n"),
+            $"the served /openapi/v1.json differs from {CheckedIn}: the API changed. {Regenerate}");
+    }
+
+    private const string Regenerate = "Regenerate it with: IOCEDGE_WRITE_OPENAPI=1 dotnet test tests/IocEdge.Aggregator.Tests -c Release " +
+        "--filter FullyQualifiedName~The_served_OpenAPI_document, then review and commit the diff.";
+
+    [Fact]
+    public async Task Real_responses_hold_to_the_OpenAPI_document()
+    {
+        await Client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(Topics.Status(Gw)).WithRetainFlag()
+            .WithPayload(Encoding.UTF8.GetBytes($$"""{"v":1,"gateway":"{{Gw}}","state":"online","ts":"2026-11-22T02:59:00.000Z","health":{"uptime_s":5,"clock":"synced"} }"""))
+            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
+        await PublishAsync(("env1/t", 1, Now.AddMinutes(-90), 20.5), ("env1/t", 2, Now.AddMinutes(-30), 21.5), ("env1/rh", 3, Now.AddMinutes(-1), 55));
+        var (_, _, docBody) = await GetAsync("/openapi/v1.json");
+        var contract = new OpenApiContract(docBody);
+
+        var cases = new (string Path, string Url, int Status, string Media)[]
+        {
+            ("/api/v1/latest", "/api/v1/latest?limit=1", 200, "application/json"),
+            ("/api/v1/latest", "/api/v1/latest?limit=0", 400, "application/problem+json"),
+            ("/api/v1/gateways", "/api/v1/gateways", 200, "application/json"),
+            ("/api/v1/channels", "/api/v1/channels", 200, "application/json"),
+            ("/api/v1/readings", $"/api/v1/readings?gateway={Gw}&channel=env1/t", 200, "application/json"),
+            ("/api/v1/history", $"/api/v1/history?gateway={Gw}&channel=env1/t&from=2026-11-22T00:00:00Z&to=2026-11-22T03:00:00Z&step=1h&agg=max", 200, "application/json"),
+            ("/api/v1/history", $"/api/v1/history?gateway={Gw}&channel=env1/t&from=2026-11-22T00:00:00Z&limit=1", 200, "application/json"),
+            ("/api/v1/history", $"/api/v1/history?gateway={Gw}&channel=env1/t&step=banana", 400, "application/problem+json"),
+            ("/healthz", "/healthz", 200, "application/json"),
+        };
+        foreach (var (path, url, status, media) in cases)
+        {
+            var (actual, mediaType, body) = await GetAsync(url);
+            Assert.Equal((HttpStatusCode)status, actual);
+            Assert.Equal(media, mediaType);
+            var errors = contract.Check(path, status, media, body);
+            Assert.True(errors.Count == 0, $"GET {url} ({status}) does not match the document: {string.Join("; ", errors)}\n{body}");
+        }
+    }
+
+    [Fact]
+    public async Task Latest_is_paged_filtered_and_never_moves_back_nor_to_a_flagged_timestamp()
+    {
+        // 25 channels, then an older reading of c00 (a late resend) and one from a clock 10 minutes ahead (contract §4.3).
+        await PublishAsync(Enumerable.Range(0, 25).Select(i => ($"env1/c{i:D2}", (long)i + 1, Now.AddSeconds(-60 + i), (double)i)).ToArray());
+        await PublishAsync(("aq2/no2", 100, Now.AddSeconds(-5), 41));
+        await PublishAsync(("env1/c00", 101, Now.AddSeconds(-3600), -1));
+        await PublishAsync(("env1/c01", 102, Now.AddMinutes(10), 999));
+
+        var channels = new List<string>();
+        var url = $"/api/v1/latest?gateway={Gw}&channel=env1/&limit=10";
+        var pages = 0;
+        while (url is not null)
+        {
+            var page = await Aggregator.GetJsonAsync(url);
+            channels.AddRange(page.GetProperty("readings").EnumerateArray().Select(r => r.GetProperty("channel").GetString()!));
+            url = page.GetProperty("next").GetString()!;
+            pages++;
+        }
+
+        Assert.Equal(3, pages);
+        Assert.Equal(Enumerable.Range(0, 25).Select(i => $"env1/c{i:D2}"), channels); // ordered, each once, aq2/no2 filtered out
+        var latest = await Aggregator.LatestAsync(Gw);
+        Assert.Equal(26, latest.Count);
+        Assert.Equal(0, latest["env1/c00"].Value); // not moved back to the older -1
+        Assert.Equal(1, latest["env1/c01"].Value); // not moved to the future-stamped 999
+        Assert.Equal(41, latest["aq2/no2"].Value);
+    }
+
+    [Fact]
+    public async Task Latest_values_survive_a_restart_because_the_cache_is_seeded_from_the_store()
+    {
+        await PublishAsync(("env1/t", 1, Now.AddSeconds(-10), 23.25));
+        Client.Dispose();
+        await Aggregator.StopAsync();
+        await Aggregator.StartAgainAsync();
+
+        Assert.Equal(23.25, (await Aggregator.LatestAsync(Gw))["env1/t"].Value);
+    }
+
+    private async Task PublishTwoHoursAsync()
+    {
+        // One reading a minute from 01:00 to 02:59, values 0..119: the hour from 01:00 holds 0..59, from 02:00 60..119.
+        var start = new DateTimeOffset(2026, 11, 22, 1, 0, 0, TimeSpan.Zero);
+        await PublishAsync(Enumerable.Range(0, 120).Select(i => ("env1/t", (long)i + 1, start.AddMinutes(i), (double)i)).ToArray());
+    }
+
+    [Theory]
+    [InlineData("avg", 29.5, 89.5)]
+    [InlineData("min", 0, 60)]
+    [InlineData("max", 59, 119)]
+    [InlineData("last", 59, 119)]
+    [InlineData("count", 60, 60)]
+    public async Task History_reduces_each_bucket_with_the_aggregate_asked(string agg, double first, double second)
+    {
+        await PublishTwoHoursAsync();
+
+        var h = await Aggregator.GetJsonAsync($"/api/v1/history?gateway={Gw}&channel=env1/t&from=2026-11-22T00:00:00Z&to=2026-11-22T03:00:00Z&step=1h&agg={agg}");
+
+        var points = h.GetProperty("points").EnumerateArray().ToList();
+        Assert.Equal(2, points.Count); // the empty hour from 00:00 is not returned
+        Assert.Equal(new DateTime(2026, 11, 22, 1, 0, 0, DateTimeKind.Utc), points[0].GetProperty("ts").GetDateTime());
+        Assert.Equal(first, points[0].GetProperty("value").GetDouble());
+        Assert.Equal(second, points[1].GetProperty("value").GetDouble());
+        Assert.Equal(3600, h.GetProperty("step_s").GetInt64());
+    }
+
+    [Fact]
+    public async Task Raw_history_is_keyset_paged_and_comes_as_CSV_for_spreadsheets()
+    {
+        await PublishTwoHoursAsync();
+
+        var values = new List<double>();
+        var url = $"/api/v1/history?gateway={Gw}&channel=env1/t&from=2026-11-22T01:30:00Z&to=2026-11-22T02:30:00Z&limit=25";
+        var pages = 0;
+        while (url is not null)
+        {
+            var page = await Aggregator.GetJsonAsync(url);
+            values.AddRange(page.GetProperty("readings").EnumerateArray().Select(r => r.GetProperty("value").GetDouble()));
+            url = page.GetProperty("next").GetString()!;
+            pages++;
+        }
+
+        Assert.Equal(3, pages);
+        Assert.Equal(Enumerable.Range(30, 60).Select(i => (double)i), values);
+
+        using var csvByFormat = await Aggregator.Http.GetAsync(new Uri(
+            $"/api/v1/history?gateway={Gw}&channel=env1/t&from=2026-11-22T01:00:00Z&to=2026-11-22T03:00:00Z&step=1h&format=csv", UriKind.Relative));
+        Assert.Equal("text/csv", csvByFormat.Content.Headers.ContentType?.MediaType);
+        Assert.Equal("ts,value,count\r\n2026-11-22T01:00:00.000Z,29.5,60\r\n2026-11-22T02:00:00.000Z,89.5,60\r\n",
+            await csvByFormat.Content.ReadAsStringAsync());
+
+        using var request = new HttpRequestMessage(HttpMethod.Get,
+            $"/api/v1/history?gateway={Gw}&channel=env1/t&from=2026-11-22T01:00:00Z&to=2026-11-22T01:02:00Z");
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/csv"));
+        using var csvByAccept = await Aggregator.Http.SendAsync(request);
+        var lines = (await csvByAccept.Content.ReadAsStringAsync()).Split("\r\n", StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal("ts,value,unit,quality,ts_status,seq,received_at", lines[0]);
+        Assert.Equal("2026-11-22T01:01:00.000Z,1,degC,good,ok,2,2026-11-22T03:00:00.000Z", lines[2]);
+        Assert.Equal(3, lines.Length);
+    }
+
+    [Theory]
+    [InlineData("channel=env1/t", "gateway")]
+    [InlineData("gateway=GW!&channel=env1/t", "gateway")]
+    [InlineData("gateway=gw-api", "channel")]
+    [InlineData("gateway=gw-api&channel=env1/t&from=yesterday", "from")]
+    [InlineData("gateway=gw-api&channel=env1/t&from=2026-11-22T03:00:00Z&to=2026-11-22T01:00:00Z", "from")]
+    [InlineData("gateway=gw-api&channel=env1/t&from=2024-01-01T00:00:00Z&to=2026-01-01T00:00:00Z&step=1d", "to")]
+    [InlineData("gateway=gw-api&channel=env1/t&step=0", "step")]
+    [InlineData("gateway=gw-api&channel=env1/t&from=2026-01-01T00:00:00Z&to=2026-11-01T00:00:00Z&step=1m", "step")]
+    [InlineData("gateway=gw-api&channel=env1/t&step=1h&agg=median", "agg")]
+    [InlineData("gateway=gw-api&channel=env1/t&agg=max", "agg")]
+    [InlineData("gateway=gw-api&channel=env1/t&limit=10001", "limit")]
+    [InlineData("gateway=gw-api&channel=env1/t&cursor=nonsense", "cursor")]
+    [InlineData("gateway=gw-api&channel=env1/t&format=xlsx", "format")]
+    public async Task A_bad_history_parameter_gets_an_RFC_9457_problem_naming_it(string query, string parameter)
+    {
+        using var response = await Aggregator.Http.GetAsync(new Uri("/api/v1/history?" + query, UriKind.Relative));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.Equal(parameter, doc.RootElement.GetProperty("parameter").GetString());
+        Assert.Equal(400, doc.RootElement.GetProperty("status").GetInt32());
+        Assert.StartsWith(parameter + ":", doc.RootElement.GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Healthz_answers_from_the_ingest_loop_and_is_503_once_it_has_stopped()
+    {
+        await PublishAsync(("env1/t", 1, Now, 1));
+        var (status, _, body) = await GetAsync("/healthz");
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal("ok", body.GetProperty("status").GetString());
+        Assert.Equal(0, body.GetProperty("last_commit_age_s").GetDouble()); // the fake clock has not moved since the commit
+
+        Time.Advance(TimeSpan.FromSeconds(42));
+        Assert.Equal(42, (await GetAsync("/healthz")).Body.GetProperty("last_commit_age_s").GetDouble());
+
+        await Aggregator.Pipeline.StopAsync(CancellationToken.None);
+        var (dead, _, why) = await GetAsync("/healthz");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, dead);
+        Assert.Contains("ingest loop", why.GetProperty("problem").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Metrics_come_from_meters_of_this_host_only()
+    {
+        await PublishAsync(("env1/t", 1, Now, 1), ("env1/rh", 2, Now, 50));
+        await using var other = await TestAggregator.StartAsync(Path.Combine(Aggregator.DataDirectory, "other"));
+
+        var mine = await Aggregator.Http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+        var theirs = await other.Http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+
+        Assert.Equal(2, PrometheusText.Value(mine, "iocedge_ingest_stored_total"));
+        Assert.Equal(1, PrometheusText.Value(mine, "iocedge_ingest_commits_total"));
+        Assert.Equal(2, PrometheusText.Value(mine, "iocedge_api_latest_channels"));
+        Assert.Equal(0, PrometheusText.Value(theirs, "iocedge_ingest_stored_total"));
+    }
+}

@@ -1,0 +1,187 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using IocEdge.Aggregator;
+using IocEdge.Aggregator.Ingest;
+using IocEdge.Protocols.Mqtt;
+using IocEdge.Testing;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace IocEdge.Benchmarks.Api;
+
+/// <summary>
+/// Issue 15 benchmarks "latest for 1,000 channels" (p99 one at a time and at 50 concurrent), "history of one channel,
+/// one day at 1 Hz, step=1h" (p99) and "publish-to-visible on SSE" (p99 at a target rate). A load tool: a real
+/// aggregator host (the one Main runs) on loopback with a fresh SQLite store, readings submitted to its ingest
+/// pipeline (the broker is not measured here), HTTP over a real socket with HttpClient. Baseline in the same run: a
+/// bare Kestrel (slim builder) endpoint on another port returning the very same response bytes, measured by the same
+/// client, so the ratio shows what the API adds over the HTTP stack. Usage:
+/// <c>dotnet run -c Release --project tests/IocEdge.Benchmarks -- api-latency [--requests N] [--rate R] [--seconds S]</c>.
+/// </summary>
+internal static class ApiLatencyTool
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var requests = Option(args, "--requests", 1000);
+        var rate = Option(args, "--rate", 10_000);
+        var seconds = Option(args, "--seconds", 5);
+        using var dir = new TempDirectory("api-latency");
+        var httpPort = FreePort.Next();
+        await using var app = AggregatorHost.Build(
+        [
+            $"--Aggregator:DataDirectory={dir.Path}",
+            $"--Aggregator:HttpUrls=http://127.0.0.1:{httpPort}",
+            $"--Aggregator:Mqtt:Port={FreePort.Next()}",
+            "--Aggregator:Mqtt:BindAddress=127.0.0.1",
+            "--Logging:LogLevel:Default=Warning",
+        ]);
+        await app.StartAsync();
+        var pipeline = app.Services.GetRequiredService<IngestPipeline>();
+        var now = DateTimeOffset.UtcNow;
+        long seq = 0;
+
+        // 1,000 channels with a latest value; one channel with a day of 1 Hz readings.
+        await pipeline.SubmitAsync(new ReadingBatch("gw-bench", "s1", Enumerable.Range(0, 1000).Select(i => new SequencedReading(++seq,
+            new Reading($"dev{i / 29:D3}/p{i % 29:D2}", now.AddSeconds(-1), i, "degC", Quality.Good))).ToArray()), CancellationToken.None);
+        var dayStart = now.AddDays(-1);
+        for (var s = 0; s < 86_400; s += 5_000)
+        {
+            var n = Math.Min(5_000, 86_400 - s);
+            await pipeline.SubmitAsync(new ReadingBatch("gw-bench", "s1", Enumerable.Range(s, n).Select(i => new SequencedReading(++seq,
+                new Reading("hist/t", dayStart.AddSeconds(i), i % 100, "degC", Quality.Good))).ToArray()), CancellationToken.None);
+        }
+
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}") };
+        var latestUrl = "/api/v1/latest?gateway=gw-bench&limit=1000";
+        var historyUrl = $"/api/v1/history?gateway=gw-bench&channel=hist/t&from={dayStart.UtcDateTime:yyyy-MM-ddTHH:mm:ssZ}&to={now.UtcDateTime:yyyy-MM-ddTHH:mm:ssZ}&step=1h&agg=avg";
+        var latestBytes = await http.GetByteArrayAsync(new Uri(latestUrl, UriKind.Relative));
+        var historyBytes = await http.GetByteArrayAsync(new Uri(historyUrl, UriKind.Relative));
+
+        // Baseline: bare Kestrel returning the same bytes.
+        var basePort = FreePort.Next();
+        var bb = WebApplication.CreateSlimBuilder();
+        bb.WebHost.UseUrls($"http://127.0.0.1:{basePort}");
+        bb.Logging.SetMinimumLevel(Microsoft.Extensions.Logging.LogLevel.Warning);
+        await using var bare = bb.Build();
+        bare.MapGet("/latest", () => Results.Bytes(latestBytes, "application/json"));
+        bare.MapGet("/history", () => Results.Bytes(historyBytes, "application/json"));
+        await bare.StartAsync();
+        using var baseHttp = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{basePort}") };
+
+        Console.WriteLine($"latest: {latestBytes.Length} bytes, 1000 channels; history: {historyBytes.Length} bytes, 24 points from 86,400 readings");
+        Console.WriteLine("what                                   p50 ms   p99 ms   baseline p50   baseline p99   p99 ratio");
+        for (var round = 0; round < 2; round++)
+        {
+            // Round 0 warms both up (JIT, connections); round 1 is reported.
+            var report = round == 1;
+            await Row(report, "latest 1000 ch, one at a time", http, latestUrl, baseHttp, "/latest", requests, 1);
+            await Row(report, "latest 1000 ch, 50 concurrent", http, latestUrl, baseHttp, "/latest", requests, 50);
+            await Row(report, "history 1 day 1 Hz step=1h", http, historyUrl, baseHttp, "/history", requests / 4, 1);
+        }
+
+        await PublishToVisibleAsync(app, pipeline, http, rate, seconds, () => ++seq);
+        await app.StopAsync();
+        return 0;
+    }
+
+    private static async Task Row(bool report, string what, HttpClient http, string url, HttpClient baseHttp, string baseUrl, int n, int concurrency)
+    {
+        var api = await MeasureAsync(http, url, n, concurrency);
+        var b = await MeasureAsync(baseHttp, baseUrl, n, concurrency);
+        if (report)
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{what,-38} {Pct(api, 0.5),7:0.00}  {Pct(api, 0.99),7:0.00}  {Pct(b, 0.5),13:0.00}  {Pct(b, 0.99),13:0.00}  {Pct(api, 0.99) / Pct(b, 0.99),9:0.0}x"));
+        }
+    }
+
+    private static async Task<double[]> MeasureAsync(HttpClient http, string url, int n, int concurrency)
+    {
+        var times = new double[n];
+        var next = -1;
+        var uri = new Uri(url, UriKind.Relative);
+        await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async worker =>
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref next)) < n)
+            {
+                var start = Stopwatch.GetTimestamp();
+                using var response = await http.GetAsync(uri);
+                _ = await response.Content.ReadAsByteArrayAsync();
+                response.EnsureSuccessStatusCode();
+                times[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            }
+        }));
+        Array.Sort(times);
+        return times;
+    }
+
+    private static double Pct(double[] sorted, double p) => sorted[Math.Min(sorted.Length - 1, (int)(p * sorted.Length))];
+
+    // Readings submitted at `rate`/s in 10 ms batches; the time from submission to the reading's event on the SSE stream.
+    private static async Task PublishToVisibleAsync(WebApplication app, IngestPipeline pipeline, HttpClient http, int rate, int seconds, Func<long> nextSeq)
+    {
+        _ = app;
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/api/v1/stream?gateway=gw-bench&channel=sse/");
+        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+        var sent = new System.Collections.Concurrent.ConcurrentDictionary<long, long>();
+        var latencies = new List<double>();
+        var total = rate * seconds;
+        var reading = Task.Run(async () =>
+        {
+            while (latencies.Count < total && await reader.ReadLineAsync() is { } line)
+            {
+                if (line.StartsWith("data: {\"gateway\"", StringComparison.Ordinal))
+                {
+                    var at = Stopwatch.GetTimestamp();
+                    var i = line.IndexOf("\"seq\":", StringComparison.Ordinal) + 6;
+                    var seq = long.Parse(line.AsSpan(i, line.IndexOf(',', i) - i), CultureInfo.InvariantCulture);
+                    if (sent.TryGetValue(seq, out var t))
+                    {
+                        latencies.Add(Stopwatch.GetElapsedTime(t, at).TotalMilliseconds);
+                    }
+                }
+            }
+        });
+        await Task.Delay(200);
+        var perBatch = Math.Max(1, rate / 100);
+        var clock = Stopwatch.StartNew();
+        var submits = new List<Task>();
+        for (var b = 0; b < total / perBatch; b++)
+        {
+            var due = TimeSpan.FromMilliseconds(10.0 * b);
+            if (clock.Elapsed < due)
+            {
+                await Task.Delay(due - clock.Elapsed);
+            }
+
+            var batch = Enumerable.Range(0, perBatch).Select(k => new SequencedReading(nextSeq(),
+                new Reading($"sse/c{k % 50:D2}", DateTimeOffset.UtcNow, k, "degC", Quality.Good))).ToArray();
+            var t = Stopwatch.GetTimestamp();
+            foreach (var r in batch)
+            {
+                sent[r.Sequence] = t;
+            }
+
+            submits.Add(pipeline.SubmitAsync(new ReadingBatch("gw-bench", "s2", batch), CancellationToken.None).AsTask());
+        }
+
+        await Task.WhenAll(submits);
+        await Task.WhenAny(reading, Task.Delay(TimeSpan.FromSeconds(10)));
+        var sorted = latencies.ToArray();
+        Array.Sort(sorted);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"SSE publish-to-visible at {rate}/s for {seconds} s: {sorted.Length} of {total} events seen, p50 {Pct(sorted, 0.5):0.00} ms, p99 {Pct(sorted, 0.99):0.00} ms (submission to the pipeline -> event read by an HttpClient on the stream)"));
+    }
+
+    private static int Option(string[] args, string name, int fallback)
+    {
+        var i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
+    }
+}
