@@ -26,6 +26,9 @@ public static class ConfigCheck
         ["Timestamps:MaxFuture"] = typeof(TimeSpan),
         ["Timestamps:MaxAge"] = typeof(TimeSpan),
         ["Timestamps:Floor"] = typeof(DateTimeOffset),
+        ["Store:Engine"] = typeof(string),
+        ["Store:ConnectionString"] = typeof(string),
+        ["Store:Retention"] = typeof(TimeSpan),
     };
 
     /// <summary>Every configuration key, for --help.</summary>
