@@ -18,6 +18,11 @@ internal static class BenchmarkProgram
             return OutboxBytesTool.Run(rest); // "Outbox": bytes written to the card per reading
         }
 
+        if (args is ["pg-ingest", .. var pg])
+        {
+            return await Postgres.PgIngestTool.RunAsync(pg).ConfigureAwait(false); // "PostgreSQL ingest"
+        }
+
         BenchmarkSwitcher.FromAssembly(typeof(BenchmarkProgram).Assembly).Run(args);
         return 0;
     }
