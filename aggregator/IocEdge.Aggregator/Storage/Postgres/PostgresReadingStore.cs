@@ -107,47 +107,37 @@ public sealed class PostgresReadingStore : IReadingStore
             ON COMMIT DELETE ROWS
         """;
 
-    // One statement after the COPY: claim keys, insert the new readings, keep the rollups and the latest values.
+    // One statement after the COPY: claim the keys, insert the readings whose key was new, and return the staged rows
+    // whose key was already taken (duplicates: usually none, so nearly nothing comes back).
     private const string Merge = """
-        WITH k AS (
+        WITH k AS MATERIALIZED (
             INSERT INTO reading_keys(stream_id, seq, ts) SELECT stream_id, seq, ts FROM staging
             ON CONFLICT DO NOTHING RETURNING stream_id, seq),
-        fresh AS MATERIALIZED (
-            SELECT s.* FROM staging s JOIN k ON k.stream_id = s.stream_id AND k.seq = s.seq),
         ins AS (
             INSERT INTO readings(stream_id, seq, series_id, ts, value, quality, received, ts_status)
-            SELECT stream_id, seq, series_id, ts, value, quality, received, ts_status FROM fresh),
-        good AS MATERIALIZED (
-            SELECT series_id, ts, seq, value FROM fresh WHERE quality = 0 AND ts_status = 0 AND value IS NOT NULL),
-        m AS (
-            INSERT INTO rollup_1m AS r(series_id, bucket, n, sum, min, max, last_ts, last_seq, last_value)
-            SELECT series_id, ts - ts % 60000, count(*), sum(value), min(value), max(value),
-                (array_agg(ts ORDER BY ts DESC, seq DESC))[1], (array_agg(seq ORDER BY ts DESC, seq DESC))[1],
-                (array_agg(value ORDER BY ts DESC, seq DESC))[1]
-            FROM good GROUP BY series_id, ts - ts % 60000
-            ON CONFLICT (series_id, bucket) DO UPDATE SET n = r.n + excluded.n, sum = r.sum + excluded.sum,
-                min = least(r.min, excluded.min), max = greatest(r.max, excluded.max),
-                last_value = CASE WHEN (excluded.last_ts, excluded.last_seq) > (r.last_ts, r.last_seq) THEN excluded.last_value ELSE r.last_value END,
-                last_seq = CASE WHEN (excluded.last_ts, excluded.last_seq) > (r.last_ts, r.last_seq) THEN excluded.last_seq ELSE r.last_seq END,
-                last_ts = greatest(r.last_ts, excluded.last_ts)),
-        h AS (
-            INSERT INTO rollup_1h AS r(series_id, bucket, n, sum, min, max, last_ts, last_seq, last_value)
-            SELECT series_id, ts - ts % 3600000, count(*), sum(value), min(value), max(value),
-                (array_agg(ts ORDER BY ts DESC, seq DESC))[1], (array_agg(seq ORDER BY ts DESC, seq DESC))[1],
-                (array_agg(value ORDER BY ts DESC, seq DESC))[1]
-            FROM good GROUP BY series_id, ts - ts % 3600000
-            ON CONFLICT (series_id, bucket) DO UPDATE SET n = r.n + excluded.n, sum = r.sum + excluded.sum,
-                min = least(r.min, excluded.min), max = greatest(r.max, excluded.max),
-                last_value = CASE WHEN (excluded.last_ts, excluded.last_seq) > (r.last_ts, r.last_seq) THEN excluded.last_value ELSE r.last_value END,
-                last_seq = CASE WHEN (excluded.last_ts, excluded.last_seq) > (r.last_ts, r.last_seq) THEN excluded.last_seq ELSE r.last_seq END,
-                last_ts = greatest(r.last_ts, excluded.last_ts)),
-        lt AS (
-            UPDATE series s SET last_ts = n.ts, last_value = n.value, last_quality = n.quality, last_seq = n.seq,
-                last_received = n.received
-            FROM (SELECT DISTINCT ON (series_id) series_id, ts, seq, value, quality, received FROM fresh
-                  WHERE ts_status = 0 ORDER BY series_id, ts DESC, seq DESC) n
-            WHERE s.id = n.series_id AND (s.last_ts IS NULL OR (s.last_ts, s.last_seq) < (n.ts, n.seq)))
-        SELECT b, ts_status, count(*)::int FROM fresh GROUP BY b, ts_status
+            SELECT s.stream_id, s.seq, s.series_id, s.ts, s.value, s.quality, s.received, s.ts_status
+            FROM staging s JOIN k ON k.stream_id = s.stream_id AND k.seq = s.seq)
+        SELECT s.stream_id, s.seq FROM staging s
+        WHERE NOT EXISTS (SELECT 1 FROM k WHERE k.stream_id = s.stream_id AND k.seq = s.seq)
+        """;
+
+    // The rollups of the commit's new measurements, reduced in memory: one row per (series, bucket).
+    private const string RollupUpsert = """
+        INSERT INTO {0} AS r(series_id, bucket, n, sum, min, max, last_ts, last_seq, last_value)
+        SELECT * FROM unnest(@s::bigint[], @b::bigint[], @n::bigint[], @sum::float8[], @min::float8[], @max::float8[],
+                             @lt::bigint[], @ls::bigint[], @lv::float8[])
+        ON CONFLICT (series_id, bucket) DO UPDATE SET n = r.n + excluded.n, sum = r.sum + excluded.sum,
+            min = least(r.min, excluded.min), max = greatest(r.max, excluded.max),
+            last_value = CASE WHEN (excluded.last_ts, excluded.last_seq) > (r.last_ts, r.last_seq) THEN excluded.last_value ELSE r.last_value END,
+            last_seq = CASE WHEN (excluded.last_ts, excluded.last_seq) > (r.last_ts, r.last_seq) THEN excluded.last_seq ELSE r.last_seq END,
+            last_ts = greatest(r.last_ts, excluded.last_ts)
+        """;
+
+    // The statement's own condition keeps a newer latest value stored by an earlier commit (or another instance).
+    private const string LatestUpdate = """
+        UPDATE series s SET last_ts = n.ts, last_value = n.value, last_quality = n.quality, last_seq = n.seq, last_received = @r
+        FROM unnest(@id::bigint[], @ts::bigint[], @seq::bigint[], @v::float8[], @q::smallint[]) AS n(id, ts, seq, value, quality)
+        WHERE s.id = n.id AND (s.last_ts IS NULL OR (s.last_ts, s.last_seq) < (n.ts, n.seq))
         """;
 
     private const string GatewayCounters = """
@@ -294,17 +284,45 @@ public sealed class PostgresReadingStore : IReadingStore
             import.Complete();
         }
 
-        var flagged = new int[batches.Count, 4];
-        var stored = new int[batches.Count];
+        var taken = new HashSet<(long, long)>();
         using (var merge = new NpgsqlCommand(Merge, conn, tx))
         using (var r = merge.ExecuteReader())
         {
             while (r.Read())
             {
-                var b = r.GetInt32(0);
-                var n = r.GetInt32(2);
-                flagged[b, r.GetInt16(1)] += n;
-                stored[b] += n;
+                taken.Add((r.GetInt64(0), r.GetInt64(1)));
+            }
+        }
+
+        // Counters, rollups and latest values from the rows that were new, reduced here rather than sorted by the server.
+        var flagged = new int[batches.Count, 4];
+        var stored = new int[batches.Count];
+        var minute = new Dictionary<(long, long), Rollup>();
+        var hour = new Dictionary<(long, long), Rollup>();
+        var newest = new Dictionary<long, Row>();
+        foreach (var row in rows)
+        {
+            if (taken.Count > 0 && taken.Contains((row.StreamId, row.Seq)))
+            {
+                continue;
+            }
+
+            stored[row.Batch]++;
+            flagged[row.Batch, row.TsStatus]++;
+            if (row.TsStatus != (short)TimestampStatus.Ok)
+            {
+                continue; // kept for the record; never latest, never in a rollup (§4.3)
+            }
+
+            if (!newest.TryGetValue(row.SeriesId, out var n) || n.Ts < row.Ts || (n.Ts == row.Ts && n.Seq < row.Seq))
+            {
+                newest[row.SeriesId] = row;
+            }
+
+            if (row.Quality == (short)Quality.Good && row.Value is { } value)
+            {
+                Add(minute, (row.SeriesId, row.Ts - (row.Ts % MinuteMs)), row, value);
+                Add(hour, (row.SeriesId, row.Ts - (row.Ts % HourMs)), row, value);
             }
         }
 
@@ -327,18 +345,42 @@ public sealed class PostgresReadingStore : IReadingStore
             c[4] += results[b].BeforeEpoch;
         }
 
+        using var after = new NpgsqlBatch(conn, tx);
+        if (minute.Count > 0)
+        {
+            after.BatchCommands.Add(RollupCommand("rollup_1m", minute));
+            after.BatchCommands.Add(RollupCommand("rollup_1h", hour));
+        }
+
+        if (newest.Count > 0)
+        {
+            var latest = new NpgsqlBatchCommand(LatestUpdate);
+            latest.Parameters.AddWithValue("r", received);
+            latest.Parameters.AddWithValue("id", newest.Keys.ToArray());
+            latest.Parameters.AddWithValue("ts", newest.Values.Select(v => v.Ts).ToArray());
+            latest.Parameters.AddWithValue("seq", newest.Values.Select(v => v.Seq).ToArray());
+            latest.Parameters.Add(new NpgsqlParameter("v", NpgsqlDbType.Array | NpgsqlDbType.Double) { Value = newest.Values.Select(v => v.Value).ToArray() });
+            latest.Parameters.AddWithValue("q", newest.Values.Select(v => v.Quality).ToArray());
+            after.BatchCommands.Add(latest);
+        }
+
         if (perGateway.Count > 0)
         {
-            using var gw = new NpgsqlCommand(GatewayCounters, conn, tx);
+            var gw = new NpgsqlBatchCommand(GatewayCounters);
             gw.Parameters.AddWithValue("g", perGateway.Keys.ToArray());
             gw.Parameters.AddWithValue("t", Enumerable.Repeat(received, perGateway.Count).ToArray());
             for (var i = 0; i < 5; i++)
             {
                 var col = i;
-                gw.Parameters.AddWithValue(((char)"ndfoe"[i]).ToString(), perGateway.Values.Select(v => v[col]).ToArray());
+                gw.Parameters.AddWithValue("ndfoe"[i].ToString(), perGateway.Values.Select(v => v[col]).ToArray());
             }
 
-            gw.ExecuteNonQuery();
+            after.BatchCommands.Add(gw);
+        }
+
+        if (after.BatchCommands.Count > 0)
+        {
+            after.ExecuteNonQuery();
         }
 
         tx.Commit();
@@ -755,6 +797,37 @@ public sealed class PostgresReadingStore : IReadingStore
         using var cmd = new NpgsqlCommand(sql, c, tx);
         cmd.ExecuteNonQuery();
     }
+
+    private static void Add(Dictionary<(long, long), Rollup> rollups, (long Series, long Bucket) key, Row row, double value)
+    {
+        if (!rollups.TryGetValue(key, out var r))
+        {
+            rollups[key] = new Rollup(1, value, value, value, row.Ts, row.Seq, value);
+            return;
+        }
+
+        var newer = r.LastTs < row.Ts || (r.LastTs == row.Ts && r.LastSeq < row.Seq);
+        rollups[key] = new Rollup(r.N + 1, r.Sum + value, Math.Min(r.Min, value), Math.Max(r.Max, value),
+            newer ? row.Ts : r.LastTs, newer ? row.Seq : r.LastSeq, newer ? value : r.LastValue);
+    }
+
+    private static NpgsqlBatchCommand RollupCommand(string table, Dictionary<(long Series, long Bucket), Rollup> rollups)
+    {
+        var cmd = new NpgsqlBatchCommand(RollupUpsert.Replace("{0}", table, StringComparison.Ordinal));
+        var p = cmd.Parameters;
+        p.AddWithValue("s", rollups.Keys.Select(k => k.Series).ToArray());
+        p.AddWithValue("b", rollups.Keys.Select(k => k.Bucket).ToArray());
+        p.AddWithValue("n", rollups.Values.Select(v => v.N).ToArray());
+        p.AddWithValue("sum", rollups.Values.Select(v => v.Sum).ToArray());
+        p.AddWithValue("min", rollups.Values.Select(v => v.Min).ToArray());
+        p.AddWithValue("max", rollups.Values.Select(v => v.Max).ToArray());
+        p.AddWithValue("lt", rollups.Values.Select(v => v.LastTs).ToArray());
+        p.AddWithValue("ls", rollups.Values.Select(v => v.LastSeq).ToArray());
+        p.AddWithValue("lv", rollups.Values.Select(v => v.LastValue).ToArray());
+        return cmd;
+    }
+
+    private readonly record struct Rollup(long N, double Sum, double Min, double Max, long LastTs, long LastSeq, double LastValue);
 
     private readonly record struct Row(int Batch, long StreamId, long Seq, long SeriesId, long Ts, double? Value, short Quality, short TsStatus);
 }
