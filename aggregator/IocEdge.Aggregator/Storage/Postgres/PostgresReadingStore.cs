@@ -18,8 +18,10 @@ namespace IocEdge.Aggregator.Storage.Postgres;
 /// <para>Write path, one transaction per <see cref="Store"/> call: the readings are sent with binary COPY into a
 /// per-connection temporary <c>staging</c> table; one statement then claims their keys in <c>reading_keys</c> (primary
 /// key (stream_id, seq): <c>ON CONFLICT DO NOTHING</c> is the exactly-once guard, valid across partitions and across
-/// aggregator instances sharing the database), inserts the readings whose key was new into <c>readings</c>, adds them
-/// to the 1-minute and 1-hour rollups and moves each channel's latest value. A duplicate therefore touches nothing.</para>
+/// aggregator instances sharing the database), inserts the readings whose key was new into <c>readings</c> and returns
+/// only the keys that were already taken. The 1-minute and 1-hour rollups, each channel's latest value and the gateway
+/// counters of the new rows are reduced in memory and sent as arrays in one batch. A duplicate therefore touches
+/// nothing.</para>
 /// <para><c>readings</c> is partitioned by range of device timestamp (<c>ts</c>, Unix milliseconds) into one
 /// partition per UTC day (<c>readings_pYYYYMMDD</c>), created as data arrives (the receive day and the next one
 /// ahead, and the day of every plausible reading of a backlog). A reading whose timestamp is flagged (§4.3: 1970, 2099)
