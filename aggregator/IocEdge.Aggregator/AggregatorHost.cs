@@ -2,6 +2,7 @@ using IocEdge.Aggregator.Api;
 using IocEdge.Aggregator.Broker;
 using IocEdge.Aggregator.Ingest;
 using IocEdge.Aggregator.Storage;
+using IocEdge.Aggregator.Storage.Postgres;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -38,9 +39,15 @@ public static class AggregatorHost
         builder.Services.AddSingleton<IReadingStore>(sp =>
         {
             var options = sp.GetRequiredService<IOptions<AggregatorOptions>>().Value;
-            return new ReadingStore(options.DatabasePath, sp.GetRequiredService<ILogger<ReadingStore>>(),
-                new TimestampPolicy(options.Timestamps));
+            return IsPostgres(options.Store)
+                ? new PostgresReadingStore(options.Store.ConnectionString!, sp.GetRequiredService<ILogger<PostgresReadingStore>>(),
+                    new TimestampPolicy(options.Timestamps))
+                : new ReadingStore(options.DatabasePath, sp.GetRequiredService<ILogger<ReadingStore>>(),
+                    new TimestampPolicy(options.Timestamps));
         });
+        builder.Services.AddHostedService(sp => new PostgresRetention(sp.GetRequiredService<IReadingStore>() as PostgresReadingStore,
+            sp.GetRequiredService<IOptions<AggregatorOptions>>().Value.Store.Retention, sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILogger<PostgresRetention>>()));
         builder.Services.AddSingleton<IngestPipeline>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<IngestPipeline>());
         builder.Services.AddIocApi();
@@ -74,4 +81,7 @@ public static class AggregatorHost
         app.MapIocApi();
         return app;
     }
+
+    private static bool IsPostgres(StoreOptions store) =>
+        string.Equals(store.Engine.Trim(), StoreOptions.Postgresql, StringComparison.OrdinalIgnoreCase);
 }

@@ -81,6 +81,13 @@ public static class AggregatorMain
                     "stop it or set Aggregator:HttpUrls to a free port (such as --Aggregator:HttpUrls=http://0.0.0.0:8081).").ConfigureAwait(false);
                 return ExitUnavailable;
             }
+            catch (Exception ex) when (Find<Storage.Postgres.StoreUnavailableException>(ex) is { } db)
+            {
+                // Its message names host:port/database and user, never the password.
+                await Console.Error.WriteLineAsync($"{Name}: cannot reach the store: {FirstLine(db.Message)}. Start the server or fix " +
+                    "Aggregator:Store:ConnectionString (host, port, database, user, password).").ConfigureAwait(false);
+                return ExitUnavailable;
+            }
             catch (Exception ex) when (ex is UnauthorizedAccessException or SqliteException or IOException)
             {
                 await Console.Error.WriteLineAsync($"{Name}: cannot open the store: {ex.Message} Give Aggregator:DataDirectory a folder " +
@@ -110,6 +117,8 @@ public static class AggregatorMain
         return null;
     }
 
+    private static string FirstLine(string message) => message.Split('\n', 2)[0].Trim().TrimEnd('.');
+
     private static bool IsHttpPortInUse(Exception ex) =>
         ex is IOException && (ex.InnerException?.GetType().Name == "AddressInUseException" ||
                               Find<SocketException>(ex)?.SocketErrorCode == SocketError.AddressAlreadyInUse);
@@ -133,7 +142,7 @@ public static class AggregatorMain
           IOCEDGE_Aggregator__Timestamps__MaxFuture=00:10:00 {Name}
 
         Exit codes: 0 stopped cleanly or --help; 78 configuration error (every problem listed, nothing touched);
-        69 a port is already in use; 73 the data directory or store cannot be written.
+        69 a port is already in use or the PostgreSQL store cannot be reached; 73 the data directory or store cannot be written.
 
         """;
 }

@@ -22,6 +22,8 @@ public sealed class AggregatorOptions
 
     /// <summary>Ingest from an external MQTT broker (mosquitto, EMQX, HiveMQ) instead of the embedded one; off unless Host is set.</summary>
     public ExternalBrokerOptions ExternalBroker { get; set; } = new();
+    /// <summary>Which engine holds the readings (section "Aggregator:Store").</summary>
+    public StoreOptions Store { get; set; } = new();
 
     public string DatabasePath => Path.Combine(DataDirectory, "aggregator.db");
 }
@@ -100,6 +102,32 @@ public sealed class IngestOptions
 
     /// <summary>Messages waiting for the store before publishers are held back (their PUBACK waits).</summary>
     public int QueueCapacity { get; set; } = 4_096;
+}
+
+/// <summary>Section "Aggregator:Store": the engine that holds the readings.</summary>
+public sealed class StoreOptions
+{
+    /// <summary>The engine name for the embedded SQLite file under <see cref="AggregatorOptions.DataDirectory"/> (the default).</summary>
+    public const string Sqlite = "sqlite";
+
+    /// <summary>The engine name for a PostgreSQL server (<see cref="ConnectionString"/>).</summary>
+    public const string Postgresql = "postgresql";
+
+    /// <summary><c>sqlite</c> (default: one file, nothing to install) or <c>postgresql</c> (a server, for scale).</summary>
+    public string Engine { get; set; } = Sqlite;
+
+    /// <summary>
+    /// The PostgreSQL connection string when <see cref="Engine"/> is <c>postgresql</c>, in Npgsql's keywords, such as
+    /// <c>Host=db;Port=5432;Database=iocedge;Username=iocedge;Password=…</c>. The database must exist; the tables are
+    /// created on first start. Its password is never logged.
+    /// </summary>
+    public string? ConnectionString { get; set; }
+
+    /// <summary>
+    /// PostgreSQL only: readings older than this (device time) are dropped a whole day partition at a time, checked
+    /// hourly. 00:00:00 (the default) keeps everything. At least 1 day when set.
+    /// </summary>
+    public TimeSpan Retention { get; set; } = TimeSpan.Zero;
 }
 
 /// <summary>
@@ -226,6 +254,7 @@ internal sealed class AggregatorOptionsValidator : IValidateOptions<AggregatorOp
                 errors.Add($"Aggregator:ExternalBroker:ReconnectMaxDelay is {x.ReconnectMaxDelay}: use 00:00:01 to 01:00:00 (default 00:00:30).");
             }
         }
+        ValidateStore(options.Store, errors);
 
         foreach (var url in options.HttpUrls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
@@ -238,4 +267,51 @@ internal sealed class AggregatorOptionsValidator : IValidateOptions<AggregatorOp
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
+
+    private static void ValidateStore(StoreOptions store, List<string> errors)
+    {
+        var engine = store.Engine.Trim().ToLowerInvariant();
+        if (engine is not (StoreOptions.Sqlite or StoreOptions.Postgresql))
+        {
+            errors.Add($"Aggregator:Store:Engine is '{store.Engine}': use sqlite (the default, one file under DataDirectory) or postgresql.");
+            return;
+        }
+
+        if (store.Retention != TimeSpan.Zero && (store.Retention < TimeSpan.FromDays(1) || engine != StoreOptions.Postgresql))
+        {
+            errors.Add(engine == StoreOptions.Postgresql
+                ? $"Aggregator:Store:Retention is {store.Retention}: use 00:00:00 to keep everything, or at least 1.00:00:00 (whole days are dropped)."
+                : "Aggregator:Store:Retention applies to PostgreSQL only: remove it, or set Aggregator:Store:Engine=postgresql.");
+        }
+
+        if (engine != StoreOptions.Postgresql)
+        {
+            return;
+        }
+
+        if (string.IsNullOrWhiteSpace(store.ConnectionString))
+        {
+            errors.Add("Aggregator:Store:ConnectionString is empty but Aggregator:Store:Engine is postgresql: give one such as " +
+                "Host=127.0.0.1;Port=5432;Database=iocedge;Username=iocedge;Password=... (the database must exist).");
+            return;
+        }
+
+        try
+        {
+            var csb = new Npgsql.NpgsqlConnectionStringBuilder(store.ConnectionString);
+            if (string.IsNullOrWhiteSpace(csb.Host))
+            {
+                errors.Add("Aggregator:Store:ConnectionString has no Host: add Host=<server> (such as Host=127.0.0.1).");
+            }
+        }
+        catch (Exception ex) when (ex is ArgumentException or FormatException or InvalidCastException or OverflowException)
+        {
+            // The value itself is not repeated: it may hold the password.
+            errors.Add("Aggregator:Store:ConnectionString is not a PostgreSQL connection string (" + FirstLine(ex.Message) +
+                "): write Key=value pairs separated by ';', such as Host=127.0.0.1;Port=5432;Database=iocedge;Username=iocedge;Password=...");
+        }
+    }
+
+    private static string FirstLine(string message) =>
+        message.Split('\n', 2)[0].Trim().TrimEnd('.');
 }

@@ -36,6 +36,9 @@ public static class ConfigCheck
         ["ExternalBroker:ReceiveMaximum"] = typeof(int),
         ["ExternalBroker:SessionExpiry"] = typeof(TimeSpan),
         ["ExternalBroker:ReconnectMaxDelay"] = typeof(TimeSpan),
+        ["Store:Engine"] = typeof(string),
+        ["Store:ConnectionString"] = typeof(string),
+        ["Store:Retention"] = typeof(TimeSpan),
     };
 
     /// <summary>Every configuration key, for --help.</summary>

@@ -28,6 +28,11 @@ internal static class BenchmarkProgram
             return await Scale.ScaleTool.RunAsync(args).ConfigureAwait(false); // "Aggregator scale"
         }
 
+        if (args is ["pg-ingest", .. var pg])
+        {
+            return await Postgres.PgIngestTool.RunAsync(pg).ConfigureAwait(false); // "PostgreSQL ingest"
+        }
+
         BenchmarkSwitcher.FromAssembly(typeof(BenchmarkProgram).Assembly).Run(args);
         return 0;
     }

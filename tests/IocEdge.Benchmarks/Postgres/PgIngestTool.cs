@@ -1,0 +1,143 @@
+using System.Diagnostics;
+using System.Globalization;
+using IocEdge.Aggregator.Storage.Postgres;
+using IocEdge.Protocols.Mqtt;
+using IocEdge.Testing;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace IocEdge.Benchmarks.Postgres;
+
+/// <summary>
+/// "PostgreSQL ingest" (docs/BENCHMARKS.md): sustained readings/s through <see cref="PostgresReadingStore.Store"/>
+/// (group commits of <c>gateways × per-message</c> readings, as the ingest pipeline hands them over: binary COPY,
+/// key guard, partitions, 1m/1h rollups, latest, gateway counters, one durable commit each) against a same-run
+/// baseline: a raw binary COPY of the same rows into the same partitioned <c>readings</c> table, one transaction per
+/// commit, nothing else. Rounds alternate store and baseline so machine noise hits both; medians are reported.
+/// A real PostgreSQL 15 is started by the tool (durable: fsync and synchronous_commit on) and stopped at the end.
+/// </summary>
+/// <remarks>
+/// Usage: <c>pg-ingest [--gateways 100] [--per-message 200] [--commits 25] [--rounds 5]</c>. Each gateway has 20
+/// channels read at 1 Hz; a message holds per-message/20 seconds of them.
+/// </remarks>
+internal static class PgIngestTool
+{
+    private const int Channels = 20;
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        int gateways = Arg(args, "--gateways", 100), perMessage = Arg(args, "--per-message", 200);
+        int commits = Arg(args, "--commits", 25), rounds = Arg(args, "--rounds", 5);
+        await using var server = await PostgresServer.StartAsync(durable: true).ConfigureAwait(false);
+        var storeCs = await server.CreateDatabaseAsync("pg_store").ConfigureAwait(false);
+        var copyCs = await server.CreateDatabaseAsync("pg_copy").ConfigureAwait(false);
+        using var store = new PostgresReadingStore(storeCs, NullLogger<PostgresReadingStore>.Instance);
+        // The baseline's database gets the same schema (and the day's partitions) from a store that is then closed.
+        var receivedAt = DateTimeOffset.UtcNow;
+        var start = receivedAt.AddHours(-6);
+        using (var schema = new PostgresReadingStore(copyCs, NullLogger<PostgresReadingStore>.Instance))
+        {
+            schema.Store([Message(0, 0, 1, start)], receivedAt);
+        }
+
+        await using var copyData = NpgsqlDataSource.Create(copyCs);
+        await using var copyConn = await copyData.OpenConnectionAsync().ConfigureAwait(false);
+
+        Console.WriteLine($"pg-ingest: {gateways} gateways x {perMessage} readings a message = {gateways * perMessage} readings a commit, " +
+                          $"{commits} commits a round, {rounds} rounds; PostgreSQL 15 on 127.0.0.1:{server.Port} (durable)");
+        var storeRates = new List<double>();
+        var copyRates = new List<double>();
+        long seq = 1;
+        var seconds = perMessage / Channels;
+        for (var round = 0; round < rounds; round++)
+        {
+            // The same commits for both: built first, outside the timing.
+            var work = new List<ReadingBatch[]>();
+            for (var c = 0; c < commits; c++)
+            {
+                var ts = start.AddSeconds((long)((round * commits) + c) * seconds);
+                work.Add(Enumerable.Range(0, gateways).Select(g => Message(g, seq, perMessage, ts)).ToArray());
+                seq += perMessage;
+            }
+
+            var total = (long)commits * gateways * perMessage;
+            var sw = Stopwatch.StartNew();
+            foreach (var batches in work)
+            {
+                store.Store(batches, receivedAt);
+            }
+
+            storeRates.Add(total / sw.Elapsed.TotalSeconds);
+
+            sw.Restart();
+            foreach (var batches in work)
+            {
+                Copy(copyConn, batches, receivedAt);
+            }
+
+            copyRates.Add(total / sw.Elapsed.TotalSeconds);
+            Console.WriteLine($"round {round + 1}: store {storeRates[^1]:N0} readings/s, raw COPY {copyRates[^1]:N0} rows/s");
+        }
+
+        double s = Median(storeRates), b = Median(copyRates);
+        Console.WriteLine($"median: store {s:N0} readings/s; raw binary COPY baseline {b:N0} rows/s; ratio {s / b:F2}x; " +
+                          $"stored {store.Count():N0}");
+        return 0;
+    }
+
+    private static ReadingBatch Message(int gateway, long firstSeq, int count, DateTimeOffset start)
+    {
+        var readings = new SequencedReading[count];
+        for (var i = 0; i < count; i++)
+        {
+            readings[i] = new SequencedReading(firstSeq + i, new Reading(
+                "dev" + (i % Channels).ToString(CultureInfo.InvariantCulture) + "/value", start.AddSeconds(i / Channels),
+                20 + ((firstSeq + i) % 97 / 10.0), "degC", Quality.Good));
+        }
+
+        return new ReadingBatch("gw" + gateway.ToString("D4", CultureInfo.InvariantCulture), "s1", readings);
+    }
+
+    /// <summary>The baseline: the same rows (ids looked up in memory) COPYed straight into readings, one transaction.</summary>
+    private static void Copy(NpgsqlConnection c, ReadingBatch[] batches, DateTimeOffset receivedAt)
+    {
+        var received = receivedAt.ToUnixTimeMilliseconds();
+        using var tx = c.BeginTransaction();
+        using (var import = c.BeginBinaryImport(
+            "COPY readings(stream_id, seq, series_id, ts, value, quality, received, ts_status) FROM STDIN (FORMAT BINARY)"))
+        {
+            for (var g = 0; g < batches.Length; g++)
+            {
+                foreach (var (seq, r) in batches[g].Readings)
+                {
+                    import.StartRow();
+                    import.Write((long)g, NpgsqlDbType.Bigint);
+                    import.Write(seq, NpgsqlDbType.Bigint);
+                    import.Write((long)((g * Channels) + (int)(seq % Channels)), NpgsqlDbType.Bigint);
+                    import.Write(r.Timestamp.ToUnixTimeMilliseconds(), NpgsqlDbType.Bigint);
+                    import.Write(r.Value!.Value, NpgsqlDbType.Double);
+                    import.Write((short)r.Quality, NpgsqlDbType.Smallint);
+                    import.Write(received, NpgsqlDbType.Bigint);
+                    import.Write((short)0, NpgsqlDbType.Smallint);
+                }
+            }
+
+            import.Complete();
+        }
+
+        tx.Commit();
+    }
+
+    private static double Median(List<double> values)
+    {
+        var sorted = values.Order().ToList();
+        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[(sorted.Count / 2) - 1] + sorted[sorted.Count / 2]) / 2;
+    }
+
+    private static int Arg(string[] args, string name, int fallback)
+    {
+        var i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
+    }
+}
