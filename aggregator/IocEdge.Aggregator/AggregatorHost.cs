@@ -45,6 +45,13 @@ public static class AggregatorHost
         builder.Services.AddHostedService(sp => sp.GetRequiredService<IngestPipeline>());
         builder.Services.AddSingleton<EmbeddedBroker>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<EmbeddedBroker>());
+        // Retention of the SQLite store (Aggregator:Store:Retain*Days); off unless configured.
+        builder.Services.AddOptions<StoreRetentionOptions>().Bind(builder.Configuration.GetSection(StoreRetentionOptions.Section)).ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<StoreRetentionOptions>, StoreRetentionOptionsValidator>();
+        builder.Services.AddSingleton(sp => new StoreRetention(sp.GetRequiredService<IReadingStore>() as IStoreRetention,
+            sp.GetRequiredService<IOptions<StoreRetentionOptions>>(), sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILogger<StoreRetention>>()));
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<StoreRetention>());
         configure?.Invoke(builder);
         return builder;
     }

@@ -1,4 +1,5 @@
 using BenchmarkDotNet.Running;
+using IocEdge.Benchmarks.Aggregator;
 using IocEdge.Benchmarks.Outbox;
 
 namespace IocEdge.Benchmarks;
@@ -11,6 +12,11 @@ internal static class BenchmarkProgram
         if (args is ["drain", ..])
         {
             return await DrainTool.RunAsync(args).ConfigureAwait(false); // "Outbox drain"
+        }
+
+        if (args is ["ingest-load", ..])
+        {
+            return await IngestLoadTool.RunAsync(args).ConfigureAwait(false); // "Aggregator: sustained ingest"
         }
 
         if (args is ["outbox-bytes", .. var rest])
