@@ -140,11 +140,7 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
             DefaultTimeout = 30,
         }.ToString();
 
-        _writer = new SqliteConnection(_connectionString);
-        _writer.Open();
-        Execute(_writer, Schema);
-        Execute(_writer, Rollups.Schema);
-        AddMissingColumns(_writer);
+        _writer = OpenOrQuarantine(databasePath);
         // synchronous=FULL in WAL: every commit's WAL frames are fsynced before COMMIT returns, so a PUBACK (sent after
         // Store returns) never precedes durability. cache_size -16384 = 16 MiB of page cache for the writer (SQLite's
         // default is 2 MiB): the readings and history-index B-trees' upper levels stay in memory.
@@ -165,6 +161,130 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
 
         logger.StoreOpened(databasePath);
     }
+
+    /// <summary>How many unreadable store files this instance moved to quarantine when it opened (0 or 1).</summary>
+    public int Quarantined { get; private set; }
+
+    /// <summary>
+    /// Opens the store, creating or upgrading its schema. A file SQLite cannot read (a garbage header: SQLITE_NOTADB;
+    /// a damaged or truncated B-tree: SQLITE_CORRUPT; a file shorter than its header's page count says) is moved with
+    /// its -wal and -shm files to <c>{folder}/quarantine/{name}.{UTC time}</c>, logged and counted
+    /// (<see cref="Quarantined"/>), and a fresh store is started in its place: the gateways resend whatever they still
+    /// hold. Anything else (SQLITE_FULL on a full disk, SQLITE_CANTOPEN, permissions) is thrown for the caller to
+    /// report in one line (AggregatorMain: exit 73).
+    /// </summary>
+    private SqliteConnection OpenOrQuarantine(string databasePath)
+    {
+        try
+        {
+            return OpenWriter(databasePath);
+        }
+        catch (Exception ex) when (Unreadable(ex) is { } reason)
+        {
+            SqliteConnection.ClearAllPools();
+            var full = Path.GetFullPath(databasePath);
+            var folder = Path.Combine(Path.GetDirectoryName(full)!, "quarantine");
+            Directory.CreateDirectory(folder);
+            var target = Path.Combine(folder, $"{Path.GetFileName(full)}.{DateTime.UtcNow:yyyyMMdd'T'HHmmss'Z'}");
+            for (var i = 1; File.Exists(target); i++)
+            {
+                target = Path.Combine(folder, $"{Path.GetFileName(full)}.{DateTime.UtcNow:yyyyMMdd'T'HHmmss'Z'}.{i}");
+            }
+
+            File.Move(full, target);
+            foreach (var suffix in new[] { "-wal", "-shm" })
+            {
+                if (File.Exists(full + suffix))
+                {
+                    File.Move(full + suffix, target + suffix);
+                }
+            }
+
+            Quarantined++;
+            _logger.StoreQuarantined(full, reason, target);
+            return OpenWriter(databasePath);
+        }
+    }
+
+    private SqliteConnection OpenWriter(string databasePath)
+    {
+        CheckLength(databasePath);
+        var writer = new SqliteConnection(_connectionString);
+        try
+        {
+            writer.Open();
+            Execute(writer, Schema);
+            AddMissingColumns(writer);
+            using (var probe = writer.CreateCommand())
+            {
+                probe.CommandText = "SELECT count(*) FROM sqlite_master WHERE name = 'rollup_1m'";
+                var hadRollups = (long)probe.ExecuteScalar()! > 0;
+                Execute(writer, Rollups.Schema);
+                if (!hadRollups && Rollups.Backfill(writer) is var rows and > 0)
+                {
+                    _logger.RollupsBackfilled(rows);
+                }
+            }
+
+            // Cheap probes that walk to the last page of each big B-tree: a truncated or damaged tail fails here, at
+            // start-up, rather than at the first commit (a full integrity check would take minutes on a large store).
+            Execute(writer, """
+                SELECT count(*) FROM (SELECT 1 FROM readings ORDER BY stream_id DESC, seq DESC LIMIT 1);
+                SELECT count(*) FROM (SELECT 1 FROM readings INDEXED BY readings_series_ts ORDER BY series_id DESC, ts DESC LIMIT 1);
+                SELECT count(*) FROM (SELECT 1 FROM series ORDER BY id DESC LIMIT 1);
+                SELECT count(*) FROM (SELECT 1 FROM rollup_1m ORDER BY series_id DESC, bucket DESC LIMIT 1);
+                """);
+            return writer;
+        }
+        catch
+        {
+            writer.Dispose();
+            throw;
+        }
+    }
+
+    // A file shorter than the page count its header declares (bytes 16-17 page size, 28-31 page count, big-endian;
+    // SQLite file format §1.3) lost its tail.
+    private static void CheckLength(string databasePath)
+    {
+        var info = new FileInfo(databasePath);
+        if (!info.Exists || info.Length < 100)
+        {
+            if (info.Exists && info.Length > 0)
+            {
+                throw new InvalidDataException($"the file is {info.Length} bytes, shorter than SQLite's 100-byte header");
+            }
+
+            return;
+        }
+
+        Span<byte> header = stackalloc byte[100];
+        using (var f = new FileStream(databasePath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite))
+        {
+            f.ReadExactly(header);
+        }
+
+        if (!header[..16].SequenceEqual("SQLite format 3\0"u8))
+        {
+            return; // SQLite itself reports SQLITE_NOTADB.
+        }
+
+        var pageSize = (long)System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(header[16..]);
+        pageSize = pageSize == 1 ? 65_536 : pageSize;
+        var pages = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(header[28..]);
+        if (pages > 0 && pages * pageSize > info.Length)
+        {
+            throw new InvalidDataException($"the file is {info.Length} bytes, but its header declares {pages} pages of {pageSize} bytes");
+        }
+    }
+
+    private static string? Unreadable(Exception ex) => ex switch
+    {
+        SqliteException { SqliteErrorCode: 26 } => "not a database (SQLITE_NOTADB)",
+        SqliteException { SqliteErrorCode: 11 } => "damaged (SQLITE_CORRUPT)",
+        InvalidDataException => "truncated: " + ex.Message,
+        _ => null,
+    };
 
     /// <summary>
     /// Stores every batch in one transaction. Returns, per batch, how many readings were new, how many were

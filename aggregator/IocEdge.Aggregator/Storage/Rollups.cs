@@ -45,6 +45,36 @@ internal sealed class Rollups : IDisposable
             """)).ToArray();
     }
 
+    /// <summary>
+    /// Builds both rollup tables from the stored readings (a store created before rollups existed, on its first open by
+    /// this version), in one transaction; returns how many readings went in. Same rule as <see cref="Add"/>.
+    /// </summary>
+    public static long Backfill(SqliteConnection writer)
+    {
+        using var tx = writer.BeginTransaction();
+        using var cmd = writer.CreateCommand();
+        cmd.Transaction = tx;
+        long rows = 0;
+        foreach (var (step, table) in Levels)
+        {
+            cmd.CommandText = $"""
+                INSERT INTO {table}(series_id, bucket, count, sum, min_value, max_value, last_ts, last_seq, last_value)
+                SELECT series_id, ts - ts % {step} AS b, count(*), sum(value), min(value), max(value), 0, 0, 0
+                FROM readings WHERE quality = 0 AND ts_status = 0 AND value IS NOT NULL AND ts >= 0 GROUP BY series_id, b;
+                UPDATE {table} SET (last_ts, last_seq, last_value) = (
+                    SELECT r.ts, r.seq, r.value FROM readings r
+                    WHERE r.series_id = {table}.series_id AND r.ts >= {table}.bucket AND r.ts < {table}.bucket + {step}
+                      AND r.quality = 0 AND r.ts_status = 0 AND r.value IS NOT NULL
+                    ORDER BY r.ts DESC, r.seq DESC LIMIT 1);
+                SELECT coalesce(sum(count), 0) FROM {table};
+                """;
+            rows = (long)cmd.ExecuteScalar()!;
+        }
+
+        tx.Commit();
+        return rows;
+    }
+
     /// <summary>Adds one new measurement (<paramref name="ts"/> in Unix milliseconds) to this commit's buckets.</summary>
     public void Add(long seriesId, long ts, long seq, double value)
     {

@@ -125,7 +125,7 @@ internal static class IngestLoadTool
                                 .WithPayload(g.Messages[m])
                                 .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
                                 .Build());
-                            if (result.ReasonCode != MqttClientPublishReasonCode.Success)
+                            if ((int)result.ReasonCode >= 0x80) // 0x10 "no matching subscribers" is a success too (MQTT 5 §3.4.2.1)
                             {
                                 throw new InvalidOperationException($"{g.Id}: PUBACK {result.ReasonCode} {result.ReasonString}");
                             }
