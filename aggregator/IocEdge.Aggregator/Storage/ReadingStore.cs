@@ -162,6 +162,12 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
         logger.StoreOpened(databasePath);
     }
 
+    /// <summary>
+    /// Benchmarks only (IngestBenchmarks, ingest-load --no-rollups): false skips the rollups, to measure what they cost.
+    /// History from whole minutes or hours is then wrong; never false in the service.
+    /// </summary>
+    internal bool RollupsEnabled { get; init; } = true;
+
     /// <summary>How many unreadable store files this instance moved to quarantine when it opened (0 or 1).</summary>
     public int Quarantined { get; private set; }
 
@@ -420,7 +426,7 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
                 n = (ts, seq, r.Value, (int)r.Quality);
             }
 
-            if (r.Quality == Quality.Good && r.Value is { } value)
+            if (r.Quality == Quality.Good && r.Value is { } value && RollupsEnabled)
             {
                 // HistoryBucket's rule: only good values with a plausible timestamp are measurements.
                 _rollups.Add(seriesId, ts, seq, value);

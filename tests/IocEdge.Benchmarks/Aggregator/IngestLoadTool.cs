@@ -32,8 +32,10 @@ namespace IocEdge.Benchmarks.Aggregator;
 /// aggregator's group commit could reach at best. No MQTT, no decode, no dedupe probe, no latest value, no counters,
 /// no rollups. Runs alternate aggregator, baseline, ...; medians are printed.
 /// </para>
+/// <c>--store-only</c> replaces the MQTT side with <see cref="ReadingStore.Store"/> called directly on the decoded
+/// batches, committed exactly as the baseline commits: the store's own cost against a raw insert.
 /// Usage: <c>dotnet run -c Release --project tests/IocEdge.Benchmarks -- ingest-load [--gateways N] [--readings M]
-/// [--batch B] [--in-flight F] [--channels C] [--runs R]</c>.
+/// [--batch B] [--in-flight F] [--channels C] [--runs R] [--store-only [--no-rollups]]</c>.
 /// </summary>
 internal static class IngestLoadTool
 {
@@ -47,6 +49,8 @@ internal static class IngestLoadTool
         var inFlight = Option(args, "--in-flight", 4);
         var channels = Option(args, "--channels", 20);
         var runs = Option(args, "--runs", 3);
+        var storeOnly = args.Contains("--store-only");
+        var rollups = !args.Contains("--no-rollups");
         if (readings % (gateways * batch) != 0)
         {
             Console.Error.WriteLine($"--readings {readings} must be a multiple of --gateways x --batch ({gateways * batch}).");
@@ -64,7 +68,8 @@ internal static class IngestLoadTool
         var baseline = new List<double>();
         for (var run = 1; run <= runs; run++)
         {
-            var a = await IngestAsync(dir, run, load, inFlight);
+            var a = storeOnly ? StoreOnly(dir, run, load, Math.Min(gateways * batch, MaxReadingsPerCommit), rollups)
+                : await IngestAsync(dir, run, load, inFlight);
             aggregator.Add(a);
             var b = RawInsert(dir, run, load, Math.Min(gateways * batch, MaxReadingsPerCommit));
             baseline.Add(b);
@@ -73,7 +78,7 @@ internal static class IngestLoadTool
 
         var ma = Median(aggregator);
         var mb = Median(baseline);
-        Console.WriteLine($"median ingest of {readings:N0} from {gateways} gateways: aggregator {readings / ma:N0} readings/s, " +
+        Console.WriteLine($"median ingest of {readings:N0} from {gateways} gateways{(storeOnly ? $" (store only: ReadingStore.Store, no MQTT, no decode{(rollups ? string.Empty : ", no rollups")})" : string.Empty)}: aggregator {readings / ma:N0} readings/s, " +
                           $"raw insert (baseline) {readings / mb:N0} readings/s, ratio {mb / ma:0.00}x");
         return 0;
     }
@@ -88,6 +93,7 @@ internal static class IngestLoadTool
             $"--Aggregator:Mqtt:Port={port}",
             "--Aggregator:Mqtt:BindAddress=127.0.0.1",
             "--Logging:LogLevel:Default=Warning",
+            "--Logging:LogLevel:IocEdge.Aggregator.Broker=Error", // not a line per gateway disconnecting at the end
         ]);
         await app.StartAsync();
         _ = app.Services.GetRequiredService<EmbeddedBroker>();
@@ -155,6 +161,44 @@ internal static class IngestLoadTool
             await app.StopAsync();
             await app.DisposeAsync();
         }
+    }
+
+    // ReadingStore.Store alone on decoded batches, committed as the raw baseline commits (the same rows per commit).
+    private static double StoreOnly(TempDirectory dir, int run, Load load, int commitRows, bool rollups)
+    {
+        var batches = load.Gateways.Select(g => g.Messages.Select(m =>
+            ReadingBatchJson.TryDecode(m, g.Id, out var b, out var e) ? b! : throw new InvalidOperationException(e)).ToArray()).ToArray();
+        using var store = new ReadingStore(dir.File($"store{run}/aggregator.db"), NullLogger<ReadingStore>.Instance) { RollupsEnabled = rollups };
+        var received = DateTimeOffset.UtcNow;
+        var started = Stopwatch.GetTimestamp();
+        var pending = new List<ReadingBatch>();
+        var rows = 0;
+        for (var m = 0; m < batches[0].Length; m++)
+        {
+            foreach (var g in batches)
+            {
+                pending.Add(g[m]);
+                rows += g[m].Readings.Count;
+                if (rows >= commitRows)
+                {
+                    store.Store(pending, received);
+                    (rows, pending) = (0, []);
+                }
+            }
+        }
+
+        if (pending.Count > 0)
+        {
+            store.Store(pending, received);
+        }
+
+        var elapsed = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        if (store.Count() != load.Readings)
+        {
+            throw new InvalidOperationException($"the store holds {store.Count()} readings, not {load.Readings}");
+        }
+
+        return elapsed;
     }
 
     private static double RawInsert(TempDirectory dir, int run, Load load, int commitRows)
