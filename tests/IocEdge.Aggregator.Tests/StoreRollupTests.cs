@@ -80,11 +80,11 @@ public sealed class StoreRollupTests : IDisposable
     [Fact]
     public void Rollups_match_the_raw_readings_and_a_duplicate_a_flagged_timestamp_or_a_bad_quality_adds_nothing()
     {
-        // Three hours at one reading every 7 s, values that make min/max/last/sum distinguishable, every 5th not good,
+        // Three hours at one reading every 7 s, values that make min/max/last/sum distinguishable, every 5th stale (a value, but not a measurement),
         // every 11th stamped 1970 (flagged before_epoch, contract §4.3); sent in messages of 97, each delivered twice.
         var now = T0.AddHours(3);
         var all = Batch("s1", 1, 3 * 3600 / 7, i => (i % 11 == 3 ? DateTimeOffset.UnixEpoch.AddSeconds(i) : T0.AddSeconds(7 * i),
-            i % 5 == 4 ? null : Math.Sin(i) * 100, i % 5 == 4 ? Quality.CommFailure : Quality.Good)).Readings;
+            Math.Sin(i) * 100, i % 5 == 4 ? Quality.Stale : Quality.Good)).Readings;
         foreach (var chunk in all.Chunk(97))
         {
             var b = new ReadingBatch("gw-r", "s1", chunk);

@@ -219,55 +219,53 @@ internal static class IngestLoadTool
         var db = c.Handle!;
         Check(db, raw.sqlite3_prepare_v2(db, "INSERT INTO readings(stream_id, seq, series_id, ts, value, quality, received, ts_status) VALUES " +
             string.Join(",", Enumerable.Repeat("(?,?,?,?,?,?,?,?)", Rows)), out var stmt));
+        Check(db, raw.sqlite3_prepare_v2(db, "INSERT INTO readings(stream_id, seq, series_id, ts, value, quality, received, ts_status) " +
+            "VALUES (?,?,?,?,?,?,?,?)", out var one));
         Check(db, raw.sqlite3_prepare_v2(db, "BEGIN", out var begin));
         Check(db, raw.sqlite3_prepare_v2(db, "COMMIT", out var commit));
         var received = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        var started = Stopwatch.GetTimestamp();
-        // Interleaved as the aggregator receives them: message m of every gateway, then message m + 1...
-        var inTx = 0;
-        var k = 0;
-        raw.sqlite3_step(begin);
-        raw.sqlite3_reset(begin);
+        // Interleaved as the aggregator receives them: message m of every gateway, then message m + 1... (not timed)
+        var flat = new List<(int Gateway, Row Row)>((int)load.Readings);
         for (var m = 0; m < load.Gateways[0].Rows.Length; m++)
         {
             for (var g = 0; g < load.Gateways.Count; g++)
             {
-                foreach (var r in load.Gateways[g].Rows[m])
-                {
-                    var p = k * 8;
-                    raw.sqlite3_bind_int64(stmt, p + 1, g + 1);
-                    raw.sqlite3_bind_int64(stmt, p + 2, r.Seq);
-                    raw.sqlite3_bind_int64(stmt, p + 3, g * 1000 + r.Channel + 1);
-                    raw.sqlite3_bind_int64(stmt, p + 4, r.Ts);
-                    raw.sqlite3_bind_double(stmt, p + 5, r.Value);
-                    raw.sqlite3_bind_int64(stmt, p + 6, 0);
-                    raw.sqlite3_bind_int64(stmt, p + 7, received);
-                    raw.sqlite3_bind_int64(stmt, p + 8, 0);
-                    if (++k == Rows)
-                    {
-                        Check(db, raw.sqlite3_step(stmt), raw.SQLITE_DONE);
-                        raw.sqlite3_reset(stmt);
-                        k = 0;
-                    }
-
-                    if (++inTx == commitRows)
-                    {
-                        // commitRows is a multiple of 64 here whenever the batch is; a partial statement is not flushed
-                        // across a commit (the row count check below would catch it).
-                        Check(db, raw.sqlite3_step(commit), raw.SQLITE_DONE);
-                        raw.sqlite3_reset(commit);
-                        raw.sqlite3_step(begin);
-                        raw.sqlite3_reset(begin);
-                        inTx = 0;
-                    }
-                }
+                flat.AddRange(load.Gateways[g].Rows[m].Select(r => (g, r)));
             }
         }
 
-        Check(db, raw.sqlite3_step(commit), raw.SQLITE_DONE);
-        raw.sqlite3_reset(commit);
+        var started = Stopwatch.GetTimestamp();
+        for (var start = 0; start < flat.Count; start += commitRows)
+        {
+            var end = Math.Min(flat.Count, start + commitRows);
+            Check(db, raw.sqlite3_step(begin), raw.SQLITE_DONE);
+            raw.sqlite3_reset(begin);
+            var i = start;
+            for (; i + Rows <= end; i += Rows)
+            {
+                for (var k = 0; k < Rows; k++)
+                {
+                    Bind(stmt, k * 8, flat[i + k], received);
+                }
+
+                Check(db, raw.sqlite3_step(stmt), raw.SQLITE_DONE);
+                raw.sqlite3_reset(stmt);
+            }
+
+            for (; i < end; i++)
+            {
+                Bind(one, 0, flat[i], received);
+                Check(db, raw.sqlite3_step(one), raw.SQLITE_DONE);
+                raw.sqlite3_reset(one);
+            }
+
+            Check(db, raw.sqlite3_step(commit), raw.SQLITE_DONE);
+            raw.sqlite3_reset(commit);
+        }
+
         var elapsed = Stopwatch.GetElapsedTime(started).TotalSeconds;
         stmt.Dispose();
+        one.Dispose();
         begin.Dispose();
         commit.Dispose();
         using var count = c.CreateCommand();
@@ -279,6 +277,19 @@ internal static class IngestLoadTool
         }
 
         return elapsed;
+    }
+
+    private static void Bind(sqlite3_stmt stmt, int p, (int Gateway, Row Row) x, long received)
+    {
+        var (g, r) = x;
+        raw.sqlite3_bind_int64(stmt, p + 1, g + 1);
+        raw.sqlite3_bind_int64(stmt, p + 2, r.Seq);
+        raw.sqlite3_bind_int64(stmt, p + 3, g * 1000 + r.Channel + 1);
+        raw.sqlite3_bind_int64(stmt, p + 4, r.Ts);
+        raw.sqlite3_bind_double(stmt, p + 5, r.Value);
+        raw.sqlite3_bind_int64(stmt, p + 6, 0);
+        raw.sqlite3_bind_int64(stmt, p + 7, received);
+        raw.sqlite3_bind_int64(stmt, p + 8, 0);
     }
 
     private static void Check(sqlite3 db, int rc, int expected = 0)
