@@ -46,11 +46,18 @@ public static class AggregatorHost
                     new TimestampPolicy(options.Timestamps));
         });
         builder.Services.AddHostedService(sp => new PostgresRetention(sp.GetRequiredService<IReadingStore>() as PostgresReadingStore,
-            sp.GetRequiredService<IOptions<AggregatorOptions>>().Value.Store.Retention, sp.GetRequiredService<TimeProvider>(),
+            TimeSpan.FromDays(sp.GetRequiredService<IOptions<StoreRetentionOptions>>().Value.RetainRawDays), sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<PostgresRetention>>()));
         builder.Services.AddSingleton<IngestPipeline>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<IngestPipeline>());
         builder.Services.AddIocApi();
+        // Retention of the SQLite store (Aggregator:Store:Retain*Days); off unless configured.
+        builder.Services.AddOptions<StoreRetentionOptions>().Bind(builder.Configuration.GetSection(StoreRetentionOptions.Section)).ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<StoreRetentionOptions>, StoreRetentionOptionsValidator>();
+        builder.Services.AddSingleton(sp => new StoreRetention(sp.GetRequiredService<IReadingStore>() as IStoreRetention,
+            sp.GetRequiredService<IOptions<StoreRetentionOptions>>(), sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILogger<StoreRetention>>()));
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<StoreRetention>());
         configure?.Invoke(builder);
         // After configure, so that a test's in-memory settings choose the broker too.
         builder.Services.AddSingleton<EmbeddedBroker>();

@@ -122,12 +122,6 @@ public sealed class StoreOptions
     /// created on first start. Its password is never logged.
     /// </summary>
     public string? ConnectionString { get; set; }
-
-    /// <summary>
-    /// PostgreSQL only: readings older than this (device time) are dropped a whole day partition at a time, checked
-    /// hourly. 00:00:00 (the default) keeps everything. At least 1 day when set.
-    /// </summary>
-    public TimeSpan Retention { get; set; } = TimeSpan.Zero;
 }
 
 /// <summary>
@@ -275,13 +269,6 @@ internal sealed class AggregatorOptionsValidator : IValidateOptions<AggregatorOp
         {
             errors.Add($"Aggregator:Store:Engine is '{store.Engine}': use sqlite (the default, one file under DataDirectory) or postgresql.");
             return;
-        }
-
-        if (store.Retention != TimeSpan.Zero && (store.Retention < TimeSpan.FromDays(1) || engine != StoreOptions.Postgresql))
-        {
-            errors.Add(engine == StoreOptions.Postgresql
-                ? $"Aggregator:Store:Retention is {store.Retention}: use 00:00:00 to keep everything, or at least 1.00:00:00 (whole days are dropped)."
-                : "Aggregator:Store:Retention applies to PostgreSQL only: remove it, or set Aggregator:Store:Engine=postgresql.");
         }
 
         if (engine != StoreOptions.Postgresql)

@@ -38,7 +38,9 @@ public static class ConfigCheck
         ["ExternalBroker:ReconnectMaxDelay"] = typeof(TimeSpan),
         ["Store:Engine"] = typeof(string),
         ["Store:ConnectionString"] = typeof(string),
-        ["Store:Retention"] = typeof(TimeSpan),
+        ["Store:RetainRawDays"] = typeof(int),
+        ["Store:RetainMinuteRollupDays"] = typeof(int),
+        ["Store:RetainHourRollupDays"] = typeof(int),
     };
 
     /// <summary>Every configuration key, for --help.</summary>
@@ -127,14 +129,13 @@ public static class ConfigCheck
             .Select(p => new KeyValuePair<string, string?>(p.Key, p.Value));
         var options = new AggregatorOptions();
         new ConfigurationBuilder().AddInMemoryCollection(usable).Build().Bind(options);
+        var retention = new Storage.StoreRetentionOptions();
+        new ConfigurationBuilder().AddInMemoryCollection(usable).Build().GetSection("Store").Bind(retention);
         var result = new AggregatorOptionsValidator().Validate(null, options);
-        if (result.Failed)
+        foreach (var failure in (result.Failed ? result.Failures ?? [] : []).Concat(retention.Validate()))
         {
-            foreach (var failure in result.Failures ?? [])
-            {
-                var key = failure.Split(' ', 2)[0];
-                errors.Add(failure.Insert(key.Length, Source(configuration, key)));
-            }
+            var key = failure.Split(' ', 2)[0];
+            errors.Add(failure.Insert(key.Length, Source(configuration, key)));
         }
 
         return errors;

@@ -141,7 +141,7 @@ public sealed class PostgresStoreTests(PostgresFixture postgres)
     [InlineData("--Aggregator:Store:Engine=oracle", "Aggregator:Store:Engine", "use sqlite")]
     [InlineData("--Aggregator:Store:Engine=postgresql", "Aggregator:Store:ConnectionString", "is empty")]
     [InlineData("--Aggregator:Store:ConnectionString=Host=x;Pasword=s3cret;Bogus", "Aggregator:Store:ConnectionString", "is not a PostgreSQL connection string")]
-    [InlineData("--Aggregator:Store:Retention=2.00:00:00", "Aggregator:Store:Retention", "applies to PostgreSQL only")]
+    [InlineData("--Aggregator:Store:RetainRawDays=-2", "Aggregator:Store:RetainRawDays", "")]
     public async Task A_malformed_store_section_is_a_one_line_config_error_naming_the_key_exit_78(string argument, string key, string expected)
     {
         var args = argument.Contains("ConnectionString=", StringComparison.Ordinal)

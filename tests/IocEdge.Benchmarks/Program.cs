@@ -1,4 +1,5 @@
 using BenchmarkDotNet.Running;
+using IocEdge.Benchmarks.Aggregator;
 using IocEdge.Benchmarks.Outbox;
 
 namespace IocEdge.Benchmarks;
@@ -16,6 +17,11 @@ internal static class BenchmarkProgram
         if (args is ["api-latency", .. var apiArgs])
         {
             return await Api.ApiLatencyTool.RunAsync(apiArgs).ConfigureAwait(false); // "HTTP API latency" (issue 15)
+        }
+
+        if (args is ["ingest-load", ..])
+        {
+            return await IngestLoadTool.RunAsync(args).ConfigureAwait(false); // "Aggregator: sustained ingest"
         }
 
         if (args is ["outbox-bytes", .. var rest])

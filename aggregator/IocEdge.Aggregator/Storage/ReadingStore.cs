@@ -1,5 +1,6 @@
 using IocEdge.Aggregator.Ingest;
 using IocEdge.Protocols.Mqtt;
+using System.Runtime.InteropServices;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 
@@ -42,7 +43,7 @@ public sealed record GatewayInfo(string Gateway, string State, DateTimeOffset? S
 /// One writer (the ingest loop) owns the write connection; readers open their own pooled connections (WAL lets them
 /// read while the writer commits). synchronous=FULL: a reading is on disk before its PUBACK leaves.
 /// </remarks>
-public sealed class ReadingStore : IReadingStore
+public sealed class ReadingStore : IReadingStore, IStoreRetention
 {
     private const string Schema = """
         PRAGMA journal_mode=WAL;
@@ -106,8 +107,16 @@ public sealed class ReadingStore : IReadingStore
     private readonly SqliteConnection _writer;
     private readonly Dictionary<(string Gateway, string Stream), long> _streamIds = [];
     private readonly Dictionary<(string Gateway, string Channel), (long Id, string Unit)> _series = [];
-    private readonly SqliteCommand _insertReading;
     private readonly SqliteCommand _updateLatest;
+    private readonly InsertWriter _inserter;
+    private readonly Rollups _rollups;
+    private readonly GatewayUpsert _upsertGateway;
+    // Per commit: the newest plausible reading of each series, and each gateway's counters (written once per commit).
+    private readonly Dictionary<long, (long Ts, long Seq, double? Value, int Quality)> _newest = [];
+    private readonly Dictionary<string, GatewayTally> _gatewayTally = new(StringComparer.Ordinal);
+    // The write connection is used by the ingest loop (Store, RecordStatus) and the retention loop (Prune), one at a time.
+    private readonly Lock _writeLock = new();
+    private readonly Dictionary<StoreTable, long> _pruneCursor = [];
 
     /// <param name="databasePath">The SQLite file; its folder is created if missing.</param>
     /// <param name="logger">Where unit changes and the opening are logged.</param>
@@ -131,22 +140,14 @@ public sealed class ReadingStore : IReadingStore
             DefaultTimeout = 30,
         }.ToString();
 
-        _writer = new SqliteConnection(_connectionString);
-        _writer.Open();
-        Execute(_writer, Schema);
-        AddMissingColumns(_writer);
-        Execute(_writer, "PRAGMA synchronous=FULL;");
-
-        _insertReading = _writer.CreateCommand();
-        _insertReading.CommandText = """
-            INSERT INTO readings(stream_id, seq, series_id, ts, value, quality, received, ts_status)
-            VALUES ($stream, $seq, $series, $ts, $value, $quality, $received, $ts_status)
-            ON CONFLICT DO NOTHING
-            """;
-        foreach (var p in new[] { "$stream", "$seq", "$series", "$ts", "$value", "$quality", "$received", "$ts_status" })
-        {
-            _insertReading.Parameters.Add(new SqliteParameter(p, null));
-        }
+        _writer = OpenOrQuarantine(databasePath);
+        // synchronous=FULL in WAL: every commit's WAL frames are fsynced before COMMIT returns, so a PUBACK (sent after
+        // Store returns) never precedes durability. cache_size -16384 = 16 MiB of page cache for the writer (SQLite's
+        // default is 2 MiB): the readings and history-index B-trees' upper levels stay in memory.
+        Execute(_writer, "PRAGMA synchronous=FULL; PRAGMA cache_size=-16384;");
+        _inserter = new InsertWriter(_writer);
+        _rollups = new Rollups(_writer);
+        _upsertGateway = new GatewayUpsert(_writer);
 
         _updateLatest = _writer.CreateCommand();
         _updateLatest.CommandText = """
@@ -162,99 +163,193 @@ public sealed class ReadingStore : IReadingStore
     }
 
     /// <summary>
+    /// Benchmarks only (IngestBenchmarks, ingest-load --no-rollups): false skips the rollups, to measure what they cost.
+    /// History from whole minutes or hours is then wrong; never false in the service.
+    /// </summary>
+    internal bool RollupsEnabled { get; init; } = true;
+
+    /// <summary>How many unreadable store files this instance moved to quarantine when it opened (0 or 1).</summary>
+    public int Quarantined { get; private set; }
+
+    /// <summary>
+    /// Opens the store, creating or upgrading its schema. A file SQLite cannot read (a garbage header: SQLITE_NOTADB;
+    /// a damaged or truncated B-tree: SQLITE_CORRUPT; a file shorter than its header's page count says) is moved with
+    /// its -wal and -shm files to <c>{folder}/quarantine/{name}.{UTC time}</c>, logged and counted
+    /// (<see cref="Quarantined"/>), and a fresh store is started in its place: the gateways resend whatever they still
+    /// hold. Anything else (SQLITE_FULL on a full disk, SQLITE_CANTOPEN, permissions) is thrown for the caller to
+    /// report in one line (AggregatorMain: exit 73).
+    /// </summary>
+    private SqliteConnection OpenOrQuarantine(string databasePath)
+    {
+        try
+        {
+            return OpenWriter(databasePath);
+        }
+        catch (Exception ex) when (Unreadable(ex) is { } reason)
+        {
+            SqliteConnection.ClearAllPools();
+            var full = Path.GetFullPath(databasePath);
+            var folder = Path.Combine(Path.GetDirectoryName(full)!, "quarantine");
+            Directory.CreateDirectory(folder);
+            var target = Path.Combine(folder, $"{Path.GetFileName(full)}.{DateTime.UtcNow:yyyyMMdd'T'HHmmss'Z'}");
+            for (var i = 1; File.Exists(target); i++)
+            {
+                target = Path.Combine(folder, $"{Path.GetFileName(full)}.{DateTime.UtcNow:yyyyMMdd'T'HHmmss'Z'}.{i}");
+            }
+
+            File.Move(full, target);
+            foreach (var suffix in new[] { "-wal", "-shm" })
+            {
+                if (File.Exists(full + suffix))
+                {
+                    File.Move(full + suffix, target + suffix);
+                }
+            }
+
+            Quarantined++;
+            _logger.StoreQuarantined(full, reason, target);
+            return OpenWriter(databasePath);
+        }
+    }
+
+    private SqliteConnection OpenWriter(string databasePath)
+    {
+        CheckLength(databasePath);
+        var writer = new SqliteConnection(_connectionString);
+        try
+        {
+            writer.Open();
+            Execute(writer, Schema);
+            AddMissingColumns(writer);
+            using (var probe = writer.CreateCommand())
+            {
+                probe.CommandText = "SELECT count(*) FROM sqlite_master WHERE name = 'rollup_1m'";
+                var hadRollups = (long)probe.ExecuteScalar()! > 0;
+                Execute(writer, Rollups.Schema);
+                if (!hadRollups && Rollups.Backfill(writer) is var rows and > 0)
+                {
+                    _logger.RollupsBackfilled(rows);
+                }
+            }
+
+            // Cheap probes that walk to the last page of each big B-tree: a truncated or damaged tail fails here, at
+            // start-up, rather than at the first commit (a full integrity check would take minutes on a large store).
+            Execute(writer, """
+                SELECT count(*) FROM (SELECT 1 FROM readings ORDER BY stream_id DESC, seq DESC LIMIT 1);
+                SELECT count(*) FROM (SELECT 1 FROM readings INDEXED BY readings_series_ts ORDER BY series_id DESC, ts DESC LIMIT 1);
+                SELECT count(*) FROM (SELECT 1 FROM series ORDER BY id DESC LIMIT 1);
+                SELECT count(*) FROM (SELECT 1 FROM rollup_1m ORDER BY series_id DESC, bucket DESC LIMIT 1);
+                """);
+            return writer;
+        }
+        catch
+        {
+            writer.Dispose();
+            throw;
+        }
+    }
+
+    // A file shorter than the page count its header declares (bytes 16-17 page size, 28-31 page count, big-endian;
+    // SQLite file format §1.3) lost its tail.
+    private static void CheckLength(string databasePath)
+    {
+        var info = new FileInfo(databasePath);
+        if (!info.Exists || info.Length < 100)
+        {
+            if (info.Exists && info.Length > 0)
+            {
+                throw new InvalidDataException($"the file is {info.Length} bytes, shorter than SQLite's 100-byte header");
+            }
+
+            return;
+        }
+
+        Span<byte> header = stackalloc byte[100];
+        using (var f = new FileStream(databasePath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite))
+        {
+            f.ReadExactly(header);
+        }
+
+        if (!header[..16].SequenceEqual("SQLite format 3\0"u8))
+        {
+            return; // SQLite itself reports SQLITE_NOTADB.
+        }
+
+        var pageSize = (long)System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(header[16..]);
+        pageSize = pageSize == 1 ? 65_536 : pageSize;
+        var pages = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(header[28..]);
+        if (pages > 0 && pages * pageSize > info.Length)
+        {
+            throw new InvalidDataException($"the file is {info.Length} bytes, but its header declares {pages} pages of {pageSize} bytes");
+        }
+    }
+
+    private static string? Unreadable(Exception ex) => ex switch
+    {
+        SqliteException { SqliteErrorCode: 26 } => "not a database (SQLITE_NOTADB)",
+        SqliteException { SqliteErrorCode: 11 } => "damaged (SQLITE_CORRUPT)",
+        InvalidDataException => "truncated: " + ex.Message,
+        _ => null,
+    };
+
+    /// <summary>
     /// Stores every batch in one transaction. Returns, per batch, how many readings were new, how many were
     /// already stored and how many new ones had a flagged device timestamp (judged against
-    /// <paramref name="receivedAt"/>, contract §4.3; those are stored but never become a channel's latest).
-    /// Throws (and stores nothing) when the database cannot be written (disk full, I/O error).
+    /// <paramref name="receivedAt"/>, contract §4.3; those are stored but never become a channel's latest nor enter a
+    /// rollup). Throws <see cref="SqliteException"/> (and stores nothing) when the database cannot be written (disk
+    /// full, I/O error).
     /// </summary>
+    /// <remarks>
+    /// Per batch: one primary-key range probe finds the sequences already stored (a redelivery, contract §4.1), then the
+    /// new rows go in through prepared multi-row INSERTs bound by index (<see cref="InsertWriter"/>). Per commit, not per
+    /// reading: the gateway counters (one UPSERT per gateway), the latest value (one UPDATE per series) and the 1-minute
+    /// and 1-hour rollups (one UPSERT per series and bucket, <see cref="Rollups"/>). The rollups are therefore written in
+    /// the same transaction as the readings, and a duplicate (never inserted) adds nothing to them.
+    /// </remarks>
     public StoreResult[] Store(IReadOnlyList<ReadingBatch> batches, DateTimeOffset receivedAt)
     {
         ArgumentNullException.ThrowIfNull(batches);
+        lock (_writeLock)
+        {
+            return StoreLocked(batches, receivedAt);
+        }
+    }
+
+    private StoreResult[] StoreLocked(IReadOnlyList<ReadingBatch> batches, DateTimeOffset receivedAt)
+    {
         var results = new StoreResult[batches.Count];
         var received = receivedAt.ToUnixTimeMilliseconds();
         using var tx = _writer.BeginTransaction();
-        _insertReading.Transaction = tx;
         _updateLatest.Transaction = tx;
-        // The newest stored reading of each series in this commit: its latest value is written once per commit, not
-        // once per reading.
-        var newest = new Dictionary<long, (long Ts, long Seq, object Value, int Quality)>();
+        _newest.Clear();
+        _gatewayTally.Clear();
+        _rollups.Clear();
         try
         {
             for (var b = 0; b < batches.Count; b++)
             {
-                var batch = batches[b];
-                var streamId = StreamId(batch.GatewayId, batch.StreamId, tx);
-                int stored = 0, duplicates = 0;
-                var flagged = new int[4];
-                foreach (var (seq, r) in batch.Readings)
-                {
-                    var seriesId = SeriesId(batch.GatewayId, r.Channel, r.Unit, tx);
-                    var ts = r.Timestamp.ToUnixTimeMilliseconds();
-                    var tsStatus = _timestamps.Classify(r.Timestamp, receivedAt);
-                    object value = r.Value is { } v ? v : DBNull.Value;
-                    var ps = _insertReading.Parameters;
-                    ps[0].Value = streamId;
-                    ps[1].Value = seq;
-                    ps[2].Value = seriesId;
-                    ps[3].Value = ts;
-                    ps[4].Value = value;
-                    ps[5].Value = (int)r.Quality;
-                    ps[6].Value = received;
-                    ps[7].Value = (int)tsStatus;
-                    if (_insertReading.ExecuteNonQuery() == 0)
-                    {
-                        duplicates++;
-                        continue;
-                    }
-
-                    stored++;
-                    flagged[(int)tsStatus]++;
-                    if (tsStatus != TimestampStatus.Ok)
-                    {
-                        // Kept for the record, but a clock that was wrong must not put 1970 or 2099 in front of the IOC.
-                        continue;
-                    }
-
-                    if (!newest.TryGetValue(seriesId, out var n) || n.Ts < ts || (n.Ts == ts && n.Seq < seq))
-                    {
-                        newest[seriesId] = (ts, seq, value, (int)r.Quality);
-                    }
-                }
-
-                using var gw = _writer.CreateCommand();
-                gw.Transaction = tx;
-                gw.CommandText = """
-                    INSERT INTO gateways(gateway, last_seen, readings, duplicates, ts_future, ts_too_old, ts_before_epoch)
-                    VALUES ($g, $t, $n, $d, $f, $o, $e)
-                    ON CONFLICT(gateway) DO UPDATE SET last_seen=max(coalesce(last_seen, 0), $t),
-                        readings=readings+$n, duplicates=duplicates+$d,
-                        ts_future=ts_future+$f, ts_too_old=ts_too_old+$o, ts_before_epoch=ts_before_epoch+$e
-                    """;
-                gw.Parameters.AddWithValue("$g", batch.GatewayId);
-                gw.Parameters.AddWithValue("$t", received);
-                gw.Parameters.AddWithValue("$n", stored);
-                gw.Parameters.AddWithValue("$d", duplicates);
-                gw.Parameters.AddWithValue("$f", flagged[(int)TimestampStatus.Future]);
-                gw.Parameters.AddWithValue("$o", flagged[(int)TimestampStatus.TooOld]);
-                gw.Parameters.AddWithValue("$e", flagged[(int)TimestampStatus.BeforeEpoch]);
-                gw.ExecuteNonQuery();
-                results[b] = new StoreResult(stored, duplicates, flagged[(int)TimestampStatus.Future],
-                    flagged[(int)TimestampStatus.TooOld], flagged[(int)TimestampStatus.BeforeEpoch]);
+                results[b] = StoreBatch(batches[b], receivedAt, received, tx);
             }
 
-            foreach (var (seriesId, n) in newest)
+            foreach (var (gateway, t) in _gatewayTally)
+            {
+                _upsertGateway.Add(gateway, received, t.Stored, t.Duplicates, t.Future, t.TooOld, t.BeforeEpoch);
+            }
+
+            foreach (var (seriesId, n) in _newest)
             {
                 // The statement's own condition keeps a newer value already stored by an earlier commit.
                 var us = _updateLatest.Parameters;
                 us[0].Value = seriesId;
                 us[1].Value = n.Ts;
-                us[2].Value = n.Value;
+                us[2].Value = n.Value is { } v ? v : DBNull.Value;
                 us[3].Value = n.Quality;
                 us[4].Value = n.Seq;
                 us[5].Value = received;
                 _updateLatest.ExecuteNonQuery();
             }
 
+            _rollups.Write();
             tx.Commit();
             return results;
         }
@@ -263,7 +358,161 @@ public sealed class ReadingStore : IReadingStore
             // The transaction rolled back: forget ids that were allocated inside it.
             _streamIds.Clear();
             _series.Clear();
+            _inserter.Reset();
+            _rollups.Reset();
+            _upsertGateway.Reset();
             throw;
+        }
+    }
+
+    private StoreResult StoreBatch(ReadingBatch batch, DateTimeOffset receivedAt, long received, SqliteTransaction tx)
+    {
+        var streamId = StreamId(batch.GatewayId, batch.StreamId, tx);
+        var readings = batch.Readings;
+        int stored = 0, duplicates = 0, future = 0, tooOld = 0, beforeEpoch = 0;
+        var existing = _inserter.ExistingSequences(streamId, readings);
+        HashSet<long>? seen = null;
+        var increasing = true;
+        for (var i = 1; i < readings.Count && increasing; i++)
+        {
+            increasing = readings[i].Sequence > readings[i - 1].Sequence;
+        }
+
+        if (!increasing)
+        {
+            // A message that repeats a sequence (or is out of order): each key counts once (contract §4.1).
+            seen = [];
+        }
+
+        string? lastChannel = null;
+        string? lastUnit = null;
+        long seriesId = 0;
+        for (var i = 0; i < readings.Count; i++)
+        {
+            var (seq, r) = readings[i];
+            if ((existing is not null && existing.Contains(seq)) || (seen is not null && !seen.Add(seq)))
+            {
+                duplicates++;
+                continue;
+            }
+
+            if (!string.Equals(r.Channel, lastChannel, StringComparison.Ordinal) || !string.Equals(r.Unit, lastUnit, StringComparison.Ordinal))
+            {
+                seriesId = SeriesId(batch.GatewayId, r.Channel, r.Unit, tx);
+                (lastChannel, lastUnit) = (r.Channel, r.Unit);
+            }
+
+            var ts = r.Timestamp.ToUnixTimeMilliseconds();
+            var tsStatus = _timestamps.Classify(r.Timestamp, receivedAt);
+            _inserter.Add(streamId, seq, seriesId, ts, r.Value, (int)r.Quality, received, (int)tsStatus);
+            stored++;
+            switch (tsStatus)
+            {
+                case TimestampStatus.Future:
+                    future++;
+                    continue;
+                case TimestampStatus.TooOld:
+                    tooOld++;
+                    continue;
+                case TimestampStatus.BeforeEpoch:
+                    // Kept for the record, but a clock that was wrong must not put 1970 or 2099 in front of the IOC.
+                    beforeEpoch++;
+                    continue;
+            }
+
+            ref var n = ref CollectionsMarshal.GetValueRefOrAddDefault(_newest, seriesId, out var had);
+            if (!had || n.Ts < ts || (n.Ts == ts && n.Seq < seq))
+            {
+                n = (ts, seq, r.Value, (int)r.Quality);
+            }
+
+            if (r.Quality == Quality.Good && r.Value is { } value && RollupsEnabled)
+            {
+                // HistoryBucket's rule: only good values with a plausible timestamp are measurements.
+                _rollups.Add(seriesId, ts, seq, value);
+            }
+        }
+
+        _inserter.Flush();
+        ref var t = ref CollectionsMarshal.GetValueRefOrAddDefault(_gatewayTally, batch.GatewayId, out _);
+        t.Stored += stored;
+        t.Duplicates += duplicates;
+        t.Future += future;
+        t.TooOld += tooOld;
+        t.BeforeEpoch += beforeEpoch;
+        return new StoreResult(stored, duplicates, future, tooOld, beforeEpoch);
+    }
+
+    /// <inheritdoc/>
+    public int Prune(StoreTable table, DateTimeOffset olderThan, int maxRows)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxRows, 1);
+        var cutoff = olderThan.ToUnixTimeMilliseconds();
+        // Through the series index (series_id first in both keys): one series at a time, never a whole-table scan.
+        var sql = table switch
+        {
+            // Raw readings go by device time, and only once they were also received before the cutoff: a reading a
+            // wrong clock stamped 1970 (contract §4.3) is kept as long as a plausible one received with it.
+            StoreTable.Readings => """
+                DELETE FROM readings WHERE (stream_id, seq) IN (
+                    SELECT stream_id, seq FROM readings WHERE series_id = $s AND ts < $c AND received < $c LIMIT $n)
+                """,
+            StoreTable.MinuteRollups => """
+                DELETE FROM rollup_1m WHERE series_id = $s AND bucket IN (
+                    SELECT bucket FROM rollup_1m WHERE series_id = $s AND bucket < $c LIMIT $n)
+                """,
+            StoreTable.HourRollups => """
+                DELETE FROM rollup_1h WHERE series_id = $s AND bucket IN (
+                    SELECT bucket FROM rollup_1h WHERE series_id = $s AND bucket < $c LIMIT $n)
+                """,
+            _ => throw new ArgumentOutOfRangeException(nameof(table), table, "Not a store table."),
+        };
+        lock (_writeLock)
+        {
+            using var ids = _writer.CreateCommand();
+            ids.CommandText = "SELECT id FROM series WHERE id > $after ORDER BY id LIMIT 1";
+            var after = _pruneCursor.TryGetValue(table, out var a) ? a : 0;
+            var deleted = 0;
+            using var tx = _writer.BeginTransaction();
+            using var cmd = _writer.CreateCommand();
+            cmd.Transaction = tx;
+            ids.Transaction = tx;
+            cmd.CommandText = sql;
+            var ps = cmd.Parameters.Add(new SqliteParameter("$s", null));
+            cmd.Parameters.AddWithValue("$c", cutoff);
+            var pn = cmd.Parameters.Add(new SqliteParameter("$n", null));
+            var pa = ids.Parameters.Add(new SqliteParameter("$after", null));
+            var wrapped = false;
+            // Each series visited costs an index seek: at most maxRows of them per call, too, so a store with many
+            // series and nothing to delete still holds the write lock only briefly.
+            for (var visits = 0; deleted < maxRows && visits < maxRows; visits++)
+            {
+                pa.Value = after;
+                if (ids.ExecuteScalar() is not long id)
+                {
+                    if (wrapped || after == 0)
+                    {
+                        break;
+                    }
+
+                    // Every series visited once: start again from the first, once.
+                    (after, wrapped) = (0, true);
+                    continue;
+                }
+
+                ps.Value = id;
+                pn.Value = maxRows - deleted;
+                var n = cmd.ExecuteNonQuery();
+                deleted += n;
+                if (deleted < maxRows)
+                {
+                    after = id;
+                }
+            }
+
+            tx.Commit();
+            _pruneCursor[table] = after;
+            return deleted;
         }
     }
 
@@ -276,6 +525,14 @@ public sealed class ReadingStore : IReadingStore
     public void RecordStatus(GatewayStatus status, DateTimeOffset receivedAt, string? healthJson = null)
     {
         ArgumentNullException.ThrowIfNull(status);
+        lock (_writeLock)
+        {
+            RecordStatusLocked(status, receivedAt, healthJson);
+        }
+    }
+
+    private void RecordStatusLocked(GatewayStatus status, DateTimeOffset receivedAt, string? healthJson)
+    {
         var tsStatus = _timestamps.Classify(status.Timestamp, receivedAt);
         using var cmd = _writer.CreateCommand();
         cmd.CommandText = """
@@ -394,13 +651,85 @@ public sealed class ReadingStore : IReadingStore
     }
 
     /// <inheritdoc/>
+    /// <remarks>
+    /// Served from the 1-hour rollups when <paramref name="step"/>, <paramref name="from"/> and <paramref name="to"/> are
+    /// whole hours, from the 1-minute rollups when they are whole minutes (the cost then grows with the number of
+    /// buckets, not of readings), and reduced from the raw readings otherwise. Both give the same buckets, up to the
+    /// rounding of the floating-point sums in <see cref="HistoryBucket.Avg"/>.
+    /// </remarks>
     public IReadOnlyList<HistoryBucket> Buckets(string gateway, string channel, DateTimeOffset from, DateTimeOffset to, TimeSpan step)
     {
         var stepMs = (long)step.TotalMilliseconds;
         ArgumentOutOfRangeException.ThrowIfLessThan(stepMs, 1, nameof(step));
+        long fromMs = from.ToUnixTimeMilliseconds(), toMs = to.ToUnixTimeMilliseconds();
+        for (var l = Rollups.Levels.Length - 1; l >= 0; l--)
+        {
+            var g = Rollups.Levels[l].StepMs;
+            if (stepMs % g == 0 && fromMs % g == 0 && toMs % g == 0)
+            {
+                return BucketsFromRollup(Rollups.Levels[l].Table, gateway, channel, fromMs, toMs, stepMs);
+            }
+        }
+
+        return BucketsFromRaw(gateway, channel, from, to, stepMs);
+    }
+
+    private List<HistoryBucket> BucketsFromRollup(string table, string gateway, string channel, long fromMs, long toMs, long stepMs)
+    {
         using var c = OpenReader();
         using var cmd = c.CreateCommand();
-        // Reduced from the raw readings, oldest first (the rollup tables are the next step for long ranges).
+        cmd.CommandText = $"""
+            SELECT r.bucket, r.count, r.sum, r.min_value, r.max_value, r.last_ts, r.last_seq, r.last_value
+            FROM {table} r JOIN series s ON s.id = r.series_id
+            WHERE s.gateway = $g AND s.channel = $c AND r.bucket >= $from AND r.bucket < $to
+            ORDER BY r.bucket
+            """;
+        cmd.Parameters.AddWithValue("$g", gateway);
+        cmd.Parameters.AddWithValue("$c", channel);
+        cmd.Parameters.AddWithValue("$from", fromMs);
+        cmd.Parameters.AddWithValue("$to", toMs);
+        using var r = cmd.ExecuteReader();
+        var list = new List<HistoryBucket>();
+        long bucket = long.MinValue, count = 0, lastTs = 0, lastSeq = 0;
+        double min = 0, max = 0, sum = 0, last = 0;
+        while (r.Read())
+        {
+            var start = r.GetInt64(0);
+            var b = start - (((start % stepMs) + stepMs) % stepMs);
+            if (b != bucket)
+            {
+                if (count > 0)
+                {
+                    list.Add(new HistoryBucket(DateTimeOffset.FromUnixTimeMilliseconds(bucket), count, min, max, sum / count, last));
+                }
+
+                (bucket, count, sum, min, max, lastTs, lastSeq) = (b, 0, 0, double.PositiveInfinity, double.NegativeInfinity, long.MinValue, long.MinValue);
+            }
+
+            count += r.GetInt64(1);
+            sum += r.GetDouble(2);
+            min = Math.Min(min, r.GetDouble(3));
+            max = Math.Max(max, r.GetDouble(4));
+            long ts = r.GetInt64(5), seq = r.GetInt64(6);
+            if (ts > lastTs || (ts == lastTs && seq > lastSeq))
+            {
+                (lastTs, lastSeq, last) = (ts, seq, r.GetDouble(7));
+            }
+        }
+
+        if (count > 0)
+        {
+            list.Add(new HistoryBucket(DateTimeOffset.FromUnixTimeMilliseconds(bucket), count, min, max, sum / count, last));
+        }
+
+        return list;
+    }
+
+    private List<HistoryBucket> BucketsFromRaw(string gateway, string channel, DateTimeOffset from, DateTimeOffset to, long stepMs)
+    {
+        using var c = OpenReader();
+        using var cmd = c.CreateCommand();
+        // Reduced from the raw readings, oldest first (a step or range that is not whole minutes).
         cmd.CommandText = """
             SELECT r.ts, r.value FROM readings r JOIN series s ON s.id = r.series_id
             WHERE s.gateway = $g AND s.channel = $c AND r.ts >= $from AND r.ts < $to
@@ -508,7 +837,9 @@ public sealed class ReadingStore : IReadingStore
 
     public void Dispose()
     {
-        _insertReading.Dispose();
+        _inserter.Dispose();
+        _rollups.Dispose();
+        _upsertGateway.Dispose();
         _updateLatest.Dispose();
         _writer.Dispose();
     }
@@ -579,6 +910,44 @@ public sealed class ReadingStore : IReadingStore
 
         _series[(gateway, channel)] = (id, unit);
         return id;
+    }
+
+    private struct GatewayTally
+    {
+        public int Stored;
+        public int Duplicates;
+        public int Future;
+        public int TooOld;
+        public int BeforeEpoch;
+    }
+
+    /// <summary>One gateway's counters for one commit, added with one UPSERT.</summary>
+    private sealed class GatewayUpsert(SqliteConnection writer) : IDisposable
+    {
+        private readonly RawStatement _statement = new(writer, """
+            INSERT INTO gateways(gateway, last_seen, readings, duplicates, ts_future, ts_too_old, ts_before_epoch)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+            ON CONFLICT(gateway) DO UPDATE SET last_seen=max(coalesce(last_seen, 0), excluded.last_seen),
+                readings=readings+excluded.readings, duplicates=duplicates+excluded.duplicates,
+                ts_future=ts_future+excluded.ts_future, ts_too_old=ts_too_old+excluded.ts_too_old,
+                ts_before_epoch=ts_before_epoch+excluded.ts_before_epoch
+            """);
+
+        public void Add(string gateway, long seen, long stored, long duplicates, long future, long tooOld, long beforeEpoch)
+        {
+            _statement.Bind(1, gateway);
+            _statement.Bind(2, seen);
+            _statement.Bind(3, stored);
+            _statement.Bind(4, duplicates);
+            _statement.Bind(5, future);
+            _statement.Bind(6, tooOld);
+            _statement.Bind(7, beforeEpoch);
+            _statement.Execute();
+        }
+
+        public void Reset() => _statement.Reset();
+
+        public void Dispose() => _statement.Dispose();
     }
 
     private static DateTimeOffset? Time(SqliteDataReader r, int i) =>

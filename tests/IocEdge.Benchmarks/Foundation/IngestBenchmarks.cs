@@ -25,6 +25,7 @@ public class IngestBenchmarks
     private ReadingBatch _batch = null!;
     private string _dir = string.Empty;
     private ReadingStore _store = null!;
+    private ReadingStore _storeNoRollups = null!;
     private SqliteConnection _plain = null!;
     private long _nextSeq = 1;
 
@@ -38,6 +39,7 @@ public class IngestBenchmarks
         _payload = ReadingBatchJson.Encode(_batch);
         _dir = Directory.CreateTempSubdirectory("iocedge-bench-").FullName;
         _store = new ReadingStore(Path.Combine(_dir, "aggregator.db"), NullLogger<ReadingStore>.Instance);
+        _storeNoRollups = new ReadingStore(Path.Combine(_dir, "no-rollups.db"), NullLogger<ReadingStore>.Instance) { RollupsEnabled = false };
         _plain = new SqliteConnection($"Data Source={Path.Combine(_dir, "plain.db")}");
         _plain.Open();
         using var cmd = _plain.CreateCommand();
@@ -49,6 +51,7 @@ public class IngestBenchmarks
     public void Cleanup()
     {
         _store.Dispose();
+        _storeNoRollups.Dispose();
         _plain.Dispose();
         SqliteConnection.ClearAllPools();
         Directory.Delete(_dir, recursive: true);
@@ -107,6 +110,16 @@ public class IngestBenchmarks
         _nextSeq += BatchSize;
         var fresh = _batch with { Readings = _batch.Readings.Select((r, i) => r with { Sequence = first + i }).ToArray() };
         return _store.Store([fresh], DateTimeOffset.UtcNow)[0].Stored;
+    }
+
+    [Benchmark(Description = "exactly-once store, rollups off")]
+    [BenchmarkCategory("store")]
+    public int StoreWithoutRollups()
+    {
+        var first = _nextSeq;
+        _nextSeq += BatchSize;
+        var fresh = _batch with { Readings = _batch.Readings.Select((r, i) => r with { Sequence = first + i }).ToArray() };
+        return _storeNoRollups.Store([fresh], DateTimeOffset.UtcNow)[0].Stored;
     }
 
     private sealed class IngestConfig : ManualConfig

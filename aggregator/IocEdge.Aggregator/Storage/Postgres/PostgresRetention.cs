@@ -4,7 +4,7 @@ using Microsoft.Extensions.Logging;
 namespace IocEdge.Aggregator.Storage.Postgres;
 
 /// <summary>
-/// Applies <c>Aggregator:Store:Retention</c> to a PostgreSQL store: at start and then every <see cref="Period"/>, drops
+/// Applies <c>Aggregator:Store:RetainRawDays</c> to a PostgreSQL store: at start and then every <see cref="Period"/>, drops
 /// the daily partitions older than the retention (<see cref="PostgresReadingStore.DropPartitionsBefore"/>). Does nothing
 /// for SQLite or a zero retention. A failed pass (server down) is logged and retried at the next period; it never stops
 /// the service.

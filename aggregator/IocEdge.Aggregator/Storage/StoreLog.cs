@@ -1,0 +1,20 @@
+using Microsoft.Extensions.Logging;
+
+namespace IocEdge.Aggregator.Storage;
+
+/// <summary>The SQLite store's own log lines (event ids 22xx: store start-up, rollups and retention).</summary>
+internal static partial class StoreLog
+{
+    [LoggerMessage(2201, LogLevel.Information, "Retention deleted {Rows} rows older than their table's retention")]
+    public static partial void RetentionDeleted(this ILogger logger, long rows);
+
+    [LoggerMessage(2202, LogLevel.Error, "Retention pass failed; the next pass runs at the next interval")]
+    public static partial void RetentionFailed(this ILogger logger, Exception exception);
+
+    [LoggerMessage(2203, LogLevel.Error,
+        "The store {Path} is unreadable ({Reason}): moved to {QuarantinePath} with its -wal/-shm files; starting a fresh store")]
+    public static partial void StoreQuarantined(this ILogger logger, string path, string reason, string quarantinePath);
+
+    [LoggerMessage(2204, LogLevel.Information, "Rollups built from {Rows} stored readings (store created before rollups existed)")]
+    public static partial void RollupsBackfilled(this ILogger logger, long rows);
+}

@@ -1,0 +1,144 @@
+using System.Diagnostics;
+using IocEdge.Aggregator.Storage;
+using IocEdge.Protocols.Mqtt;
+using IocEdge.Testing;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace IocEdge.Aggregator.Tests;
+
+/// <summary>
+/// Issue 15 "Start-up on a corrupt or full store: quarantine or a clear one-line error, never a crash loop", with real
+/// files: a garbage header and a truncated store are moved to DataDirectory/quarantine/ and a fresh store starts; a full
+/// disk (a 2 MB tmpfs, root only) stops the executable with one line and exit 73 (EX_CANTCREAT).
+/// </summary>
+[Trait(Traits.Category, Traits.Unit)]
+[Trait(Traits.Acceptance, "aggregator")]
+public sealed class StoreStartupTests : IDisposable
+{
+    private static readonly DateTimeOffset T0 = new(2026, 11, 30, 6, 0, 0, TimeSpan.Zero);
+    private readonly TempDirectory _dir = new("store-startup");
+    private string? _mount;
+
+    public void Dispose()
+    {
+        SqliteConnection.ClearAllPools();
+        if (_mount is not null)
+        {
+            Process.Start("umount", ["-l", _mount])!.WaitForExit();
+        }
+
+        _dir.Dispose();
+    }
+
+    private static ReadingBatch Batch(long first, int n) => new("gw-q", "s1", Enumerable.Range(0, n)
+        .Select(i => new SequencedReading(first + i, new Reading("env1/pm2_5", T0.AddSeconds(first + i), i, "ug/m3", Quality.Good))).ToArray());
+
+    private static void AssertQuarantinedAndFresh(string path, byte[] original)
+    {
+        using var store = new ReadingStore(path, NullLogger<ReadingStore>.Instance);
+
+        Assert.Equal(1, store.Quarantined);
+        var moved = Assert.Single(Directory.GetFiles(Path.Combine(Path.GetDirectoryName(path)!, "quarantine"), "aggregator.db.*"));
+        Assert.Equal(original, File.ReadAllBytes(moved)); // kept as it was, for a post-mortem
+        Assert.Equal(0, store.Count());
+        Assert.Equal(10, store.Store([Batch(1, 10)], T0.AddMinutes(1))[0].Stored); // and the fresh store works
+    }
+
+    [Fact]
+    public void A_store_file_with_a_garbage_header_is_quarantined_and_a_fresh_store_starts()
+    {
+        var path = _dir.File("data/aggregator.db");
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        var garbage = new byte[8192];
+        new Random(7).NextBytes(garbage);
+        File.WriteAllBytes(path, garbage);
+
+        AssertQuarantinedAndFresh(path, garbage);
+    }
+
+    [Fact]
+    public void A_truncated_store_file_is_quarantined_and_a_fresh_store_starts()
+    {
+        var path = _dir.File("data/aggregator.db");
+        using (var store = new ReadingStore(path, NullLogger<ReadingStore>.Instance))
+        {
+            store.Store([Batch(1, 20_000)], T0.AddDays(1));
+        }
+
+        SqliteConnection.ClearAllPools();
+        var bytes = File.ReadAllBytes(path);
+        Assert.True(bytes.Length > 100_000, $"the store should span many pages, not {bytes.Length} bytes");
+        var half = bytes[..(bytes.Length / 2)];
+        File.WriteAllBytes(path, half); // a power cut during a copy, a card that lost its tail
+
+        AssertQuarantinedAndFresh(path, half);
+    }
+
+    [Fact]
+    public async Task On_a_full_disk_the_executable_stops_with_one_line_and_exit_73_and_quarantines_nothing()
+    {
+        if (!OperatingSystem.IsLinux() || Environment.UserName != "root")
+        {
+            return; // mounting a tmpfs needs root (the project's CI runs as root)
+        }
+
+        _mount = Directory.CreateDirectory(_dir.File("full")).FullName;
+        Assert.Equal(0, await RunAsync("mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", _mount));
+        var data = Directory.CreateDirectory(Path.Combine(_mount, "data")).FullName;
+        using (var filler = new FileStream(Path.Combine(_mount, "filler"), FileMode.Create))
+        {
+            var block = new byte[64 * 1024];
+            try
+            {
+                while (true)
+                {
+                    filler.Write(block);
+                }
+            }
+            catch (IOException)
+            {
+                // ENOSPC: the disk is full.
+            }
+        }
+
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[]
+                 {
+                     Path.Combine(AppContext.BaseDirectory, "iocedge-aggregator.dll"), $"--Aggregator:DataDirectory={data}",
+                     $"--Aggregator:HttpUrls=http://127.0.0.1:{FreePort.Next()}", $"--Aggregator:Mqtt:Port={FreePort.Next()}",
+                     "--Aggregator:Mqtt:BindAddress=127.0.0.1",
+                 })
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        using var p = Process.Start(psi)!;
+        var stderr = p.StandardError.ReadToEndAsync();
+        _ = p.StandardOutput.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        try
+        {
+            await p.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            p.Kill(entireProcessTree: true);
+            Assert.Fail("the aggregator kept running on a full disk: " + await stderr);
+        }
+
+        var err = await stderr;
+        Assert.Equal(73, p.ExitCode); // sysexits.h EX_CANTCREAT, not 134 (abort)
+        var line = Assert.Single(err.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("cannot open the store", line, StringComparison.Ordinal);
+        Assert.Contains("full", line, StringComparison.OrdinalIgnoreCase);
+        Assert.False(Directory.Exists(Path.Combine(data, "quarantine"))); // a full disk is not a corrupt store
+    }
+
+    private static async Task<int> RunAsync(string file, params string[] args)
+    {
+        using var p = Process.Start(new ProcessStartInfo(file, args) { RedirectStandardError = true })!;
+        await p.WaitForExitAsync();
+        return p.ExitCode;
+    }
+}

@@ -1,0 +1,357 @@
+using System.Diagnostics;
+using System.Globalization;
+using IocEdge.Aggregator;
+using IocEdge.Aggregator.Broker;
+using IocEdge.Aggregator.Storage;
+using IocEdge.Protocols.Mqtt;
+using IocEdge.Testing;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using MQTTnet;
+using MQTTnet.Formatter;
+using MQTTnet.Protocol;
+using SQLitePCL;
+
+namespace IocEdge.Benchmarks.Aggregator;
+
+/// <summary>
+/// Issue 15 benchmark "sustained ingest with N gateways into SQLite": a load tool, not BenchmarkDotNet (a run is
+/// seconds long and goes through real sockets). N simulated gateways (MQTTnet 5 clients, MQTT 5, client id = gateway
+/// id, one stream each, <c>--channels</c> channels at 1 Hz stamps) publish <c>--readings</c> readings in all, as JSON
+/// messages of <c>--batch</c> readings (contract §4) at QoS 1 with up to <c>--in-flight</c> unacknowledged messages
+/// each, to the embedded broker of an in-process aggregator (the real <see cref="AggregatorHost"/>, a fresh data
+/// directory per run). Payloads are encoded before the clock starts; the clock runs from the first PUBLISH to the last
+/// PUBACK (every reading committed), and the store is then checked to hold exactly <c>--readings</c> readings.
+/// <para>
+/// Baseline, same run: a raw insert of the same rows (stream, seq, series, ts, value, quality, received, ts_status)
+/// into the same schema (a fresh store file made by <see cref="ReadingStore"/>: the readings key and history index),
+/// with the same durability (WAL, synchronous=FULL, the same page cache), through prepared 64-row INSERT statements
+/// bound by index, committing every min(N x batch, Aggregator:Ingest:MaxReadingsPerCommit) rows: the commit size the
+/// aggregator's group commit could reach at best. No MQTT, no decode, no dedupe probe, no latest value, no counters,
+/// no rollups. Runs alternate aggregator, baseline, ...; medians are printed.
+/// </para>
+/// <c>--store-only</c> replaces the MQTT side with <see cref="ReadingStore.Store"/> called directly on the decoded
+/// batches, committed exactly as the baseline commits: the store's own cost against a raw insert.
+/// Usage: <c>dotnet run -c Release --project tests/IocEdge.Benchmarks -- ingest-load [--gateways N] [--readings M]
+/// [--batch B] [--in-flight F] [--channels C] [--runs R] [--store-only [--no-rollups]]</c>.
+/// </summary>
+internal static class IngestLoadTool
+{
+    private const int MaxReadingsPerCommit = 20_000; // IngestOptions.MaxReadingsPerCommit's default
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var gateways = Option(args, "--gateways", 100);
+        var readings = Option(args, "--readings", 1_000_000);
+        var batch = Option(args, "--batch", 500);
+        var inFlight = Option(args, "--in-flight", 4);
+        var channels = Option(args, "--channels", 20);
+        var runs = Option(args, "--runs", 3);
+        var storeOnly = args.Contains("--store-only");
+        var rollups = !args.Contains("--no-rollups");
+        if (readings % (gateways * batch) != 0)
+        {
+            Console.Error.WriteLine($"--readings {readings} must be a multiple of --gateways x --batch ({gateways * batch}).");
+            return 2;
+        }
+
+        var sw = Stopwatch.StartNew();
+        var load = Load.Make(gateways, readings / gateways, batch, channels);
+        Console.WriteLine($"{gateways} gateways x {readings / gateways:N0} readings ({batch} a message, {inFlight} in flight, " +
+                          $"{channels} channels each): payloads encoded in {sw.Elapsed.TotalSeconds:0.0} s " +
+                          $"({load.Bytes / 1e6:0} MB); {Environment.ProcessorCount} cores");
+
+        using var dir = new TempDirectory("ingest-load");
+        var aggregator = new List<double>();
+        var baseline = new List<double>();
+        for (var run = 1; run <= runs; run++)
+        {
+            var a = storeOnly ? StoreOnly(dir, run, load, Math.Min(gateways * batch, MaxReadingsPerCommit), rollups)
+                : await IngestAsync(dir, run, load, inFlight);
+            aggregator.Add(a);
+            var b = RawInsert(dir, run, load, Math.Min(gateways * batch, MaxReadingsPerCommit));
+            baseline.Add(b);
+            Console.WriteLine($"run {run}: aggregator {a:0.00} s ({readings / a:N0}/s), raw insert {b:0.00} s ({readings / b:N0}/s)");
+        }
+
+        var ma = Median(aggregator);
+        var mb = Median(baseline);
+        Console.WriteLine($"median ingest of {readings:N0} from {gateways} gateways{(storeOnly ? $" (store only: ReadingStore.Store, no MQTT, no decode{(rollups ? string.Empty : ", no rollups")})" : string.Empty)}: aggregator {readings / ma:N0} readings/s, " +
+                          $"raw insert (baseline) {readings / mb:N0} readings/s, ratio {mb / ma:0.00}x");
+        return 0;
+    }
+
+    private static async Task<double> IngestAsync(TempDirectory dir, int run, Load load, int inFlight)
+    {
+        var port = FreePort.Next();
+        var app = AggregatorHost.Build(
+        [
+            $"--Aggregator:DataDirectory={dir.File($"agg{run}")}",
+            $"--Aggregator:HttpUrls=http://127.0.0.1:{FreePort.Next()}",
+            $"--Aggregator:Mqtt:Port={port}",
+            "--Aggregator:Mqtt:BindAddress=127.0.0.1",
+            "--Logging:LogLevel:Default=Warning",
+            "--Logging:LogLevel:IocEdge.Aggregator.Broker=Error", // not a line per gateway disconnecting at the end
+        ]);
+        await app.StartAsync();
+        _ = app.Services.GetRequiredService<EmbeddedBroker>();
+        var factory = new MqttClientFactory();
+        var clients = new List<IMqttClient>();
+        try
+        {
+            foreach (var g in load.Gateways)
+            {
+                var client = factory.CreateMqttClient();
+                await client.ConnectAsync(new MqttClientOptionsBuilder()
+                    .WithTcpServer("127.0.0.1", port)
+                    .WithClientId(g.Id)
+                    .WithProtocolVersion(MqttProtocolVersion.V500)
+                    .WithTimeout(TimeSpan.FromSeconds(60))
+                    .Build());
+                clients.Add(client);
+            }
+
+            var started = Stopwatch.GetTimestamp();
+            var tasks = new List<Task>();
+            for (var i = 0; i < clients.Count; i++)
+            {
+                var (client, g) = (clients[i], load.Gateways[i]);
+                var next = -1;
+                for (var f = 0; f < inFlight; f++)
+                {
+                    tasks.Add(Task.Run(async () =>
+                    {
+                        int m;
+                        while ((m = Interlocked.Increment(ref next)) < g.Messages.Length)
+                        {
+                            var result = await client.PublishAsync(new MqttApplicationMessageBuilder()
+                                .WithTopic(g.Topic)
+                                .WithPayload(g.Messages[m])
+                                .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
+                                .Build());
+                            if ((int)result.ReasonCode >= 0x80) // 0x10 "no matching subscribers" is a success too (MQTT 5 §3.4.2.1)
+                            {
+                                throw new InvalidOperationException($"{g.Id}: PUBACK {result.ReasonCode} {result.ReasonString}");
+                            }
+                        }
+                    }));
+                }
+            }
+
+            await Task.WhenAll(tasks);
+            var elapsed = Stopwatch.GetElapsedTime(started).TotalSeconds;
+            var stored = app.Services.GetRequiredService<IReadingStore>().Count();
+            if (stored != load.Readings)
+            {
+                throw new InvalidOperationException($"the aggregator stored {stored} readings, not {load.Readings}");
+            }
+
+            return elapsed;
+        }
+        finally
+        {
+            foreach (var c in clients)
+            {
+                await c.DisconnectAsync();
+                c.Dispose();
+            }
+
+            await app.StopAsync();
+            await app.DisposeAsync();
+        }
+    }
+
+    // ReadingStore.Store alone on decoded batches, committed as the raw baseline commits (the same rows per commit).
+    private static double StoreOnly(TempDirectory dir, int run, Load load, int commitRows, bool rollups)
+    {
+        var batches = load.Gateways.Select(g => g.Messages.Select(m =>
+            ReadingBatchJson.TryDecode(m, g.Id, out var b, out var e) ? b! : throw new InvalidOperationException(e)).ToArray()).ToArray();
+        using var store = new ReadingStore(dir.File($"store{run}/aggregator.db"), NullLogger<ReadingStore>.Instance) { RollupsEnabled = rollups };
+        var received = DateTimeOffset.UtcNow;
+        var started = Stopwatch.GetTimestamp();
+        var pending = new List<ReadingBatch>();
+        var rows = 0;
+        for (var m = 0; m < batches[0].Length; m++)
+        {
+            foreach (var g in batches)
+            {
+                pending.Add(g[m]);
+                rows += g[m].Readings.Count;
+                if (rows >= commitRows)
+                {
+                    store.Store(pending, received);
+                    (rows, pending) = (0, []);
+                }
+            }
+        }
+
+        if (pending.Count > 0)
+        {
+            store.Store(pending, received);
+        }
+
+        var elapsed = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        if (store.Count() != load.Readings)
+        {
+            throw new InvalidOperationException($"the store holds {store.Count()} readings, not {load.Readings}");
+        }
+
+        return elapsed;
+    }
+
+    private static double RawInsert(TempDirectory dir, int run, Load load, int commitRows)
+    {
+        var path = dir.File($"raw{run}/aggregator.db");
+        // The same schema: made by the store itself, then closed.
+        new ReadingStore(path, NullLogger<ReadingStore>.Instance).Dispose();
+        SqliteConnection.ClearAllPools();
+        using var c = new SqliteConnection($"Data Source={path};Pooling=False");
+        c.Open();
+        using (var p = c.CreateCommand())
+        {
+            p.CommandText = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-16384;";
+            p.ExecuteNonQuery();
+        }
+
+        const int Rows = 64;
+        var db = c.Handle!;
+        Check(db, raw.sqlite3_prepare_v2(db, "INSERT INTO readings(stream_id, seq, series_id, ts, value, quality, received, ts_status) VALUES " +
+            string.Join(",", Enumerable.Repeat("(?,?,?,?,?,?,?,?)", Rows)), out var stmt));
+        Check(db, raw.sqlite3_prepare_v2(db, "INSERT INTO readings(stream_id, seq, series_id, ts, value, quality, received, ts_status) " +
+            "VALUES (?,?,?,?,?,?,?,?)", out var one));
+        Check(db, raw.sqlite3_prepare_v2(db, "BEGIN", out var begin));
+        Check(db, raw.sqlite3_prepare_v2(db, "COMMIT", out var commit));
+        var received = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        // Interleaved as the aggregator receives them: message m of every gateway, then message m + 1... (not timed)
+        var flat = new List<(int Gateway, Row Row)>((int)load.Readings);
+        for (var m = 0; m < load.Gateways[0].Rows.Length; m++)
+        {
+            for (var g = 0; g < load.Gateways.Count; g++)
+            {
+                flat.AddRange(load.Gateways[g].Rows[m].Select(r => (g, r)));
+            }
+        }
+
+        var started = Stopwatch.GetTimestamp();
+        for (var start = 0; start < flat.Count; start += commitRows)
+        {
+            var end = Math.Min(flat.Count, start + commitRows);
+            Check(db, raw.sqlite3_step(begin), raw.SQLITE_DONE);
+            raw.sqlite3_reset(begin);
+            var i = start;
+            for (; i + Rows <= end; i += Rows)
+            {
+                for (var k = 0; k < Rows; k++)
+                {
+                    Bind(stmt, k * 8, flat[i + k], received);
+                }
+
+                Check(db, raw.sqlite3_step(stmt), raw.SQLITE_DONE);
+                raw.sqlite3_reset(stmt);
+            }
+
+            for (; i < end; i++)
+            {
+                Bind(one, 0, flat[i], received);
+                Check(db, raw.sqlite3_step(one), raw.SQLITE_DONE);
+                raw.sqlite3_reset(one);
+            }
+
+            Check(db, raw.sqlite3_step(commit), raw.SQLITE_DONE);
+            raw.sqlite3_reset(commit);
+        }
+
+        var elapsed = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        stmt.Dispose();
+        one.Dispose();
+        begin.Dispose();
+        commit.Dispose();
+        using var count = c.CreateCommand();
+        count.CommandText = "SELECT count(*) FROM readings";
+        var n = (long)count.ExecuteScalar()!;
+        if (n != load.Readings)
+        {
+            throw new InvalidOperationException($"the raw insert stored {n} rows, not {load.Readings}");
+        }
+
+        return elapsed;
+    }
+
+    private static void Bind(sqlite3_stmt stmt, int p, (int Gateway, Row Row) x, long received)
+    {
+        var (g, r) = x;
+        raw.sqlite3_bind_int64(stmt, p + 1, g + 1);
+        raw.sqlite3_bind_int64(stmt, p + 2, r.Seq);
+        raw.sqlite3_bind_int64(stmt, p + 3, g * 1000 + r.Channel + 1);
+        raw.sqlite3_bind_int64(stmt, p + 4, r.Ts);
+        raw.sqlite3_bind_double(stmt, p + 5, r.Value);
+        raw.sqlite3_bind_int64(stmt, p + 6, 0);
+        raw.sqlite3_bind_int64(stmt, p + 7, received);
+        raw.sqlite3_bind_int64(stmt, p + 8, 0);
+    }
+
+    private static void Check(sqlite3 db, int rc, int expected = 0)
+    {
+        if (rc != expected)
+        {
+            SqliteException.ThrowExceptionForRC(rc, db);
+        }
+    }
+
+    private static int Option(string[] args, string name, int fallback)
+    {
+        var i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
+    }
+
+    private static double Median(List<double> xs)
+    {
+        var s = xs.Order().ToArray();
+        return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
+    }
+
+    private readonly record struct Row(long Seq, int Channel, long Ts, double Value);
+
+    private sealed record GatewayLoad(string Id, string Topic, byte[][] Messages, Row[][] Rows);
+
+    private sealed record Load(IReadOnlyList<GatewayLoad> Gateways, long Readings, long Bytes)
+    {
+        public static Load Make(int gateways, int perGateway, int batch, int channels)
+        {
+            var t0 = DateTimeOffset.UtcNow.AddHours(-1);
+            var units = new[] { "ug/m3", "ug/m3", "degC", "%RH" };
+            var names = new[] { "pm2_5", "pm10", "temperature", "humidity" };
+            var list = new List<GatewayLoad>();
+            long bytes = 0;
+            for (var g = 0; g < gateways; g++)
+            {
+                var id = $"gw-load{g:D4}";
+                var messages = new byte[perGateway / batch][];
+                var rows = new Row[messages.Length][];
+                for (var m = 0; m < messages.Length; m++)
+                {
+                    var sequenced = new SequencedReading[batch];
+                    rows[m] = new Row[batch];
+                    for (var k = 0; k < batch; k++)
+                    {
+                        var i = m * batch + k;
+                        var ch = i % channels;
+                        var ts = t0.AddSeconds(i / channels);
+                        var value = 10 + (i % 997) / 10.0;
+                        sequenced[k] = new SequencedReading(i + 1, new Reading($"env{ch / 4 + 1}/{names[ch % 4]}", ts, value, units[ch % 4], Quality.Good));
+                        rows[m][k] = new Row(i + 1, ch, ts.ToUnixTimeMilliseconds(), value);
+                    }
+
+                    messages[m] = ReadingBatchJson.Encode(new ReadingBatch(id, "s" + g.ToString(CultureInfo.InvariantCulture), sequenced));
+                    bytes += messages[m].Length;
+                }
+
+                list.Add(new GatewayLoad(id, Topics.Readings(id), messages, rows));
+            }
+
+            return new Load(list, (long)gateways * perGateway, bytes);
+        }
+    }
+}
