@@ -1,6 +1,7 @@
 using IocEdge.Aggregator.Api;
 using IocEdge.Aggregator.Broker;
 using IocEdge.Aggregator.Ingest;
+using IocEdge.Aggregator.Security;
 using IocEdge.Aggregator.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
@@ -41,6 +42,11 @@ public static class AggregatorHost
             return new ReadingStore(options.DatabasePath, sp.GetRequiredService<ILogger<ReadingStore>>(),
                 new TimestampPolicy(options.Timestamps));
         });
+        // Security and bounds (issue 15): MQTT accounts, their metrics, API keys and the policies "read" and "admin".
+        builder.Services.AddMetrics();
+        builder.Services.AddSingleton<SecurityMetrics>();
+        builder.Services.AddSingleton(sp => new CredentialStore(sp.GetRequiredService<IOptions<AggregatorOptions>>().Value.CredentialsPath));
+        builder.Services.AddApiKeys();
         builder.Services.AddSingleton<IngestPipeline>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<IngestPipeline>());
         builder.Services.AddSingleton<EmbeddedBroker>();
@@ -59,7 +65,12 @@ public static class AggregatorHost
         builder.WebHost.UseUrls(urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 
         var app = builder.Build();
-        app.MapIocApi();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        // One call protects every route (read scope; admin under /api/v1/admin; /healthz and / open): see Security/ApiKeys.cs.
+        var api = app.MapGroup(string.Empty).RequireApiKeys();
+        api.MapIocApi();
+        api.MapAdminApi();
         return app;
     }
 }
