@@ -34,6 +34,13 @@ public static class AggregatorMain
             return 0;
         }
 
+        if (args.Length > 0 && Security.SecurityCommands.Verbs.Contains(args[0]))
+        {
+            // Admin verbs (gateway-add, api-key-add, mosquitto-config...): Security/SecurityCommands.cs.
+            return Security.SecurityCommands.TryRun(args, AggregatorHost.CreateBuilder(args.Skip(1).Where(a => a.StartsWith('-')).ToArray()).Configuration,
+                Console.Out, Console.Error) ?? 64;
+        }
+
         var errors = ConfigCheck.CheckArguments(args).ToList();
         WebApplicationBuilder builder;
         try
