@@ -41,6 +41,9 @@ public sealed class TestAggregator : IAsyncDisposable
 
     public IReadingStore Store => _app!.Services.GetRequiredService<IReadingStore>();
 
+    /// <summary>The running host's services (security tests reach the credential store and the meter).</summary>
+    public IServiceProvider Services => _app!.Services;
+
     public static async Task<TestAggregator> StartAsync(string dataDirectory, Action<WebApplicationBuilder>? configure = null)
     {
         var a = new TestAggregator(dataDirectory, FreePort.Next(), FreePort.Next(), configure);
