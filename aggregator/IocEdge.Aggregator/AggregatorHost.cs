@@ -1,6 +1,7 @@
 using IocEdge.Aggregator.Api;
 using IocEdge.Aggregator.Broker;
 using IocEdge.Aggregator.Ingest;
+using IocEdge.Aggregator.Security;
 using IocEdge.Aggregator.Storage;
 using IocEdge.Aggregator.Storage.Postgres;
 using Microsoft.AspNetCore.Builder;
@@ -48,6 +49,11 @@ public static class AggregatorHost
         builder.Services.AddHostedService(sp => new PostgresRetention(sp.GetRequiredService<IReadingStore>() as PostgresReadingStore,
             TimeSpan.FromDays(sp.GetRequiredService<IOptions<StoreRetentionOptions>>().Value.RetainRawDays), sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<PostgresRetention>>()));
+        // Security and bounds (issue 15): MQTT accounts, their metrics, API keys and the policies "read" and "admin".
+        builder.Services.AddMetrics();
+        builder.Services.AddSingleton<SecurityMetrics>();
+        builder.Services.AddSingleton(sp => new CredentialStore(sp.GetRequiredService<IOptions<AggregatorOptions>>().Value.CredentialsPath));
+        builder.Services.AddApiKeys();
         builder.Services.AddSingleton<IngestPipeline>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<IngestPipeline>());
         builder.Services.AddIocApi();
@@ -85,7 +91,15 @@ public static class AggregatorHost
         builder.WebHost.UseUrls(urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 
         var app = builder.Build();
-        app.MapIocApi();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        // One call per route group protects every route (read scope; admin under /api/v1/admin; /healthz and / open):
+        // see Security/ApiKeys.cs.
+        var groups = app.MapIocApi();
+        groups.Read.RequireApiKeys();
+        groups.Admin.RequireApiKeys();
+        groups.Operations.RequireApiKeys();
+        app.MapGroup(string.Empty).RequireApiKeys().MapAdminApi();
         return app;
     }
 

@@ -34,6 +34,13 @@ public static class AggregatorMain
             return 0;
         }
 
+        if (args.Length > 0 && Security.SecurityCommands.Verbs.Contains(args[0]))
+        {
+            // Admin verbs (gateway-add, api-key-add, mosquitto-config...): Security/SecurityCommands.cs.
+            return Security.SecurityCommands.TryRun(args, AggregatorHost.CreateBuilder(args.Skip(1).Where(a => a.StartsWith('-')).ToArray()).Configuration,
+                Console.Out, Console.Error) ?? 64;
+        }
+
         var errors = ConfigCheck.CheckArguments(args).ToList();
         WebApplicationBuilder builder;
         try
@@ -62,43 +69,50 @@ public static class AggregatorMain
 
         // The host would log a start-up failure with its stack trace; the failures below are one line each instead.
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
-        var app = AggregatorHost.Finish(builder);
-        await using (app.ConfigureAwait(false))
+        WebApplication? app = null;
+        try
         {
-            try
+            // Building resolves some services (the store, through the API's metrics): its failures are start-up
+            // failures like the ones RunAsync reports, and get the same one line.
+            app = AggregatorHost.Finish(builder);
+            await app.RunAsync().ConfigureAwait(false);
+            return 0;
+        }
+        catch (Exception ex) when (Find<PortInUseException>(ex) is { } busy)
+        {
+            await Console.Error.WriteLineAsync($"{Name}: {busy.Message}").ConfigureAwait(false);
+            return ExitUnavailable;
+        }
+        catch (Exception ex) when (IsHttpPortInUse(ex))
+        {
+            await Console.Error.WriteLineAsync($"{Name}: HTTP: {ex.Message.TrimEnd('.')}: another program holds that port; " +
+                "stop it or set Aggregator:HttpUrls to a free port (such as --Aggregator:HttpUrls=http://0.0.0.0:8081).").ConfigureAwait(false);
+            return ExitUnavailable;
+        }
+        catch (Exception ex) when (Find<Storage.Postgres.StoreUnavailableException>(ex) is { } db)
+        {
+            // Its message names host:port/database and user, never the password.
+            await Console.Error.WriteLineAsync($"{Name}: cannot reach the store: {FirstLine(db.Message)}. Start the server or fix " +
+                "Aggregator:Store:ConnectionString (host, port, database, user, password).").ConfigureAwait(false);
+            return ExitUnavailable;
+        }
+        catch (Exception ex) when (ex is UnauthorizedAccessException or SqliteException or IOException)
+        {
+            await Console.Error.WriteLineAsync($"{Name}: cannot open the store: {ex.Message} Give Aggregator:DataDirectory a folder " +
+                "the service user can create and write (default /var/lib/iocedge-aggregator).").ConfigureAwait(false);
+            return ExitCantCreate;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // Not a problem a technician can fix from here: the whole exception, for the bug report.
+            await Console.Error.WriteLineAsync($"{Name}: stopped by an unexpected error: {ex}").ConfigureAwait(false);
+            return ExitSoftware;
+        }
+        finally
+        {
+            if (app is not null)
             {
-                await app.RunAsync().ConfigureAwait(false);
-                return 0;
-            }
-            catch (Exception ex) when (Find<PortInUseException>(ex) is { } busy)
-            {
-                await Console.Error.WriteLineAsync($"{Name}: {busy.Message}").ConfigureAwait(false);
-                return ExitUnavailable;
-            }
-            catch (Exception ex) when (IsHttpPortInUse(ex))
-            {
-                await Console.Error.WriteLineAsync($"{Name}: HTTP: {ex.Message.TrimEnd('.')}: another program holds that port; " +
-                    "stop it or set Aggregator:HttpUrls to a free port (such as --Aggregator:HttpUrls=http://0.0.0.0:8081).").ConfigureAwait(false);
-                return ExitUnavailable;
-            }
-            catch (Exception ex) when (Find<Storage.Postgres.StoreUnavailableException>(ex) is { } db)
-            {
-                // Its message names host:port/database and user, never the password.
-                await Console.Error.WriteLineAsync($"{Name}: cannot reach the store: {FirstLine(db.Message)}. Start the server or fix " +
-                    "Aggregator:Store:ConnectionString (host, port, database, user, password).").ConfigureAwait(false);
-                return ExitUnavailable;
-            }
-            catch (Exception ex) when (ex is UnauthorizedAccessException or SqliteException or IOException)
-            {
-                await Console.Error.WriteLineAsync($"{Name}: cannot open the store: {ex.Message} Give Aggregator:DataDirectory a folder " +
-                    "the service user can create and write (default /var/lib/iocedge-aggregator).").ConfigureAwait(false);
-                return ExitCantCreate;
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                // Not a problem a technician can fix from here: the whole exception, for the bug report.
-                await Console.Error.WriteLineAsync($"{Name}: stopped by an unexpected error: {ex}").ConfigureAwait(false);
-                return ExitSoftware;
+                await app.DisposeAsync().ConfigureAwait(false);
             }
         }
     }

@@ -24,6 +24,17 @@ public sealed class AggregatorOptions
     public ExternalBrokerOptions ExternalBroker { get; set; } = new();
     /// <summary>Which engine holds the readings (section "Aggregator:Store").</summary>
     public StoreOptions Store { get; set; } = new();
+    /// <summary>Bounds on what one message and one gateway may create (issue 15, "Bounds").</summary>
+    public BoundsOptions Bounds { get; set; } = new();
+
+    /// <summary>HTTP API keys (issue 15, "Security").</summary>
+    public ApiOptions Api { get; set; } = new();
+
+    /// <summary>The gateway and consumer MQTT accounts (hashed passwords), managed by <c>Security.CredentialStore</c>.</summary>
+    public string CredentialsPath => Path.Combine(DataDirectory, "credentials.json");
+
+    /// <summary>API keys created by the admin method (hashes only), managed by <c>Security.ApiKeyStore</c>.</summary>
+    public string ApiKeysPath => Path.Combine(DataDirectory, "api-keys.json");
 
     public string DatabasePath => Path.Combine(DataDirectory, "aggregator.db");
 }
@@ -37,10 +48,89 @@ public sealed class MqttBrokerOptions
     public string BindAddress { get; set; } = "0.0.0.0";
 
     /// <summary>
-    /// Messages the broker may queue for one slow subscriber before it drops the oldest (MQTTnet's default is 250, which
-    /// loses data under load: see ../shared/PEERS.md). Drops are counted in iocedge_broker_dropped_total.
+    /// Messages the broker may queue for one slow subscriber before it drops the oldest (default 1000, mosquitto's
+    /// max_queued_messages default). Ingest never waits on a subscriber (it happens in the publish interceptor), so
+    /// only observers lose messages, each counted (iocedge_broker_dropped_total, iocedge.mqtt.dropped). With at most
+    /// <see cref="MaxPacketSize"/> per message this bounds one subscriber's queue (README, memory budget). 1 to 1000000.
     /// </summary>
-    public int MaxPendingMessagesPerClient { get; set; } = 100_000;
+    public int MaxPendingMessagesPerClient { get; set; } = 1_000;
+
+    /// <summary>
+    /// <c>auto</c> (default): a user name and password are required as soon as the credentials file
+    /// (<see cref="AggregatorOptions.CredentialsPath"/>) holds an account, and anonymous clients are served (with a
+    /// warning at start-up) while it holds none; <c>password</c>: always required (no account: nobody connects);
+    /// <c>none</c>: anonymous, no topic rules (a closed test network only).
+    /// </summary>
+    public string Authentication { get; set; } = "auto";
+
+    /// <summary>
+    /// How long a new connection may take to send CONNECT before it is closed (default 10 s; MQTTnet's own default is
+    /// 100 s, which lets idle sockets pile up). Also the broker's timeout for any other single packet exchange.
+    /// 1 second to 5 minutes.
+    /// </summary>
+    public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// The largest MQTT packet accepted, in bytes (default 262144 = 256 KiB: a 1,000-reading JSON batch is about
+    /// 120 KiB). Advertised to MQTT 5 clients in the CONNACK (Maximum Packet Size, MQTT 5 §3.2.2.3.6); a larger PUBLISH
+    /// is refused with 0x95 (packet too large). 1024 bytes to 256 MiB (MQTT's own limit).
+    /// </summary>
+    public int MaxPacketSize { get; set; } = 256 * 1024;
+
+    /// <summary>The TLS listener (off unless <see cref="MqttTlsOptions.CertificatePath"/> is set).</summary>
+    public MqttTlsOptions Tls { get; set; } = new();
+}
+
+/// <summary>The embedded broker's TLS listener (MQTT over TLS, port 8883 by IANA registration).</summary>
+public sealed class MqttTlsOptions
+{
+    /// <summary>TLS port (8883 is MQTT-over-TLS's registered port; 0 picks a free one). Used only with a certificate.</summary>
+    public int Port { get; set; } = 8883;
+
+    /// <summary>The server certificate: a PFX/PKCS#12 file, or a PEM file (with <see cref="KeyPath"/> for its key if separate). Empty: no TLS listener.</summary>
+    public string CertificatePath { get; set; } = string.Empty;
+
+    /// <summary>The PEM private key of <see cref="CertificatePath"/> when it is not in the same file.</summary>
+    public string KeyPath { get; set; } = string.Empty;
+
+    /// <summary>The PFX password, if any.</summary>
+    public string CertificatePassword { get; set; } = string.Empty;
+
+    /// <summary>
+    /// A PEM file of the CA certificate(s) that sign gateway certificates. Set: mutual TLS, every TLS client must show a
+    /// certificate chaining to this CA, and its subject CN is its gateway id (no password needed). Empty: server-side TLS only.
+    /// </summary>
+    public string ClientCaPath { get; set; } = string.Empty;
+}
+
+/// <summary>Bounds on what one message and one gateway may create (refused with 0x97 quota exceeded beyond them, counted).</summary>
+public sealed class BoundsOptions
+{
+    /// <summary>Most readings in one message (default 10000: ten times a gateway's default batch). 1 to 1000000.</summary>
+    public int MaxReadingsPerMessage { get; set; } = 10_000;
+
+    /// <summary>Most channels one message may create (default 1000: a station has tens). 1 to 1000000.</summary>
+    public int MaxNewSeriesPerMessage { get; set; } = 1_000;
+
+    /// <summary>Most channels one gateway may have (default 5000; Bình Dương's IOC averages 29 per connection). 1 to 10000000.</summary>
+    public int MaxSeriesPerGateway { get; set; } = 5_000;
+}
+
+/// <summary>HTTP API authentication: X-Api-Key (or Authorization: Bearer) with scope read or admin.</summary>
+public sealed class ApiOptions
+{
+    /// <summary>
+    /// <c>auto</c> (default): keys are required as soon as one exists (configured below or created with
+    /// <c>ApiKeyStore.Create</c>), the API is open while none does (a first start, the demo); <c>key</c>: always
+    /// required; <c>none</c>: open.
+    /// </summary>
+    public string Authentication { get; set; } = "auto";
+
+    /// <summary>SHA-256 hashes (64 hex digits, ';'-separated) of keys with the read scope.</summary>
+    public string ReadKeyHashes { get; set; } = string.Empty;
+
+    /// <summary>SHA-256 hashes (64 hex digits, ';'-separated) of keys with the admin scope (admin includes read).</summary>
+    public string AdminKeyHashes { get; set; } = string.Empty;
 }
 
 /// <summary>
@@ -174,10 +264,12 @@ internal sealed class AggregatorOptionsValidator : IValidateOptions<AggregatorOp
             errors.Add($"Aggregator:Mqtt:BindAddress '{options.Mqtt.BindAddress}' is not an IP address: use 0.0.0.0 or 127.0.0.1.");
         }
 
-        if (options.Mqtt.MaxPendingMessagesPerClient < 1)
+        if (options.Mqtt.MaxPendingMessagesPerClient is < 1 or > 1_000_000)
         {
-            errors.Add("Aggregator:Mqtt:MaxPendingMessagesPerClient must be at least 1 (default 100000).");
+            errors.Add("Aggregator:Mqtt:MaxPendingMessagesPerClient must be 1-1000000 (default 1000).");
         }
+
+        Security.SecurityOptionsValidation.Validate(options, errors);
 
         if (options.Ingest.MaxReadingsPerCommit is < 1 or > 1_000_000)
         {

@@ -30,8 +30,24 @@ internal static partial class Log
     [LoggerMessage(1005, LogLevel.Error, "Could not store {Count} readings from {GatewayId}; the gateway keeps them and sends them again")]
     public static partial void StoreFailed(this ILogger logger, Exception exception, int count, string gatewayId);
 
-    [LoggerMessage(1006, LogLevel.Warning, "The broker dropped a message queued for client {ClientId} (slow subscriber)")]
-    public static partial void BrokerDropped(this ILogger logger, string clientId);
+    [LoggerMessage(1006, LogLevel.Warning, "The broker dropped the oldest message queued for client {ClientId} (slow subscriber, queue full: Aggregator:Mqtt:MaxPendingMessagesPerClient); {Suppressed} more were not logged in the minute before")]
+    public static partial void BrokerDropped(this ILogger logger, string clientId, long suppressed);
+
+    [LoggerMessage(1009, LogLevel.Warning,
+        "Refused the connection of client {ClientId} (user {UserName}) from {Endpoint}: {Reason}, {Detail}; {Suppressed} more like it were not logged in the minute before")]
+    public static partial void ConnectRefused(this ILogger logger, string clientId, string userName, string? endpoint, string reason, string detail, long suppressed);
+
+    [LoggerMessage(1010, LogLevel.Warning,
+        "Refused the subscription of client {ClientId} to {TopicFilter} (0x87 not authorized); {Suppressed} more like it were not logged in the minute before")]
+    public static partial void SubscriptionRefused(this ILogger logger, string clientId, string topicFilter, long suppressed);
+
+    [LoggerMessage(1011, LogLevel.Warning,
+        "MQTT clients connect without a password: {CredentialsPath} holds no account (Aggregator:Mqtt:Authentication=auto). Provision gateways to close the broker to anonymous clients")]
+    public static partial void BrokerAnonymous(this ILogger logger, string credentialsPath);
+
+    [LoggerMessage(3002, LogLevel.Warning,
+        "The HTTP API is open to anyone: no API key exists (Aggregator:Api:Authentication=auto). Create one to require keys")]
+    public static partial void ApiOpen(this ILogger logger);
 
     [LoggerMessage(2001, LogLevel.Information, "Store opened at {Path}")]
     public static partial void StoreOpened(this ILogger logger, string path);

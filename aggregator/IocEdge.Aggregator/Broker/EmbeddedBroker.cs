@@ -1,12 +1,17 @@
 using System.Net;
 using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
 using IocEdge.Aggregator.Ingest;
+using IocEdge.Aggregator.Security;
+using IocEdge.Aggregator.Storage;
 using IocEdge.Protocols.Compact;
 using IocEdge.Protocols.Mqtt;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using MQTTnet.Formatter;
+using MQTTnet.Packets;
 using MQTTnet.Protocol;
 using MQTTnet.Server;
 
@@ -20,6 +25,11 @@ namespace IocEdge.Aggregator.Broker;
 /// (0x90 topic, 0x99 payload, 0x83 retained readings), counted per reason and logged (rate-limited by
 /// <see cref="LogLimiter"/>); an MQTT 3.1.1 client, whose PUBACK cannot carry a reason, has its connection closed
 /// instead, and so has every client when the store fails. Nothing is acknowledged as a success without being stored.
+/// <para>Security (issue 15): each CONNECT is authenticated against <see cref="CredentialStore"/> (or a client
+/// certificate on the mutual-TLS listener) and held to <see cref="MqttAccess"/>: client id = gateway id, publish and
+/// subscribe only under <c>iocedge/v1/{id}/</c>, readers subscribe only. Bounds: CONNECT timeout, maximum packet size,
+/// readings and new series per message and per gateway (<see cref="SeriesBudget"/>), a bounded queue per subscriber
+/// (oldest dropped, counted). Refusals are counted in <see cref="SecurityMetrics"/>.</para>
 /// </summary>
 public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable
 {
@@ -29,11 +39,18 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ILogger<EmbeddedBroker> _logger;
     private const string ProtocolKey = "iocedge.protocol";
+    private const string AccountKey = "iocedge.account";
+    private const string GatewayKey = "iocedge.gateway";
     private readonly LogLimiter _logLimiter;
+    private readonly CredentialStore _credentials;
+    private readonly SecurityMetrics _security;
+    private readonly SeriesBudget _series;
+    private readonly MqttAuthMode _authMode;
+    private X509Certificate2Collection? _clientCa;
     private MqttServer? _server;
 
     public EmbeddedBroker(IOptions<AggregatorOptions> options, IngestPipeline ingest, IngestMetrics metrics, TimeProvider time,
-        ILogger<EmbeddedBroker> logger)
+        ILogger<EmbeddedBroker> logger, CredentialStore credentials, SecurityMetrics security, IReadingStore store)
     {
         ArgumentNullException.ThrowIfNull(options);
         _options = options.Value;
@@ -42,31 +59,65 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable
         _time = time;
         _logger = logger;
         _logLimiter = new LogLimiter(time);
+        _credentials = credentials;
+        _security = security;
+        _series = new SeriesBudget(store, _options.Bounds);
+        _authMode = MqttAuthModes.TryParse(_options.Mqtt.Authentication, out var mode) ? mode : MqttAuthMode.Password;
     }
 
     /// <summary>The port the broker listens on (the configured one, or the one picked when configured as 0).</summary>
     public int Port { get; private set; }
 
+    /// <summary>The TLS port (0 when there is no TLS listener).</summary>
+    public int TlsPort { get; private set; }
+
+    /// <summary>
+    /// True when CONNECTs must authenticate now: <c>password</c>, or <c>auto</c> once an account exists or mutual TLS is
+    /// configured. Re-evaluated on every CONNECT, so the first provisioned gateway closes the broker to anonymous clients.
+    /// </summary>
+    public bool AuthenticationRequired => _authMode switch
+    {
+        MqttAuthMode.None => false,
+        MqttAuthMode.Password => true,
+        _ => _clientCa is not null || _credentials.HasAccounts,
+    };
+
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var port = _options.Mqtt.Port == 0 ? PickFreePort() : _options.Mqtt.Port;
         var bind = IPAddress.Parse(_options.Mqtt.BindAddress);
-        var serverOptions = new MqttServerOptionsBuilder()
+        var builder = new MqttServerOptionsBuilder()
             .WithDefaultEndpoint()
             // Bind exactly the configured address: MQTTnet also opens [::] unless the other family is set to None.
             .WithDefaultEndpointBoundIPAddress(bind.AddressFamily == AddressFamily.InterNetwork ? bind : IPAddress.None)
             .WithDefaultEndpointBoundIPV6Address(bind.AddressFamily == AddressFamily.InterNetworkV6 ? bind : IPAddress.None)
             .WithDefaultEndpointPort(port)
             .WithMaxPendingMessagesPerClient(_options.Mqtt.MaxPendingMessagesPerClient)
-            .Build();
-        _server = new MqttServerFactory().CreateMqttServer(serverOptions);
+            // Telegraf's lesson: a bounded queue drops the oldest and counts it (iocedge.mqtt.dropped), never silently.
+            .WithPendingMessagesOverflowStrategy(MqttPendingMessagesOverflowStrategy.DropOldestQueuedMessage)
+            // A socket that never sends CONNECT is closed after this (MQTTnet's default is 100 s).
+            .WithDefaultCommunicationTimeout(_options.Mqtt.ConnectTimeout);
+        var tlsPort = ConfigureTls(builder, bind);
+        _server = new MqttServerFactory().CreateMqttServer(builder.Build());
+        _server.ValidatingConnectionAsync += OnValidatingConnectionAsync;
+        _server.InterceptingSubscriptionAsync += OnSubscribingAsync;
+        _server.InterceptingOutboundPacketAsync += e =>
+        {
+            // MQTT 5 §3.2.2.3.6: tell the client the largest packet we accept, so a compliant client never sends more.
+            if (e.Packet is MqttConnAckPacket ack)
+            {
+                ack.MaximumPacketSize = (uint)_options.Mqtt.MaxPacketSize;
+            }
+
+            return Task.CompletedTask;
+        };
         _server.InterceptingPublishAsync += OnPublishAsync;
         _server.ClientConnectedAsync += e =>
         {
             // Remembered for the session: a refusal is told to an MQTT 5 client by reason code, to an older one by
             // closing its connection (contract §6).
             e.SessionItems[ProtocolKey] = e.ProtocolVersion;
-            _logger.GatewayConnected(e.ClientId, e.RemoteEndPoint?.ToString());
+            _logger.GatewayConnected(Bounded.Text(e.ClientId), e.RemoteEndPoint?.ToString());
             return Task.CompletedTask;
         };
         _server.ClientDisconnectedAsync += OnDisconnectedAsync;
@@ -75,7 +126,11 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable
             if (e.IsDropped)
             {
                 _metrics.Dropped();
-                _logger.BrokerDropped(e.ReceiverClientId);
+                _security.Dropped();
+                if (_logLimiter.TryEnter(Bounded.Text(e.ReceiverClientId), "dropped", out var suppressed))
+                {
+                    _logger.BrokerDropped(Bounded.Text(e.ReceiverClientId), suppressed);
+                }
             }
 
             return Task.CompletedTask;
@@ -90,7 +145,121 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable
                 "stop it or set Aggregator:Mqtt:Port to a free port (such as --Aggregator:Mqtt:Port=1884).", ex);
         }
         Port = port;
+        TlsPort = tlsPort;
         _logger.BrokerListening(bind.ToString(), port);
+        if (!AuthenticationRequired)
+        {
+            _logger.BrokerAnonymous(_options.CredentialsPath);
+        }
+    }
+
+    private int ConfigureTls(MqttServerOptionsBuilder builder, IPAddress bind)
+    {
+        var tls = _options.Mqtt.Tls;
+        if (string.IsNullOrEmpty(tls.CertificatePath))
+        {
+            return 0;
+        }
+
+        var certificate = TlsCertificates.LoadServerCertificate(tls.CertificatePath, tls.KeyPath, tls.CertificatePassword);
+        var port = tls.Port == 0 ? PickFreePort() : tls.Port;
+        builder.WithEncryptedEndpoint()
+            .WithEncryptedEndpointBoundIPAddress(bind.AddressFamily == AddressFamily.InterNetwork ? bind : IPAddress.None)
+            .WithEncryptedEndpointBoundIPV6Address(bind.AddressFamily == AddressFamily.InterNetworkV6 ? bind : IPAddress.None)
+            .WithEncryptedEndpointPort(port)
+            .WithEncryptionCertificate(certificate.Export(X509ContentType.Pfx))
+            .WithEncryptionSslProtocol(System.Security.Authentication.SslProtocols.Tls12 | System.Security.Authentication.SslProtocols.Tls13);
+        if (!string.IsNullOrEmpty(tls.ClientCaPath))
+        {
+            _clientCa = TlsCertificates.LoadCaBundle(tls.ClientCaPath);
+            var ca = _clientCa;
+            builder.WithClientCertificate((_, cert, _, _) => TlsCertificates.ChainsTo(cert, ca));
+        }
+
+        return port;
+    }
+
+    private async Task OnValidatingConnectionAsync(ValidatingConnectionEventArgs e)
+    {
+        if (!AuthenticationRequired)
+        {
+            return;
+        }
+
+        MqttAccount? account;
+        if (_clientCa is not null && e.ChannelAdapter.ClientCertificate is { } certificate)
+        {
+            // Mutual TLS (the certificate chained to our CA in the handshake): the subject CN is the gateway id.
+            var cn = certificate.GetNameInfo(X509NameType.SimpleName, forIssuer: false);
+            if (!Identifiers.IsValidGatewayId(cn) || (!string.IsNullOrEmpty(e.UserName) && e.UserName != cn))
+            {
+                RefuseConnect(e, MqttConnectReasonCode.NotAuthorized, SecurityMetrics.Reasons.Certificate,
+                    "the client certificate's CN is not a gateway id, or the user name differs from it");
+                return;
+            }
+
+            account = new MqttAccount(cn, MqttRole.Gateway, string.Empty);
+        }
+        else if (string.IsNullOrEmpty(e.UserName))
+        {
+            RefuseConnect(e, MqttConnectReasonCode.NotAuthorized, SecurityMetrics.Reasons.Anonymous,
+                "anonymous clients are not served: connect with the gateway's user name and password");
+            return;
+        }
+        else
+        {
+            account = await _credentials.VerifyAsync(e.UserName, Encoding.UTF8.GetBytes(e.Password ?? string.Empty)).ConfigureAwait(false);
+            if (account is null)
+            {
+                RefuseConnect(e, MqttConnectReasonCode.BadUserNameOrPassword, SecurityMetrics.Reasons.BadCredentials,
+                    "unknown user name or wrong password");
+                return;
+            }
+        }
+
+        if (!MqttAccess.ClientIdAllowed(account, e.ClientId))
+        {
+            RefuseConnect(e, MqttConnectReasonCode.ClientIdentifierNotValid, SecurityMetrics.Reasons.ClientId,
+                account.Role == MqttRole.Gateway ? "a gateway's client id must be its gateway id (contract §1)" : "a reader's client id must be its user name or start with it and '.'");
+            return;
+        }
+
+        e.SessionItems[AccountKey] = account;
+    }
+
+    private void RefuseConnect(ValidatingConnectionEventArgs e, MqttConnectReasonCode code, string reason, string detail)
+    {
+        e.ReasonCode = code;
+        _security.MqttRefused("connect", reason);
+        var who = Bounded.Text(e.UserName ?? string.Empty, 64) + "/" + Bounded.Text(e.ClientId, 64);
+        if (_logLimiter.TryEnter(who, reason, out var suppressed))
+        {
+            // The password is never logged; the user name and client id are capped.
+            _logger.ConnectRefused(Bounded.Text(e.ClientId, 64), Bounded.Text(e.UserName ?? string.Empty, 64), e.RemoteEndPoint?.ToString(),
+                reason, detail, suppressed);
+        }
+    }
+
+    private Task OnSubscribingAsync(InterceptingSubscriptionEventArgs e)
+    {
+        if (e.SessionItems[AccountKey] is not MqttAccount account)
+        {
+            return Task.CompletedTask; // anonymous mode (Authentication none, or auto before the first account)
+        }
+
+        var filter = e.TopicFilter.Topic ?? string.Empty;
+        if (!MqttAccess.MaySubscribe(account, filter))
+        {
+            e.ProcessSubscription = false;
+            e.Response.ReasonCode = MqttSubscribeReasonCode.NotAuthorized; // SUBACK 0x87, MQTT 5 §3.9.3
+            _security.MqttRefused("subscribe", SecurityMetrics.Reasons.NotAuthorized);
+            if (_logLimiter.TryEnter(Bounded.Text(e.ClientId), "subscribe", out var suppressed))
+            {
+                _logger.SubscriptionRefused(Bounded.Text(e.ClientId), Bounded.Text(filter), suppressed);
+            }
+        }
+
+        return Task.CompletedTask;
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
@@ -115,9 +284,28 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable
     {
         var message = e.ApplicationMessage;
         var topic = message.Topic ?? string.Empty;
+        if (message.Payload.Length + topic.Length > _options.Mqtt.MaxPacketSize)
+        {
+            // MQTT 5 §3.2.2.3.6 would DISCONNECT 0x95, which no PUBACK can carry; 0x97 (quota exceeded) keeps the
+            // connection, so the sender keeps the message and every other reading of it keeps flowing.
+            RefuseBound(e, topic, SecurityMetrics.Reasons.TooLarge,
+                $"packet of {message.Payload.Length + topic.Length} bytes; this broker accepts at most {_options.Mqtt.MaxPacketSize} (Aggregator:Mqtt:MaxPacketSize, advertised in the CONNACK)");
+            return;
+        }
+
         if (IngestRules.CheckTopic(topic, out var gatewayId, out var kind) is { } topicRefusal)
         {
             Refuse(e, topic, topicRefusal);
+            return;
+        }
+
+        if (e.SessionItems[AccountKey] is MqttAccount account && !MqttAccess.MayPublish(account, topic))
+        {
+            // The seq hijack (issue 15): only gateway X may publish X's stream, so a rogue's seqs never turn X's real
+            // readings into "duplicates" that X would then delete from its outbox.
+            _security.MqttRefused("publish", SecurityMetrics.Reasons.NotAuthorized);
+            Refuse(e, topic, new Refusal(SecurityMetrics.Reasons.NotAuthorized, MqttPubAckReasonCode.NotAuthorized,
+                account.Role == MqttRole.Reader ? "a reader account may not publish" : $"{account.UserName} may publish only under iocedge/v1/{account.UserName}/"));
             return;
         }
 
@@ -161,6 +349,7 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable
 
                 // Contract §5: the optional periodic health object, kept as received and served as the gateway's current health.
                 await _ingest.SubmitStatusAsync(status!, e.CancellationToken, StatusHealth.Extract(bytes)).ConfigureAwait(false);
+                e.SessionItems[GatewayKey] = gatewayId;
                 return;
             }
 
@@ -183,15 +372,22 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable
                 return;
             }
 
+            if (_series.Admit(batch!) is { } bound)
+            {
+                RefuseBound(e, topic, bound.Reason, bound.Detail);
+                return;
+            }
+
             await _ingest.SubmitAsync(batch!, e.CancellationToken).ConfigureAwait(false);
+            e.SessionItems[GatewayKey] = gatewayId;
             _metrics.Accepted(payloadKind);
             if (message.QualityOfServiceLevel == MqttQualityOfServiceLevel.AtMostOnce)
             {
                 // Stored, but QoS 0 has no PUBACK: the sender cannot know (contract §1 asks QoS 1). Counted and logged.
                 _metrics.UnacknowledgedMessage();
-                if (_logLimiter.TryEnter(e.ClientId, "qos0", out var suppressed))
+                if (_logLimiter.TryEnter(Bounded.Text(e.ClientId), "qos0", out var suppressed))
                 {
-                    _logger.UnacknowledgedReadings(e.ClientId, topic, suppressed);
+                    _logger.UnacknowledgedReadings(Bounded.Text(e.ClientId), Bounded.Text(topic), suppressed);
                 }
             }
         }
@@ -202,7 +398,7 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable
             // the socket closes) keeps the message and resends it after reconnecting.
             e.ProcessPublish = false;
             e.Response.ReasonCode = MqttPubAckReasonCode.UnspecifiedError;
-            e.Response.ReasonString = "not stored: " + ex.Message;
+            e.Response.ReasonString = "not stored: " + Bounded.Text(ex.Message);
             e.CloseConnection = true;
         }
     }
@@ -217,26 +413,37 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable
         Refuse(e, topic, refusal);
     }
 
-    private void Refuse(InterceptingPublishEventArgs e, string topic, Refusal refusal)
+    private void RefuseBound(InterceptingPublishEventArgs e, string topic, string reason, string detail)
     {
-        _metrics.Reject(refusal.Reason);
-        if (_logLimiter.TryEnter(e.ClientId, refusal.Reason, out var suppressed))
+        _security.MqttRefused("publish", reason);
+        Refuse(e, topic, new Refusal(reason, MqttPubAckReasonCode.QuotaExceeded, detail), counted: true);
+    }
+
+    private void Refuse(InterceptingPublishEventArgs e, string topic, Refusal refusal, bool counted = false)
+    {
+        if (!counted && !refusal.Reason.Equals(SecurityMetrics.Reasons.NotAuthorized, StringComparison.Ordinal))
         {
-            _logger.MessageRefused(e.ClientId, topic.Length > 200 ? topic[..200] + "..." : topic, refusal.Reason, (int)refusal.Code,
-                refusal.Detail, suppressed);
+            _metrics.Reject(refusal.Reason);
+        }
+
+        var clientId = Bounded.Text(e.ClientId);
+        var detail = Bounded.Text(refusal.Detail, 256);
+        if (_logLimiter.TryEnter(clientId, refusal.Reason, out var suppressed))
+        {
+            _logger.MessageRefused(clientId, Bounded.Text(topic), refusal.Reason, (int)refusal.Code, detail, suppressed);
         }
 
         e.ProcessPublish = false;
         e.Response.ReasonCode = refusal.Code;
-        e.Response.ReasonString = refusal.Detail;
+        e.Response.ReasonString = detail;
         if (e.ApplicationMessage.QualityOfServiceLevel != MqttQualityOfServiceLevel.AtMostOnce &&
             (!e.SessionItems.Contains(ProtocolKey) || e.SessionItems[ProtocolKey] is not MqttProtocolVersion.V500))
         {
             // An MQTT 3.1.1 PUBACK has no reason code: it can only say "stored". Closing the connection instead (no
             // PUBACK) makes the sender keep the message and resend it, which is visible, rather than delete it.
-            if (_logLimiter.TryEnter(e.ClientId, "old_protocol", out _))
+            if (_logLimiter.TryEnter(clientId, "old_protocol", out _))
             {
-                _logger.ClosingOldProtocolClient(e.ClientId, e.SessionItems[ProtocolKey]?.ToString() ?? "unknown");
+                _logger.ClosingOldProtocolClient(clientId, e.SessionItems[ProtocolKey]?.ToString() ?? "unknown");
             }
 
             e.CloseConnection = true;
@@ -245,7 +452,11 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable
 
     private async Task OnDisconnectedAsync(ClientDisconnectedEventArgs e)
     {
-        if (!Identifiers.IsValidGatewayId(e.ClientId))
+        // Only a client that is a gateway (authenticated as one, or, anonymous, one that had a message accepted) gets a
+        // row in gateways: a flood of client ids that never published leaves nothing behind.
+        var isGateway = e.SessionItems[AccountKey] is MqttAccount { Role: MqttRole.Gateway } ||
+                        e.SessionItems[GatewayKey] is string published && published == e.ClientId;
+        if (!Identifiers.IsValidGatewayId(e.ClientId) || !isGateway)
         {
             return;
         }

@@ -1,0 +1,133 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text.Json;
+using IocEdge.Aggregator.Security;
+using IocEdge.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using MQTTnet;
+
+namespace IocEdge.Aggregator.Tests;
+
+/// <summary>Issue 15, "Security": HTTP API keys with scopes read and admin, hashed at rest; 401 and 403 counted.</summary>
+[Trait(Traits.Category, Traits.Integration)]
+[Trait(Traits.Acceptance, "aggregator")]
+public sealed class ApiKeyTests : IAsyncLifetime
+{
+    private readonly TempDirectory _dir = new("aggregator-keys");
+    private TestAggregator _aggregator = null!;
+    private MetricRecorder _metrics = null!;
+    private string _read = null!;
+    private string _admin = null!;
+
+    public async Task InitializeAsync()
+    {
+        var keys = new ApiKeyStore(Options.Create(new AggregatorOptions { DataDirectory = _dir.Path }));
+        _read = keys.Create(ApiScopes.Read, "ioc");
+        _admin = keys.Create(ApiScopes.Admin, "ops");
+        _aggregator = await TestAggregator.StartAsync(_dir.Path);
+        _metrics = new MetricRecorder(_aggregator.Services.GetRequiredService<SecurityMetrics>().Meter);
+    }
+
+    public async Task DisposeAsync()
+    {
+        _metrics.Dispose();
+        await _aggregator.DisposeAsync();
+        _dir.Dispose();
+    }
+
+    private async Task<HttpStatusCode> GetAsync(string path, string? key, bool bearer = false)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(path, UriKind.Relative));
+        if (key is not null)
+        {
+            if (bearer)
+            {
+                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+            }
+            else
+            {
+                request.Headers.Add("X-Api-Key", key);
+            }
+        }
+
+        using var response = await _aggregator.Http.SendAsync(request);
+        return response.StatusCode;
+    }
+
+    private async Task<(HttpStatusCode Status, string Body)> PostAsync(string path, string? key)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(path, UriKind.Relative));
+        if (key is not null)
+        {
+            request.Headers.Add("X-Api-Key", key);
+        }
+
+        using var response = await _aggregator.Http.SendAsync(request);
+        return (response.StatusCode, await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task Without_a_key_the_api_answers_401_and_with_a_read_key_200_while_healthz_stays_open()
+    {
+        Assert.Equal(HttpStatusCode.Unauthorized, await GetAsync("/api/v1/latest", null));
+        Assert.Equal(HttpStatusCode.Unauthorized, await GetAsync("/api/v1/gateways", "iek_not-a-key"));
+        Assert.Equal(HttpStatusCode.Unauthorized, await GetAsync("/metrics", null));
+        Assert.Equal(HttpStatusCode.OK, await GetAsync("/api/v1/latest", _read));
+        Assert.Equal(HttpStatusCode.OK, await GetAsync("/api/v1/gateways", _read, bearer: true));
+        Assert.Equal(HttpStatusCode.OK, await GetAsync("/metrics", _read));
+        Assert.Equal(HttpStatusCode.OK, await GetAsync("/api/v1/latest", _admin));
+        Assert.Equal(HttpStatusCode.OK, await GetAsync("/healthz", null)); // liveness for systemd/load balancers
+
+        Assert.Equal(2, _metrics.Sum("iocedge.http.refusals", "reason=no_key"));
+        Assert.Equal(1, _metrics.Sum("iocedge.http.refusals", "reason=bad_key"));
+        // Hashed at rest: the key file holds no key.
+        var file = await File.ReadAllTextAsync(Path.Combine(_dir.Path, "api-keys.json"));
+        Assert.DoesNotContain(_read, file, StringComparison.Ordinal);
+        Assert.Contains(ApiKeyStore.HashOf(_read), file, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_read_key_on_an_admin_route_is_403_and_an_admin_key_provisions_a_gateway_that_can_then_connect()
+    {
+        Assert.Equal(HttpStatusCode.Unauthorized, (await PostAsync("/api/v1/admin/gateways/gw-new/credentials", null)).Status);
+        Assert.Equal(HttpStatusCode.Forbidden, (await PostAsync("/api/v1/admin/gateways/gw-new/credentials", _read)).Status);
+        Assert.Equal(1, _metrics.Sum("iocedge.http.refusals", "reason=scope"));
+
+        var (status, body) = await PostAsync("/api/v1/admin/gateways/gw-new/credentials", _admin);
+        Assert.Equal(HttpStatusCode.OK, status);
+        var password = JsonDocument.Parse(body).RootElement.GetProperty("password").GetString();
+
+        using var client = new MqttClientFactory().CreateMqttClient();
+        var connected = await client.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", _aggregator.MqttPort)
+            .WithClientId("gw-new").WithCredentials("gw-new", password).Build());
+        Assert.Equal(MqttClientConnectResultCode.Success, connected.ResultCode);
+    }
+}
+
+/// <summary>With no key at all (a first start, the demo), reads are open and admin routes are not.</summary>
+[Trait(Traits.Category, Traits.Integration)]
+[Trait(Traits.Acceptance, "aggregator")]
+public sealed class ApiWithoutKeysTests : IAsyncLifetime
+{
+    private readonly TempDirectory _dir = new("aggregator-nokeys");
+    private TestAggregator _aggregator = null!;
+
+    public async Task InitializeAsync() => _aggregator = await TestAggregator.StartAsync(_dir.Path);
+
+    public async Task DisposeAsync()
+    {
+        await _aggregator.DisposeAsync();
+        _dir.Dispose();
+    }
+
+    [Fact]
+    public async Task Reads_are_open_but_admin_routes_need_a_key()
+    {
+        using var latest = await _aggregator.Http.GetAsync(new Uri("/api/v1/latest", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.OK, latest.StatusCode);
+        using var admin = await _aggregator.Http.PostAsync(new Uri("/api/v1/admin/api-keys?scope=admin", UriKind.Relative), null);
+        Assert.Equal(HttpStatusCode.Unauthorized, admin.StatusCode);
+        Assert.False(File.Exists(Path.Combine(_dir.Path, "api-keys.json")));
+    }
+}
