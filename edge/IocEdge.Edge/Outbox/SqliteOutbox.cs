@@ -56,6 +56,8 @@ public sealed class SqliteOutbox : IDisposable
     private readonly HashSet<string> _droppedDirty = new(StringComparer.Ordinal);
     private long _count;
     private long _unappliedAckRows;
+    private long _unappliedSince;
+    private long _appliedInInsert;
     private long _lastSequence;
     private long _invalidated;
     private long _deadLettered;
@@ -217,7 +219,8 @@ public sealed class SqliteOutbox : IDisposable
                 TryCorrectClock();
             }
 
-            ApplyUnappliedAcks();
+            // Pending acknowledgements are applied inside the insert's own transaction (one WAL commit per cycle,
+            // not two); see Insert.
             EnforceBounds(normalised.Length);
             if (_ram.Count > 0)
             {
@@ -470,25 +473,55 @@ public sealed class SqliteOutbox : IDisposable
         var runs = Runs(readings);
         lock (_lock)
         {
-            ApplyUnappliedAcks();
-            // room 0: a full card only checkpoints before the retry; evicting here could remove the very rows being
-            // acknowledged (counted as evicted) or others the sender still waits for.
-            if (TryWrite("acknowledge", tx => DeleteRuns(runs, tx), 0, out var removed))
+            if (_unappliedAcks.Count == 0)
             {
-                _count -= removed;
-                if (_count == 0)
+                _unappliedSince = _time.GetTimestamp();
+            }
+
+            AddUnapplied(runs, readings.Count);
+            // Deferred: the delete rides in the next Append's transaction (one fsync'd commit per poll cycle instead
+            // of two: the card's main wear). Applied here, in its own commit, only when no append came for
+            // AckDeferLimit (a drain with the sampler idle) or when many rows wait; then an empty outbox also
+            // checkpoints, so an idle gateway leaves no WAL behind.
+            if (_unappliedAckRows >= AckDeferMaxRows || _time.GetElapsedTime(_unappliedSince) >= AckDeferLimit)
+            {
+                ApplyUnappliedAcks();
+                if (_unappliedAcks.Count == 0 && _count == 0)
                 {
                     TryCheckpoint();
                 }
             }
-            else
-            {
-                _unappliedAcks.AddRange(runs);
-                _unappliedAckRows += readings.Count;
-            }
 
             MaybeCheckpoint();
         }
+    }
+
+    /// <summary>Longest time (monotonic clock) an acknowledgement waits in RAM for the next append's transaction
+    /// before it gets a commit of its own. A power cut in that window only makes the aggregator receive those readings
+    /// again (contract §4.1: it stores each once).</summary>
+    public static readonly TimeSpan AckDeferLimit = TimeSpan.FromSeconds(5);
+
+    /// <summary>Most acknowledged readings kept waiting in RAM for the next append (a fast drain applies them in
+    /// commits of this size).</summary>
+    public const int AckDeferMaxRows = 10_000;
+
+    /// <summary>Adds acknowledged runs to the pending list, merging a run that touches the last one (acknowledgements
+    /// mostly arrive in sequence order, so the list stays a few runs long).</summary>
+    private void AddUnapplied(List<(long From, long To)> runs, int rows)
+    {
+        foreach (var run in runs)
+        {
+            if (_unappliedAcks.Count > 0 && _unappliedAcks[^1] is var last && run.From <= last.To + 1 && run.To >= last.From - 1)
+            {
+                _unappliedAcks[^1] = (Math.Min(last.From, run.From), Math.Max(last.To, run.To));
+            }
+            else
+            {
+                _unappliedAcks.Add(run);
+            }
+        }
+
+        _unappliedAckRows += rows;
     }
 
     /// <summary>
@@ -539,8 +572,7 @@ public sealed class SqliteOutbox : IDisposable
             }
             else
             {
-                _unappliedAcks.AddRange(runs);
-                _unappliedAckRows += readings.Count;
+                AddUnapplied(runs, readings.Count);
                 AddDropped("dead_letter_unstored", readings.Count);
             }
         }
@@ -615,6 +647,8 @@ public sealed class SqliteOutbox : IDisposable
 
     private long Insert(Reading[] readings, bool trusted, SqliteTransaction tx)
     {
+        // Acknowledged rows first, in the same transaction: one commit per cycle (see Acknowledge).
+        _appliedInInsert = _unappliedAcks.Count > 0 ? DeleteRuns(_unappliedAcks, tx) : 0;
         _insert.Transaction = tx;
         var ps = _insert.Parameters;
         foreach (var r in readings)
@@ -651,6 +685,13 @@ public sealed class SqliteOutbox : IDisposable
     private void AfterInsert(long last, int n, bool trusted)
     {
         _count += n;
+        if (_unappliedAcks.Count > 0)
+        {
+            _count -= _appliedInInsert;
+            _unappliedAcks.Clear();
+            _unappliedAckRows = 0;
+        }
+
         _lastSequence = last;
         _droppedDirty.Clear();
         if (!trusted)
