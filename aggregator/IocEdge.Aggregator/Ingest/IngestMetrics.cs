@@ -78,6 +78,7 @@ public sealed class IngestMetrics
         Add(gateway, TimestampStatus.Future, result.Future);
         Add(gateway, TimestampStatus.TooOld, result.TooOld);
         Add(gateway, TimestampStatus.BeforeEpoch, result.BeforeEpoch);
+        Add(gateway, TimestampStatus.ClockUntrusted, result.ClockUntrusted);
     }
 
     internal void StoreFailure() => Interlocked.Increment(ref _storeFailures);

@@ -9,10 +9,10 @@ namespace IocEdge.Aggregator.Storage;
 /// What one commit did with the readings it was given. <paramref name="Future"/>, <paramref name="TooOld"/> and
 /// <paramref name="BeforeEpoch"/> count the stored readings whose device timestamp was flagged (contract §4.3).
 /// </summary>
-public readonly record struct StoreResult(int Stored, int Duplicates, int Future = 0, int TooOld = 0, int BeforeEpoch = 0);
+public readonly record struct StoreResult(int Stored, int Duplicates, int Future = 0, int TooOld = 0, int BeforeEpoch = 0, int ClockUntrusted = 0);
 
 /// <summary>Per gateway, how many stored readings (and status messages) carried a flagged device timestamp (contract §4.3).</summary>
-public sealed record TimestampCounts(long Future, long TooOld, long BeforeEpoch);
+public sealed record TimestampCounts(long Future, long TooOld, long BeforeEpoch, long ClockUntrusted = 0);
 
 /// <summary>One stored reading as the history API shows it.</summary>
 public sealed record StoredReading(long Sequence, DateTimeOffset Timestamp, double? Value, string Unit, Quality Quality,
@@ -85,6 +85,7 @@ public sealed class ReadingStore : IReadingStore
             ts_future INTEGER NOT NULL DEFAULT 0,
             ts_too_old INTEGER NOT NULL DEFAULT 0,
             ts_before_epoch INTEGER NOT NULL DEFAULT 0,
+            ts_clock_untrusted INTEGER NOT NULL DEFAULT 0,
             health TEXT,
             health_at INTEGER);
         """;
@@ -96,6 +97,7 @@ public sealed class ReadingStore : IReadingStore
         ("gateways", "ts_future", "INTEGER NOT NULL DEFAULT 0"),
         ("gateways", "ts_too_old", "INTEGER NOT NULL DEFAULT 0"),
         ("gateways", "ts_before_epoch", "INTEGER NOT NULL DEFAULT 0"),
+        ("gateways", "ts_clock_untrusted", "INTEGER NOT NULL DEFAULT 0"),
         ("gateways", "health", "TEXT"),
         ("gateways", "health_at", "INTEGER"),
     ];
@@ -185,12 +187,18 @@ public sealed class ReadingStore : IReadingStore
                 var batch = batches[b];
                 var streamId = StreamId(batch.GatewayId, batch.StreamId, tx);
                 int stored = 0, duplicates = 0;
-                var flagged = new int[4];
-                foreach (var (seq, r) in batch.Readings)
+                var flagged = new int[5];
+                foreach (var sr in batch.Readings)
                 {
+                    var (seq, r) = sr;
                     var seriesId = SeriesId(batch.GatewayId, r.Channel, r.Unit, tx);
                     var ts = r.Timestamp.ToUnixTimeMilliseconds();
                     var tsStatus = _timestamps.Classify(r.Timestamp, receivedAt);
+                    if (tsStatus == TimestampStatus.Ok && sr.ClockUntrusted)
+                    {
+                        tsStatus = TimestampStatus.ClockUntrusted; // §4.4: the gateway says its clock was wrong
+                    }
+
                     object value = r.Value is { } v ? v : DBNull.Value;
                     var ps = _insertReading.Parameters;
                     ps[0].Value = streamId;
@@ -224,11 +232,12 @@ public sealed class ReadingStore : IReadingStore
                 using var gw = _writer.CreateCommand();
                 gw.Transaction = tx;
                 gw.CommandText = """
-                    INSERT INTO gateways(gateway, last_seen, readings, duplicates, ts_future, ts_too_old, ts_before_epoch)
-                    VALUES ($g, $t, $n, $d, $f, $o, $e)
+                    INSERT INTO gateways(gateway, last_seen, readings, duplicates, ts_future, ts_too_old, ts_before_epoch, ts_clock_untrusted)
+                    VALUES ($g, $t, $n, $d, $f, $o, $e, $u)
                     ON CONFLICT(gateway) DO UPDATE SET last_seen=max(coalesce(last_seen, 0), $t),
                         readings=readings+$n, duplicates=duplicates+$d,
-                        ts_future=ts_future+$f, ts_too_old=ts_too_old+$o, ts_before_epoch=ts_before_epoch+$e
+                        ts_future=ts_future+$f, ts_too_old=ts_too_old+$o, ts_before_epoch=ts_before_epoch+$e,
+                        ts_clock_untrusted=ts_clock_untrusted+$u
                     """;
                 gw.Parameters.AddWithValue("$g", batch.GatewayId);
                 gw.Parameters.AddWithValue("$t", received);
@@ -237,9 +246,10 @@ public sealed class ReadingStore : IReadingStore
                 gw.Parameters.AddWithValue("$f", flagged[(int)TimestampStatus.Future]);
                 gw.Parameters.AddWithValue("$o", flagged[(int)TimestampStatus.TooOld]);
                 gw.Parameters.AddWithValue("$e", flagged[(int)TimestampStatus.BeforeEpoch]);
+                gw.Parameters.AddWithValue("$u", flagged[(int)TimestampStatus.ClockUntrusted]);
                 gw.ExecuteNonQuery();
                 results[b] = new StoreResult(stored, duplicates, flagged[(int)TimestampStatus.Future],
-                    flagged[(int)TimestampStatus.TooOld], flagged[(int)TimestampStatus.BeforeEpoch]);
+                    flagged[(int)TimestampStatus.TooOld], flagged[(int)TimestampStatus.BeforeEpoch], flagged[(int)TimestampStatus.ClockUntrusted]);
             }
 
             foreach (var (seriesId, n) in newest)
@@ -329,7 +339,7 @@ public sealed class ReadingStore : IReadingStore
         cmd.CommandText = """
             SELECT g.gateway, g.state, g.status_ts, g.software, g.outbox_pending, g.last_seen, g.readings, g.duplicates,
                    (SELECT count(*) FROM series s WHERE s.gateway = g.gateway), g.ts_future, g.ts_too_old, g.ts_before_epoch,
-                   g.health, g.health_at
+                   g.health, g.health_at, g.ts_clock_untrusted
             FROM gateways g ORDER BY g.gateway
             """;
         using var r = cmd.ExecuteReader();
@@ -338,7 +348,7 @@ public sealed class ReadingStore : IReadingStore
         {
             list.Add(new GatewayInfo(r.GetString(0), r.GetString(1), Time(r, 2), r.IsDBNull(3) ? null : r.GetString(3),
                 r.IsDBNull(4) ? null : r.GetInt64(4), Time(r, 5), r.GetInt64(6), r.GetInt64(7), r.GetInt32(8),
-                new TimestampCounts(r.GetInt64(9), r.GetInt64(10), r.GetInt64(11)), r.IsDBNull(12) ? null : r.GetString(12), Time(r, 13)));
+                new TimestampCounts(r.GetInt64(9), r.GetInt64(10), r.GetInt64(11), r.GetInt64(14)), r.IsDBNull(12) ? null : r.GetString(12), Time(r, 13)));
         }
 
         return list;

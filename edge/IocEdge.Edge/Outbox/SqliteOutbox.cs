@@ -40,7 +40,7 @@ public sealed class SqliteOutbox : IDisposable
     public const string StateUnit = "state";
 
     /// <summary>Page size of new outbox files (bytes): small pages cut the bytes written per commit on the card.</summary>
-    public const int NewFilePageSize = 1024;
+    public const int NewFilePageSize = 512;
 
     private readonly Lock _lock = new();
     private readonly SqliteConnection _db;
@@ -66,6 +66,7 @@ public sealed class SqliteOutbox : IDisposable
     private long _lastAgeCheck;
     private bool _ageChecked;
     private bool _hasPendingClock;
+    private bool _hasUntrustedRanges = true; // until a read finds none
     private bool _diskTrouble;
     private int _quarantined;
 
@@ -376,6 +377,8 @@ public sealed class SqliteOutbox : IDisposable
         {
             var list = new List<SequencedReading>(Math.Min(max, 1024));
             var after = afterSequence;
+            var untrusted = UntrustedRangesAfter(afterSequence);
+            var u = 0;
             while (true)
             {
                 var rejected = new List<(long Seq, string Reason)>();
@@ -401,7 +404,14 @@ public sealed class SqliteOutbox : IDisposable
 
                         if (TryRead(values, out var reading, out var reason))
                         {
-                            list.Add(new SequencedReading(seq, reading));
+                            while (u < untrusted.Count && untrusted[u].Last < seq)
+                            {
+                                u++;
+                            }
+
+                            // Contract §4.4: a timestamp that is still uncorrected travels marked.
+                            var flagged = u < untrusted.Count && untrusted[u].First <= seq;
+                            list.Add(new SequencedReading(seq, reading) { ClockUntrusted = flagged });
                         }
                         else
                         {
@@ -423,6 +433,33 @@ public sealed class SqliteOutbox : IDisposable
                 }
             }
         }
+    }
+
+    /// <summary>The clock-untrusted ranges that end after <paramref name="afterSequence"/>, ascending (caller holds the
+    /// lock). Empty, without a query, when none is recorded.</summary>
+    private List<(long First, long Last)> UntrustedRangesAfter(long afterSequence)
+    {
+        var list = new List<(long, long)>();
+        if (!_hasUntrustedRanges)
+        {
+            return list;
+        }
+
+        using var cmd = _db.CreateCommand();
+        cmd.CommandText = "SELECT first_seq, last_seq FROM clock_untrusted WHERE last_seq > $a ORDER BY first_seq";
+        cmd.Parameters.AddWithValue("$a", afterSequence);
+        using var r = cmd.ExecuteReader();
+        while (r.Read())
+        {
+            list.Add((r.GetInt64(0), r.GetInt64(1)));
+        }
+
+        if (list.Count == 0 && afterSequence == 0)
+        {
+            _hasUntrustedRanges = false;
+        }
+
+        return list;
     }
 
     /// <summary>Moves one row to the dead-letter table (caller holds the lock); on disk trouble the row stays.</summary>
@@ -697,6 +734,7 @@ public sealed class SqliteOutbox : IDisposable
         if (!trusted)
         {
             _hasPendingClock = true;
+            _hasUntrustedRanges = true;
         }
     }
 
@@ -745,6 +783,16 @@ public sealed class SqliteOutbox : IDisposable
             a.Value = from;
             b.Value = to;
             removed += cmd.ExecuteNonQuery();
+        }
+
+        if (_hasUntrustedRanges && removed > 0)
+        {
+            // A clock-untrusted range whose readings all left the outbox says nothing any more (Health counts waiting
+            // readings): forget it in the same transaction.
+            using var ranges = _db.CreateCommand();
+            ranges.Transaction = tx;
+            ranges.CommandText = "DELETE FROM clock_untrusted WHERE last_seq < coalesce((SELECT min(seq) FROM outbox), 9223372036854775807)";
+            ranges.ExecuteNonQuery();
         }
 
         return removed;
