@@ -19,9 +19,12 @@ namespace IocEdge.Edge.Outbox;
 /// <para>Durability: WAL journal with synchronous=FULL, one transaction per <see cref="Append"/> call (one poll cycle of
 /// a source). The WAL is fsynced before the commit returns, so a power cut at any instant loses nothing
 /// <see cref="Append"/> reported committed (a positive return value); a cut during the call loses that batch
-/// whole (never half of it), and sequences stay contiguous. Readings held in RAM because the card refused them (return
+/// whole (never half of it), and sequences stay contiguous. An acknowledgement is applied inside the next
+/// Append's transaction (or in its own commit after AckDeferLimit without appends): a power cut before then only makes
+/// the aggregator receive those readings again (contract §4.1), never loses one. Readings held in RAM because the card refused them (return
 /// value 0) are not committed and are lost by a power cut.</para>
-/// <para>Card wear: new files use 1 KiB pages (a 100-reading cycle dirties a few small pages instead of 4 KiB ones);
+/// <para>Card wear: one commit per poll cycle (above); new files use 512-byte pages (a 100-reading cycle dirties a few
+/// small pages instead of 4 KiB ones; 131 B written per reading at 100 channels × 1 Hz, docs/BENCHMARKS.md "Outbox");
 /// the WAL is bounded by journal_size_limit and truncated by <c>wal_checkpoint(TRUNCATE)</c> when it passes
 /// <see cref="OutboxOptions.WalMaxBytes"/>, when the outbox empties, and at least every
 /// <see cref="OutboxOptions.CheckpointInterval"/> on the monotonic clock.</para>
@@ -39,7 +42,9 @@ public sealed class SqliteOutbox : IDisposable
     /// and an outage of a whole bus would otherwise fill the protected class).</summary>
     public const string StateUnit = "state";
 
-    /// <summary>Page size of new outbox files (bytes): small pages cut the bytes written per commit on the card.</summary>
+    /// <summary>Page size of new outbox files (bytes; 512 is SQLite's smallest, sqlite.org/pragma.html#pragma_page_size):
+    /// small pages cut the bytes written per commit on the card (measured: 161 B per reading with 1024, 134 B with 512,
+    /// docs/BENCHMARKS.md "Outbox"). Existing files keep their page size.</summary>
     public const int NewFilePageSize = 512;
 
     private readonly Lock _lock = new();
