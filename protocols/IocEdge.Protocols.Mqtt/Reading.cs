@@ -33,7 +33,15 @@ public enum Quality : byte
 public readonly record struct Reading(string Channel, DateTimeOffset Timestamp, double? Value, string Unit, Quality Quality);
 
 /// <summary>A reading with the sequence number its gateway's outbox gave it.</summary>
-public readonly record struct SequencedReading(long Sequence, Reading Reading);
+public readonly record struct SequencedReading(long Sequence, Reading Reading)
+{
+    /// <summary>
+    /// True when the reading's timestamp came from a gateway clock that was not trusted (no NTP sync yet, or a time
+    /// before the software's build date) and could not be corrected (contract §4.4, v1.2, JSON <c>"clock": "untrusted"</c>).
+    /// The aggregator stores such a reading with ts_status <c>clock_untrusted</c>: kept, never a channel's latest value.
+    /// </summary>
+    public bool ClockUntrusted { get; init; }
+}
 
 /// <summary>
 /// The readings of one MQTT message. (<see cref="GatewayId"/>, <see cref="StreamId"/>, sequence) identifies a reading

@@ -20,6 +20,12 @@ public static class ReadingBatchJson
     /// <summary>Largest sequence number: JSON consumers in JavaScript read integers exactly up to 2^53.</summary>
     public const long MaxSequence = 1L << 53;
 
+    /// <summary>The value of a reading's optional <c>clock</c> field that marks its timestamp as taken from an untrusted
+    /// gateway clock (contract §4.4, v1.2).</summary>
+    public const string UntrustedClock = "untrusted";
+
+    private static ReadOnlySpan<byte> UntrustedClockUtf8 => "untrusted"u8;
+
     private static readonly JsonWriterOptions WriterOptions = new() { SkipValidation = true };
 
     public static byte[] Encode(ReadingBatch batch)
@@ -38,8 +44,9 @@ public static class ReadingBatchJson
         w.WriteString("gateway"u8, batch.GatewayId);
         w.WriteString("stream"u8, batch.StreamId);
         w.WriteStartArray("readings"u8);
-        foreach (var (seq, r) in batch.Readings)
+        foreach (var sr in batch.Readings)
         {
+            var (seq, r) = sr;
             w.WriteStartObject();
             w.WriteNumber("seq"u8, seq);
             w.WriteString("channel"u8, r.Channel);
@@ -55,6 +62,12 @@ public static class ReadingBatchJson
 
             w.WriteString("unit"u8, r.Unit);
             w.WriteString("quality"u8, QualityNames.ToWire(r.Quality));
+            if (sr.ClockUntrusted)
+            {
+                // §4.4 (v1.2, additive): written only when set, so every other payload is byte-identical to v1.1.
+                w.WriteString("clock"u8, UntrustedClock);
+            }
+
             w.WriteEndObject();
         }
 
@@ -213,9 +226,18 @@ public static class ReadingBatchJson
         double? value = null;
         var hasValue = false;
         var quality = Quality.Good;
+        var clockUntrusted = false;
         while (r.Read() && r.TokenType == JsonTokenType.PropertyName)
         {
-            if (r.ValueTextEquals("seq"u8))
+            if (r.ValueTextEquals("clock"u8))
+            {
+                // §4.4: only "untrusted" means something; any other value is a later revision's and is ignored like an
+                // unknown field.
+                r.Read();
+                clockUntrusted = r.TokenType == JsonTokenType.String && r.ValueTextEquals(UntrustedClockUtf8);
+                r.Skip();
+            }
+            else if (r.ValueTextEquals("seq"u8))
             {
                 r.Read();
                 if (r.TokenType != JsonTokenType.Number || !r.TryGetInt64(out var s) || s < 1 || s > MaxSequence)
@@ -320,7 +342,7 @@ public static class ReadingBatchJson
             return $"readings[{index}].value: must be null with quality {QualityNames.ToWire(quality)}";
         }
 
-        reading = new SequencedReading(seq.Value, new Reading(channel, ts.Value, value, unit, quality));
+        reading = new SequencedReading(seq.Value, new Reading(channel, ts.Value, value, unit, quality)) { ClockUntrusted = clockUntrusted };
         return null;
     }
 

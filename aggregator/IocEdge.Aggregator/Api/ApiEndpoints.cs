@@ -176,7 +176,8 @@ public static class ApiEndpoints
     {
         var list = store.Gateways().Select(g => new GatewayDto(g.Gateway, g.State, g.StatusAt?.UtcDateTime, g.Software, g.OutboxPending,
             g.LastSeen?.UtcDateTime, g.Readings, g.Duplicates, g.Channels,
-            new TimestampsFlaggedDto(g.TimestampsFlagged.Future, g.TimestampsFlagged.TooOld, g.TimestampsFlagged.BeforeEpoch),
+            new TimestampsFlaggedDto(g.TimestampsFlagged.Future, g.TimestampsFlagged.TooOld, g.TimestampsFlagged.BeforeEpoch,
+                g.TimestampsFlagged.ClockUntrusted),
             g.Health is null ? null : ParseHealth(g.Health), g.HealthAt?.UtcDateTime)).ToList();
         return TypedResults.Ok(new GatewaysResponse(time.GetUtcNow().UtcDateTime, list));
     }

@@ -39,12 +39,11 @@ public sealed record GatewayDto(
     DateTime? HealthAt);
 
 /// <summary>Stored readings (and status messages) of one gateway whose device timestamp was flagged (contract §4.3).</summary>
-public sealed record TimestampsFlaggedDto(long Future, long TooOld, long BeforeEpoch);
+public sealed record TimestampsFlaggedDto(long Future, long TooOld, long BeforeEpoch, long ClockUntrusted);
 
 /// <summary>
-/// One stored reading (GET /api/v1/readings, /api/v1/history without <c>step</c>). <c>ts_status</c> is <c>ok</c>,
-/// <c>future</c>, <c>too_old</c> or <c>before_epoch</c> (contract §4.3): anything but <c>ok</c> means the device clock
-/// was wrong when it read.
+/// One stored reading (GET /api/v1/readings, /api/v1/history without <c>step</c>). <c>ts_status</c> is <c>ok</c>, <c>future</c>, <c>too_old</c>, <c>clock_untrusted</c> (§4.4) or
+/// <c>before_epoch</c> (contract §4.3): anything but <c>ok</c> means the device clock was wrong when it read.
 /// </summary>
 public sealed record ReadingDto(long Seq, DateTime Ts, double? Value, string Unit, string Quality, string TsStatus, DateTime ReceivedAt);
 

@@ -147,6 +147,7 @@ public sealed class IngestMetrics : IDisposable
         Add(gateway, TimestampStatus.Future, result.Future);
         Add(gateway, TimestampStatus.TooOld, result.TooOld);
         Add(gateway, TimestampStatus.BeforeEpoch, result.BeforeEpoch);
+        Add(gateway, TimestampStatus.ClockUntrusted, result.ClockUntrusted);
     }
 
     internal void StoreFailure()

@@ -11,6 +11,8 @@ public enum TimestampStatus
     TooOld = 2,
     /// <summary>Before <see cref="TimestampOptions.Floor"/>: a clock that was never set.</summary>
     BeforeEpoch = 3,
+    /// <summary>The gateway marked the timestamp as taken on a clock it did not trust (contract §4.4, <c>"clock": "untrusted"</c>).</summary>
+    ClockUntrusted = 4,
 }
 
 /// <summary>The rule of contract §4.3: a device timestamp is judged against the aggregator's receive time.</summary>
@@ -35,13 +37,14 @@ public sealed class TimestampPolicy(TimestampOptions options)
         return timestamp < receivedAt - options.MaxAge ? TimestampStatus.TooOld : TimestampStatus.Ok;
     }
 
-    /// <summary>The wire and API name: <c>ok</c>, <c>future</c>, <c>too_old</c>, <c>before_epoch</c>.</summary>
+    /// <summary>The wire and API name: <c>ok</c>, <c>future</c>, <c>too_old</c>, <c>before_epoch</c>, <c>clock_untrusted</c>.</summary>
     public static string ToWire(TimestampStatus status) => status switch
     {
         TimestampStatus.Ok => "ok",
         TimestampStatus.Future => "future",
         TimestampStatus.TooOld => "too_old",
         TimestampStatus.BeforeEpoch => "before_epoch",
+        TimestampStatus.ClockUntrusted => "clock_untrusted",
         _ => throw new ArgumentOutOfRangeException(nameof(status), status, "Not a timestamp status."),
     };
 }

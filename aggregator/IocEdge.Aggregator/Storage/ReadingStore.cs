@@ -10,10 +10,10 @@ namespace IocEdge.Aggregator.Storage;
 /// What one commit did with the readings it was given. <paramref name="Future"/>, <paramref name="TooOld"/> and
 /// <paramref name="BeforeEpoch"/> count the stored readings whose device timestamp was flagged (contract §4.3).
 /// </summary>
-public readonly record struct StoreResult(int Stored, int Duplicates, int Future = 0, int TooOld = 0, int BeforeEpoch = 0);
+public readonly record struct StoreResult(int Stored, int Duplicates, int Future = 0, int TooOld = 0, int BeforeEpoch = 0, int ClockUntrusted = 0);
 
 /// <summary>Per gateway, how many stored readings (and status messages) carried a flagged device timestamp (contract §4.3).</summary>
-public sealed record TimestampCounts(long Future, long TooOld, long BeforeEpoch);
+public sealed record TimestampCounts(long Future, long TooOld, long BeforeEpoch, long ClockUntrusted = 0);
 
 /// <summary>One stored reading as the history API shows it.</summary>
 public sealed record StoredReading(long Sequence, DateTimeOffset Timestamp, double? Value, string Unit, Quality Quality,
@@ -86,6 +86,7 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
             ts_future INTEGER NOT NULL DEFAULT 0,
             ts_too_old INTEGER NOT NULL DEFAULT 0,
             ts_before_epoch INTEGER NOT NULL DEFAULT 0,
+            ts_clock_untrusted INTEGER NOT NULL DEFAULT 0,
             health TEXT,
             health_at INTEGER);
         """;
@@ -97,6 +98,7 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
         ("gateways", "ts_future", "INTEGER NOT NULL DEFAULT 0"),
         ("gateways", "ts_too_old", "INTEGER NOT NULL DEFAULT 0"),
         ("gateways", "ts_before_epoch", "INTEGER NOT NULL DEFAULT 0"),
+        ("gateways", "ts_clock_untrusted", "INTEGER NOT NULL DEFAULT 0"),
         ("gateways", "health", "TEXT"),
         ("gateways", "health_at", "INTEGER"),
     ];
@@ -333,7 +335,7 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
 
             foreach (var (gateway, t) in _gatewayTally)
             {
-                _upsertGateway.Add(gateway, received, t.Stored, t.Duplicates, t.Future, t.TooOld, t.BeforeEpoch);
+                _upsertGateway.Add(gateway, received, t.Stored, t.Duplicates, t.Future, t.TooOld, t.BeforeEpoch, t.ClockUntrusted);
             }
 
             foreach (var (seriesId, n) in _newest)
@@ -369,7 +371,7 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
     {
         var streamId = StreamId(batch.GatewayId, batch.StreamId, tx);
         var readings = batch.Readings;
-        int stored = 0, duplicates = 0, future = 0, tooOld = 0, beforeEpoch = 0;
+        int stored = 0, duplicates = 0, future = 0, tooOld = 0, beforeEpoch = 0, clockUntrusted = 0;
         var existing = _inserter.ExistingSequences(streamId, readings);
         HashSet<long>? seen = null;
         var increasing = true;
@@ -404,6 +406,11 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
 
             var ts = r.Timestamp.ToUnixTimeMilliseconds();
             var tsStatus = _timestamps.Classify(r.Timestamp, receivedAt);
+            if (tsStatus == TimestampStatus.Ok && readings[i].ClockUntrusted)
+            {
+                tsStatus = TimestampStatus.ClockUntrusted; // §4.4: the gateway says its clock was not trusted then
+            }
+
             _inserter.Add(streamId, seq, seriesId, ts, r.Value, (int)r.Quality, received, (int)tsStatus);
             stored++;
             switch (tsStatus)
@@ -417,6 +424,9 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
                 case TimestampStatus.BeforeEpoch:
                     // Kept for the record, but a clock that was wrong must not put 1970 or 2099 in front of the IOC.
                     beforeEpoch++;
+                    continue;
+                case TimestampStatus.ClockUntrusted:
+                    clockUntrusted++;
                     continue;
             }
 
@@ -440,7 +450,8 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
         t.Future += future;
         t.TooOld += tooOld;
         t.BeforeEpoch += beforeEpoch;
-        return new StoreResult(stored, duplicates, future, tooOld, beforeEpoch);
+        t.ClockUntrusted += clockUntrusted;
+        return new StoreResult(stored, duplicates, future, tooOld, beforeEpoch, clockUntrusted);
     }
 
     /// <inheritdoc/>
@@ -586,7 +597,7 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
         cmd.CommandText = """
             SELECT g.gateway, g.state, g.status_ts, g.software, g.outbox_pending, g.last_seen, g.readings, g.duplicates,
                    (SELECT count(*) FROM series s WHERE s.gateway = g.gateway), g.ts_future, g.ts_too_old, g.ts_before_epoch,
-                   g.health, g.health_at
+                   g.health, g.health_at, g.ts_clock_untrusted
             FROM gateways g ORDER BY g.gateway
             """;
         using var r = cmd.ExecuteReader();
@@ -595,7 +606,7 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
         {
             list.Add(new GatewayInfo(r.GetString(0), r.GetString(1), Time(r, 2), r.IsDBNull(3) ? null : r.GetString(3),
                 r.IsDBNull(4) ? null : r.GetInt64(4), Time(r, 5), r.GetInt64(6), r.GetInt64(7), r.GetInt32(8),
-                new TimestampCounts(r.GetInt64(9), r.GetInt64(10), r.GetInt64(11)), r.IsDBNull(12) ? null : r.GetString(12), Time(r, 13)));
+                new TimestampCounts(r.GetInt64(9), r.GetInt64(10), r.GetInt64(11), r.GetInt64(14)), r.IsDBNull(12) ? null : r.GetString(12), Time(r, 13)));
         }
 
         return list;
@@ -919,21 +930,24 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
         public int Future;
         public int TooOld;
         public int BeforeEpoch;
+        public int ClockUntrusted;
     }
 
     /// <summary>One gateway's counters for one commit, added with one UPSERT.</summary>
     private sealed class GatewayUpsert(SqliteConnection writer) : IDisposable
     {
         private readonly RawStatement _statement = new(writer, """
-            INSERT INTO gateways(gateway, last_seen, readings, duplicates, ts_future, ts_too_old, ts_before_epoch)
-            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+            INSERT INTO gateways(gateway, last_seen, readings, duplicates, ts_future, ts_too_old, ts_before_epoch, ts_clock_untrusted)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
             ON CONFLICT(gateway) DO UPDATE SET last_seen=max(coalesce(last_seen, 0), excluded.last_seen),
                 readings=readings+excluded.readings, duplicates=duplicates+excluded.duplicates,
                 ts_future=ts_future+excluded.ts_future, ts_too_old=ts_too_old+excluded.ts_too_old,
-                ts_before_epoch=ts_before_epoch+excluded.ts_before_epoch
+                ts_before_epoch=ts_before_epoch+excluded.ts_before_epoch,
+                ts_clock_untrusted=ts_clock_untrusted+excluded.ts_clock_untrusted
             """);
 
-        public void Add(string gateway, long seen, long stored, long duplicates, long future, long tooOld, long beforeEpoch)
+        public void Add(string gateway, long seen, long stored, long duplicates, long future, long tooOld, long beforeEpoch,
+            long clockUntrusted)
         {
             _statement.Bind(1, gateway);
             _statement.Bind(2, seen);
@@ -942,6 +956,7 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
             _statement.Bind(5, future);
             _statement.Bind(6, tooOld);
             _statement.Bind(7, beforeEpoch);
+            _statement.Bind(8, clockUntrusted);
             _statement.Execute();
         }
 

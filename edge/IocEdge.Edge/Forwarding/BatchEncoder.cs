@@ -18,19 +18,37 @@ internal sealed class BatchEncoder(string gatewayId, MqttPayload format)
     /// then null is returned and the caller reads the outbox again.
     /// </summary>
     /// <exception cref="ArgumentException">The batch as a whole is refused while no single reading is (not a row's fault).</exception>
-    public (IReadOnlyList<SequencedReading> Sent, byte[] Payload)? Encode(SqliteOutbox outbox, IReadOnlyList<SequencedReading> batch,
+    /// <returns>The readings sent, the payload, and whether it is compact (topic <c>readings/bin</c>) or JSON
+    /// (<c>readings</c>). With the compact format, readings marked clock-untrusted go as JSON (contract §4.4: compact
+    /// format 1 has no field for the mark), so a batch is cut where the mark changes.</returns>
+    public (IReadOnlyList<SequencedReading> Sent, byte[] Payload, bool Compact)? Encode(SqliteOutbox outbox, IReadOnlyList<SequencedReading> batch,
         int maxBytes, ILogger logger)
     {
+        var compact = format == MqttPayload.Compact && !batch[0].ClockUntrusted;
+        if (format == MqttPayload.Compact)
+        {
+            var cut = 1;
+            while (cut < batch.Count && batch[cut].ClockUntrusted == batch[0].ClockUntrusted)
+            {
+                cut++;
+            }
+
+            if (cut < batch.Count)
+            {
+                batch = batch.Take(cut).ToList();
+            }
+        }
+
         try
         {
-            var payload = EncodeOne(outbox.StreamId, batch);
+            var payload = EncodeOne(outbox.StreamId, batch, compact);
             while (payload.Length > maxBytes && batch.Count > 1)
             {
                 batch = batch.Take(batch.Count / 2).ToList();
-                payload = EncodeOne(outbox.StreamId, batch);
+                payload = EncodeOne(outbox.StreamId, batch, compact);
             }
 
-            return (batch, payload);
+            return (batch, payload, compact);
         }
         catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or FormatException)
         {
@@ -39,7 +57,7 @@ internal sealed class BatchEncoder(string gatewayId, MqttPayload format)
             {
                 try
                 {
-                    _ = EncodeOne(outbox.StreamId, [one]);
+                    _ = EncodeOne(outbox.StreamId, [one], compact);
                 }
                 catch (Exception single) when (single is ArgumentException or InvalidOperationException or FormatException)
                 {
@@ -58,11 +76,9 @@ internal sealed class BatchEncoder(string gatewayId, MqttPayload format)
         }
     }
 
-    private byte[] EncodeOne(string streamId, IReadOnlyList<SequencedReading> batch) => format switch
-    {
-        MqttPayload.Compact => CompactCodec.Encode(new CompactBatch(streamId, 0, batch.Select(ToCompact).ToList())),
-        _ => ReadingBatchJson.Encode(new ReadingBatch(gatewayId, streamId, batch)),
-    };
+    private byte[] EncodeOne(string streamId, IReadOnlyList<SequencedReading> batch, bool compact) => compact
+        ? CompactCodec.Encode(new CompactBatch(streamId, 0, batch.Select(ToCompact).ToList()))
+        : ReadingBatchJson.Encode(new ReadingBatch(gatewayId, streamId, batch));
 
     /// <summary>Contract §8: the same fields as §4; ts in whole milliseconds UTC; quality codes 0-5 are the same numbers.</summary>
     internal static CompactReading ToCompact(SequencedReading r) => new(r.Sequence, r.Reading.Channel,

@@ -43,6 +43,7 @@ public sealed class MqttForwarder : BackgroundService
     private readonly BatchEncoder _encoder;
     private readonly HealthProbe _health;
     private readonly string _topic;
+    private readonly string _jsonTopic;
     private long _forwarded;
     private long _failures;
     private long _refused;
@@ -61,7 +62,8 @@ public sealed class MqttForwarder : BackgroundService
         _logger = logger;
         _client = new MqttClientFactory().CreateMqttClient();
         _encoder = new BatchEncoder(_options.Id, _options.Mqtt.Payload);
-        _topic = _options.Mqtt.Payload == MqttPayload.Compact ? Topics.Readings(_options.Id) + "/bin" : Topics.Readings(_options.Id);
+        _jsonTopic = Topics.Readings(_options.Id);
+        _topic = _options.Mqtt.Payload == MqttPayload.Compact ? _jsonTopic + "/bin" : _jsonTopic;
         _health = new HealthProbe(time, _options.DataDirectory);
         _outbox.Appended += Wake;
         _client.DisconnectedAsync += _ =>
@@ -345,7 +347,7 @@ public sealed class MqttForwarder : BackgroundService
                     continue; // rows the encoder refused were dead-lettered; read again
                 }
 
-                var (sent, payload) = encoded.Value;
+                var (sent, payload, compact) = encoded.Value;
                 if (isLive)
                 {
                     live = sent[^1].Sequence;
@@ -359,7 +361,7 @@ public sealed class MqttForwarder : BackgroundService
                     Interlocked.Increment(ref _backfillMessages);
                 }
 
-                pending.Add(PublishOneAsync(sent, payload, slots, Fail, ct));
+                pending.Add(PublishOneAsync(sent, payload, compact ? _topic : _jsonTopic, slots, Fail, ct));
             }
         }
         finally
@@ -376,7 +378,7 @@ public sealed class MqttForwarder : BackgroundService
         }
     }
 
-    private async Task PublishOneAsync(IReadOnlyList<SequencedReading> batch, byte[] payload, SemaphoreSlim slots,
+    private async Task PublishOneAsync(IReadOnlyList<SequencedReading> batch, byte[] payload, string topic, SemaphoreSlim slots,
         Action<Exception> fail, CancellationToken ct)
     {
         var now = Interlocked.Increment(ref _inFlight);
@@ -389,7 +391,7 @@ public sealed class MqttForwarder : BackgroundService
         try
         {
             var result = await _client.PublishAsync(new MqttApplicationMessageBuilder()
-                .WithTopic(_topic)
+                .WithTopic(topic)
                 .WithPayload(payload)
                 .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
                 .Build(), ct).ConfigureAwait(false);

@@ -19,9 +19,12 @@ namespace IocEdge.Edge.Outbox;
 /// <para>Durability: WAL journal with synchronous=FULL, one transaction per <see cref="Append"/> call (one poll cycle of
 /// a source). The WAL is fsynced before the commit returns, so a power cut at any instant loses nothing
 /// <see cref="Append"/> reported committed (a positive return value); a cut during the call loses that batch
-/// whole (never half of it), and sequences stay contiguous. Readings held in RAM because the card refused them (return
+/// whole (never half of it), and sequences stay contiguous. An acknowledgement is applied inside the next
+/// Append's transaction (or in its own commit after AckDeferLimit without appends): a power cut before then only makes
+/// the aggregator receive those readings again (contract §4.1), never loses one. Readings held in RAM because the card refused them (return
 /// value 0) are not committed and are lost by a power cut.</para>
-/// <para>Card wear: new files use 1 KiB pages (a 100-reading cycle dirties a few small pages instead of 4 KiB ones);
+/// <para>Card wear: one commit per poll cycle (above); new files use 512-byte pages (a 100-reading cycle dirties a few
+/// small pages instead of 4 KiB ones; 131 B written per reading at 100 channels × 1 Hz, docs/BENCHMARKS.md "Outbox");
 /// the WAL is bounded by journal_size_limit and truncated by <c>wal_checkpoint(TRUNCATE)</c> when it passes
 /// <see cref="OutboxOptions.WalMaxBytes"/>, when the outbox empties, and at least every
 /// <see cref="OutboxOptions.CheckpointInterval"/> on the monotonic clock.</para>
@@ -39,8 +42,10 @@ public sealed class SqliteOutbox : IDisposable
     /// and an outage of a whole bus would otherwise fill the protected class).</summary>
     public const string StateUnit = "state";
 
-    /// <summary>Page size of new outbox files (bytes): small pages cut the bytes written per commit on the card.</summary>
-    public const int NewFilePageSize = 1024;
+    /// <summary>Page size of new outbox files (bytes; 512 is SQLite's smallest, sqlite.org/pragma.html#pragma_page_size):
+    /// small pages cut the bytes written per commit on the card (measured: 161 B per reading with 1024, 134 B with 512,
+    /// docs/BENCHMARKS.md "Outbox"). Existing files keep their page size.</summary>
+    public const int NewFilePageSize = 512;
 
     private readonly Lock _lock = new();
     private readonly SqliteConnection _db;
@@ -56,6 +61,8 @@ public sealed class SqliteOutbox : IDisposable
     private readonly HashSet<string> _droppedDirty = new(StringComparer.Ordinal);
     private long _count;
     private long _unappliedAckRows;
+    private long _unappliedSince;
+    private long _appliedInInsert;
     private long _lastSequence;
     private long _invalidated;
     private long _deadLettered;
@@ -64,6 +71,7 @@ public sealed class SqliteOutbox : IDisposable
     private long _lastAgeCheck;
     private bool _ageChecked;
     private bool _hasPendingClock;
+    private bool _hasUntrustedRanges = true; // until a read finds none
     private bool _diskTrouble;
     private int _quarantined;
 
@@ -217,7 +225,8 @@ public sealed class SqliteOutbox : IDisposable
                 TryCorrectClock();
             }
 
-            ApplyUnappliedAcks();
+            // Pending acknowledgements are applied inside the insert's own transaction (one WAL commit per cycle,
+            // not two); see Insert.
             EnforceBounds(normalised.Length);
             if (_ram.Count > 0)
             {
@@ -373,6 +382,8 @@ public sealed class SqliteOutbox : IDisposable
         {
             var list = new List<SequencedReading>(Math.Min(max, 1024));
             var after = afterSequence;
+            var untrusted = UntrustedRangesAfter(afterSequence);
+            var u = 0;
             while (true)
             {
                 var rejected = new List<(long Seq, string Reason)>();
@@ -398,7 +409,14 @@ public sealed class SqliteOutbox : IDisposable
 
                         if (TryRead(values, out var reading, out var reason))
                         {
-                            list.Add(new SequencedReading(seq, reading));
+                            while (u < untrusted.Count && untrusted[u].Last < seq)
+                            {
+                                u++;
+                            }
+
+                            // Contract §4.4: a timestamp that is still uncorrected travels marked.
+                            var flagged = u < untrusted.Count && untrusted[u].First <= seq;
+                            list.Add(new SequencedReading(seq, reading) { ClockUntrusted = flagged });
                         }
                         else
                         {
@@ -420,6 +438,33 @@ public sealed class SqliteOutbox : IDisposable
                 }
             }
         }
+    }
+
+    /// <summary>The clock-untrusted ranges that end after <paramref name="afterSequence"/>, ascending (caller holds the
+    /// lock). Empty, without a query, when none is recorded.</summary>
+    private List<(long First, long Last)> UntrustedRangesAfter(long afterSequence)
+    {
+        var list = new List<(long, long)>();
+        if (!_hasUntrustedRanges)
+        {
+            return list;
+        }
+
+        using var cmd = _db.CreateCommand();
+        cmd.CommandText = "SELECT first_seq, last_seq FROM clock_untrusted WHERE last_seq > $a ORDER BY first_seq";
+        cmd.Parameters.AddWithValue("$a", afterSequence);
+        using var r = cmd.ExecuteReader();
+        while (r.Read())
+        {
+            list.Add((r.GetInt64(0), r.GetInt64(1)));
+        }
+
+        if (list.Count == 0 && afterSequence == 0)
+        {
+            _hasUntrustedRanges = false;
+        }
+
+        return list;
     }
 
     /// <summary>Moves one row to the dead-letter table (caller holds the lock); on disk trouble the row stays.</summary>
@@ -470,25 +515,55 @@ public sealed class SqliteOutbox : IDisposable
         var runs = Runs(readings);
         lock (_lock)
         {
-            ApplyUnappliedAcks();
-            // room 0: a full card only checkpoints before the retry; evicting here could remove the very rows being
-            // acknowledged (counted as evicted) or others the sender still waits for.
-            if (TryWrite("acknowledge", tx => DeleteRuns(runs, tx), 0, out var removed))
+            if (_unappliedAcks.Count == 0)
             {
-                _count -= removed;
-                if (_count == 0)
+                _unappliedSince = _time.GetTimestamp();
+            }
+
+            AddUnapplied(runs, readings.Count);
+            // Deferred: the delete rides in the next Append's transaction (one fsync'd commit per poll cycle instead
+            // of two: the card's main wear). Applied here, in its own commit, only when no append came for
+            // AckDeferLimit (a drain with the sampler idle) or when many rows wait; then an empty outbox also
+            // checkpoints, so an idle gateway leaves no WAL behind.
+            if (_unappliedAckRows >= AckDeferMaxRows || _time.GetElapsedTime(_unappliedSince) >= AckDeferLimit)
+            {
+                ApplyUnappliedAcks();
+                if (_unappliedAcks.Count == 0 && _count == 0)
                 {
                     TryCheckpoint();
                 }
             }
-            else
-            {
-                _unappliedAcks.AddRange(runs);
-                _unappliedAckRows += readings.Count;
-            }
 
             MaybeCheckpoint();
         }
+    }
+
+    /// <summary>Longest time (monotonic clock) an acknowledgement waits in RAM for the next append's transaction
+    /// before it gets a commit of its own. A power cut in that window only makes the aggregator receive those readings
+    /// again (contract §4.1: it stores each once).</summary>
+    public static readonly TimeSpan AckDeferLimit = TimeSpan.FromSeconds(5);
+
+    /// <summary>Most acknowledged readings kept waiting in RAM for the next append (a fast drain applies them in
+    /// commits of this size).</summary>
+    public const int AckDeferMaxRows = 10_000;
+
+    /// <summary>Adds acknowledged runs to the pending list, merging a run that touches the last one (acknowledgements
+    /// mostly arrive in sequence order, so the list stays a few runs long).</summary>
+    private void AddUnapplied(List<(long From, long To)> runs, int rows)
+    {
+        foreach (var run in runs)
+        {
+            if (_unappliedAcks.Count > 0 && _unappliedAcks[^1] is var last && run.From <= last.To + 1 && run.To >= last.From - 1)
+            {
+                _unappliedAcks[^1] = (Math.Min(last.From, run.From), Math.Max(last.To, run.To));
+            }
+            else
+            {
+                _unappliedAcks.Add(run);
+            }
+        }
+
+        _unappliedAckRows += rows;
     }
 
     /// <summary>
@@ -539,8 +614,7 @@ public sealed class SqliteOutbox : IDisposable
             }
             else
             {
-                _unappliedAcks.AddRange(runs);
-                _unappliedAckRows += readings.Count;
+                AddUnapplied(runs, readings.Count);
                 AddDropped("dead_letter_unstored", readings.Count);
             }
         }
@@ -615,6 +689,8 @@ public sealed class SqliteOutbox : IDisposable
 
     private long Insert(Reading[] readings, bool trusted, SqliteTransaction tx)
     {
+        // Acknowledged rows first, in the same transaction: one commit per cycle (see Acknowledge).
+        _appliedInInsert = _unappliedAcks.Count > 0 ? DeleteRuns(_unappliedAcks, tx) : 0;
         _insert.Transaction = tx;
         var ps = _insert.Parameters;
         foreach (var r in readings)
@@ -651,11 +727,19 @@ public sealed class SqliteOutbox : IDisposable
     private void AfterInsert(long last, int n, bool trusted)
     {
         _count += n;
+        if (_unappliedAcks.Count > 0)
+        {
+            _count -= _appliedInInsert;
+            _unappliedAcks.Clear();
+            _unappliedAckRows = 0;
+        }
+
         _lastSequence = last;
         _droppedDirty.Clear();
         if (!trusted)
         {
             _hasPendingClock = true;
+            _hasUntrustedRanges = true;
         }
     }
 
@@ -704,6 +788,16 @@ public sealed class SqliteOutbox : IDisposable
             a.Value = from;
             b.Value = to;
             removed += cmd.ExecuteNonQuery();
+        }
+
+        if (_hasUntrustedRanges && removed > 0)
+        {
+            // A clock-untrusted range whose readings all left the outbox says nothing any more (Health counts waiting
+            // readings): forget it in the same transaction.
+            using var ranges = _db.CreateCommand();
+            ranges.Transaction = tx;
+            ranges.CommandText = "DELETE FROM clock_untrusted WHERE last_seq < coalesce((SELECT min(seq) FROM outbox), 9223372036854775807)";
+            ranges.ExecuteNonQuery();
         }
 
         return removed;

@@ -13,23 +13,24 @@ namespace IocEdge.Benchmarks.Outbox;
 /// <c>write_bytes</c> (page-cache pages dirtied by this process, i.e. what the filesystem will write to the card; WAL
 /// frames, checkpoints and the close-time checkpoint included) and <c>wchar</c> (bytes passed to write()).
 /// Baseline in the same run: <see cref="PreIssueOutbox"/>, the outbox as it was before issue 14.
-/// Usage: <c>dotnet run -c Release --project tests/IocEdge.Benchmarks -- outbox-bytes [seconds=1800] [dir=/var/tmp]</c>.
+/// Usage: <c>dotnet run -c Release --project tests/IocEdge.Benchmarks -- outbox-bytes [seconds=1800] [dir=/var/tmp] [lag=5]</c>
+/// (lag 0: each batch acknowledged right after its append, a gateway whose link is up).
 /// </summary>
 internal static class OutboxBytesTool
 {
     private const int Channels = 100;
-    private const int LagSeconds = 5;
 
     public static int Run(string[] args)
     {
         var seconds = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 1800;
         var root = args.Length > 1 ? args[1] : "/var/tmp";
-        Console.WriteLine($"outbox bytes per reading: {Channels} channels x 1 Hz, {seconds} s simulated, ack lag {LagSeconds} s, dir {root}");
+        var lag = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 5;
+        Console.WriteLine($"outbox bytes per reading: {Channels} channels x 1 Hz, {seconds} s simulated, ack lag {lag} s, dir {root}");
         Console.WriteLine("| outbox | readings | write_bytes/reading | wchar/reading | wall s |");
         Console.WriteLine("|---|---:|---:|---:|---:|");
         var baseline = Measure("pre-issue outbox (baseline: 4 KiB pages, one DELETE per acknowledged row)", root, seconds,
-            path => new PreIssueOutbox(path));
-        var current = Measure("SqliteOutbox (this issue)", root, seconds, path =>
+            lag, path => new PreIssueOutbox(path));
+        var current = Measure("SqliteOutbox (this issue)", root, seconds, lag, path =>
         {
             var time = new SimulatedTime();
             return new CurrentOutbox(new SqliteOutbox(path, new OutboxOptions(), time), time);
@@ -38,7 +39,7 @@ internal static class OutboxBytesTool
         return 0;
     }
 
-    private static double Measure(string name, string root, int seconds, Func<string, IBenchOutbox> open)
+    private static double Measure(string name, string root, int seconds, int lag, Func<string, IBenchOutbox> open)
     {
         var dir = Directory.CreateDirectory(Path.Combine(root, "outbox-bytes-" + Guid.NewGuid().ToString("N"))).FullName;
         var t0 = new DateTimeOffset(2026, 11, 1, 0, 0, 0, TimeSpan.Zero);
@@ -61,7 +62,7 @@ internal static class OutboxBytesTool
                 outbox.Append(batch);
                 readings += Channels;
                 pending.Enqueue(Channels);
-                if (pending.Count > LagSeconds)
+                if (pending.Count > lag)
                 {
                     var sent = outbox.ReadAfter(cursor, pending.Dequeue());
                     cursor = sent[^1].Sequence;

@@ -100,6 +100,7 @@ public sealed class PostgresReadingStore : IReadingStore
             ts_before_epoch bigint NOT NULL DEFAULT 0,
             health text,
             health_at bigint);
+        ALTER TABLE gateways ADD COLUMN IF NOT EXISTS ts_clock_untrusted bigint NOT NULL DEFAULT 0;
         """;
 
     private const string Staging = """
@@ -143,12 +144,13 @@ public sealed class PostgresReadingStore : IReadingStore
         """;
 
     private const string GatewayCounters = """
-        INSERT INTO gateways AS g(gateway, last_seen, readings, duplicates, ts_future, ts_too_old, ts_before_epoch)
-        SELECT * FROM unnest(@g::text[], @t::bigint[], @n::bigint[], @d::bigint[], @f::bigint[], @o::bigint[], @e::bigint[])
+        INSERT INTO gateways AS g(gateway, last_seen, readings, duplicates, ts_future, ts_too_old, ts_before_epoch, ts_clock_untrusted)
+        SELECT * FROM unnest(@g::text[], @t::bigint[], @n::bigint[], @d::bigint[], @f::bigint[], @o::bigint[], @e::bigint[], @u::bigint[])
         ON CONFLICT (gateway) DO UPDATE SET last_seen = greatest(coalesce(g.last_seen, 0), excluded.last_seen),
             readings = g.readings + excluded.readings, duplicates = g.duplicates + excluded.duplicates,
             ts_future = g.ts_future + excluded.ts_future, ts_too_old = g.ts_too_old + excluded.ts_too_old,
-            ts_before_epoch = g.ts_before_epoch + excluded.ts_before_epoch
+            ts_before_epoch = g.ts_before_epoch + excluded.ts_before_epoch,
+            ts_clock_untrusted = g.ts_clock_untrusted + excluded.ts_clock_untrusted
         """;
 
     private readonly NpgsqlDataSource _dataSource;
@@ -230,8 +232,9 @@ public sealed class PostgresReadingStore : IReadingStore
         {
             var batch = batches[b];
             var streamId = StreamId(conn, tx, batch.GatewayId, batch.StreamId);
-            foreach (var (seq, r) in batch.Readings)
+            foreach (var sr in batch.Readings)
             {
+                var (seq, r) = sr;
                 if (!seen.Add((streamId, seq)))
                 {
                     // The same key twice in one commit (a redelivery that caught up with its original): the first wins.
@@ -242,7 +245,12 @@ public sealed class PostgresReadingStore : IReadingStore
                 var seriesId = SeriesId(conn, tx, batch.GatewayId, r.Channel, r.Unit);
                 var ts = r.Timestamp.ToUnixTimeMilliseconds();
                 var tsStatus = _timestamps.Classify(r.Timestamp, receivedAt);
-                if (tsStatus == TimestampStatus.Ok)
+                if (tsStatus == TimestampStatus.Ok && sr.ClockUntrusted)
+                {
+                    tsStatus = TimestampStatus.ClockUntrusted; // §4.4: the gateway says its clock was not trusted then
+                }
+
+                if (tsStatus is TimestampStatus.Ok or TimestampStatus.ClockUntrusted)
                 {
                     days.Add(Day(ts));
                 }
@@ -297,7 +305,7 @@ public sealed class PostgresReadingStore : IReadingStore
         }
 
         // Counters, rollups and latest values from the rows that were new, reduced here rather than sorted by the server.
-        var flagged = new int[batches.Count, 4];
+        var flagged = new int[batches.Count, 5];
         var stored = new int[batches.Count];
         var minute = new Dictionary<(long, long), Rollup>();
         var hour = new Dictionary<(long, long), Rollup>();
@@ -334,10 +342,11 @@ public sealed class PostgresReadingStore : IReadingStore
         {
             var duplicates = copied[b] - stored[b] + localDuplicates[b];
             results[b] = new StoreResult(stored[b], duplicates, flagged[b, (int)TimestampStatus.Future],
-                flagged[b, (int)TimestampStatus.TooOld], flagged[b, (int)TimestampStatus.BeforeEpoch]);
+                flagged[b, (int)TimestampStatus.TooOld], flagged[b, (int)TimestampStatus.BeforeEpoch],
+                flagged[b, (int)TimestampStatus.ClockUntrusted]);
             if (!perGateway.TryGetValue(batches[b].GatewayId, out var c))
             {
-                perGateway[batches[b].GatewayId] = c = new long[5];
+                perGateway[batches[b].GatewayId] = c = new long[6];
             }
 
             c[0] += results[b].Stored;
@@ -345,6 +354,7 @@ public sealed class PostgresReadingStore : IReadingStore
             c[2] += results[b].Future;
             c[3] += results[b].TooOld;
             c[4] += results[b].BeforeEpoch;
+            c[5] += results[b].ClockUntrusted;
         }
 
         using var after = new NpgsqlBatch(conn, tx);
@@ -371,10 +381,10 @@ public sealed class PostgresReadingStore : IReadingStore
             var gw = new NpgsqlBatchCommand(GatewayCounters);
             gw.Parameters.AddWithValue("g", perGateway.Keys.ToArray());
             gw.Parameters.AddWithValue("t", Enumerable.Repeat(received, perGateway.Count).ToArray());
-            for (var i = 0; i < 5; i++)
+            for (var i = 0; i < 6; i++)
             {
                 var col = i;
-                gw.Parameters.AddWithValue("ndfoe"[i].ToString(), perGateway.Values.Select(v => v[col]).ToArray());
+                gw.Parameters.AddWithValue("ndfoeu"[i].ToString(), perGateway.Values.Select(v => v[col]).ToArray());
             }
 
             after.BatchCommands.Add(gw);
@@ -435,12 +445,12 @@ public sealed class PostgresReadingStore : IReadingStore
     public IReadOnlyList<GatewayInfo> Gateways() => Query("""
         SELECT g.gateway, g.state, g.status_ts, g.software, g.outbox_pending, g.last_seen, g.readings, g.duplicates,
                (SELECT count(*)::int FROM series s WHERE s.gateway = g.gateway), g.ts_future, g.ts_too_old, g.ts_before_epoch,
-               g.health, g.health_at
+               g.health, g.health_at, g.ts_clock_untrusted
         FROM gateways g ORDER BY g.gateway COLLATE "C"
         """, _ => { },
         r => new GatewayInfo(r.GetString(0), r.GetString(1), Time(r, 2), r.IsDBNull(3) ? null : r.GetString(3),
             r.IsDBNull(4) ? null : r.GetInt64(4), Time(r, 5), r.GetInt64(6), r.GetInt64(7), r.GetInt32(8),
-            new TimestampCounts(r.GetInt64(9), r.GetInt64(10), r.GetInt64(11)), r.IsDBNull(12) ? null : r.GetString(12), Time(r, 13)));
+            new TimestampCounts(r.GetInt64(9), r.GetInt64(10), r.GetInt64(11), r.GetInt64(14)), r.IsDBNull(12) ? null : r.GetString(12), Time(r, 13)));
 
     /// <inheritdoc/>
     public IReadOnlyList<ChannelInfo> Channels(string? gateway = null) => Query("""
