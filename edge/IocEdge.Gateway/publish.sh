@@ -50,7 +50,9 @@ if [[ $mode == aot ]]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null \
       || { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null; }
   fi
-  args=(-p:PublishAot=true)
+  # PublishAot comes from the gateway's csproj. Not as -p:PublishAot=true: a global property reaches every referenced
+  # project, and IocEdge.Protocols.Compact's netstandard2.0 target then fails with NETSDK1207.
+  args=()
   if [[ $rid == linux-arm64 ]]; then
     args+=(-p:LinkerFlavor=lld)
     if [[ " ${extra[*]} " != *"-p:SysRoot="* ]]; then
