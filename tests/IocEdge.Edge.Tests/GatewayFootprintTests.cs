@@ -183,8 +183,16 @@ internal sealed class GatewayRun : IAsyncDisposable
         var run = new GatewayRun(plc, broker, subscriber, gateway);
         try
         {
-            await Eventually.True(() => received.ContainsKey("env1/humidity"), timeout ?? TimeSpan.FromSeconds(60),
-                "the gateway's readings at the broker; its output: " + gateway.Output);
+            try
+            {
+                await Eventually.True(() => received.ContainsKey("env1/humidity"), timeout ?? TimeSpan.FromSeconds(60), "the gateway's readings at the broker");
+            }
+            catch (TimeoutException ex)
+            {
+                // The gateway's output as it is when the wait gave up (why it published nothing), not as it was before.
+                throw new TimeoutException($"{ex.Message} The gateway's output:\n{gateway.Output}", ex);
+            }
+
             Assert.Equal(("good", (double?)45.2), received["env1/pm2_5"]);
             Assert.Equal(("good", (double?)75.1), received["env1/pm10"]);
             Assert.Equal(("good", (double?)29.5), received["env1/temperature"]);
