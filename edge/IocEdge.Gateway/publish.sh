@@ -4,7 +4,7 @@
 #
 #   edge/IocEdge.Gateway/publish.sh                      # NativeAOT, linux-x64, into artifacts/gateway/linux-x64-aot
 #   edge/IocEdge.Gateway/publish.sh --jit                # the JIT build (self-contained), into .../linux-x64-jit
-#   edge/IocEdge.Gateway/publish.sh -r linux-arm64       # NativeAOT for a Raspberry Pi (needs a sysroot: see below)
+#   edge/IocEdge.Gateway/publish.sh --rid linux-arm64    # NativeAOT for a Raspberry Pi (64-bit OS), cross-compiled
 #   edge/IocEdge.Gateway/publish.sh -o DIR               # another output folder
 #
 # Extra arguments after -- go to dotnet publish. The same by hand:
@@ -12,8 +12,10 @@
 #   dotnet publish edge/IocEdge.Gateway -c Release -r linux-x64 -p:PublishAot=false --self-contained   (JIT)
 #
 # NativeAOT links with clang and needs zlib's headers (Debian: clang zlib1g-dev); this script installs them when
-# missing. linux-arm64 AOT cross-compiles with lld against an arm64 sysroot: pass -p:SysRoot=DIR after -- (what the
-# sysroot holds: edge/README.md, "Publishing").
+# missing. linux-arm64 AOT cross-compiles with lld against an arm64 Debian 12 sysroot: the script makes one in
+# artifacts/sysroot/linux-arm64 (arm64 .debs fetched by an apt with its own package lists, unpacked with dpkg -x: the
+# machine's dpkg architectures are not touched), or takes IOCEDGE_ARM64_SYSROOT=DIR or -p:SysRoot=DIR after --.
+# The same sysroot runs the result here: qemu-aarch64-static -L SYSROOT artifacts/gateway/linux-arm64-aot/iocedge-gateway
 # Exit codes: 0 published, 2 bad arguments, other: the failing step's code.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -27,9 +29,9 @@ while (($#)); do
   case "$1" in
     --jit) mode=jit ;;
     --aot) mode=aot ;;
-    -r|--runtime) rid="$2"; shift ;;
+    -r|--rid|--runtime) rid="$2"; shift ;;
     -o|--output) out="$2"; shift ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     --) shift; extra=("$@"); break ;;
     *) echo "publish.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
@@ -48,8 +50,17 @@ if [[ $mode == aot ]]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null \
       || { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null; }
   fi
-  args=(-p:PublishAot=true)
-  [[ $rid == linux-arm64 ]] && args+=(-p:LinkerFlavor=lld)
+  # PublishAot comes from the gateway's csproj. Not as -p:PublishAot=true: a global property reaches every referenced
+  # project, and IocEdge.Protocols.Compact's netstandard2.0 target then fails with NETSDK1207.
+  args=()
+  if [[ $rid == linux-arm64 ]]; then
+    args+=(-p:LinkerFlavor=lld)
+    if [[ " ${extra[*]} " != *"-p:SysRoot="* ]]; then
+      sysroot="${IOCEDGE_ARM64_SYSROOT:-$root/artifacts/sysroot/linux-arm64}"
+      [[ -f $sysroot/usr/lib/aarch64-linux-gnu/libc.so ]] || "$here/arm64-sysroot.sh" "$sysroot"
+      args+=("-p:SysRoot=$sysroot")
+    fi
+  fi
 else
   args=(-p:PublishAot=false --self-contained)
 fi

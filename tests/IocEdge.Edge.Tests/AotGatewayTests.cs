@@ -1,7 +1,4 @@
-using System.Collections.Concurrent;
-using System.Text.Json;
 using IocEdge.Testing;
-using MQTTnet;
 
 namespace IocEdge.Edge.Tests;
 
@@ -29,48 +26,10 @@ public sealed class AotGatewayTests : IDisposable
         Assert.False(File.Exists(Path.Combine(Path.GetDirectoryName(exe)!, "iocedge-gateway.dll")), "the AOT output holds no iocedge-gateway.dll");
         Assert.Equal("\u007fELF"u8.ToArray(), File.ReadAllBytes(exe)[..4]);
 
-        // env-station profile (devices/IocEdge.Devices.Profiles/profiles/env-station.json): holding registers 0..3 =
-        // pm2_5, pm10 (×0.1 µg/m³), temperature (×0.1 °C), humidity (×0.1 %RH).
-        await using var plc = await PyModbusServer.StartTcpAsync(new PyModbusServerOptions
-        {
-            Units = new Dictionary<byte, PyModbusUnit> { [1] = new() { HoldingRegisters = [452, 751, 295, 800] } },
-        });
-        await using var broker = await Mosquitto.StartAsync();
-        var received = new ConcurrentDictionary<string, (string Quality, double? Value)>();
-        using var subscriber = new MqttClientFactory().CreateMqttClient();
-        subscriber.ApplicationMessageReceivedAsync += e =>
-        {
-            using var doc = JsonDocument.Parse(e.ApplicationMessage.Payload);
-            foreach (var r in doc.RootElement.GetProperty("readings").EnumerateArray())
-            {
-                var value = r.GetProperty("value");
-                received[r.GetProperty("channel").GetString()!] =
-                    (r.GetProperty("quality").GetString()!, value.ValueKind == JsonValueKind.Number ? value.GetDouble() : null);
-            }
-
-            return Task.CompletedTask;
-        };
-        await subscriber.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", broker.Port).WithClientId("aot-test-sub").Build());
-        await subscriber.SubscribeAsync("iocedge/v1/gw-aot/readings", MQTTnet.Protocol.MqttQualityOfServiceLevel.AtLeastOnce);
-
-        var config = _dir.File("gateway.json");
-        await File.WriteAllTextAsync(config, $$"""
-            { "Gateway": { "Id": "gw-aot", "DataDirectory": "{{_dir.File("data")}}",
-              "Mqtt": { "Host": "127.0.0.1", "Port": {{broker.Port}} },
-              "Modbus": {
-                "Links": [ { "Id": "tcp", "Transport": "Tcp", "Host": "127.0.0.1", "Port": {{plc.Port}} } ],
-                "Devices": [ { "Id": "env1", "Link": "tcp", "Profile": "env-station", "UnitId": 1, "PollPeriod": "00:00:01" } ] } } }
-            """);
-        await using var gateway = PeerProcess.Start(exe, ["--config", config]);
-
-        await Eventually.True(() => received.ContainsKey("env1/humidity"), TimeSpan.FromSeconds(60),
-            "the AOT gateway's readings at the broker; its output: " + gateway.Output);
-        Assert.Equal(("good", (double?)45.2), received["env1/pm2_5"]);
-        Assert.Equal(("good", (double?)75.1), received["env1/pm10"]);
-        Assert.Equal(("good", (double?)29.5), received["env1/temperature"]);
-        Assert.Equal(("good", (double?)80.0), received["env1/humidity"]);
-        Assert.False(gateway.HasExited, "the gateway keeps running: " + gateway.Output);
-        Assert.True(File.Exists(Path.Combine(_dir.File("data"), "outbox.db")), "the outbox is a SQLite file on the card (native e_sqlite3 under AOT)");
+        // The scenario (a pymodbus env-station, mosquitto, four good values at the broker, the outbox a SQLite file on
+        // the card: native e_sqlite3 under AOT) is GatewayRun's, shared with the footprint and arm64 tests.
+        await using var run = await GatewayRun.StartAsync(_dir, exe, []);
+        Assert.False(run.Gateway.HasExited, "the gateway keeps running: " + run.Gateway.Output);
     }
 
     [AotFact]

@@ -1,5 +1,5 @@
+using System.Buffers.Binary;
 using System.Globalization;
-using System.Security.Cryptography;
 using IocEdge.Edge.Configuration;
 using IocEdge.Protocols.Mqtt;
 using Microsoft.Data.Sqlite;
@@ -1469,12 +1469,19 @@ public sealed class SqliteOutbox : IDisposable
         }
 
         // 12 base-36 characters: 62 bits of randomness, enough that two outboxes of one gateway never collide.
+        // Drawn from Guid.NewGuid (the OS CSPRNG through System.Native), not RandomNumberGenerator: on Linux that loads
+        // OpenSSL's libcrypto, 3.4 MB resident for the gateway's whole life for these 12 characters (docs/BENCHMARKS.md,
+        // "Gateway footprint"). The two halves are XORed so the GUID's fixed version and variant bits cancel out.
+        Span<byte> bytes = stackalloc byte[16];
+        Guid.NewGuid().TryWriteBytes(bytes);
+        var random = BinaryPrimitives.ReadUInt64LittleEndian(bytes) ^ BinaryPrimitives.ReadUInt64LittleEndian(bytes[8..]);
         const string alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
-        var id = string.Create(12, 0, static (span, _) =>
+        var id = string.Create(12, random, static (span, r) =>
         {
             for (var i = 0; i < span.Length; i++)
             {
-                span[i] = alphabet[RandomNumberGenerator.GetInt32(alphabet.Length)];
+                span[i] = alphabet[(int)(r % (ulong)alphabet.Length)];
+                r /= (ulong)alphabet.Length;
             }
         });
         using var put = _db.CreateCommand();

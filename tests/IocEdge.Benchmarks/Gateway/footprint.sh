@@ -8,10 +8,16 @@
 #   STARTS=3 WARMUP=30 SAMPLES=20 tests/IocEdge.Benchmarks/Gateway/footprint.sh
 #   JIT_DIR=... AOT_DIR=... footprint.sh                          # reuse published builds (skip publishing)
 #   BUILDS=aot SIM_DLL=.../iocedge-sim.dll footprint.sh             # one build only; a simulator already built
+#   BUILDS="jit base aot" BASE_DIR=... footprint.sh                  # also an older AOT build (a change's baseline)
+#   GATEWAY_ENV="DOTNET_GCgen0size=0x200000" footprint.sh             # environment for the gateway (runtime knobs)
+#   RUNNER="qemu-aarch64-static -L SYSROOT" BUILDS=aot AOT_DIR=... footprint.sh   # an arm64 build under qemu-user
 #
 # Start-up: wall time from exec to the first message on iocedge/v1/{gateway}/readings at the broker (a subscriber that
 # was connected before the start), median of STARTS starts, each with an empty data directory.
-# RSS: VmRSS from /proc/PID/status, sampled once a second for SAMPLES seconds after WARMUP seconds of running, median.
+# RSS: VmRSS from /proc/PID/status, sampled once a second for SAMPLES seconds after WARMUP seconds of running, median;
+# with it, from /proc/PID/smaps_rollup: Pss, Anonymous (GC heap, stacks, native heaps, copy-on-write pages) and
+# file-backed = Rss - Anonymous (mapped code and data of the executable and its libraries), and the mappings that hold
+# the most resident pages at the end (which libraries are loaded).
 # Output: one line per build, then the AOT/JIT ratios (the machine may be shared: read them as ratios of one run).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../../.." && pwd)"
@@ -87,7 +93,7 @@ start_gateway() {
   sleep 0.5 # the subscriber is connected and subscribed before the gateway starts
   local t0 t1 gw
   t0=$(date +%s%N)
-  "$@" --config "$work/gateway.json" --Logging:LogLevel:Default=Warning >>"$work/gateway.log" 2>&1 &
+  env ${GATEWAY_ENV:-} ${RUNNER:-} "$@" --config "$work/gateway.json" --Logging:LogLevel:Default=Warning >>"$work/gateway.log" 2>&1 &
   gw=$!
   wait "$sub" || { echo "footprint.sh: no reading within 60 s from $1; its log:" >&2; tail -20 "$work/gateway.log" >&2; exit 1; }
   t1=$(date +%s%N)
@@ -106,26 +112,38 @@ measure() { # $1 = label, rest = command
   done
   read -r pid ms < <(start_gateway "$@")
   sleep "$WARMUP"
-  local rss=()
+  local rss=() pss=() anon=()
   for _ in $(seq 1 "$SAMPLES"); do
     rss+=("$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")")
+    pss+=("$(awk '/^Pss:/ {print $2}' "/proc/$pid/smaps_rollup")")
+    anon+=("$(awk '/^Anonymous:/ {print $2}' "/proc/$pid/smaps_rollup")")
     sleep 1
   done
+  local maps
+  maps=$(awk '/^[0-9a-f]+-[0-9a-f]+ / {n = $6 == "" ? "[anon]" : $6; sub(/.*\//, "", n)} /^Rss:/ {r[n] += $2}
+              END {for (n in r) if (r[n] >= 256) printf "%s %.1f\n", n, r[n] / 1024}' "/proc/$pid/smaps" | sort -k2 -rn | head -8 | paste -sd, -)
+  local threads
+  threads=$(ls "/proc/$pid/task" | wc -l)
   # The gateway kept publishing: count messages for 5 s as a sanity check that it really served 100 channels.
   local messages
   messages=$(timeout 5 mosquitto_sub -p "$broker_port" -t 'iocedge/v1/gw-footprint/readings' -q 1 2>/dev/null | grep -o '"channel"' | wc -l || true)
   stop_gateway "$pid"
-  local start_ms rss_kb
+  local start_ms rss_kb pss_kb anon_kb
   start_ms=$(printf '%s\n' "${starts[@]}" | median)
   rss_kb=$(printf '%s\n' "${rss[@]}" | median)
+  pss_kb=$(printf '%s\n' "${pss[@]}" | median)
+  anon_kb=$(printf '%s\n' "${anon[@]}" | median)
   printf '%-4s start-up median %6s ms (%s)   RSS median %6.1f MB (%s samples after %s s)   readings in 5 s: %s\n' \
     "$label" "$start_ms" "${starts[*]}" "$(echo "$rss_kb / 1024" | bc -l)" "$SAMPLES" "$WARMUP" "$messages"
+  printf '     Pss %.1f MB, anonymous %.1f MB, file-backed %.1f MB, %s threads; resident by mapping (MB): %s\n' \
+    "$(echo "$pss_kb / 1024" | bc -l)" "$(echo "$anon_kb / 1024" | bc -l)" "$(echo "($rss_kb - $anon_kb) / 1024" | bc -l)" "$threads" "$maps"
   echo "$label $start_ms $rss_kb" >>"$work/results"
 }
 
 echo "footprint: 100 channels × 1 Hz (13 simulated instruments), mosquitto 127.0.0.1:$broker_port, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 BUILDS="${BUILDS:-jit aot}"
 [[ " $BUILDS " == *" jit "* ]] && measure jit "$JIT_DIR/iocedge-gateway"
+[[ " $BUILDS " == *" base "* ]] && measure base "$BASE_DIR/iocedge-gateway"
 [[ " $BUILDS " == *" aot "* ]] && measure aot "$AOT_DIR/iocedge-gateway"
-[[ $BUILDS == "jit aot" ]] || exit 0
-awk '{s[$1]=$2; r[$1]=$3} END {printf "aot/jit: start-up %.2f×, RSS %.2f×\n", s["aot"]/s["jit"], r["aot"]/r["jit"]}' "$work/results"
+# The ratios of the AOT build to each other build measured in this run (BUILDS="jit base aot" gives both).
+awk '{s[$1]=$2; r[$1]=$3} END {if (!("aot" in s)) exit; for (b in s) if (b != "aot") printf "aot/%s: start-up %.2f×, RSS %.2f×\n", b, s["aot"]/s[b], r["aot"]/r[b]}' "$work/results"
