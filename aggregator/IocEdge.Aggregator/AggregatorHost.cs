@@ -4,6 +4,7 @@ using IocEdge.Aggregator.Ingest;
 using IocEdge.Aggregator.Security;
 using IocEdge.Aggregator.Storage;
 using IocEdge.Aggregator.Storage.Postgres;
+using IocEdge.Systemd;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -22,15 +23,31 @@ public static class AggregatorHost
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null) =>
         Finish(CreateBuilder(args, configure));
 
+    /// <summary>The configuration file the service reads when no --config is given (when it exists).</summary>
+    public const string DefaultConfigPath = "/etc/iocedge/aggregator.json";
+
     /// <summary>
-    /// Reads the configuration (appsettings.json next to the executable, IOCEDGE_ environment variables, the command
-    /// line) and registers the services; opens, binds and creates nothing, so <see cref="ConfigCheck"/> can look first.
+    /// Reads the configuration and registers the services; opens, binds and creates nothing, so
+    /// <see cref="ConfigCheck"/> can look first. Layers, later ones win: appsettings.json next to the executable (the
+    /// built-in defaults; never the current directory's), then <c>--config FILE</c> or else
+    /// <paramref name="defaultConfigPath"/> when that file exists, then IOCEDGE_ environment variables
+    /// (IOCEDGE_Aggregator__Mqtt__Port), then the command line. Which files were read is logged at start-up.
     /// </summary>
-    public static WebApplicationBuilder CreateBuilder(string[] args, Action<WebApplicationBuilder>? configure = null)
+    /// <param name="args">Command line: <c>--config FILE</c> and configuration keys (--Aggregator:DataDirectory=/tmp/x).</param>
+    /// <param name="configure">Last-word changes: extra in-memory settings or services (tests replace TimeProvider).</param>
+    /// <param name="defaultConfigPath">The service's default file (<see cref="DefaultConfigPath"/>); null for the demo
+    /// and tests, which read no file outside their own folder.</param>
+    /// <exception cref="FileNotFoundException">--config names a file that does not exist (exit 78 in Main).</exception>
+    /// <exception cref="InvalidDataException">A configuration file is not valid JSON (the message names it).</exception>
+    public static WebApplicationBuilder CreateBuilder(string[] args, Action<WebApplicationBuilder>? configure = null,
+        string? defaultConfigPath = null)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
-        builder.Configuration.AddEnvironmentVariables("IOCEDGE_");
-        builder.Services.AddSystemd();
+        var files = ConfigurationFiles.Load(builder.Configuration, args, defaultConfigPath);
+        builder.Services.AddSingleton(files);
+        // sd_notify: READY=1 once the store is open and the listeners are bound, WATCHDOG=1 while the ingest loop
+        // lives, STOPPING=1 on SIGTERM (unit: aggregator/IocEdge.Aggregator/packaging/iocedge-aggregator.service).
+        builder.Services.AddSystemdNotify<AggregatorLiveness>();
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddOptions<AggregatorOptions>()
             .Bind(builder.Configuration.GetSection(AggregatorOptions.Section))
@@ -91,6 +108,7 @@ public static class AggregatorHost
         builder.WebHost.UseUrls(urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 
         var app = builder.Build();
+        app.Services.GetService<ConfigurationFiles>()?.Log(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("IocEdge.Aggregator"));
         app.UseAuthentication();
         app.UseAuthorization();
         // One call per route group protects every route (read scope; admin under /api/v1/admin; /healthz and / open):

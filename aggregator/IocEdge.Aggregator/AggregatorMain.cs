@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 
 namespace IocEdge.Aggregator;
@@ -37,19 +38,31 @@ public static class AggregatorMain
         if (args.Length > 0 && Security.SecurityCommands.Verbs.Contains(args[0]))
         {
             // Admin verbs (gateway-add, api-key-add, mosquitto-config...): Security/SecurityCommands.cs.
-            return Security.SecurityCommands.TryRun(args, AggregatorHost.CreateBuilder(args.Skip(1).Where(a => a.StartsWith('-')).ToArray()).Configuration,
-                Console.Out, Console.Error) ?? 64;
+            // The verbs read the same configuration as the service (/etc/iocedge/aggregator.json or --config FILE).
+            IConfiguration configuration;
+            try
+            {
+                configuration = AggregatorHost.CreateBuilder(OptionsOf(args.Skip(1).ToArray()), defaultConfigPath: AggregatorHost.DefaultConfigPath).Configuration;
+            }
+            catch (Exception ex) when (ex is FormatException or InvalidDataException or IOException)
+            {
+                await Console.Error.WriteLineAsync($"{Name}: configuration: {ex.Message}").ConfigureAwait(false);
+                return ExitConfig;
+            }
+
+            return Security.SecurityCommands.TryRun(args, configuration, Console.Out, Console.Error) ?? 64;
         }
 
         var errors = ConfigCheck.CheckArguments(args).ToList();
         WebApplicationBuilder builder;
         try
         {
-            builder = AggregatorHost.CreateBuilder(args);
+            builder = AggregatorHost.CreateBuilder(args, defaultConfigPath: AggregatorHost.DefaultConfigPath);
         }
         catch (Exception ex) when (ex is FormatException or InvalidDataException or IOException)
         {
-            // A malformed appsettings.json or command line (the reader's own message names the file and line).
+            // A missing --config file, a malformed configuration file or command line (the reader's own message names
+            // the file and line): one line, exit 78.
             await Console.Error.WriteLineAsync($"{Name}: configuration: {ex.Message}").ConfigureAwait(false);
             return ExitConfig;
         }
@@ -117,6 +130,26 @@ public static class AggregatorMain
         }
     }
 
+    /// <summary>The options of an admin verb's arguments: every --key=value or --key, and the word after --config.</summary>
+    private static string[] OptionsOf(string[] args)
+    {
+        var options = new List<string>();
+        for (var i = 0; i < args.Length; i++)
+        {
+            if (args[i] == "--config" && i + 1 < args.Length)
+            {
+                options.Add(args[i]);
+                options.Add(args[++i]);
+            }
+            else if (args[i].StartsWith('-'))
+            {
+                options.Add(args[i]);
+            }
+        }
+
+        return options.ToArray();
+    }
+
     private static T? Find<T>(Exception? ex)
         where T : Exception
     {
@@ -138,16 +171,18 @@ public static class AggregatorMain
                               Find<SocketException>(ex)?.SocketErrorCode == SocketError.AddressAlreadyInUse);
 
     private static string Usage() => $"""
-        Usage: {Name} [--Aggregator:Key=value ...] [--Logging:LogLevel:Default=Debug]
+        Usage: {Name} [--config FILE] [--Aggregator:Key=value ...] [--Logging:LogLevel:Default=Debug]
 
         The IocEdge aggregator: an embedded MQTT broker that stores each gateway reading exactly once (SQLite) and
         serves the IOC's HTTP API. It runs until stopped (SIGTERM/Ctrl+C); under systemd it reports READY and WATCHDOG.
 
         Options:
-          -h, --help    print this text and exit (nothing is started)
+          --config FILE    the configuration file (default {AggregatorHost.DefaultConfigPath}, read when it exists)
+          -h, --help       print this text and exit (nothing is started)
 
-        Configuration keys (appsettings.json next to the executable, environment variables IOCEDGE_Aggregator__Key__Sub,
-        or the command line --Aggregator:Key:Sub=value; later sources win). Documented in aggregator/README.md:
+        Configuration, later layers win: appsettings.json next to the executable (built-in defaults), then --config FILE
+        or {AggregatorHost.DefaultConfigPath}, then environment variables IOCEDGE_Aggregator__Key__Sub, then the command
+        line --Aggregator:Key:Sub=value. The files read are logged at start-up. Keys (documented in aggregator/README.md):
         {string.Join(Environment.NewLine, ConfigCheck.KnownKeys.Select(k => "  " + k))}
 
         Examples:
@@ -155,7 +190,7 @@ public static class AggregatorMain
           {Name} --Aggregator:Mqtt:BindAddress=127.0.0.1 --Aggregator:HttpUrls=http://127.0.0.1:8080
           IOCEDGE_Aggregator__Timestamps__MaxFuture=00:10:00 {Name}
 
-        Exit codes: 0 stopped cleanly or --help; 78 configuration error (every problem listed, nothing touched);
+        Exit codes: 0 stopped cleanly or --help; 78 configuration error or a missing --config file (every problem listed, nothing touched);
         69 a port is already in use or the PostgreSQL store cannot be reached; 73 the data directory or store cannot be written.
 
         """;

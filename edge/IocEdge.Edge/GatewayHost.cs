@@ -3,6 +3,7 @@ using IocEdge.Edge.Forwarding;
 using IocEdge.Edge.Outbox;
 using IocEdge.Edge.Sampling;
 using IocEdge.Edge.Sources;
+using IocEdge.Systemd;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -25,12 +26,25 @@ public static class GatewayHost
     /// <param name="configure">Last-word changes (tests replace TimeProvider; the demo adds simulated sources).</param>
     public static IHost Build(string[] args, Action<HostApplicationBuilder>? configure = null)
     {
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, DisableDefaults = false });
-        var configPath = builder.Configuration["config"] ?? DefaultConfigPath;
+        // The content root is the executable's folder, not the current directory, and the host's default
+        // appsettings*.json are removed: under systemd, or started from another folder, no file is read silently.
+        // The only file is --config FILE or /etc/iocedge/gateway.json (logged at start-up: ConfigurationRead).
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
+        {
+            Args = args, DisableDefaults = false, ContentRootPath = AppContext.BaseDirectory,
+        });
+        foreach (var stray in builder.Configuration.Sources.OfType<Microsoft.Extensions.Configuration.Json.JsonConfigurationSource>().ToArray())
+        {
+            builder.Configuration.Sources.Remove(stray);
+        }
+
+        var given = builder.Configuration["config"];
+        var configPath = given ?? DefaultConfigPath;
         if (!File.Exists(configPath))
         {
-            throw new FileNotFoundException(
-                $"The gateway configuration file '{configPath}' does not exist. Pass --config FILE, or copy edge/IocEdge.Gateway/gateway.example.json to {DefaultConfigPath}.",
+            throw new FileNotFoundException(given is null
+                    ? $"the default configuration file {DefaultConfigPath} does not exist. Install it (the iocedge-gateway package's skeleton, or edge/IocEdge.Gateway/gateway.example.json) or pass --config FILE."
+                    : $"--config: the configuration file '{given}' does not exist (current directory {Environment.CurrentDirectory}).",
                 configPath);
         }
 
@@ -51,7 +65,9 @@ public static class GatewayHost
             throw new GatewayConfigurationException(problems);
         }
 
-        builder.Services.AddSystemd();
+        // sd_notify: READY=1 after the outbox is open and the first poll cycle is done, WATCHDOG=1 while sampling and
+        // forwarding make progress, STOPPING=1 on SIGTERM (units: edge/IocEdge.Gateway/packaging).
+        builder.Services.AddSystemdNotify<GatewayLiveness>();
         // Every loop supervises itself; an exception that still escapes one is a defect: stop the whole host, and
         // Main turns it into a non-zero exit code (ExitCodeOf) so systemd restarts the service.
         builder.Services.Configure<HostOptions>(h => h.BackgroundServiceExceptionBehavior = BackgroundServiceExceptionBehavior.StopHost);
@@ -79,8 +95,17 @@ public static class GatewayHost
         builder.Services.AddSingleton<MqttForwarder>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<MqttForwarder>());
         configure?.Invoke(builder);
-        return builder.Build();
+        var host = builder.Build();
+        host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("IocEdge.Gateway").ConfigurationRead(fullPath,
+            given is null ? "the default" : "--config", EnvironmentKeys(), CommandLineKeys(args));
+        return host;
     }
+
+    private static int EnvironmentKeys() => Environment.GetEnvironmentVariables().Keys.OfType<string>()
+        .Count(k => k.StartsWith("IOCEDGE_", StringComparison.OrdinalIgnoreCase));
+
+    private static int CommandLineKeys(string[] args) =>
+        new ConfigurationBuilder().AddCommandLine(args).Build().AsEnumerable().Count(kv => kv.Value is not null && kv.Key != "config");
 
     /// <summary>
     /// The process exit code after <paramref name="host"/> has stopped (call it before disposing the host): 0 for an orderly stop, 70 (EX_SOFTWARE,

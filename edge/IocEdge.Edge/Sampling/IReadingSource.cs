@@ -15,6 +15,13 @@ public interface IReadingSource : IAsyncDisposable
     /// <summary>The channel ids this source produces (for start-up checks and the technician's doctor).</summary>
     IReadOnlyList<string> Channels { get; }
 
+    /// <summary>
+    /// The longest gap between two batches in normal running (the slowest configured poll or report period). The
+    /// systemd watchdog counts a source as hung after three of these without a batch (at least two minutes:
+    /// <see cref="SamplingService.FindStalledSource"/>). Zero: no period of its own.
+    /// </summary>
+    TimeSpan ExpectedInterval => TimeSpan.Zero;
+
     /// <summary>Yields readings as they are taken, until cancelled.</summary>
     IAsyncEnumerable<IReadOnlyList<Reading>> RunAsync(CancellationToken cancellationToken);
 }

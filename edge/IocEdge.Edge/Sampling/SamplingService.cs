@@ -22,9 +22,59 @@ public sealed class SamplingService(IEnumerable<IReadingSource> sources, SqliteO
     /// <summary>Longest pause before a failed source is restarted (the delay doubles up to this).</summary>
     public static readonly TimeSpan RestartDelayMax = TimeSpan.FromSeconds(60);
 
+    private readonly IReadingSource[] _sources = sources.ToArray();
+    private readonly TaskCompletionSource _firstCycle = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Dictionary<IReadingSource, long> _progress = [];
     private long _appended;
     private long _lost;
     private long _sourceFailures;
+    private int _sourcesCycled;
+
+    /// <summary>
+    /// Completes when every source has finished its first cycle (yielded its first batch, possibly comm_failure
+    /// readings, or failed once and been restarted); at once when there is no source. The systemd READY point.
+    /// </summary>
+    public Task FirstCycle => _sources.Length == 0 ? Task.CompletedTask : _firstCycle.Task;
+
+    /// <summary>
+    /// The source that has made no progress (no batch, no failure) for longer than three of its
+    /// <see cref="IReadingSource.ExpectedInterval"/>, and at least <paramref name="minimum"/>, on the monotonic clock,
+    /// with how long; null when all move. A device call that blocks forever shows here.
+    /// </summary>
+    public (string Source, TimeSpan Quiet)? FindStalledSource(TimeSpan minimum)
+    {
+        lock (_progress)
+        {
+            foreach (var (source, last) in _progress)
+            {
+                var quiet = time.GetElapsedTime(last);
+                var limit = 3 * source.ExpectedInterval;
+                if (quiet > (limit > minimum ? limit : minimum))
+                {
+                    return (source.Name, quiet);
+                }
+            }
+        }
+
+        return null;
+    }
+
+    private void Progressed(IReadingSource source, ref bool cycled)
+    {
+        lock (_progress)
+        {
+            _progress[source] = time.GetTimestamp();
+        }
+
+        if (!cycled)
+        {
+            cycled = true;
+            if (Interlocked.Increment(ref _sourcesCycled) == _sources.Length)
+            {
+                _firstCycle.TrySetResult();
+            }
+        }
+    }
 
     /// <summary>Readings appended to the outbox since start.</summary>
     public long Appended => Interlocked.Read(ref _appended);
@@ -36,12 +86,12 @@ public sealed class SamplingService(IEnumerable<IReadingSource> sources, SqliteO
     public long SourceFailures => Interlocked.Read(ref _sourceFailures);
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
-        Task.WhenAll(sources.Select(s => RunSourceAsync(s, stoppingToken)));
+        Task.WhenAll(_sources.Select(s => RunSourceAsync(s, stoppingToken)));
 
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         await base.StopAsync(cancellationToken).ConfigureAwait(false);
-        foreach (var s in sources)
+        foreach (var s in _sources)
         {
             try
             {
@@ -58,6 +108,12 @@ public sealed class SamplingService(IEnumerable<IReadingSource> sources, SqliteO
     {
         await Task.Yield();
         logger.SamplingStarted(source.Name, source.Channels.Count);
+        var cycled = false;
+        lock (_progress)
+        {
+            _progress[source] = time.GetTimestamp();
+        }
+
         var delay = RestartDelayMin;
         while (!ct.IsCancellationRequested)
         {
@@ -65,6 +121,7 @@ public sealed class SamplingService(IEnumerable<IReadingSource> sources, SqliteO
             {
                 await foreach (var readings in source.RunAsync(ct).ConfigureAwait(false))
                 {
+                    Progressed(source, ref cycled);
                     Append(source, readings);
                     delay = RestartDelayMin;
                 }
@@ -77,6 +134,7 @@ public sealed class SamplingService(IEnumerable<IReadingSource> sources, SqliteO
             {
                 // Supervision: whatever went wrong in this source, the others keep sampling and this one comes back.
                 logger.SourceCrashed(ex, source.Name, Interlocked.Increment(ref _sourceFailures), delay);
+                Progressed(source, ref cycled); // a crash is not a hang: the supervisor is alive and restarts it
                 try
                 {
                     await Task.Delay(delay, time, ct).ConfigureAwait(false);
@@ -93,6 +151,11 @@ public sealed class SamplingService(IEnumerable<IReadingSource> sources, SqliteO
 
     private void Append(IReadingSource source, IReadOnlyList<Reading> readings)
     {
+        if (readings.Count == 0)
+        {
+            return; // a poll cycle with nothing new to report: progress, nothing to store
+        }
+
         try
         {
             outbox.Append(readings);

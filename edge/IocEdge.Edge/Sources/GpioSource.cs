@@ -82,6 +82,9 @@ public sealed class GpioSource(GpioOptions options, string dataDirectory, IGpioC
 {
     public string Name => "gpio";
 
+    /// <summary>The report period: a snapshot of every input and counter is yielded at least this often.</summary>
+    public TimeSpan ExpectedInterval => options.ReportPeriod;
+
     public IReadOnlyList<string> Channels { get; } =
     [
         .. options.Inputs.Select(i => $"{options.Device}/{i.Id}"),

@@ -34,6 +34,7 @@ public sealed class ModbusLinkSource : IReadingSource
         _units = points.ToDictionary(p => p.Id, p => p.EngineeringUnit!, StringComparer.Ordinal);
         _decimals = points.ToDictionary(p => p.Id, Decimals, StringComparer.Ordinal);
         Channels = points.Select(p => p.Id).ToArray();
+        ExpectedInterval = points.Length == 0 ? TimeSpan.Zero : points.Max(p => p.PollPeriod ?? TimeSpan.FromSeconds(1)); // ModbusPollerOptions.DefaultPollPeriod
         _master = (masterFactory ?? (l => CreateMaster(l, time, loggerFactory)))(link);
         _poller = new ModbusPoller(_master, points, new ModbusPollerOptions
         {
@@ -53,6 +54,9 @@ public sealed class ModbusLinkSource : IReadingSource
 
     public IReadOnlyList<string> Channels { get; }
 
+    /// <summary>The slowest point's poll period: each poll cycle yields a batch (empty when nothing is to be reported).</summary>
+    public TimeSpan ExpectedInterval { get; }
+
     /// <summary>Health of each slave on the link (breaker state, failures, refused addresses).</summary>
     public IReadOnlyList<ModbusSlaveStatus> SlaveStatus => _poller.GetSlaveStatus();
 
@@ -63,6 +67,8 @@ public sealed class ModbusLinkSource : IReadingSource
             var reported = _filter.Filter(cycle);
             if (reported.Count == 0)
             {
+                // Every value within its deadband: still a finished poll cycle, which the watchdog counts as progress.
+                yield return [];
                 continue;
             }
 

@@ -42,6 +42,9 @@ public sealed class SensorSource(SensorOptions options, IBusProvider buses, Time
 
     public string Name => $"sensor:{options.Id}";
 
+    /// <summary>The poll period: one batch per read.</summary>
+    public TimeSpan ExpectedInterval => options.PollPeriod;
+
     public IReadOnlyList<string> Channels { get; } = Quantities(options).Select(q => $"{options.Id}/{q.Quantity}").ToArray();
 
     public async IAsyncEnumerable<IReadOnlyList<Reading>> RunAsync([EnumeratorCancellation] CancellationToken cancellationToken)
