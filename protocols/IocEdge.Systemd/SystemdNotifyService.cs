@@ -47,6 +47,8 @@ public sealed partial class SystemdNotifyService(SystemdNotifyOptions options, I
             return;
         }
 
+        // One periodic timer for the whole run: a tick is never lost, however long a check takes.
+        using var timer = new PeriodicTimer(interval, time);
         string? stalled = null;
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -79,7 +81,7 @@ public sealed partial class SystemdNotifyService(SystemdNotifyOptions options, I
 
             try
             {
-                await Task.Delay(interval, time, stoppingToken).ConfigureAwait(false);
+                await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {

@@ -1,0 +1,104 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using IocEdge.Testing;
+
+namespace IocEdge.Aggregator.Tests;
+
+/// <summary>
+/// Issue 16 "systemd" and "Configuration files where an administrator looks": the real iocedge-aggregator under a fake
+/// systemd (NOTIFY_SOCKET, sd_notify(3)): READY=1 only when the store is open and the MQTT and HTTP listeners accept
+/// connections, WATCHDOG=1 at half WATCHDOG_USEC, STOPPING=1 on SIGTERM; its settings come from --config FILE (or
+/// /etc/iocedge/aggregator.json) and it says which files it read; a missing --config file is one line and exit 78.
+/// </summary>
+[Trait(Traits.Category, Traits.Integration)]
+[Trait(Traits.Acceptance, "technician")]
+public sealed class AggregatorSystemdTests : IDisposable
+{
+    private static readonly string Dll = Path.Combine(AppContext.BaseDirectory, "iocedge-aggregator.dll");
+    private readonly TempDirectory _dir = new("aggsd");
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public async Task Under_a_fake_systemd_it_reads_the_config_file_is_ready_only_when_listening_pings_and_stops()
+    {
+        int mqtt = FreePort.Next(), http = FreePort.Next();
+        var config = _dir.File("aggregator.json");
+        // The ports come from the file only: if the file were not read, the service would try 1883 and 8080.
+        await File.WriteAllTextAsync(config, $$"""
+            { "Aggregator": { "DataDirectory": "{{_dir.File("data")}}", "HttpUrls": "http://127.0.0.1:{{http}}",
+                              "Mqtt": { "Port": {{mqtt}}, "BindAddress": "127.0.0.1" } } }
+            """);
+        using var systemd = new FakeSystemd(_dir.File("notify.sock"));
+        await using var aggregator = PeerProcess.Start("dotnet", [Dll, "--config", config], _dir.Path, new Dictionary<string, string>
+        {
+            ["NOTIFY_SOCKET"] = systemd.Path,
+            ["WATCHDOG_USEC"] = "1000000",
+        });
+
+        await systemd.WaitForAsync("READY=1", TimeSpan.FromSeconds(60));
+        // At READY both listeners accept connections and the store exists.
+        Assert.True(await Accepts(mqtt), "MQTT listener bound at READY=1");
+        Assert.True(await Accepts(http), "HTTP listener bound at READY=1");
+        Assert.True(File.Exists(_dir.File("data/aggregator.db")), "store open at READY=1");
+        await Eventually.True(() => aggregator.Output.Contains($"Configuration read from {config}", StringComparison.Ordinal),
+            TimeSpan.FromSeconds(10), "the start-up line naming the configuration file");
+
+        await Eventually.True(() => systemd.Count("WATCHDOG=1") >= 3, TimeSpan.FromSeconds(10), "three watchdog pings");
+
+        using (var kill = Process.Start("kill", ["-TERM", aggregator.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync();
+        }
+
+        await systemd.WaitForAsync("STOPPING=1", TimeSpan.FromSeconds(10));
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await aggregator.WaitForExitAsync(cts.Token);
+        Assert.Equal(0, aggregator.ExitCode);
+    }
+
+    [Fact]
+    public async Task A_missing_config_file_is_one_line_and_exit_78()
+    {
+        var missing = _dir.File("nowhere/aggregator.json");
+        var (exit, output) = await PeerProcess.RunAsync("dotnet", [Dll, "--config", missing], TimeSpan.FromSeconds(60));
+
+        Assert.Equal(78, exit);
+        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Single(lines);
+        Assert.Contains($"--config: the configuration file '{missing}' does not exist", lines[0], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Without_config_an_absent_default_file_is_said_and_the_service_runs_on_its_defaults()
+    {
+        if (File.Exists("/etc/iocedge/aggregator.json"))
+        {
+            return; // this machine has one: the warning cannot appear (the other tests pass --config)
+        }
+
+        int mqtt = FreePort.Next(), http = FreePort.Next();
+        using var systemd = new FakeSystemd(_dir.File("notify.sock"));
+        await using var aggregator = PeerProcess.Start("dotnet", [Dll, $"--Aggregator:DataDirectory={_dir.File("data")}",
+            $"--Aggregator:HttpUrls=http://127.0.0.1:{http}", $"--Aggregator:Mqtt:Port={mqtt}", "--Aggregator:Mqtt:BindAddress=127.0.0.1"],
+            _dir.Path, new Dictionary<string, string> { ["NOTIFY_SOCKET"] = systemd.Path });
+
+        await systemd.WaitForAsync("READY=1", TimeSpan.FromSeconds(60));
+        await Eventually.True(() => aggregator.Output.Contains("The configuration file /etc/iocedge/aggregator.json does not exist", StringComparison.Ordinal),
+            TimeSpan.FromSeconds(10), "the warning about the absent default file");
+    }
+
+    private static async Task<bool> Accepts(int port)
+    {
+        using var client = new TcpClient();
+        try
+        {
+            await client.ConnectAsync("127.0.0.1", port);
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+}
