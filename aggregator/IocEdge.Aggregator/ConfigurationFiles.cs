@@ -9,7 +9,7 @@ namespace IocEdge.Aggregator;
 /// </summary>
 /// <param name="Read">Full paths of the JSON files read, lowest layer first.</param>
 /// <param name="AbsentDefault">The default file that was looked for and does not exist, or null.</param>
-public sealed partial record ConfigurationFiles(IReadOnlyList<string> Read, string? AbsentDefault)
+public sealed record ConfigurationFiles(IReadOnlyList<string> Read, string? AbsentDefault)
 {
     /// <summary>
     /// Adds --config FILE (or the default file when it exists), then IOCEDGE_ environment variables, then the command
@@ -63,18 +63,22 @@ public sealed partial record ConfigurationFiles(IReadOnlyList<string> Read, stri
     public void Log(ILogger logger)
     {
         ArgumentNullException.ThrowIfNull(logger);
-        LogRead(logger, Read.Count == 0 ? "no file (built-in defaults)" : string.Join(", ", Read));
+        ConfigurationFilesLog.Read(logger, Read.Count == 0 ? "no file (built-in defaults)" : string.Join(", ", Read));
         if (AbsentDefault is not null)
         {
-            LogDefaultAbsent(logger, AbsentDefault);
+            ConfigurationFilesLog.DefaultAbsent(logger, AbsentDefault);
         }
     }
+}
 
+/// <summary>The start-up lines of <see cref="ConfigurationFiles"/> (event ids 41xx).</summary>
+internal static partial class ConfigurationFilesLog
+{
     [LoggerMessage(4101, LogLevel.Information,
         "Configuration read from {Files}, then IOCEDGE_ environment variables and the command line (later wins)")]
-    private static partial void LogRead(ILogger logger, string files);
+    public static partial void Read(ILogger logger, string files);
 
     [LoggerMessage(4102, LogLevel.Warning,
         "The configuration file {Path} does not exist: running on the defaults above. Create it (the package installs a skeleton) or pass --config FILE")]
-    private static partial void LogDefaultAbsent(ILogger logger, string path);
+    public static partial void DefaultAbsent(ILogger logger, string path);
 }
