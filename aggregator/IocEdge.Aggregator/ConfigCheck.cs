@@ -123,16 +123,17 @@ public static class ConfigCheck
 
         if (configuration is IConfigurationRoot root)
         {
-            foreach (var provider in root.Providers.OfType<CommandLineConfigurationProvider>())
+            // The command line is read twice (by the host, and again over the configuration file: ConfigurationFiles):
+            // each unknown top-level key once. "config" is --config FILE.
+            foreach (var top in root.Providers.OfType<CommandLineConfigurationProvider>().SelectMany(p => p.GetChildKeys([], null))
+                         .Distinct(StringComparer.OrdinalIgnoreCase))
             {
-                foreach (var top in provider.GetChildKeys([], null).Distinct(StringComparer.OrdinalIgnoreCase))
+                if (!top.Equals(AggregatorOptions.Section, StringComparison.OrdinalIgnoreCase) &&
+                    !top.Equals("Logging", StringComparison.OrdinalIgnoreCase) &&
+                    !top.Equals("config", StringComparison.OrdinalIgnoreCase))
                 {
-                    if (!top.Equals(AggregatorOptions.Section, StringComparison.OrdinalIgnoreCase) &&
-                        !top.Equals("Logging", StringComparison.OrdinalIgnoreCase))
-                    {
-                        errors.Add($"--{top} (command line) is not an option: settings are --Aggregator:Key=value " +
-                            $"(such as --Aggregator:Mqtt:Port=1883) or --Logging:LogLevel:Default=Debug; see --help.");
-                    }
+                    errors.Add($"--{top} (command line) is not an option: settings are --Aggregator:Key=value " +
+                        $"(such as --Aggregator:Mqtt:Port=1883) or --Logging:LogLevel:Default=Debug; see --help.");
                 }
             }
         }
