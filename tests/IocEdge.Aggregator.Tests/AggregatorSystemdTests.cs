@@ -41,7 +41,7 @@ public sealed class AggregatorSystemdTests : IDisposable
         Assert.True(await Accepts(mqtt), "MQTT listener bound at READY=1");
         Assert.True(await Accepts(http), "HTTP listener bound at READY=1");
         Assert.True(File.Exists(_dir.File("data/aggregator.db")), "store open at READY=1");
-        await Eventually.True(() => aggregator.Output.Contains($"Configuration read from {config}", StringComparison.Ordinal),
+        await Eventually.True(() => aggregator.Output.Contains($"{config}, then IOCEDGE_ environment variables", StringComparison.Ordinal),
             TimeSpan.FromSeconds(10), "the start-up line naming the configuration file");
 
         await Eventually.True(() => systemd.Count("WATCHDOG=1") >= 3, TimeSpan.FromSeconds(10), "three watchdog pings");
