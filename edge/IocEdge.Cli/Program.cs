@@ -1,1 +1,3 @@
-return 0;
+using IocEdge.Cli;
+
+return await IocEdgeCli.RunAsync(args, CliConsole.FromProcess()).ConfigureAwait(false);
