@@ -18,6 +18,11 @@ internal static class BenchmarkProgram
             return OutboxBytesTool.Run(rest); // "Outbox": bytes written to the card per reading
         }
 
+        if (args is ["scan", .. var scanArgs])
+        {
+            return await Cli.ScanTool.RunAsync(scanArgs).ConfigureAwait(false); // "CLI: modbus scan"
+        }
+
         BenchmarkSwitcher.FromAssembly(typeof(BenchmarkProgram).Assembly).Run(args);
         return 0;
     }

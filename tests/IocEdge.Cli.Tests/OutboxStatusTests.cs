@@ -67,7 +67,7 @@ public sealed class OutboxStatusTests : IDisposable
 
         var r = await Cli.RunAsync(new Cli.Options { Width = 40, TimesyncFlag = flag }, "outbox", "status", "--data-dir", _dir.Path);
         Assert.True(r.Exit == 0, r.ToString());
-        Assert.Matches(@"pending: 1 reading\(s\), oldest 30\d s ago", r.Out);
+        Assert.Contains("pending: 1 reading(s), oldest 5 min ago", r.Out, StringComparison.Ordinal);
         Assert.Contains("quarantined files: 1 (in " + Path.Combine(_dir.Path, "quarantine") + ")", r.Out, StringComparison.Ordinal);
         Assert.Contains("clock: synchronised", r.Out, StringComparison.Ordinal);
         Assert.Contains("dropped: none", r.Out, StringComparison.Ordinal);
