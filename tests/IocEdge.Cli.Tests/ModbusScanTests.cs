@@ -62,6 +62,19 @@ public sealed class ModbusScanTests
     }
 
     [Fact]
+    public async Task On_a_terminal_the_progress_bar_runs_and_the_result_follows_it()
+    {
+        await using var line = await SocatPtyPair.StartAsync();
+        await using var slave = await PyModbusServer.StartRtuAsync(line.PathA, TwoUnits());
+        var r = await Cli.RunAsync(new Cli.Options { Tty = true, NoColor = true, Width = 60 }, "modbus", "scan", "--serial", line.PathB, "--units", "1-4");
+        Assert.True(r.Exit == 0, r.ToString());
+        Assert.Contains(line.PathB + " 9600 8N1", r.Out, StringComparison.Ordinal); // the progress task's label
+        Assert.Contains("unit 3 at " + line.PathB + " 9600 8N1: normal response", r.Out, StringComparison.Ordinal);
+        Assert.Contains("1 unit(s) answered; 4 request(s)", r.Out, StringComparison.Ordinal);
+        Assert.DoesNotContain("\u001b[3", r.Out, StringComparison.Ordinal); // no colour under NO_COLOR
+    }
+
+    [Fact]
     public async Task Tcp_scan_counts_a_gateways_target_failed_to_respond_as_nobody()
     {
         // pymodbus answers an unknown unit id with exception 0x0B (a TCP server hosting several units is a gateway).
