@@ -1,4 +1,5 @@
 using System.IO.Ports;
+using System.Net;
 using System.Text.Json;
 using IocEdge.Cli;
 using IocEdge.Protocols.Modbus;
@@ -26,7 +27,7 @@ public sealed class ModbusScanTests
     {
         await using var line = await SocatPtyPair.StartAsync();
         await using var slave = await PyModbusServer.StartRtuAsync(line.PathA, TwoUnits());
-        var r = await Cli.RunAsync("modbus", "scan", "--serial", line.PathB, "--units", "1-10", "--json");
+        var r = await Cli.RunAsync("modbus", "scan", "--serial", line.PathB, "--units", "1-10", "--response-time", "500", "--json");
         Assert.True(r.Exit == 0, r.ToString());
         using var doc = JsonDocument.Parse(r.Out);
         var found = doc.RootElement.GetProperty("found").EnumerateArray().ToList();
@@ -42,7 +43,7 @@ public sealed class ModbusScanTests
         await using var line = await SocatPtyPair.StartAsync();
         await using var slave = await PyModbusServer.StartRtuAsync(line.PathA, TwoUnits(tableSize: 10));
         // Register 50 does not exist: both units answer ILLEGAL DATA ADDRESS, and are found.
-        var r = await Cli.RunAsync("modbus", "scan", "--serial", line.PathB, "--units", "1-8", "--address", "50");
+        var r = await Cli.RunAsync("modbus", "scan", "--serial", line.PathB, "--units", "1-8", "--address", "50", "--response-time", "500");
         Assert.True(r.Exit == 0, r.ToString());
         Assert.Contains("unit 3 at " + line.PathB + " 9600 8N1: exception response 0x02 ILLEGAL DATA ADDRESS (a device is there)", r.Out, StringComparison.Ordinal);
         Assert.Contains("unit 7 at", r.Out, StringComparison.Ordinal);
@@ -54,7 +55,7 @@ public sealed class ModbusScanTests
     {
         await using var line = await SocatPtyPair.StartAsync();
         await using var slave = await PyModbusServer.StartRtuAsync(line.PathA, TwoUnits());
-        var r = await Cli.RunAsync("modbus", "scan", "--serial", line.PathB, "--baud", "9600,19200", "--parity", "N", "--units", "1-10", "--first", "--json");
+        var r = await Cli.RunAsync("modbus", "scan", "--serial", line.PathB, "--baud", "9600,19200", "--parity", "N", "--units", "1-10", "--first", "--response-time", "500", "--json");
         Assert.True(r.Exit == 0, r.ToString());
         using var doc = JsonDocument.Parse(r.Out);
         Assert.Equal(3, doc.RootElement.GetProperty("probes").GetInt32()); // ids 1, 2, 3: stopped there
@@ -66,7 +67,7 @@ public sealed class ModbusScanTests
     {
         await using var line = await SocatPtyPair.StartAsync();
         await using var slave = await PyModbusServer.StartRtuAsync(line.PathA, TwoUnits());
-        var r = await Cli.RunAsync(new Cli.Options { Tty = true, NoColor = true, Width = 60 }, "modbus", "scan", "--serial", line.PathB, "--units", "1-4");
+        var r = await Cli.RunAsync(new Cli.Options { Tty = true, NoColor = true, Width = 60 }, "modbus", "scan", "--serial", line.PathB, "--units", "1-4", "--response-time", "500");
         Assert.True(r.Exit == 0, r.ToString());
         Assert.Contains(line.PathB + " 9600 8N1", r.Out, StringComparison.Ordinal); // the progress task's label
         Assert.Contains("unit 3 at " + line.PathB + " 9600 8N1: normal response", r.Out, StringComparison.Ordinal);
@@ -75,14 +76,28 @@ public sealed class ModbusScanTests
     }
 
     [Fact]
-    public async Task Tcp_scan_counts_a_gateways_target_failed_to_respond_as_nobody()
+    public async Task Tcp_scan_finds_the_units_of_a_pymodbus_server()
     {
-        // pymodbus answers an unknown unit id with exception 0x0B (a TCP server hosting several units is a gateway).
+        // pymodbus 3.0 leaves an unknown unit id unanswered over TCP: each costs one --timeout.
         await using var slave = await PyModbusServer.StartTcpAsync(TwoUnits());
         var r = await Cli.RunAsync("modbus", "scan", "--tcp", $"127.0.0.1:{slave.Port}", "--units", "1-8", "--timeout", "500", "--json");
         Assert.True(r.Exit == 0, r.ToString());
         using var doc = JsonDocument.Parse(r.Out);
         Assert.Equal([3, 7], doc.RootElement.GetProperty("found").EnumerateArray().Select(f => f.GetProperty("unit").GetInt32()));
+    }
+
+    [Fact]
+    public async Task Tcp_scan_through_a_gateway_counts_exception_0x0B_as_nobody()
+    {
+        // Our Modbus server hosting several units behaves as a TCP gateway: an unknown unit id gets exception 0x0B
+        // Gateway Target Device Failed To Respond (V1.1b3 section 7), which is not a device.
+        var units = new Dictionary<byte, ModbusDataStore> { [2] = new(), [5] = new() };
+        await using var gateway = new ModbusServer(units);
+        var bound = await gateway.StartTcpAsync(new IPEndPoint(IPAddress.Loopback, 0));
+        var r = await Cli.RunAsync("modbus", "scan", "--tcp", $"127.0.0.1:{bound.Port}", "--units", "1-6", "--timeout", "500", "--json");
+        Assert.True(r.Exit == 0, r.ToString());
+        using var doc = JsonDocument.Parse(r.Out);
+        Assert.Equal([2, 5], doc.RootElement.GetProperty("found").EnumerateArray().Select(f => f.GetProperty("unit").GetInt32()));
     }
 
     [Fact]
