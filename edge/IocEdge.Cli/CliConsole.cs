@@ -30,7 +30,7 @@ public sealed class CliConsole
     /// <summary>NO_COLOR or TERM=dumb was set.</summary>
     public bool NoColor { get; init; }
 
-    /// <summary>Columns of the terminal (80 when not a terminal).</summary>
+    /// <summary>Columns of the terminal: $COLUMNS when set, else the terminal's width, else 80.</summary>
     public int Width { get; init; } = 80;
 
     /// <summary>The environment (for IOCEDGE_ overrides and NO_COLOR); tests give their own.</summary>
@@ -74,7 +74,12 @@ public sealed class CliConsole
         var noColor = !string.IsNullOrEmpty(System.Environment.GetEnvironmentVariable("NO_COLOR"))
                       || System.Environment.GetEnvironmentVariable("TERM") == "dumb";
         var width = 80;
-        if (tty)
+        if (int.TryParse(System.Environment.GetEnvironmentVariable("COLUMNS"), System.Globalization.NumberStyles.None,
+                System.Globalization.CultureInfo.InvariantCulture, out var columns) && columns > 0)
+        {
+            width = columns; // the shell's idea of the width wins, also through a pipe (`iocedge doctor | less`)
+        }
+        else if (tty)
         {
             try
             {

@@ -179,6 +179,12 @@ internal static class DoctorCommand
         var link = options.Modbus.Links.First(l => l.Id == device.Link);
         var where = link.Transport is ModbusTransport.Tcp or ModbusTransport.RtuOverTcp
             ? $"{link.Host}:{link.Port}" : $"{link.SerialPort} {link.BaudRate} {link.DataBits}{link.Parity}{link.StopBits}";
+        if (link.Transport is ModbusTransport.Rtu or ModbusTransport.Ascii && link.SerialPort is { } port && !File.Exists(port))
+        {
+            return new(name, Fail, $"unit {device.UnitId}: {IocEdge.Edge.Sources.SerialLinkCheck.Missing(port)}",
+                $"connect the RS-485 adapter or enable the UART, or correct Gateway:Modbus:Links ({link.Id}) SerialPort");
+        }
+
         var channels = GatewayConfig.Channels(new GatewayOptions { Modbus = new() { Links = [link], Devices = [device] }, ProfilesDirectory = options.ProfilesDirectory });
         var channel = channels.Count > 0 ? channels[0] : null;
         if (channel is null)

@@ -52,6 +52,11 @@ public static class IocEdgeCli
         {
             return ExitCodes.Config; // the problems are printed already
         }
+        catch (PeerUnavailableException ex)
+        {
+            console.Fail(ex.Message);
+            return ExitCodes.Unavailable;
+        }
         catch (UsageException ex)
         {
             console.Fail(ex.Message);
@@ -89,7 +94,39 @@ public static class IocEdgeCli
         root.Add(DoctorCommand.Build(console));
         root.Add(GpioCommand.Build(console));
         root.Add(InitCommand.Build(console));
+        Unwrap(root);
         return root;
+    }
+
+    /// <summary>
+    /// Joins the lines of each prose paragraph of every description (they are written wrapped at 120 columns in the
+    /// source), so help wraps them to the terminal's own width; example lines (indented) stay one per line.
+    /// </summary>
+    private static void Unwrap(Command command)
+    {
+        if (command.Description is { } text)
+        {
+            var lines = new List<string>();
+            foreach (var line in text.Split('\n'))
+            {
+                var prose = line.Length > 0 && !char.IsWhiteSpace(line[0]);
+                if (prose && lines.Count > 0 && lines[^1].Length > 0 && !char.IsWhiteSpace(lines[^1][0]) && !lines[^1].EndsWith(':'))
+                {
+                    lines[^1] += " " + line;
+                }
+                else
+                {
+                    lines.Add(line);
+                }
+            }
+
+            command.Description = string.Join('\n', lines);
+        }
+
+        foreach (var sub in command.Subcommands)
+        {
+            Unwrap(sub);
+        }
     }
 
     /// <summary><c>--config FILE</c>, default /etc/iocedge/gateway.json (the gateway's own default).</summary>
@@ -102,6 +139,24 @@ public static class IocEdgeCli
 
     /// <summary><c>--json</c>: one JSON document on standard output instead of text.</summary>
     internal static Option<bool> JsonOption() => new("--json") { Description = "print one JSON document (for scripts)" };
+}
+
+/// <summary>A peer (serial port, device, chip) is not there at all: exit 69 with the diagnosis and its fix.</summary>
+public sealed class PeerUnavailableException : Exception
+{
+    public PeerUnavailableException(string message)
+        : base(message)
+    {
+    }
+
+    public PeerUnavailableException()
+    {
+    }
+
+    public PeerUnavailableException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
 }
 
 /// <summary>A command line that parses but makes no sense (a value out of range): exit 2 with the message.</summary>

@@ -47,12 +47,13 @@ internal static class ModbusCommands
 
         public (IModbusMaster Master, string Describe, byte Unit) Open(ParseResult p)
         {
-            var (tcp, tunnel, serial) = Link.Target(p);
             var unit = p.GetValue(Unit);
-            if (unit is < 0 or > 255 || (serial is not null && unit > 247))
+            if (unit is < 0 or > 255 || (p.GetValue(Link.Serial) is not null && unit > 247))
             {
                 throw new UsageException($"--unit {unit}: use 1-247 on a serial line (0 is broadcast), 0-255 over TCP.");
             }
+
+            var (tcp, tunnel, serial) = Link.Target(p);
 
             var parity = ModbusLinkOptions.ParseParity(p.GetValue(Parity)!);
             var stop = ModbusLinkOptions.ParseStopBits(p.GetValue(Link.StopBits));

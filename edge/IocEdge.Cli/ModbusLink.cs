@@ -45,6 +45,12 @@ internal sealed class ModbusLinkOptions
             throw new UsageException("give exactly one of --tcp HOST[:PORT], --rtu-over-tcp HOST:PORT or --serial DEV.");
         }
 
+        if (serial is not null && !File.Exists(serial))
+        {
+            // Same diagnosis as the gateway's (edge SerialLinkCheck), rather than the runtime's "could not open".
+            throw new PeerUnavailableException(IocEdge.Edge.Sources.SerialLinkCheck.Missing(serial) + ".");
+        }
+
         return (tcp, tunnel, serial);
     }
 

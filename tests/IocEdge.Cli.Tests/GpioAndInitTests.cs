@@ -69,3 +69,31 @@ public sealed class GpioAndInitTests : IDisposable
         Assert.False(File.Exists(path));
     }
 }
+
+/// <summary>Issue 16, `iocedge doctor` on a gateway whose RS-485 adapter is missing: named as such, with the fix.</summary>
+[Trait(Traits.Category, Traits.Unit)]
+[Trait(Traits.Acceptance, "technician")]
+public sealed class DoctorMissingPortTests : IDisposable
+{
+    private readonly TempDirectory _dir = new("cli-doctor-port");
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public async Task A_missing_serial_port_is_reported_as_missing_not_as_a_silent_device()
+    {
+        var path = _dir.File("gateway.json");
+        File.WriteAllText(path, $$"""
+            { "Gateway": { "Id": "gw-1", "DataDirectory": "{{_dir.File("data")}}", "Mqtt": { "Host": "127.0.0.1", "Port": 1, "Timeout": "00:00:01" },
+              "Modbus": { "Links": [ { "Id": "rs485-1", "Transport": "Rtu", "SerialPort": "/dev/ttyNoSuchPort7" } ],
+                          "Devices": [ { "Id": "wq1", "Link": "rs485-1", "Profile": "water-sonde", "UnitId": 2 } ] } } }
+            """);
+        var r = await Cli.RunAsync("doctor", "--config", path, "--json");
+        Assert.Equal(1, r.Exit);
+        using var doc = JsonDocument.Parse(r.Out);
+        var row = doc.RootElement.GetProperty("checks").EnumerateArray().Single(c => c.GetProperty("name").GetString() == "modbus wq1");
+        Assert.Equal("fail", row.GetProperty("status").GetString());
+        Assert.Contains("no such device /dev/ttyNoSuchPort7", row.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Contains("SerialPort", row.GetProperty("fix").GetString(), StringComparison.Ordinal);
+    }
+}

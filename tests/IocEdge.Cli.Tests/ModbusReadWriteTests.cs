@@ -120,6 +120,10 @@ public sealed class ModbusReadWriteTests
         Assert.True(refused.Exit == 69, refused.ToString());
         Assert.Contains("cannot reach tcp 127.0.0.1:", refused.Err, StringComparison.Ordinal);
 
+        var noPort = await Cli.RunAsync("modbus", "read", "--serial", "/dev/ttyNoSuchPort8");
+        Assert.True(noPort.Exit == 69, noPort.ToString());
+        Assert.Contains("no such device /dev/ttyNoSuchPort8: plug in the RS-485 adapter or enable the UART", noPort.Err, StringComparison.Ordinal);
+
         Assert.Equal(2, (await Cli.RunAsync("modbus", "read", "-a", "0")).Exit);                          // no link
         Assert.Equal(2, (await Cli.RunAsync("modbus", "read", "--tcp", "h", "--table", "registers")).Exit); // not a table
         Assert.Equal(2, (await Cli.RunAsync("modbus", "read", "--serial", "/dev/x", "-u", "248")).Exit);   // not a serial unit id

@@ -110,7 +110,7 @@ public sealed class ModbusScanTests
 
         var missing = await Cli.RunAsync("modbus", "scan", "--serial", "/dev/ttyNoSuchPort9", "--units", "1-3");
         Assert.True(missing.Exit == 69, missing.ToString());
-        Assert.Contains("cannot open /dev/ttyNoSuchPort9 9600 8N1", missing.Err, StringComparison.Ordinal);
+        Assert.Contains("no such device /dev/ttyNoSuchPort9: plug in the RS-485 adapter or enable the UART", missing.Err, StringComparison.Ordinal);
 
         Assert.Equal(2, (await Cli.RunAsync("modbus", "scan", "--serial", line.PathB, "--units", "0-300")).Exit);
     }
