@@ -3,7 +3,7 @@ using IocEdge.Testing;
 
 namespace IocEdge.Cli.Tests;
 
-/// <summary>Gateway configuration files for the tests: a water sonde (profile water-sonde, pH as float32 CDAB in input registers 0-1).</summary>
+/// <summary>Gateway configuration files for the tests (link timeout 2 s, one retry: a loaded CI machine delays pymodbus by hundreds of ms): a water sonde (profile water-sonde, pH as float32 CDAB in input registers 0-1).</summary>
 internal static class GatewayFixture
 {
     /// <summary>pH 7.25 as float32 0x40E80000, low word first (CDAB, the profile's order).</summary>
@@ -23,7 +23,7 @@ internal static class GatewayFixture
                 "DataDirectory": "{{dir.File("data")}}",
                 "Mqtt": { "Host": "127.0.0.1", "Port": {{mqttPort}}, "Timeout": "00:00:03"{{credentials}} },
                 "Modbus": {
-                  "Links": [ { "Id": "tcp", "Transport": "Tcp", "Host": "127.0.0.1", "Port": {{modbusPort}}, "Timeout": "00:00:00.3", "Retries": 0 } ],
+                  "Links": [ { "Id": "tcp", "Transport": "Tcp", "Host": "127.0.0.1", "Port": {{modbusPort}}, "Timeout": "00:00:02", "Retries": 1 } ],
                   "Devices": [ {{devices}} ]
                 }
               }
