@@ -1,5 +1,6 @@
 using IocEdge.Aggregator.Ingest;
 using IocEdge.Protocols.Mqtt;
+using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
@@ -170,6 +171,15 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
     /// </summary>
     internal bool RollupsEnabled { get; init; } = true;
 
+    /// <summary>Benchmarks only: when set, each commit adds the time of its sections here.</summary>
+    internal StoreTimings? Timings
+    {
+        get => _timings;
+        init => _timings = _inserter.Timings = value;
+    }
+
+    private readonly StoreTimings? _timings;
+
     /// <summary>How many unreadable store files this instance moved to quarantine when it opened (0 or 1).</summary>
     public int Quarantined { get; private set; }
 
@@ -328,15 +338,19 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
         _rollups.Clear();
         try
         {
+            var mark = _timings is null ? 0 : Stopwatch.GetTimestamp();
             for (var b = 0; b < batches.Count; b++)
             {
                 results[b] = StoreBatch(batches[b], receivedAt, received, tx);
             }
 
+            mark = _timings?.Lap(StoreSection.Messages, mark) ?? 0;
             foreach (var (gateway, t) in _gatewayTally)
             {
                 _upsertGateway.Add(gateway, received, t.Stored, t.Duplicates, t.Future, t.TooOld, t.BeforeEpoch, t.ClockUntrusted);
             }
+
+            mark = _timings?.Lap(StoreSection.Gateways, mark) ?? 0;
 
             foreach (var (seriesId, n) in _newest)
             {
@@ -351,8 +365,11 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
                 _updateLatest.ExecuteNonQuery();
             }
 
+            mark = _timings?.Lap(StoreSection.Latest, mark) ?? 0;
             _rollups.Write();
+            mark = _timings?.Lap(StoreSection.Rollups, mark) ?? 0;
             tx.Commit();
+            _timings?.Lap(StoreSection.Commit, mark);
             return results;
         }
         catch
