@@ -100,7 +100,7 @@ public sealed class TlsTests : IAsyncLifetime
     private static byte[] Readings(string gateway) => ReadingBatchJson.Encode(new ReadingBatch(gateway, "s1",
         [new SequencedReading(1, new Reading("env1/pm2_5", DateTimeOffset.UtcNow.AddSeconds(-1), 12.5, "ug/m3", Quality.Good))]));
 
-    [Fact(Skip = "mutual TLS does not pass yet: the broker does not see the client certificate at CONNECT (issue 15, left open; see the aggregator README)")]
+    [Fact]
     public async Task A_gateway_with_a_certificate_from_the_CA_connects_as_its_CN_and_its_readings_are_stored()
     {
         var (cert, key) = Issue(_ca, _caKey, "gw-tls", server: false);
@@ -122,7 +122,7 @@ public sealed class TlsTests : IAsyncLifetime
         }
     }
 
-    [Fact(Skip = "mutual TLS does not pass yet: the broker does not see the client certificate at CONNECT (issue 15, left open; see the aggregator README)")]
+    [Fact]
     public async Task A_certificate_cannot_claim_another_client_id_and_no_or_a_foreign_certificate_is_refused()
     {
         var (cert, key) = Issue(_ca, _caKey, "gw-tls", server: false);
