@@ -159,7 +159,8 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable
         }
         catch (Exception ex) when (FindAddressInUse(ex))
         {
-            throw new PortInUseException($"MQTT: port {_options.Mqtt.Port} (or TLS {tls.Port}) on {bind} is already in use (another broker such as mosquitto?): " +
+            var ports = endpoints.Count > 1 ? $"{_options.Mqtt.Port} or TLS port {tls.Port}" : _options.Mqtt.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            throw new PortInUseException($"MQTT: port {ports} on {bind} is already in use (another broker such as mosquitto?): " +
                 "stop it or set Aggregator:Mqtt:Port to a free port (such as --Aggregator:Mqtt:Port=1884).", ex);
         }
 
