@@ -19,7 +19,8 @@
 # RSS: VmRSS from /proc/PID/status, sampled once a second for SAMPLES seconds after WARMUP seconds of running, median;
 # with it, from /proc/PID/smaps_rollup: Pss, Anonymous (GC heap, stacks, native heaps, copy-on-write pages) and
 # file-backed = Rss - Anonymous (mapped code and data of the executable and its libraries), and the mappings that hold
-# the most resident pages at the end (which libraries are loaded).
+# the most resident pages at the end (which libraries are loaded). CPU: user + system time of the gateway over the
+# sampling window (/proc/PID/stat utime + stime), as a percentage of one core (the cost of a smaller GC budget).
 # NativeAOT reads DOTNET_GC* variables as bare hexadecimal: DOTNET_GCgen0size=100000 is 1 MiB, and a 0x prefix makes
 # the whole value a parse error that is silently ignored (src/coreclr/nativeaot/Runtime/RhConfig.cpp,
 # TryGetIntegerValue); the JIT build accepts both spellings.
@@ -118,12 +119,15 @@ measure() { # $1 = label, rest = command
   read -r pid ms < <(start_gateway "$@")
   sleep "$WARMUP"
   local rss=() pss=() anon=()
+  local cpu0 cpu1
+  cpu0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
   for _ in $(seq 1 "$SAMPLES"); do
     rss+=("$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")")
     pss+=("$(awk '/^Pss:/ {print $2}' "/proc/$pid/smaps_rollup")")
     anon+=("$(awk '/^Anonymous:/ {print $2}' "/proc/$pid/smaps_rollup")")
     sleep 1
   done
+  cpu1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
   local maps
   maps=$(awk '/^[0-9a-f]+-[0-9a-f]+ / {n = $6 == "" ? "[anon]" : $6; sub(/.*\//, "", n)} /^Rss:/ {r[n] += $2}
               END {for (n in r) if (r[n] >= 256) printf "%s %.1f\n", n, r[n] / 1024}' "/proc/$pid/smaps" | sort -k2 -rn | head -8 | paste -sd, -)
@@ -140,8 +144,9 @@ measure() { # $1 = label, rest = command
   anon_kb=$(printf '%s\n' "${anon[@]}" | median)
   printf '%-4s start-up median %6s ms (%s)   RSS median %6.1f MB (%s samples after %s s)   readings in 5 s: %s\n' \
     "$label" "$start_ms" "${starts[*]}" "$(echo "$rss_kb / 1024" | bc -l)" "$SAMPLES" "$WARMUP" "$messages"
-  printf '     Pss %.1f MB, anonymous %.1f MB, file-backed %.1f MB, %s threads; resident by mapping (MB): %s\n' \
-    "$(echo "$pss_kb / 1024" | bc -l)" "$(echo "$anon_kb / 1024" | bc -l)" "$(echo "($rss_kb - $anon_kb) / 1024" | bc -l)" "$threads" "$maps"
+  printf '     Pss %.1f MB, anonymous %.1f MB, file-backed %.1f MB, %s threads, CPU %.1f %% of one core while sampled; resident by mapping (MB): %s\n' \
+    "$(echo "$pss_kb / 1024" | bc -l)" "$(echo "$anon_kb / 1024" | bc -l)" "$(echo "($rss_kb - $anon_kb) / 1024" | bc -l)" "$threads" \
+    "$(echo "($cpu1 - $cpu0) * 100 / $(getconf CLK_TCK) / $SAMPLES" | bc -l)" "$maps"
   echo "$label $start_ms $rss_kb" >>"$work/results"
 }
 
