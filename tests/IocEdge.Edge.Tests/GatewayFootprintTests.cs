@@ -49,22 +49,6 @@ public sealed class AotFootprintTests : IDisposable
     }
 
     [AotFact]
-    public async Task The_AOT_gateway_collects_gen0_every_MiB_instead_of_keeping_tens_of_MB_of_heap_resident()
-    {
-        // Issue 14 benchmark "Gateway RSS ≤ 32 MB": the workstation GC sized gen0 from the L3 cache (32 MiB here), so the
-        // gateway's anonymous memory grew to ~22 MB between collections; the publish embeds System.GC.Gen0MaxBudget=1 MiB
-        // (the gateway's csproj). Here at 4 channels × 1 Hz, after 15 s of running (start-up allocates the most): the
-        // anonymous resident memory (GC heap, stacks, native heaps) stays under 12 MB (measured: see
-        // docs/BENCHMARKS.md "Gateway footprint: the gen0 budget"; without the budget it is well above).
-        await using var run = await GatewayRun.StartAsync(_dir, await AotBuild.PathAsync(), []);
-        await Task.Delay(TimeSpan.FromSeconds(15)); // a real process's real memory: nothing to fake
-
-        var anonymousKb = GatewayRun.SmapsRollupKb(run.Gateway.Pid, "Anonymous");
-        Assert.True(anonymousKb < 12 * 1024, $"anonymous resident memory {anonymousKb} kB, expected < 12 MB");
-        Assert.False(run.Gateway.HasExited, "the gateway keeps running: " + run.Gateway.Output);
-    }
-
-    [AotFact]
     public async Task The_AOT_gateway_declares_libm_which_the_native_SQLite_library_needs_but_does_not_declare()
     {
         // libe_sqlite3.so calls trunc, fmod... from libm without a DT_NEEDED entry of its own; the executable must carry
@@ -256,13 +240,6 @@ internal sealed class GatewayRun : IAsyncDisposable
             .Select(l => l[(l.IndexOf('[', StringComparison.Ordinal) + 1)..l.LastIndexOf(']')])
             .ToList();
     }
-
-    /// <summary>A field of /proc/PID/smaps_rollup in kB (e.g. "Rss", "Pss", "Anonymous"): the whole process's resident pages.</summary>
-    public static long SmapsRollupKb(int pid, string field) =>
-        File.ReadAllLines($"/proc/{pid}/smaps_rollup")
-            .Where(l => l.StartsWith(field + ":", StringComparison.Ordinal))
-            .Select(l => long.Parse(l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture))
-            .Single();
 
     /// <summary>The mappings of OpenSSL (libcrypto, libssl, .NET's OpenSSL shim) in the process, from /proc/PID/maps.</summary>
     public static IReadOnlyList<string> OpenSslMappings(int pid) =>
