@@ -43,12 +43,12 @@ internal static class IngestLoadTool
 
     public static async Task<int> RunAsync(string[] args)
     {
-        var gateways = Option(args, "--gateways", 100);
-        var readings = Option(args, "--readings", 1_000_000);
-        var batch = Option(args, "--batch", 500);
-        var inFlight = Option(args, "--in-flight", 4);
-        var channels = Option(args, "--channels", 20);
-        var runs = Option(args, "--runs", 3);
+        var gateways = ToolArgs.Int(args, "--gateways", 100);
+        var readings = ToolArgs.Int(args, "--readings", 1_000_000);
+        var batch = ToolArgs.Int(args, "--batch", 500);
+        var inFlight = ToolArgs.Int(args, "--in-flight", 4);
+        var channels = ToolArgs.Int(args, "--channels", 20);
+        var runs = ToolArgs.Int(args, "--runs", 3);
         var storeOnly = args.Contains("--store-only");
         var rollups = !args.Contains("--no-rollups");
         Profile = args.Contains("--profile");
@@ -313,11 +313,6 @@ internal static class IngestLoadTool
         }
     }
 
-    private static int Option(string[] args, string name, int fallback)
-    {
-        var i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
-    }
 
     private static double Median(List<double> xs)
     {
