@@ -154,7 +154,7 @@ public static class GatewayHost
     /// <see cref="GatewayOptionsValidator"/> finds in the settings that could be read. Each line starts with the origin
     /// of the key (the file, an environment variable, the command line).
     /// </summary>
-    private static List<string> FindProblems(ConfigurationManager configuration, string configPath)
+    internal static List<string> FindProblems(ConfigurationManager configuration, string configPath)
     {
         var root = configuration;
         var shape = ConfigurationCheck.Shape(root.GetSection(GatewayOptions.Section), ConfigurationShapes.Gateway);
