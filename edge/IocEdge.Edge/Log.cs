@@ -52,4 +52,7 @@ internal static partial class Log
 
     [LoggerMessage(2004, LogLevel.Information, "Sampling {Source}: {Channels} channels")]
     public static partial void SamplingStarted(this ILogger logger, string source, int channels);
+
+    [LoggerMessage(2012, LogLevel.Information, "Sampling stopped: {Appended} readings stored in the outbox this run, {Lost} lost")]
+    public static partial void SamplingStopped(this ILogger logger, long appended, long lost);
 }

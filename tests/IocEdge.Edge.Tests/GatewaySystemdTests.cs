@@ -49,26 +49,28 @@ public sealed class GatewaySystemdTests : IDisposable
         await File.WriteAllTextAsync(Path.Combine(cwd, "appsettings.json"), """{ "Gateway": { "Mqtt": { "Port": "not-a-port" } } }""");
         using var systemd = new FakeSystemd(_dir.File("notify.sock"));
 
+        var spawnedAt = systemd.Elapsed;
         await using var gateway = PeerProcess.Start("dotnet", [Dll, "--config", config], cwd, new Dictionary<string, string>
         {
             ["NOTIFY_SOCKET"] = systemd.Path,
             ["WATCHDOG_USEC"] = "1000000", // WatchdogSec=1: a ping every 0.5 s
         });
-        // The clock starts when the process has started its runtime and read its configuration (its first log line):
-        // on this shared 2-core machine (load 30-70) starting the .NET runtime alone can take over 10 s, which is not
-        // the gateway's doing. From there: outbox open and first poll cycle within 2 s (issue 16).
-        var sw = Stopwatch.StartNew();
-        await Eventually.True(() => gateway.Output.Contains("Configuration read from", StringComparison.Ordinal), TimeSpan.FromSeconds(60), "the first log line");
-        var up = sw.Elapsed;
-        await systemd.WaitForAsync("READY=1", TimeSpan.FromSeconds(30));
-        var ready = sw.Elapsed - up;
-        // Issue 16: within 2 s. Measured 4.6 s here at load average ~50 on 2 cores (2026-11-30): on a machine that
-        // busy (more than 2 runnable threads per core) the budget is 10 s, and the message says which applied.
-        var load = double.Parse(File.ReadAllText("/proc/loadavg").Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
-        var budget = load / Environment.ProcessorCount > 2 ? TimeSpan.FromSeconds(10) : TimeSpan.FromSeconds(2);
-        Assert.True(ready < budget, $"READY=1 {ready.TotalSeconds:0.00} s after start-up (budget {budget.TotalSeconds} s at load {load}; " +
-            $"issue 16: 2 s; process start {up.TotalSeconds:0.0} s). Output:\n{gateway.Output}");
-        Assert.Contains($"Configuration read from {config} (--config file)", gateway.Output, StringComparison.Ordinal);
+        await systemd.WaitForAsync("READY=1", TimeSpan.FromSeconds(60));
+        // Issue 16: READY within 2 s, from the process's start (what `systemctl start` waits for; it includes the .NET
+        // runtime's own start, which the packaged NativeAOT build nearly does without). The only allowance is the time
+        // the kernel kept the gateway's runnable threads waiting for a CPU that other processes held (RunQueue): on
+        // this shared 2-core machine at load 10-15 that alone is several seconds; it is measured, not guessed from the
+        // load average. Measured here (2026-11-30, JIT build): 0.65-1.4 s at load 5.5-6.5, 3.5-5.0 s at load 13 of
+        // which 0.5-1.9 s after the first log line (docs/BENCHMARKS.md, "systemd READY").
+        var wait = RunQueue.Wait(gateway.Pid);
+        var ready = systemd.FirstAt("READY=1")!.Value - spawnedAt;
+        var own = ready - wait;
+        Assert.True(own < TimeSpan.FromSeconds(2), $"READY=1 {ready.TotalSeconds:0.00} s after the process started, of which " +
+            $"{wait.TotalSeconds:0.00} s waiting for a CPU: {own.TotalSeconds:0.00} s of the gateway's own (issue 16: 2 s; load " +
+            $"{File.ReadAllText("/proc/loadavg").Split(' ')[0]}). Output:\n{gateway.Output}");
+        Assert.Matches(@"^READY=1\nSTATUS=outbox open \(\d+ pending\), first poll cycle done$", systemd.Received.Single(r => r.State.StartsWith("READY=1", StringComparison.Ordinal)).State);
+        await Eventually.True(() => gateway.Output.Contains($"Configuration read from {config} (--config file)", StringComparison.Ordinal),
+            TimeSpan.FromSeconds(10), "the start-up line naming the configuration file");
 
         await Eventually.True(() => systemd.Count("WATCHDOG=1") >= 3, TimeSpan.FromSeconds(10), "three watchdog pings");
         var pings = systemd.Received.Where(r => r.State == "WATCHDOG=1").Select(r => r.At).ToArray();
@@ -82,15 +84,31 @@ public sealed class GatewaySystemdTests : IDisposable
         }
 
         Assert.Equal(0, gateway.ExitCode);
-        // Closed cleanly: the last connection checkpointed and removed the write-ahead log; the file is whole and holds
-        // the first poll cycle's readings.
+        // Closed cleanly: the last connection checkpointed and removed the write-ahead log; a reopen finds the file
+        // whole, and nothing is lost: every reading sampling stored this run is in it (no broker: none was forwarded).
         var outbox = _dir.File("data/outbox.db");
         Assert.False(File.Exists(outbox + "-wal"), "the outbox's -wal file is gone after a clean close");
+        var stored = LoggedNumber(gateway.Output, @"Sampling stopped: (\d+) readings stored in the outbox this run, 0 lost");
+        var waiting = LoggedNumber(gateway.Output, @"Outbox \S+ closed: (\d+) readings waiting");
+        Assert.True(stored > 0, "the first poll cycle's comm_failure readings were stored");
         await using var db = new SqliteConnection($"Data Source={outbox};Mode=ReadOnly;Pooling=False");
         await db.OpenAsync();
         await using var check = db.CreateCommand();
         check.CommandText = "PRAGMA integrity_check";
         Assert.Equal("ok", (string?)await check.ExecuteScalarAsync());
+        check.CommandText = "SELECT count(*) FROM outbox";
+        var rows = (long)(await check.ExecuteScalarAsync())!;
+        Assert.Equal(stored, rows);
+        Assert.Equal(waiting, rows);
+        // READY=1 once: a restart of a loop later must not look like a new start to systemd.
+        Assert.Equal(1, systemd.Count("READY=1"));
+    }
+
+    private static long LoggedNumber(string output, string pattern)
+    {
+        var match = System.Text.RegularExpressions.Regex.Match(output, pattern);
+        Assert.True(match.Success, $"no log line matching '{pattern}' in:\n{output}");
+        return long.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
     }
 
     [Fact]
@@ -161,6 +179,9 @@ public sealed class GatewaySystemdTests : IDisposable
             {
                 // MinimumStallLimit (2 min) without progress, then no ping: systemd would restart after WatchdogSec.
                 Assert.Equal(TimeSpan.FromMinutes(2), lastPingAt);
+                // Three minutes without a ping: systemd's WatchdogSec (twice the ping interval, 20 s) passed long ago,
+                // so it would have killed and restarted the service (Restart=always).
+                Assert.True(TimeSpan.FromMinutes(5) - lastPingAt > 2 * interval);
                 Assert.Contains(systemd.Received, r => r.State.StartsWith("STATUS=stalled: source blocking made no progress", StringComparison.Ordinal));
             }
             else

@@ -27,6 +27,9 @@ public sealed class FakeSystemd : IDisposable
     /// <summary>Pass this as NOTIFY_SOCKET.</summary>
     public string Path { get; }
 
+    /// <summary>Time since this object was made, on the clock of <see cref="Received"/>.</summary>
+    public TimeSpan Elapsed => _clock.Elapsed;
+
     /// <summary>Every datagram so far, in order.</summary>
     public IReadOnlyList<(TimeSpan At, string State)> Received => _received.ToArray();
 

@@ -19,4 +19,7 @@ internal static partial class OutboxLog
 
     [LoggerMessage(2024, LogLevel.Information, "Clock synchronised: corrected the timestamps of {Count} readings taken before (offset {Offset})")]
     public static partial void ClockCorrected(this ILogger logger, long count, TimeSpan offset);
+
+    [LoggerMessage(2025, LogLevel.Information, "Outbox {Path} closed: {Pending} readings waiting")]
+    public static partial void Closed(this ILogger logger, string path, long pending);
 }

@@ -73,6 +73,7 @@ public sealed class SqliteOutbox : IDisposable
     private bool _hasPendingClock;
     private bool _hasUntrustedRanges = true; // until a read finds none
     private bool _diskTrouble;
+    private bool _disposed;
     private int _quarantined;
 
     /// <param name="path">The SQLite file (created with its folder when missing).</param>
@@ -670,10 +671,20 @@ public sealed class SqliteOutbox : IDisposable
         }
     }
 
+    /// <summary>
+    /// Applies pending acknowledgements, writes readings held in RAM to the card and closes the file (the last
+    /// connection checkpoints and removes the -wal file); logs the readings left waiting. A second call does nothing.
+    /// </summary>
     public void Dispose()
     {
         lock (_lock)
         {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
             ApplyUnappliedAcks();
             if (_ram.Count > 0)
             {
@@ -681,8 +692,10 @@ public sealed class SqliteOutbox : IDisposable
             }
         }
 
+        var pending = Count;
         _insert.Dispose();
         _db.Dispose();
+        _logger.Closed(Path, pending);
     }
 
     // ---- writing ----

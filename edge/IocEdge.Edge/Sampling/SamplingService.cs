@@ -102,6 +102,8 @@ public sealed class SamplingService(IEnumerable<IReadingSource> sources, SqliteO
                 logger.SourceCrashed(ex, s.Name, Interlocked.Increment(ref _sourceFailures), TimeSpan.Zero);
             }
         }
+
+        logger.SamplingStopped(Appended, Lost);
     }
 
     private async Task RunSourceAsync(IReadingSource source, CancellationToken ct)
