@@ -31,17 +31,18 @@ public sealed class AggregatorSystemdTests : IDisposable
             """);
         using var systemd = new FakeSystemd(_dir.File("notify.sock"));
         var spawnedAt = systemd.Elapsed;
-        await using var aggregator = PeerProcess.Start("dotnet", [Dll, "--config", config], _dir.Path, new Dictionary<string, string>
+        var (file, arguments) = RunQueue.Prioritised("dotnet", Dll, "--config", config);
+        await using var aggregator = PeerProcess.Start(file, arguments, _dir.Path, new Dictionary<string, string>
         {
             ["NOTIFY_SOCKET"] = systemd.Path,
             ["WATCHDOG_USEC"] = "1000000",
         });
 
         await systemd.WaitForAsync("READY=1", TimeSpan.FromSeconds(60));
-        // Issue 16: READY within 2 s of the process's start; the only allowance is the time the kernel kept the
-        // aggregator's runnable threads waiting for a CPU other processes held on this shared machine (RunQueue,
-        // measured). Measured 2026-11-30: 0.86-1.21 s at load 6.5 (docs/BENCHMARKS.md, "systemd READY").
-        var wait = RunQueue.Wait(aggregator.Pid);
+        // Issue 16: READY within 2 s of the process's start. As for the gateway (GatewaySystemdTests): run at nice -10,
+        // the only allowance is the longest time one of its threads waited for a CPU (RunQueue). Measured 2026-11-30:
+        // 0.86-1.21 s at load 6.5 (docs/BENCHMARKS.md, "systemd READY").
+        var wait = RunQueue.LongestWait(aggregator.Pid);
         var ready = systemd.FirstAt("READY=1")!.Value - spawnedAt;
         Assert.True(ready - wait < TimeSpan.FromSeconds(2), $"READY=1 {ready.TotalSeconds:0.00} s after the process started, of which " +
             $"{wait.TotalSeconds:0.00} s waiting for a CPU (issue 16: 2 s). Output:\n{aggregator.Output}");

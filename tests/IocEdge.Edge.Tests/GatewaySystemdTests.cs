@@ -50,19 +50,19 @@ public sealed class GatewaySystemdTests : IDisposable
         using var systemd = new FakeSystemd(_dir.File("notify.sock"));
 
         var spawnedAt = systemd.Elapsed;
-        await using var gateway = PeerProcess.Start("dotnet", [Dll, "--config", config], cwd, new Dictionary<string, string>
+        var (file, arguments) = RunQueue.Prioritised("dotnet", Dll, "--config", config);
+        await using var gateway = PeerProcess.Start(file, arguments, cwd, new Dictionary<string, string>
         {
             ["NOTIFY_SOCKET"] = systemd.Path,
             ["WATCHDOG_USEC"] = "1000000", // WatchdogSec=1: a ping every 0.5 s
         });
         await systemd.WaitForAsync("READY=1", TimeSpan.FromSeconds(60));
         // Issue 16: READY within 2 s, from the process's start (what `systemctl start` waits for; it includes the .NET
-        // runtime's own start, which the packaged NativeAOT build nearly does without). The only allowance is the time
-        // the kernel kept the gateway's runnable threads waiting for a CPU that other processes held (RunQueue): on
-        // this shared 2-core machine at load 10-15 that alone is several seconds; it is measured, not guessed from the
-        // load average. Measured here (2026-11-30, JIT build): 0.65-1.4 s at load 5.5-6.5, 3.5-5.0 s at load 13 of
-        // which 0.5-1.9 s after the first log line (docs/BENCHMARKS.md, "systemd READY").
-        var wait = RunQueue.Wait(gateway.Pid);
+        // runtime's own start, which the packaged NativeAOT build nearly does without). The machine's share: the
+        // gateway runs at nice -10 (RunQueue.Prioritised: other builds share these 2 cores), and the only allowance is
+        // the longest time one of its threads was kept waiting for a CPU (RunQueue.LongestWait, measured by the kernel).
+        // Measured here 2026-11-30 (JIT build, docs/BENCHMARKS.md "systemd READY"): 0.65-1.4 s at load 5.5-8.
+        var wait = RunQueue.LongestWait(gateway.Pid);
         var ready = systemd.FirstAt("READY=1")!.Value - spawnedAt;
         var own = ready - wait;
         Assert.True(own < TimeSpan.FromSeconds(2), $"READY=1 {ready.TotalSeconds:0.00} s after the process started, of which " +
