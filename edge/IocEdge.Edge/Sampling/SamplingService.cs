@@ -123,8 +123,9 @@ public sealed class SamplingService(IEnumerable<IReadingSource> sources, SqliteO
             {
                 await foreach (var readings in source.RunAsync(ct).ConfigureAwait(false))
                 {
-                    Progressed(source, ref cycled);
+                    // Stored first: at READY=1 (FirstCycle) the first cycle's readings are in the outbox.
                     Append(source, readings);
+                    Progressed(source, ref cycled);
                     delay = RestartDelayMin;
                 }
             }
