@@ -44,7 +44,7 @@ public static class GatewayHost
         {
             throw new FileNotFoundException(given is null
                     ? $"the default configuration file {DefaultConfigPath} does not exist. Install it (the iocedge-gateway package's skeleton, or edge/IocEdge.Gateway/gateway.example.json) or pass --config FILE."
-                    : $"--config: the configuration file '{given}' does not exist (current directory {Environment.CurrentDirectory}).",
+                    : $"--config: the configuration file '{given}' does not exist (current directory {Environment.CurrentDirectory}). Write one with `iocedge init --config FILE`, or copy edge/IocEdge.Gateway/gateway.example.json.",
                 configPath);
         }
 

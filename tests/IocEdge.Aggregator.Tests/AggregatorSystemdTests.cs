@@ -29,6 +29,7 @@ public sealed class AggregatorSystemdTests : IDisposable
             { "Aggregator": { "DataDirectory": "{{_dir.File("data")}}", "HttpUrls": "http://127.0.0.1:{{http}}",
                               "Mqtt": { "Port": {{mqtt}}, "BindAddress": "127.0.0.1" } } }
             """);
+        await File.WriteAllTextAsync(Path.Combine(_dir.Path, "appsettings.json"), """{ "Aggregator": { "HttpUrls": "http://127.0.0.1:1" } }""");
         using var systemd = new FakeSystemd(_dir.File("notify.sock"));
         var spawnedAt = systemd.Elapsed;
         var (file, arguments) = RunQueue.Prioritised("dotnet", Dll, "--config", config);
@@ -50,8 +51,12 @@ public sealed class AggregatorSystemdTests : IDisposable
         Assert.True(await Accepts(mqtt), "MQTT listener bound at READY=1");
         Assert.True(await Accepts(http), "HTTP listener bound at READY=1");
         Assert.True(File.Exists(_dir.File("data/aggregator.db")), "store open at READY=1");
-        await Eventually.True(() => aggregator.Output.Contains($"{config}, then IOCEDGE_ environment variables", StringComparison.Ordinal),
-            TimeSpan.FromSeconds(10), "the start-up line naming the configuration file");
+        // The files read, lowest layer first: appsettings.json beside the executable (not in the current directory,
+        // which holds a stray one here, as a systemd unit's working directory might), then the --config file.
+        var beside = Path.Combine(AppContext.BaseDirectory, "appsettings.json");
+        await Eventually.True(() => aggregator.Output.Contains($"Configuration read from {beside}, {config}, then IOCEDGE_ environment variables",
+            StringComparison.Ordinal), TimeSpan.FromSeconds(10), "the start-up line naming the configuration files");
+        Assert.DoesNotContain(Path.Combine(_dir.Path, "appsettings.json"), aggregator.Output, StringComparison.Ordinal);
 
         await Eventually.True(() => systemd.Count("WATCHDOG=1") >= 3, TimeSpan.FromSeconds(10), "three watchdog pings");
 
