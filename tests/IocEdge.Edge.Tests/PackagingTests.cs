@@ -43,6 +43,11 @@ public sealed class PackagingTests : IDisposable
         Assert.Equal("0:0:755", await Stat(root, "usr/lib/iocedge/gateway/iocedge-gateway"));
         Assert.Equal("0:0:755", await Stat(root, "usr/lib/iocedge/aggregator/iocedge-aggregator"));
         Assert.Equal("/usr/lib/iocedge/gateway/iocedge-gateway", new FileInfo(Path.Combine(root, "usr/bin/iocedge-gateway")).LinkTarget);
+        // The publish folder minus debug symbols and XML documentation; everything else (native libraries, data) kept.
+        Assert.True(File.Exists(Path.Combine(root, "usr/lib/iocedge/gateway/libe_sqlite3.so")));
+        Assert.True(File.Exists(Path.Combine(root, "usr/lib/iocedge/gateway/profiles/env-station.xml")));
+        Assert.False(File.Exists(Path.Combine(root, "usr/lib/iocedge/gateway/iocedge-gateway.dbg")));
+        Assert.False(File.Exists(Path.Combine(root, "usr/lib/iocedge/gateway/IocEdge.Edge.xml")));
         Assert.Equal("0:0:644", await Stat(root, "lib/systemd/system/iocedge-gateway.service"));
         Assert.Equal($"0:{gid}:640", await Stat(root, "etc/iocedge/gateway.json")); // holds the MQTT password
         Assert.Equal($"0:{gid}:640", await Stat(root, "etc/iocedge/aggregator.json"));
@@ -137,6 +142,9 @@ public sealed class PackagingTests : IDisposable
         }
         File.WriteAllText(Path.Combine(dir, "libe_sqlite3.so"), "stand-in");
         File.WriteAllText(Path.Combine(dir, exe + ".dbg"), "debug symbols: left out of the package");
+        File.WriteAllText(Path.Combine(dir, "IocEdge.Edge.xml"), "<?xml version=\"1.0\"?>\n<doc>\n</doc>\n"); // left out too
+        Directory.CreateDirectory(Path.Combine(dir, "profiles"));
+        File.WriteAllText(Path.Combine(dir, "profiles", "env-station.xml"), "<profile/>"); // data: kept
         return dir;
     }
 

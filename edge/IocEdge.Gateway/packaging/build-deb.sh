@@ -76,9 +76,11 @@ build_one() {
   [[ -x "$from/$name" ]] || { echo "build-deb.sh: $from/$name is not an executable publish folder" >&2; exit 2; }
   mkdir -p "$pkg/DEBIAN" "$pkg/usr/lib/iocedge/$p" "$pkg/usr/bin" "$pkg/lib/systemd/system" "$pkg/etc/iocedge" \
            "$pkg/usr/share/doc/$name"
-  # The publish folder without debug symbols.
+  # The publish folder without debug symbols (*.pdb, NativeAOT's *.dbg) and without the compiler's XML documentation
+  # files (<doc> at the top; nothing reads them at run time).
   cp -a "$from/." "$pkg/usr/lib/iocedge/$p/"
   find "$pkg/usr/lib/iocedge/$p" -type f \( -name '*.pdb' -o -name '*.dbg' \) -delete
+  find "$pkg/usr/lib/iocedge/$p" -type f -name '*.xml' -exec grep -qs -m1 '^<doc>' {} \; -delete
   if [[ $p == aggregator ]]; then rm -f "$pkg/usr/lib/iocedge/$p/appsettings.Development.json"; fi
   find "$pkg/usr/lib/iocedge/$p" -type d -exec chmod 0755 {} +
   find "$pkg/usr/lib/iocedge/$p" -type f -exec chmod 0644 {} +
