@@ -155,7 +155,7 @@ public sealed class ExternalBrokerIngestTests : IAsyncLifetime
     public async Task A_message_whose_commit_failed_is_not_acknowledged_and_comes_back_until_it_is_stored()
     {
         // The store's first two commits fail (a full disk, an I/O error): the instance must not PUBACK those messages.
-        var failing = new FailingStore(Path.Combine(_dir.Path, "store", "aggregator.db"), failures: 2);
+        var failing = new FaultyStore(Path.Combine(_dir.Path, "store", "aggregator.db"), failures: 2);
         var a = await StartAggregatorAsync("agg-1", more: b => b.Services.AddSingleton<Aggregator.Storage.IReadingStore>(failing));
         using var gw = await GatewayAsync("gw-ext-f");
 
@@ -163,7 +163,7 @@ public sealed class ExternalBrokerIngestTests : IAsyncLifetime
 
         await WaitStoredAsync(a, "gw-ext-f", 300);
         AssertExactlyOnce(a, "gw-ext-f", 300);
-        Assert.True(failing.Remaining < 0, "both injected failures happened, then commits succeeded");
+        Assert.True(failing.FailuresLeft < 0, "both injected failures happened, then commits succeeded");
         Assert.True(Ingest(a).StoreFailures >= 1);
     }
 
@@ -201,46 +201,5 @@ public sealed class ExternalBrokerIngestTests : IAsyncLifetime
                 c.Dispose();
             }
         }
-    }
-
-    /// <summary>The real SQLite store, whose first <c>failures</c> commits throw as a full disk would.</summary>
-    private sealed class FailingStore(string path, int failures) : Aggregator.Storage.IReadingStore
-    {
-        private readonly Aggregator.Storage.ReadingStore _inner =
-            new(path, Microsoft.Extensions.Logging.Abstractions.NullLogger<Aggregator.Storage.ReadingStore>.Instance);
-
-        private int _remaining = failures;
-
-        public int Remaining => Volatile.Read(ref _remaining);
-
-        public Aggregator.Storage.StoreResult[] Store(IReadOnlyList<ReadingBatch> batches, DateTimeOffset receivedAt) =>
-            Interlocked.Decrement(ref _remaining) >= 0
-                ? throw new IOException("No space left on device (injected)")
-                : _inner.Store(batches, receivedAt);
-
-        public void RecordStatus(GatewayStatus status, DateTimeOffset receivedAt, string? healthJson = null) =>
-            _inner.RecordStatus(status, receivedAt, healthJson);
-
-        public IReadOnlyList<Aggregator.Storage.LatestReading> Latest(string? gateway = null) => _inner.Latest(gateway);
-
-        public IReadOnlyList<Aggregator.Storage.GatewayInfo> Gateways() => _inner.Gateways();
-
-        public IReadOnlyList<Aggregator.Storage.ChannelInfo> Channels(string? gateway = null) => _inner.Channels(gateway);
-
-        public IReadOnlyList<Aggregator.Storage.StoredReading> Readings(string gateway, string channel, int limit) =>
-            _inner.Readings(gateway, channel, limit);
-
-        public IReadOnlyList<Aggregator.Storage.StoredReading> Range(string gateway, string channel, DateTimeOffset from, DateTimeOffset to,
-            int limit, DateTimeOffset? afterTs = null, long? afterSeq = null) => _inner.Range(gateway, channel, from, to, limit, afterTs, afterSeq);
-
-        public IReadOnlyList<Aggregator.Storage.HistoryBucket> Buckets(string gateway, string channel, DateTimeOffset from, DateTimeOffset to,
-            TimeSpan step) => _inner.Buckets(gateway, channel, from, to, step);
-
-        public IReadOnlyList<(long Sequence, DateTimeOffset Timestamp, double? Value, Quality Quality)> History(string gateway, string channel) =>
-            _inner.History(gateway, channel);
-
-        public long Count() => _inner.Count();
-
-        public void Dispose() => _inner.Dispose();
     }
 }

@@ -105,6 +105,18 @@ public sealed class ScaleOutTests : IAsyncLifetime
     [Fact]
     public Task Two_instances_one_killed_mid_run_store_every_reading_of_200_gateways_exactly_once_sqlite() => RunAsync([]);
 
+    /// <summary>
+    /// The production layout of the proof: both instances write to one PostgreSQL server (started by the test on
+    /// loopback), whose <c>reading_keys</c> guard keeps a key once whichever instance commits it first.
+    /// </summary>
+    [Fact]
+    public async Task Two_instances_one_killed_mid_run_store_every_reading_of_200_gateways_exactly_once_postgresql()
+    {
+        await using var postgres = await PostgresServer.StartAsync();
+        var connectionString = await postgres.CreateDatabaseAsync();
+        await RunAsync(["--Aggregator:Store:Engine=postgresql", $"--Aggregator:Store:ConnectionString={connectionString}"]);
+    }
+
     private async Task RunAsync(string[] storeArgs)
     {
         await StartInstanceAsync(0, storeArgs);

@@ -41,6 +41,7 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable
     private const string ProtocolKey = "iocedge.protocol";
     private const string AccountKey = "iocedge.account";
     private const string GatewayKey = "iocedge.gateway";
+    private const string ChannelKey = "iocedge.channel";
     private readonly LogLimiter _logLimiter;
     private readonly CredentialStore _credentials;
     private readonly SecurityMetrics _security;
@@ -237,6 +238,8 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable
 
     private async Task OnValidatingConnectionAsync(ValidatingConnectionEventArgs e)
     {
+        // The connection's own adapter, so the publish interceptor can hold this connection's PUBACKs until commit.
+        e.SessionItems[ChannelKey] = e.ChannelAdapter as GuardedChannelAdapter;
         if (!AuthenticationRequired)
         {
             // Anonymous: no account, but a will still has to be the client's own retained status (client id = gateway id, §1).
@@ -435,9 +438,18 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable
                 return;
             }
 
-            await _ingest.SubmitAsync(intake.Batch!, e.CancellationToken).ConfigureAwait(false);
+            var committed = await _ingest.EnqueueAsync(intake.Batch!, e.CancellationToken).ConfigureAwait(false);
+            var accepted = AcceptedAfterCommitAsync(committed, intake.PayloadKind);
+            if (e.SessionItems[ChannelKey] is GuardedChannelAdapter channel && channel.TryHoldPubAck(payload, accepted))
+            {
+                // Pipelined: MQTTnet reads this gateway's next message while the commit runs; the PUBACK waits for it in
+                // the channel's send path (GuardedChannelAdapter), and says 0x80 if the commit fails.
+                e.SessionItems[GatewayKey] = intake.GatewayId;
+                return;
+            }
+
+            await accepted.ConfigureAwait(false);
             e.SessionItems[GatewayKey] = intake.GatewayId;
-            _metrics.Accepted(intake.PayloadKind);
             if (message.QualityOfServiceLevel == MqttQualityOfServiceLevel.AtMostOnce)
             {
                 // Stored, but QoS 0 has no PUBACK: the sender cannot know (contract §1 asks QoS 1). Counted and logged.
@@ -458,6 +470,12 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable
             e.Response.ReasonString = "not stored: " + Bounded.Text(ex.Message);
             e.CloseConnection = true;
         }
+    }
+
+    private async Task AcceptedAfterCommitAsync(Task<StoreResult> committed, PayloadKind payloadKind)
+    {
+        await committed.ConfigureAwait(false);
+        _metrics.Accepted(payloadKind);
     }
 
     private void RefuseReadings(InterceptingPublishEventArgs e, string topic, Refusal refusal, bool isReadings, PayloadKind payloadKind)

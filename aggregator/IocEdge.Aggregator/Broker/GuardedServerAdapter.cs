@@ -248,9 +248,25 @@ internal sealed class GuardedServerAdapter : IMqttServerAdapter
 /// keeps private. When a packet over the size limit arrives from an MQTT 5 client, it is told with DISCONNECT 0x95
 /// (packet too large, MQTT 5 §4.13) before the connection ends.
 /// </summary>
+/// <remarks>
+/// <para><b>Held PUBACKs (pipelining).</b> MQTTnet 5.2 awaits the publish interceptor before it reads the client's next
+/// packet, so a broker that stored each message inside the interceptor would commit one gateway's messages one fsync at a
+/// time, however many it has in flight. Instead the interceptor queues the batch for the next group commit and hands the
+/// commit's task to this adapter (<see cref="TryHoldPubAck"/>); MQTTnet then queues the PUBACK for its send loop, and
+/// <see cref="SendPacketAsync"/> holds that PUBACK until the commit has completed. The receive loop goes on reading the
+/// gateway's next messages meanwhile, so its in-flight window (MQTT 5 Receive Maximum) shares commits.</para>
+/// <para>What a gateway is told is unchanged: a PUBACK leaves only after its readings are committed (MQTT 3.1.1 §4.3.2,
+/// MQTT 5 §4.3.2: the PUBACK is the receiver's acceptance of ownership). When the commit fails, an MQTT 5 client gets
+/// PUBACK 0x80 (unspecified error, MQTT 5 §3.4.2.1) with the reason string; an MQTT 3.1.1 PUBACK cannot carry a
+/// failure, so the connection is closed without it and the client resends. PUBACKs still leave in the order the
+/// PUBLISHes arrived (MQTT 3.1.1 §4.6): the send loop is sequential and commits complete in queue order.</para>
+/// </remarks>
 internal sealed class GuardedChannelAdapter(MqttChannelAdapter inner, PacketSizeGuardStream guard, bool secure,
     X509Certificate2? clientCertificate, EndPoint? remote, GuardedServerAdapter owner) : IMqttChannelAdapter
 {
+    private readonly Dictionary<ushort, Task> _held = [];
+    private MqttPublishPacket? _receivedPublish;
+
     /// <summary>The CONNECT this connection began with (null until it has arrived).</summary>
     public MqttConnectPacket? ConnectPacket { get; private set; }
 
@@ -282,6 +298,9 @@ internal sealed class GuardedChannelAdapter(MqttChannelAdapter inner, PacketSize
                 ConnectPacket = connect;
             }
 
+            // MQTTnet handles this packet (and calls the publish interceptor) before it asks for the next one.
+            Volatile.Write(ref _receivedPublish, packet as MqttPublishPacket);
+
             return packet;
         }
         catch (Exception) when (guard.RefusedPacketSize is { } size)
@@ -310,7 +329,72 @@ internal sealed class GuardedChannelAdapter(MqttChannelAdapter inner, PacketSize
 
     public void ResetStatistics() => inner.ResetStatistics();
 
-    public Task SendPacketAsync(MqttPacket packet, CancellationToken cancellationToken) => inner.SendPacketAsync(packet, cancellationToken);
+    public async Task SendPacketAsync(MqttPacket packet, CancellationToken cancellationToken)
+    {
+        if (packet is MqttPubAckPacket ack && TakeHeld(ack.PacketIdentifier) is { } commit)
+        {
+            try
+            {
+                await commit.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                if (ex is OperationCanceledException || inner.PacketFormatterAdapter.ProtocolVersion != MqttProtocolVersion.V500)
+                {
+                    // Shut down before the commit, or an MQTT 3.1.1 client (whose PUBACK can only say "stored"): no PUBACK,
+                    // the connection closes, the client keeps the message and sends it again. MQTTnet ends only its send loop
+                    // when a send fails, so the channel itself is closed here, which ends the receive loop too.
+                    try
+                    {
+                        await inner.DisconnectAsync(CancellationToken.None).ConfigureAwait(false);
+                    }
+                    catch (Exception)
+                    {
+                        // Closing is all that matters; a channel that is already gone is closed.
+                    }
+
+                    throw new IOException("the message was not stored; closing the connection without its PUBACK", ex);
+                }
+
+                ack.ReasonCode = MqttPubAckReasonCode.UnspecifiedError;
+                ack.ReasonString = Bounded.Text("not stored: " + ex.Message);
+            }
+        }
+
+        await inner.SendPacketAsync(packet, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Holds the PUBACK of the QoS 1 PUBLISH this connection is handling now until <paramref name="commit"/> completes.
+    /// <paramref name="payload"/> must be the interceptor's application-message payload: it identifies the PUBLISH (MQTTnet
+    /// builds the message on the packet's own buffer), so a call from another connection's interceptor (a client-id
+    /// takeover shares the session's items) holds nothing. Returns false when nothing was held; the caller must then
+    /// await the commit itself before returning from the interceptor.
+    /// </summary>
+    internal bool TryHoldPubAck(System.Buffers.ReadOnlySequence<byte> payload, Task commit)
+    {
+        var publish = Volatile.Read(ref _receivedPublish);
+        if (publish is null || publish.QualityOfServiceLevel != MQTTnet.Protocol.MqttQualityOfServiceLevel.AtLeastOnce ||
+            payload.IsEmpty || publish.Payload.IsEmpty ||
+            !ReferenceEquals(publish.Payload.Start.GetObject(), payload.Start.GetObject()) ||
+            publish.Payload.Start.GetInteger() != payload.Start.GetInteger())
+        {
+            return false;
+        }
+
+        lock (_held)
+        {
+            return _held.TryAdd(publish.PacketIdentifier, commit);
+        }
+    }
+
+    private Task? TakeHeld(ushort packetIdentifier)
+    {
+        lock (_held)
+        {
+            return _held.Remove(packetIdentifier, out var commit) ? commit : null;
+        }
+    }
 
     public void Dispose()
     {

@@ -47,6 +47,19 @@ public sealed class IngestPipeline : BackgroundService
         return await work.Done.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Queues the batch for the next commit and returns as soon as it is queued (waiting only while the queue is full):
+    /// the returned task completes once the batch is committed, or faults when the store could not write it. For a
+    /// transport that pipelines, so that several messages of one sender share one commit (the embedded broker holds each
+    /// PUBACK on this task: <see cref="Broker.GuardedChannelAdapter"/>).
+    /// </summary>
+    public async ValueTask<Task<StoreResult>> EnqueueAsync(ReadingBatch batch, CancellationToken cancellationToken)
+    {
+        var work = new Work(batch, null);
+        await _queue.Writer.WriteAsync(work, cancellationToken).ConfigureAwait(false);
+        return work.Done.Task;
+    }
+
     /// <summary>Records a status (and its health object's raw JSON, contract §5, when it has one) through the same single writer.</summary>
     public async ValueTask SubmitStatusAsync(GatewayStatus status, CancellationToken cancellationToken, string? healthJson = null)
     {
