@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-peers=(mosquitto mosquitto-clients socat python3-pymodbus python3-serial mbpoll postgresql)
+peers=(mosquitto mosquitto-clients socat python3-pymodbus python3-serial mbpoll postgresql systemd)
 missing=()
 for p in "${peers[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
