@@ -54,6 +54,10 @@ public static class AggregatorHost
         builder.Services.AddSingleton<SecurityMetrics>();
         builder.Services.AddSingleton(sp => new CredentialStore(sp.GetRequiredService<IOptions<AggregatorOptions>>().Value.CredentialsPath));
         builder.Services.AddApiKeys();
+        // Issue 16: enrolment tokens, the gateway registry and the configuration push (Provisioning/).
+        builder.Services.AddSingleton(sp => new Provisioning.GatewayRegistry(sp.GetRequiredService<IOptions<AggregatorOptions>>().Value.DataDirectory,
+            sp.GetRequiredService<CredentialStore>(), sp.GetRequiredService<TimeProvider>()));
+        builder.Services.AddSingleton<Provisioning.EnrolmentService>();
         builder.Services.AddSingleton<IngestPipeline>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<IngestPipeline>());
         builder.Services.AddIocApi();
@@ -70,6 +74,8 @@ public static class AggregatorHost
         if (string.IsNullOrEmpty(builder.Configuration[$"{AggregatorOptions.Section}:ExternalBroker:Host"]))
         {
             builder.Services.AddHostedService(sp => sp.GetRequiredService<EmbeddedBroker>());
+            builder.Services.AddSingleton<Provisioning.IGatewayBrokerControl>(sp => sp.GetRequiredService<EmbeddedBroker>());
+            builder.Services.AddHostedService<Provisioning.ConfigRepublisher>();
         }
         else
         {
@@ -91,6 +97,7 @@ public static class AggregatorHost
         builder.WebHost.UseUrls(urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 
         var app = builder.Build();
+        app.UseProvisioningProblems();
         app.UseAuthentication();
         app.UseAuthorization();
         // One call per route group protects every route (read scope; admin under /api/v1/admin; /healthz and / open):
@@ -100,6 +107,8 @@ public static class AggregatorHost
         groups.Admin.RequireApiKeys();
         groups.Operations.RequireApiKeys();
         app.MapGroup(string.Empty).RequireApiKeys().MapAdminApi();
+        app.MapGroup("/api/v1/admin").RequireApiKeys().MapProvisioningAdmin();
+        app.MapEnrol();
         return app;
     }
 

@@ -31,7 +31,7 @@ namespace IocEdge.Aggregator.Broker;
 /// readings and new series per message and per gateway (<see cref="SeriesBudget"/>), a bounded queue per subscriber
 /// (oldest dropped, counted). Refusals are counted in <see cref="SecurityMetrics"/>.</para>
 /// </summary>
-public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable
+public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable, Provisioning.IGatewayBrokerControl, Provisioning.IBrokerPorts
 {
     private readonly AggregatorOptions _options;
     private readonly IngestPipeline _ingest;
@@ -46,12 +46,17 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable
     private readonly SecurityMetrics _security;
     private readonly SeriesBudget _series;
     private readonly MqttAuthMode _authMode;
+    private readonly Provisioning.GatewayRegistry? _registry;
+    // Marks messages the aggregator itself injects (configuration push, contract §9.1): no client can forge this object.
+    private static readonly object ServerOrigin = new();
     private X509Certificate2Collection? _clientCa;
     private MqttServer? _server;
 
     public EmbeddedBroker(IOptions<AggregatorOptions> options, IngestPipeline ingest, IngestMetrics metrics, TimeProvider time,
-        ILogger<EmbeddedBroker> logger, CredentialStore credentials, SecurityMetrics security, IReadingStore store)
+        ILogger<EmbeddedBroker> logger, CredentialStore credentials, SecurityMetrics security, IReadingStore store,
+        Provisioning.GatewayRegistry? registry = null)
     {
+        _registry = registry;
         ArgumentNullException.ThrowIfNull(options);
         _options = options.Value;
         _ingest = ingest;
@@ -181,6 +186,13 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable
 
     private async Task OnValidatingConnectionAsync(ValidatingConnectionEventArgs e)
     {
+        if (_registry is not null && _registry.IsRevoked(e.ClientId))
+        {
+            // Issue 16: a revoked gateway stays out even while the broker is anonymous (auto mode with no account left).
+            RefuseConnect(e, MqttConnectReasonCode.NotAuthorized, SecurityMetrics.Reasons.BadCredentials, "this gateway was revoked: enrol it again");
+            return;
+        }
+
         if (!AuthenticationRequired)
         {
             return;
@@ -284,6 +296,18 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable
     {
         var message = e.ApplicationMessage;
         var topic = message.Topic ?? string.Empty;
+        if (e.SessionItems is { } items && items.Contains(ServerOrigin))
+        {
+            return; // the aggregator's own configuration push (contract §9.1): relayed to the gateway
+        }
+
+        if (ConfigTopics.IsAck(topic, out var ackGateway) &&
+            (e.SessionItems[AccountKey] is not MqttAccount acker || MqttAccess.MayPublish(acker, topic)))
+        {
+            OnConfigAck(e, ackGateway);
+            return;
+        }
+
         if (message.Payload.Length + topic.Length > _options.Mqtt.MaxPacketSize)
         {
             // MQTT 5 §3.2.2.3.6 would DISCONNECT 0x95, which no PUBACK can carry; 0x97 (quota exceeded) keeps the
@@ -401,6 +425,50 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable
             e.Response.ReasonString = "not stored: " + Bounded.Text(ex.Message);
             e.CloseConnection = true;
         }
+    }
+
+    private void OnConfigAck(InterceptingPublishEventArgs e, string gatewayId)
+    {
+        // Contract §9.2: a gateway's report on a configuration version; recorded in the registry, not relayed.
+        var payload = e.ApplicationMessage.Payload;
+        var bytes = payload.IsSingleSegment ? payload.FirstSpan : System.Buffers.BuffersExtensions.ToArray(payload);
+        if (!ConfigTopics.TryDecodeAck(bytes, gatewayId, out var ack, out var error))
+        {
+            Refuse(e, e.ApplicationMessage.Topic ?? string.Empty, IngestRules.BadPayload(error!));
+            return;
+        }
+
+        var report = new Provisioning.ConfigReport(ack!.Version, ack.Result, ack.Reason, _time.GetUtcNow());
+        _registry?.Reported(gatewayId, report);
+        _logger.ConfigReported(gatewayId, report.Version, report.Result, Bounded.Text(report.Reason ?? string.Empty, 256));
+        e.ProcessPublish = false; // acknowledged (PUBACK success), not relayed to subscribers
+    }
+
+    /// <inheritdoc/>
+    public async Task<IReadOnlyCollection<string>> ConnectedClientsAsync() =>
+        _server is null ? [] : [.. (await _server.GetClientsAsync().ConfigureAwait(false)).Select(c => c.Id)];
+
+    /// <inheritdoc/>
+    public async Task DisconnectAsync(string clientId)
+    {
+        if (_server is not null && (await ConnectedClientsAsync().ConfigureAwait(false)).Contains(clientId))
+        {
+            await _server.DisconnectClientAsync(clientId, new MqttServerClientDisconnectOptions { ReasonCode = MqttDisconnectReasonCode.NotAuthorized })
+                .ConfigureAwait(false);
+        }
+    }
+
+    /// <inheritdoc/>
+    public async Task PublishAsync(string topic, byte[] payload, bool retain)
+    {
+        var server = _server ?? throw new InvalidOperationException("the embedded broker is not started");
+        var message = new MQTTnet.MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(payload).WithRetainFlag(retain)
+            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build();
+        await server.InjectApplicationMessage(new InjectedMqttApplicationMessage(message)
+        {
+            SenderClientId = "iocedge-aggregator",
+            CustomSessionItems = new System.Collections.Hashtable { [ServerOrigin] = true },
+        }).ConfigureAwait(false);
     }
 
     private void RefuseReadings(InterceptingPublishEventArgs e, string topic, Refusal refusal, bool isReadings, PayloadKind payloadKind)
