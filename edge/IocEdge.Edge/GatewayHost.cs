@@ -41,6 +41,18 @@ public static class GatewayHost
             throw new GatewayConfigurationException([syntax]);
         }
 
+        // Issue 16: a remote configuration in force (contract §9) is laid over the local file into an effective file.
+        var localPath = fullPath;
+        var dataDirectory = new ConfigurationBuilder().AddJsonFile(fullPath, optional: false, reloadOnChange: false)
+            .AddEnvironmentVariables("IOCEDGE_").AddCommandLine(args).Build()[$"{GatewayOptions.Section}:{nameof(GatewayOptions.DataDirectory)}"]
+            ?? new GatewayOptions().DataDirectory;
+        var remoteEnabled = !string.Equals(new ConfigurationBuilder().AddJsonFile(fullPath, optional: false, reloadOnChange: false)
+            .AddEnvironmentVariables("IOCEDGE_").AddCommandLine(args).Build()["Gateway:RemoteConfig:Enabled"], "false", StringComparison.OrdinalIgnoreCase);
+        if (remoteEnabled)
+        {
+            fullPath = Remote.RemoteConfigFile.EffectivePath(fullPath, dataDirectory);
+        }
+
         // The file, then environment and command line again, so an operator can override one key without editing it.
         builder.Configuration.AddJsonFile(fullPath, optional: false, reloadOnChange: false);
         builder.Configuration.AddEnvironmentVariables("IOCEDGE_");
@@ -76,6 +88,13 @@ public static class GatewayHost
         builder.Services.AddSingleton<IEnumerable<IReadingSource>>(sp => CreateSources(sp).ToArray());
         builder.Services.AddSingleton<SamplingService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<SamplingService>());
+        if (remoteEnabled)
+        {
+            builder.Services.AddSingleton(sp => new Remote.RemoteConfigAgent(sp.GetRequiredService<IOptions<GatewayOptions>>(), localPath,
+                sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<IHostApplicationLifetime>(), sp.GetRequiredService<ILogger<Remote.RemoteConfigAgent>>()));
+            builder.Services.AddHostedService(sp => sp.GetRequiredService<Remote.RemoteConfigAgent>());
+        }
+
         builder.Services.AddSingleton<MqttForwarder>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<MqttForwarder>());
         configure?.Invoke(builder);
@@ -129,7 +148,7 @@ public static class GatewayHost
     /// <see cref="GatewayOptionsValidator"/> finds in the settings that could be read. Each line starts with the origin
     /// of the key (the file, an environment variable, the command line).
     /// </summary>
-    private static List<string> FindProblems(ConfigurationManager configuration, string configPath)
+    internal static List<string> FindProblems(ConfigurationManager configuration, string configPath)
     {
         var root = configuration;
         var shape = ConfigurationCheck.Shape(root.GetSection(GatewayOptions.Section), ConfigurationShapes.Gateway);

@@ -53,3 +53,25 @@ internal static partial class Log
     [LoggerMessage(2004, LogLevel.Information, "Sampling {Source}: {Channels} channels")]
     public static partial void SamplingStarted(this ILogger logger, string source, int channels);
 }
+
+/// <summary>Log lines of the remote configuration (event ids 25xx).</summary>
+internal static partial class RemoteConfigLog
+{
+    [LoggerMessage(2501, LogLevel.Warning, "Remote configuration version {Version} applied; restarting the gateway on it (rolled back if the aggregator cannot be reached)")]
+    public static partial void RemoteConfigApplying(this ILogger logger, long version);
+
+    [LoggerMessage(2502, LogLevel.Information, "Remote configuration version {Version} reached the aggregator: applied")]
+    public static partial void RemoteConfigConfirmed(this ILogger logger, long version);
+
+    [LoggerMessage(2503, LogLevel.Warning, "Remote configuration version {Version} refused; the running configuration stays: {Reason}")]
+    public static partial void RemoteConfigRefused(this ILogger logger, long version, string reason);
+
+    [LoggerMessage(2504, LogLevel.Error, "Remote configuration version {Version} rolled back: {Reason}")]
+    public static partial void RemoteConfigRolledBack(this ILogger logger, long version, string reason);
+
+    [LoggerMessage(2505, LogLevel.Warning, "A configuration message could not be read ({Error}); ignored")]
+    public static partial void RemoteConfigUndecodable(this ILogger logger, string error);
+
+    [LoggerMessage(2506, LogLevel.Error, "Handling a configuration message failed ({Failures} so far); the running configuration stays")]
+    public static partial void RemoteConfigFailed(this ILogger logger, Exception exception, long failures);
+}

@@ -30,7 +30,7 @@ public sealed record ConfigAck(string Gateway, long Version, string Result, stri
 public static class ConfigTopics
 {
     /// <summary>The sections of the gateway's <c>Gateway</c> configuration a remote configuration may carry (each replaces the local one; Mqtt is merged key by key).</summary>
-    public static readonly string[] Sections = ["Modbus", "Gpio", "Sensors", "Relays", "Mqtt"];
+    public static readonly string[] Sections = ["Modbus", "Gpio", "Sensors", "Mqtt"];
 
     /// <summary>Most bytes of a configuration message's payload (64 KiB: a pole's channel list is a few KiB).</summary>
     public const int MaxPayloadBytes = 64 * 1024;

@@ -66,7 +66,7 @@ public static class AdminRegistry
         admin.MapPut("/gateways/{id}/config", async (string id, HttpRequest request, EnrolmentService enrolment, ILogger<EnrolmentService> log) =>
         {
             var body = await ReadObjectAsync(request).ConfigureAwait(false)
-                       ?? throw new ProvisioningException(400, "bad_request", "the body must be the configuration: a JSON object with the sections Modbus, Gpio, Sensors, Relays, Mqtt.");
+                       ?? throw new ProvisioningException(400, "bad_request", "the body must be the configuration: a JSON object with the sections Modbus, Gpio, Sensors, Mqtt.");
             var version = await enrolment.PushConfigAsync(id, body).ConfigureAwait(false);
             log.ConfigPublished(id, version);
             return Json(new JsonObject { ["gateway"] = id, ["version"] = version, ["topic"] = IocEdge.Protocols.Mqtt.ConfigTopics.Config(id) }, 202);

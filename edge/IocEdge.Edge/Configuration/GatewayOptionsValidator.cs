@@ -32,6 +32,7 @@ public sealed class GatewayOptionsValidator(ProfileSource profiles) : IValidateO
         ValidateGpio(options, Error);
         ValidateSensors(options, Error);
         ValidateOutbox(options.Outbox, Error);
+        errors.AddRange(Remote.RemoteConfigOptions.Problems(options.RemoteConfig));
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 

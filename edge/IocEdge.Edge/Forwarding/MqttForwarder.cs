@@ -52,9 +52,12 @@ public sealed class MqttForwarder : BackgroundService
     private long _backfillMessages;
     private int _inFlight;
     private int _maxInFlightSeen;
+    private readonly Remote.RemoteConfigAgent? _remote;
 
-    public MqttForwarder(IOptions<GatewayOptions> options, SqliteOutbox outbox, TimeProvider time, ILogger<MqttForwarder> logger)
+    public MqttForwarder(IOptions<GatewayOptions> options, SqliteOutbox outbox, TimeProvider time, ILogger<MqttForwarder> logger,
+        Remote.RemoteConfigAgent? remote = null)
     {
+        _remote = remote;
         ArgumentNullException.ThrowIfNull(options);
         _options = options.Value;
         _outbox = outbox;
@@ -66,6 +69,11 @@ public sealed class MqttForwarder : BackgroundService
         _topic = _options.Mqtt.Payload == MqttPayload.Compact ? _jsonTopic + "/bin" : _jsonTopic;
         _health = new HealthProbe(time, _options.DataDirectory);
         _outbox.Appended += Wake;
+        if (remote is not null)
+        {
+            _client.ApplicationMessageReceivedAsync += remote.OnMessageAsync; // contract §9: iocedge/v1/{id}/config
+        }
+
         _client.DisconnectedAsync += _ =>
         {
             Wake();
@@ -221,6 +229,10 @@ public sealed class MqttForwarder : BackgroundService
 
         await _client.ConnectAsync(builder.Build(), ct).ConfigureAwait(false);
         _logger.Connected(mqtt.Host, mqtt.Port, _options.Id, _outbox.Count);
+        if (_remote is not null)
+        {
+            await _remote.OnConnectedAsync(_client, ct).ConfigureAwait(false);
+        }
     }
 
     private async Task PublishStatusAsync(GatewayState state, CancellationToken ct)
