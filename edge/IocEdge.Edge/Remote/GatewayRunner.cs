@@ -15,7 +15,7 @@ public static class GatewayRunner
     /// <param name="configure">As for <see cref="GatewayHost.Build"/>, applied to every build.</param>
     /// <param name="started">Called with each host once started (tests watch the current host).</param>
     /// <param name="cancellationToken">Stops the gateway (an orderly stop, exit 0).</param>
-    /// <exception cref="GatewayConfigurationException">The configuration is not valid (as <see cref="GatewayHost.Build"/>).</exception>
+    /// <exception cref="Configuration.GatewayConfigurationException">The configuration is not valid (as <see cref="GatewayHost.Build"/>).</exception>
     public static async Task<int> RunAsync(string[] args, Action<HostApplicationBuilder>? configure = null, Action<IHost>? started = null,
         CancellationToken cancellationToken = default)
     {
