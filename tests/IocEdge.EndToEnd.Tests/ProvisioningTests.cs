@@ -239,7 +239,7 @@ public sealed class ProvisioningTests : IAsyncLifetime
         }
         catch (MQTTnet.Adapter.MqttConnectingFailedException ex)
         {
-            return ex.ResultCode;
+            return ex.Result?.ResultCode ?? MQTTnet.MqttClientConnectResultCode.UnspecifiedError;
         }
     }
 }
