@@ -54,7 +54,8 @@ public sealed class MqttBrokerOptions
     /// Messages the broker may queue for one slow subscriber before it drops the oldest (default 1000, mosquitto's
     /// max_queued_messages default). Ingest never waits on a subscriber (it happens in the publish interceptor), so
     /// only observers lose messages, each counted (iocedge_broker_dropped_total, iocedge.mqtt.dropped). With at most
-    /// <see cref="MaxPacketSize"/> per message this bounds one subscriber's queue (README, memory budget). 1 to 1000000.
+    /// <see cref="MaxPacketSize"/> per message this bounds one subscriber's queue (README, memory budget); a subscriber that has
+    /// lost a whole queue (this many drops) is disconnected, which frees its session. 1 to 1000000.
     /// </summary>
     public int MaxPendingMessagesPerClient { get; set; } = 1_000;
 
@@ -75,8 +76,8 @@ public sealed class MqttBrokerOptions
 
     /// <summary>
     /// The largest MQTT packet accepted, in bytes (default 262144 = 256 KiB: a 1,000-reading JSON batch is about
-    /// 120 KiB). Advertised to MQTT 5 clients in the CONNACK (Maximum Packet Size, MQTT 5 §3.2.2.3.6); a larger PUBLISH
-    /// is refused with 0x95 (packet too large). 1024 bytes to 256 MiB (MQTT's own limit).
+    /// 120 KiB). Advertised to MQTT 5 clients in the CONNACK (Maximum Packet Size, MQTT 5 §3.2.2.3.6); a larger packet
+    /// ends the connection at its fixed header, unread (DISCONNECT 0x95 packet too large to MQTT 5 clients). 1024 bytes to 256 MiB (MQTT's own limit).
     /// </summary>
     public int MaxPacketSize { get; set; } = 256 * 1024;
 

@@ -24,4 +24,12 @@ apt_arm64 update
 (cd "$state/debs" && apt_arm64 download libc6 libc6-dev linux-libc-dev libgcc-12-dev libgcc-s1 libstdc++6 \
   libstdc++-12-dev zlib1g zlib1g-dev libcrypt1 libcrypt-dev libatomic1)
 for deb in "$state/debs"/*.deb; do dpkg -x "$deb" "$dir"; done
+# The .debs carry absolute symlinks (usr/lib/aarch64-linux-gnu/libm.so -> /lib/aarch64-linux-gnu/libm.so.6) that point
+# into the host's root, where no arm64 library is: a linker given --sysroot then finds no libm.so, takes the static
+# libm.a instead, and the executable declares no libm, which libe_sqlite3.so needs ("undefined symbol: trunc" at
+# run time). Every absolute symlink is made relative, inside the sysroot.
+while IFS= read -r link; do
+  target="$(readlink "$link")"
+  ln -sfn "$(realpath -m --relative-to="$(dirname "$link")" "$dir$target")" "$link"
+done < <(find "$dir" -type l -lname '/*')
 echo "arm64-sysroot.sh: sysroot ready in $dir ($(du -sh "$dir" | cut -f1))"

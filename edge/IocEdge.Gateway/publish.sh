@@ -57,7 +57,8 @@ if [[ $mode == aot ]]; then
     args+=(-p:LinkerFlavor=lld)
     if [[ " ${extra[*]} " != *"-p:SysRoot="* ]]; then
       sysroot="${IOCEDGE_ARM64_SYSROOT:-$root/artifacts/sysroot/linux-arm64}"
-      [[ -f $sysroot/usr/lib/aarch64-linux-gnu/libc.so ]] || "$here/arm64-sysroot.sh" "$sysroot"
+      # -e follows the link: a sysroot made before arm64-sysroot.sh made its symlinks relative has a dangling libm.so.
+      [[ -f $sysroot/usr/lib/aarch64-linux-gnu/libc.so && -e $sysroot/usr/lib/aarch64-linux-gnu/libm.so ]] || "$here/arm64-sysroot.sh" "$sysroot"
       args+=("-p:SysRoot=$sysroot")
     fi
   fi

@@ -72,6 +72,22 @@ public sealed class PostgresStoreTests(PostgresFixture postgres)
     }
 
     [Fact]
+    public async Task Hourly_history_over_a_range_not_on_whole_minutes_comes_from_the_rollups_after_retention()
+    {
+        // Issue 15: the IOC asks "the last 24 h" from any second. The whole minutes and hours of the range are served
+        // by the rollups (HistoryPlan), so a range off the minute still finds a day whose raw partition was dropped.
+        var (store, _) = await OpenAsync();
+        using var __ = store;
+        var old = new DateTimeOffset(2026, 11, 20, 0, 0, 0, TimeSpan.Zero);
+        store.Store([Batch("s1", (1, old.AddMinutes(5), 10), (2, old.AddMinutes(50), 20), (3, old.AddMinutes(70), 30))], Now);
+        store.DropPartitionsBefore(Now.AddDays(-7));
+
+        var hourly = store.Buckets("gw-p", "env1/pm2_5", old.AddSeconds(-17.5), old.AddHours(2).AddSeconds(23), TimeSpan.FromHours(1));
+
+        Assert.Equal([new HistoryBucket(old, 2, 10, 20, 15, 20), new HistoryBucket(old.AddHours(1), 1, 30, 30, 30, 30)], hourly);
+    }
+
+    [Fact]
     public async Task A_lost_server_fails_the_commit_and_the_same_store_writes_again_once_it_is_back()
     {
         // Its own cluster (stopping the shared one would break the tests beside this one), durable: a commit that

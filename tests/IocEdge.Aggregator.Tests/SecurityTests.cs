@@ -132,6 +132,23 @@ public sealed class SecurityTests : IAsyncLifetime
     }
 
     [Fact]
+    [Trait(Traits.Acceptance, "technician")]
+    public async Task The_technicians_doctor_checks_a_gateways_credentials_as_id_dot_doctor_without_taking_its_session()
+    {
+        using var b = await ConnectAsync("gw-b", "gw-b", _passB);
+
+        // iocedge doctor (issue 16) connects with the gateway's own account under the client id "gw-b.doctor".
+        using var doctor = await ConnectAsync("gw-b.doctor", "gw-b", _passB);
+        Assert.True(doctor.IsConnected);
+        // Only the gateway's own account may use that id, and a wrong password is still refused.
+        Assert.Equal(MqttClientConnectResultCode.ClientIdentifierNotValid, await RefusedConnectAsync("gw-b.doctor", "gw-a", _passA));
+        Assert.Equal(MqttClientConnectResultCode.BadUserNameOrPassword, await RefusedConnectAsync("gw-b.doctor", "gw-b", _passA));
+
+        Assert.True(b.IsConnected);
+        Stored(await PublishAsync(b, "iocedge/v1/gw-b/readings", Readings("gw-b", 1, 1, 1)));
+    }
+
+    [Fact]
     public async Task A_gateway_may_publish_and_subscribe_only_under_its_own_id()
     {
         using var a = await ConnectAsync("gw-a", "gw-a", _passA);

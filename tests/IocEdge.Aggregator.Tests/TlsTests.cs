@@ -3,6 +3,7 @@ using System.Security.Cryptography.X509Certificates;
 using IocEdge.Protocols.Mqtt;
 using IocEdge.Testing;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using MQTTnet;
 using MQTTnet.Protocol;
 
@@ -54,7 +55,7 @@ public sealed class TlsTests : IAsyncLifetime
         _dir.Dispose();
     }
 
-    private static (X509Certificate2 Cert, ECDsa Key) Issue(X509Certificate2 ca, ECDsa caKey, string cn, bool server)
+    internal static (X509Certificate2 Cert, ECDsa Key) Issue(X509Certificate2 ca, ECDsa caKey, string cn, bool server)
     {
         var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new CertificateRequest($"CN={cn}", key, HashAlgorithmName.SHA256);
@@ -81,8 +82,8 @@ public sealed class TlsTests : IAsyncLifetime
     {
         var client = new MqttClientFactory().CreateMqttClient();
         var ca = _ca;
-        await client.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", _tlsPort).WithClientId(clientId)
-            .WithTimeout(TimeSpan.FromSeconds(10))
+        var result = await client.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", _tlsPort).WithClientId(clientId)
+            .WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500).WithTimeout(TimeSpan.FromSeconds(10))
             .WithTlsOptions(o =>
             {
                 o.UseTls().WithTargetHost("localhost")
@@ -94,13 +95,20 @@ public sealed class TlsTests : IAsyncLifetime
                 }
             })
             .Build());
+        if (result.ResultCode != MqttClientConnectResultCode.Success)
+        {
+            // MQTTnet 5 returns some CONNACK refusals instead of throwing: the same exception either way.
+            client.Dispose();
+            throw new MQTTnet.Adapter.MqttConnectingFailedException($"refused ({result.ResultCode}).", null!);
+        }
+
         return client;
     }
 
     private static byte[] Readings(string gateway) => ReadingBatchJson.Encode(new ReadingBatch(gateway, "s1",
         [new SequencedReading(1, new Reading("env1/pm2_5", DateTimeOffset.UtcNow.AddSeconds(-1), 12.5, "ug/m3", Quality.Good))]));
 
-    [Fact(Skip = "mutual TLS does not pass yet: the broker does not see the client certificate at CONNECT (issue 15, left open; see the aggregator README)")]
+    [Fact]
     public async Task A_gateway_with_a_certificate_from_the_CA_connects_as_its_CN_and_its_readings_are_stored()
     {
         var (cert, key) = Issue(_ca, _caKey, "gw-tls", server: false);
@@ -122,7 +130,7 @@ public sealed class TlsTests : IAsyncLifetime
         }
     }
 
-    [Fact(Skip = "mutual TLS does not pass yet: the broker does not see the client certificate at CONNECT (issue 15, left open; see the aggregator README)")]
+    [Fact]
     public async Task A_certificate_cannot_claim_another_client_id_and_no_or_a_foreign_certificate_is_refused()
     {
         var (cert, key) = Issue(_ca, _caKey, "gw-tls", server: false);
@@ -136,15 +144,126 @@ public sealed class TlsTests : IAsyncLifetime
         using (rogue)
         using (rogueKey)
         {
-            await Assert.ThrowsAnyAsync<Exception>(() => ConnectTlsAsync("gw-other", cert));
-            await Assert.ThrowsAnyAsync<Exception>(() => ConnectTlsAsync("gw-tls", null));
-            await Assert.ThrowsAnyAsync<Exception>(() => ConnectTlsAsync("gw-tls", rogue));
+            // CN gw-tls claiming client id gw-other: CONNACK 0x85 (client identifier not valid).
+            Assert.Equal("ClientIdentifierNotValid", await RefusedAsync(() => ConnectTlsAsync("gw-other", cert)));
+            // No certificate, or one from another CA: the broker ends the TLS handshake (with TLS 1.3 the client learns it
+            // only when it sends CONNECT), counted as iocedge.mqtt.refusals{stage=tls,reason=certificate}.
+            using var metrics = new MetricRecorder(_aggregator.Services.GetRequiredService<IocEdge.Aggregator.Security.SecurityMetrics>().Meter);
+            Assert.Equal("closed", await RefusedAsync(() => ConnectTlsAsync("gw-tls", null)));
+            Assert.Equal("closed", await RefusedAsync(() => ConnectTlsAsync("gw-tls", rogue)));
+            var deadline = DateTime.UtcNow.AddSeconds(5);
+            while (metrics.Sum("iocedge.mqtt.refusals", "reason=certificate,stage=tls") < 2 && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(20);
+            }
+
+            Assert.Equal(2, metrics.Sum("iocedge.mqtt.refusals", "reason=certificate,stage=tls"));
         }
 
-        // With mutual TLS configured, the plain listener is closed to anonymous clients too.
+        // With mutual TLS configured, the plain listener is closed to anonymous clients too (CONNACK 0x87).
+        Assert.Equal("NotAuthorized", await RefusedAsync(async () =>
+        {
+            var plain = new MqttClientFactory().CreateMqttClient();
+            var result = await plain.ConnectAsync(new MqttClientOptionsBuilder().WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500)
+                .WithTcpServer("127.0.0.1", _aggregator.MqttPort).WithClientId("gw-tls").Build());
+            return result.ResultCode == MqttClientConnectResultCode.Success ? plain
+                : throw new MQTTnet.Adapter.MqttConnectingFailedException($"refused ({result.ResultCode}).", null!);
+        }));
+        Assert.Empty(_aggregator.Store.Gateways());
+    }
+
+    /// <summary>How a connect attempt was refused: the CONNACK's reason name, or "closed" when the connection ended before any CONNACK.</summary>
+    private static async Task<string> RefusedAsync(Func<Task<IMqttClient>> connect)
+    {
+        try
+        {
+            using var client = await connect();
+            return client.IsConnected ? "connected" : "not connected";
+        }
+        catch (MQTTnet.Adapter.MqttConnectingFailedException ex)
+        {
+            return Enum.GetValues<MqttClientConnectResultCode>().Select(c => c.ToString())
+                .SingleOrDefault(c => ex.Message.Contains("(" + c + ")", StringComparison.Ordinal)) ?? "closed";
+        }
+        catch (Exception ex) when (ex is MQTTnet.Exceptions.MqttCommunicationException or System.Security.Authentication.AuthenticationException or IOException)
+        {
+            return "closed";
+        }
+    }
+}
+
+/// <summary>
+/// Issue 15, "Security": server-side TLS alone (no Tls:ClientCaPath): the gateway checks the broker's certificate and
+/// authenticates with its password inside the encrypted connection; plain MQTT on the TLS port gets nowhere.
+/// </summary>
+[Trait(Traits.Category, Traits.Integration)]
+[Trait(Traits.Acceptance, "aggregator")]
+public sealed class ServerTlsTests : IAsyncLifetime
+{
+    private readonly TempDirectory _dir = new("aggregator-tls1");
+    private readonly int _tlsPort = FreePort.Next();
+    private X509Certificate2 _ca = null!;
+    private ECDsa _caKey = null!;
+    private TestAggregator _aggregator = null!;
+    private string _password = null!;
+
+    public async Task InitializeAsync()
+    {
+        _caKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var caRequest = new CertificateRequest("CN=IocEdge test CA", _caKey, HashAlgorithmName.SHA256);
+        caRequest.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        _ca = caRequest.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+        var (server, serverKey) = TlsTests.Issue(_ca, _caKey, "localhost", server: true);
+        await File.WriteAllTextAsync(_dir.File("server.pem"), server.ExportCertificatePem());
+        await File.WriteAllTextAsync(_dir.File("server.key"), serverKey.ExportPkcs8PrivateKeyPem());
+        server.Dispose();
+        serverKey.Dispose();
+        using (var store = new IocEdge.Aggregator.Security.CredentialStore(Path.Combine(_dir.Path, "credentials.json"), iterations: 1000))
+        {
+            _password = store.AddGateway("gw-tls");
+        }
+
+        _aggregator = await TestAggregator.StartAsync(_dir.Path, b => b.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Aggregator:Mqtt:Tls:Port"] = _tlsPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Aggregator:Mqtt:Tls:CertificatePath"] = _dir.File("server.pem"),
+            ["Aggregator:Mqtt:Tls:KeyPath"] = _dir.File("server.key"),
+        }));
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _aggregator.DisposeAsync();
+        _ca.Dispose();
+        _caKey.Dispose();
+        _dir.Dispose();
+    }
+
+    [Fact]
+    public async Task A_gateway_connects_over_TLS_with_its_password_and_plain_MQTT_on_the_TLS_port_is_not_served()
+    {
+        var ca = _ca;
+        string? serverIssuer = null;
+        using var client = new MqttClientFactory().CreateMqttClient();
+        await client.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", _tlsPort).WithClientId("gw-tls")
+            .WithCredentials("gw-tls", _password).WithTimeout(TimeSpan.FromSeconds(10))
+            .WithTlsOptions(o => o.UseTls().WithTargetHost("localhost").WithCertificateValidationHandler(e =>
+            {
+                serverIssuer = e.Certificate?.Issuer;
+                return e.Certificate is not null && e.Certificate.Issuer == ca.Subject;
+            }))
+            .Build());
+        Assert.Equal(ca.Subject, serverIssuer);
+        var result = await client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic("iocedge/v1/gw-tls/readings")
+            .WithPayload(ReadingBatchJson.Encode(new ReadingBatch("gw-tls", "s1",
+                [new SequencedReading(1, new Reading("env1/pm2_5", DateTimeOffset.UtcNow.AddSeconds(-1), 12.5, "ug/m3", Quality.Good))])))
+            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
+        Assert.True((int)result.ReasonCode < 0x80, result.ReasonCode.ToString());
+        Assert.Single(_aggregator.Store.Latest("gw-tls"));
+
         using var plain = new MqttClientFactory().CreateMqttClient();
         await Assert.ThrowsAnyAsync<Exception>(() => plain.ConnectAsync(new MqttClientOptionsBuilder()
-            .WithTcpServer("127.0.0.1", _aggregator.MqttPort).WithClientId("gw-tls").Build()));
-        Assert.Empty(_aggregator.Store.Gateways());
+            .WithTcpServer("127.0.0.1", _tlsPort).WithClientId("gw-tls").WithCredentials("gw-tls", _password)
+            .WithTimeout(TimeSpan.FromSeconds(5)).Build()));
     }
 }

@@ -39,6 +39,11 @@ internal static class BenchmarkProgram
             return await Postgres.PgIngestTool.RunAsync(pg).ConfigureAwait(false); // "PostgreSQL ingest"
         }
 
+        if (args is ["scan", .. var scanArgs])
+        {
+            return await Cli.ScanTool.RunAsync(scanArgs).ConfigureAwait(false); // "CLI: modbus scan"
+        }
+
         BenchmarkSwitcher.FromAssembly(typeof(BenchmarkProgram).Assembly).Run(args);
         return 0;
     }

@@ -47,6 +47,14 @@ public sealed class AotFootprintTests : IDisposable
 
         Assert.Empty(GatewayRun.OpenSslMappings(run.Gateway.Pid));
     }
+
+    [AotFact]
+    public async Task The_AOT_gateway_declares_libm_which_the_native_SQLite_library_needs_but_does_not_declare()
+    {
+        // libe_sqlite3.so calls trunc, fmod... from libm without a DT_NEEDED entry of its own; the executable must carry
+        // it (the gateway's csproj, LinkerArg). The linux-arm64 build, where lld dropped it, is checked in Arm64GatewayTests.
+        Assert.Contains("libm.so.6", await GatewayRun.NeededLibrariesAsync(await AotBuild.PathAsync()));
+    }
 }
 
 /// <summary>
@@ -73,6 +81,12 @@ public sealed class Arm64GatewayTests : IDisposable
         var header = File.ReadAllBytes(exe)[..20];
         Assert.Equal("\u007fELF"u8.ToArray(), header[..4]);
         Assert.Equal(183, BitConverter.ToUInt16(header, 18));
+
+        // libe_sqlite3.so uses libm (trunc) without declaring it: the executable must declare libm, or the outbox fails
+        // to open ("undefined symbol: trunc") on a Pi as here (the run below has no LD_PRELOAD). lld on arm64 used to drop
+        // it (issue 14, the arm64 footprint run needed LD_PRELOAD=libm.so.6); the gateway's csproj now keeps it.
+        Assert.Contains("libm.so.6", await GatewayRun.NeededLibrariesAsync(exe));
+        Assert.DoesNotContain("libm.so.6", await GatewayRun.NeededLibrariesAsync(Path.Combine(Path.GetDirectoryName(exe)!, "libe_sqlite3.so")));
 
         // No libssl in the sysroot (arm64-sysroot.sh does not fetch it): a gateway that needed OpenSSL would stop here.
         await using var run = await GatewayRun.StartAsync(_dir, Qemu, ["-L", sysroot, exe], TimeSpan.FromSeconds(120));
@@ -205,6 +219,26 @@ internal sealed class GatewayRun : IAsyncDisposable
             await run.DisposeAsync();
             throw;
         }
+    }
+
+    /// <summary>
+    /// The DT_NEEDED entries of an ELF file (the shared libraries the dynamic loader loads with it, e.g. "libm.so.6"),
+    /// read with binutils' <c>readelf -d</c> (installed with clang, which NativeAOT needs).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">readelf failed (not an ELF file, readelf missing).</exception>
+    public static async Task<IReadOnlyList<string>> NeededLibrariesAsync(string elf)
+    {
+        var (exit, output) = await PeerProcess.RunAsync("readelf", ["-d", "-W", elf], TimeSpan.FromSeconds(30));
+        if (exit != 0)
+        {
+            throw new InvalidOperationException($"readelf -d {elf} exited with {exit}: {output}");
+        }
+
+        // Lines such as " 0x0000000000000001 (NEEDED)  Shared library: [libm.so.6]".
+        return output.Split('\n')
+            .Where(l => l.Contains("(NEEDED)", StringComparison.Ordinal))
+            .Select(l => l[(l.IndexOf('[', StringComparison.Ordinal) + 1)..l.LastIndexOf(']')])
+            .ToList();
     }
 
     /// <summary>The mappings of OpenSSL (libcrypto, libssl, .NET's OpenSSL shim) in the process, from /proc/PID/maps.</summary>

@@ -49,7 +49,10 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable, Provision
     private readonly Provisioning.GatewayRegistry? _registry;
     // Marks messages the aggregator itself injects (configuration push, contract §9.1): no client can forge this object.
     private static readonly object ServerOrigin = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> _drops = new(StringComparer.Ordinal);
     private X509Certificate2Collection? _clientCa;
+    private X509Certificate2? _serverCertificate;
+    private GuardedServerAdapter? _adapter;
     private MqttServer? _server;
 
     public EmbeddedBroker(IOptions<AggregatorOptions> options, IngestPipeline ingest, IngestMetrics metrics, TimeProvider time,
@@ -89,21 +92,33 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable, Provision
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        var port = _options.Mqtt.Port == 0 ? PickFreePort() : _options.Mqtt.Port;
         var bind = IPAddress.Parse(_options.Mqtt.BindAddress);
+        var endpoints = new List<BrokerEndpoint> { new(bind, _options.Mqtt.Port) };
+        var tls = _options.Mqtt.Tls;
+        if (!string.IsNullOrEmpty(tls.CertificatePath))
+        {
+            // Through PKCS#12 once, so SslStream on Linux can use a key that came from a PEM file.
+            using var loaded = TlsCertificates.LoadServerCertificate(tls.CertificatePath, tls.KeyPath, tls.CertificatePassword);
+            _serverCertificate = X509CertificateLoader.LoadPkcs12(loaded.Export(X509ContentType.Pfx), null);
+            _clientCa = string.IsNullOrEmpty(tls.ClientCaPath) ? null : TlsCertificates.LoadCaBundle(tls.ClientCaPath);
+            endpoints.Add(new BrokerEndpoint(bind, tls.Port, _serverCertificate, _clientCa));
+        }
+
         var builder = new MqttServerOptionsBuilder()
-            .WithDefaultEndpoint()
-            // Bind exactly the configured address: MQTTnet also opens [::] unless the other family is set to None.
-            .WithDefaultEndpointBoundIPAddress(bind.AddressFamily == AddressFamily.InterNetwork ? bind : IPAddress.None)
-            .WithDefaultEndpointBoundIPV6Address(bind.AddressFamily == AddressFamily.InterNetworkV6 ? bind : IPAddress.None)
-            .WithDefaultEndpointPort(port)
+            // Our own listener (GuardedServerAdapter) serves the endpoints; MQTTnet's is off.
+            .WithoutDefaultEndpoint()
+            .WithoutEncryptedEndpoint()
             .WithMaxPendingMessagesPerClient(_options.Mqtt.MaxPendingMessagesPerClient)
             // Telegraf's lesson: a bounded queue drops the oldest and counts it (iocedge.mqtt.dropped), never silently.
             .WithPendingMessagesOverflowStrategy(MqttPendingMessagesOverflowStrategy.DropOldestQueuedMessage)
             // A socket that never sends CONNECT is closed after this (MQTTnet's default is 100 s).
             .WithDefaultCommunicationTimeout(_options.Mqtt.ConnectTimeout);
-        var tlsPort = ConfigureTls(builder, bind);
-        _server = new MqttServerFactory().CreateMqttServer(builder.Build());
+        _adapter = new GuardedServerAdapter(endpoints, _options.Mqtt.MaxPacketSize, _options.Mqtt.ConnectTimeout, _time)
+        {
+            PacketTooLarge = OnPacketTooLarge,
+            ConnectionFailed = OnConnectionFailed,
+        };
+        _server = new MqttServerFactory().CreateMqttServer(builder.Build(), [_adapter], new MqttNetLogBridge(_logger, _logLimiter));
         _server.ValidatingConnectionAsync += OnValidatingConnectionAsync;
         _server.InterceptingSubscriptionAsync += OnSubscribingAsync;
         _server.InterceptingOutboundPacketAsync += e =>
@@ -128,16 +143,19 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable, Provision
         _server.ClientDisconnectedAsync += OnDisconnectedAsync;
         _server.ApplicationMessageEnqueuedOrDroppedAsync += e =>
         {
+            // Only the DropNewMessage strategy reports a drop here; DropOldestQueuedMessage (ours) reports it below.
             if (e.IsDropped)
             {
-                _metrics.Dropped();
-                _security.Dropped();
-                if (_logLimiter.TryEnter(Bounded.Text(e.ReceiverClientId), "dropped", out var suppressed))
-                {
-                    _logger.BrokerDropped(Bounded.Text(e.ReceiverClientId), suppressed);
-                }
+                OnDropped(e.ReceiverClientId);
             }
 
+            return Task.CompletedTask;
+        };
+        // MQTTnet 5.2 reports a drop of the oldest queued message only through this event (its enqueue result says
+        // "enqueued"), so this is where the slow-subscriber bound is counted.
+        _server.QueuedApplicationMessageOverwrittenAsync += e =>
+        {
+            OnDropped(e.ReceiverClientId);
             return Task.CompletedTask;
         };
         try
@@ -146,42 +164,80 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable, Provision
         }
         catch (Exception ex) when (FindAddressInUse(ex))
         {
-            throw new PortInUseException($"MQTT: port {port} on {bind} is already in use (another broker such as mosquitto?): " +
+            var ports = endpoints.Count > 1 ? $"{_options.Mqtt.Port} or TLS port {tls.Port}" : _options.Mqtt.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            throw new PortInUseException($"MQTT: port {ports} on {bind} is already in use (another broker such as mosquitto?): " +
                 "stop it or set Aggregator:Mqtt:Port to a free port (such as --Aggregator:Mqtt:Port=1884).", ex);
         }
-        Port = port;
-        TlsPort = tlsPort;
-        _logger.BrokerListening(bind.ToString(), port);
+
+        Port = _adapter.BoundPort(0);
+        TlsPort = endpoints.Count > 1 ? _adapter.BoundPort(1) : 0;
+        _logger.BrokerListening(bind.ToString(), Port);
         if (!AuthenticationRequired)
         {
             _logger.BrokerAnonymous(_options.CredentialsPath);
         }
     }
 
-    private int ConfigureTls(MqttServerOptionsBuilder builder, IPAddress bind)
+    private void OnPacketTooLarge(EndPoint? remote, long size)
     {
-        var tls = _options.Mqtt.Tls;
-        if (string.IsNullOrEmpty(tls.CertificatePath))
+        _security.MqttRefused("packet", SecurityMetrics.Reasons.TooLarge);
+        var who = remote?.ToString();
+        if (_logLimiter.TryEnter(who is null ? "?" : who.Split(':')[0], "packet_too_large", out var suppressed))
         {
-            return 0;
+            _logger.PacketTooLarge(who, size, _options.Mqtt.MaxPacketSize, suppressed);
+        }
+    }
+
+    private void OnConnectionFailed(EndPoint? remote, string stage, Exception ex)
+    {
+        if (ex is PacketTooLargeException || ex.InnerException is PacketTooLargeException)
+        {
+            return; // counted and logged by OnPacketTooLarge
         }
 
-        var certificate = TlsCertificates.LoadServerCertificate(tls.CertificatePath, tls.KeyPath, tls.CertificatePassword);
-        var port = tls.Port == 0 ? PickFreePort() : tls.Port;
-        builder.WithEncryptedEndpoint()
-            .WithEncryptedEndpointBoundIPAddress(bind.AddressFamily == AddressFamily.InterNetwork ? bind : IPAddress.None)
-            .WithEncryptedEndpointBoundIPV6Address(bind.AddressFamily == AddressFamily.InterNetworkV6 ? bind : IPAddress.None)
-            .WithEncryptedEndpointPort(port)
-            .WithEncryptionCertificate(certificate.Export(X509ContentType.Pfx))
-            .WithEncryptionSslProtocol(System.Security.Authentication.SslProtocols.Tls12 | System.Security.Authentication.SslProtocols.Tls13);
-        if (!string.IsNullOrEmpty(tls.ClientCaPath))
+        if (stage == "tls")
         {
-            _clientCa = TlsCertificates.LoadCaBundle(tls.ClientCaPath);
-            var ca = _clientCa;
-            builder.WithClientCertificate((_, cert, _, _) => TlsCertificates.ChainsTo(cert, ca));
+            _security.MqttRefused("tls", SecurityMetrics.Reasons.Certificate);
         }
 
-        return port;
+        if (_logLimiter.TryEnter("listener", stage, out var suppressed))
+        {
+            _logger.ConnectionFailed(remote?.ToString(), stage, Bounded.Text(ex.GetBaseException().Message), suppressed);
+        }
+    }
+
+    /// <summary>
+    /// One message dropped from <paramref name="clientId"/>'s full queue: counted. A subscriber that has lost a whole
+    /// queue (<c>MaxPendingMessagesPerClient</c> drops) is disconnected: MQTTnet 5.2 keeps every QoS 1 message it
+    /// queued in the session's unacknowledged list even after dropping it, so a subscriber that never reads would
+    /// otherwise grow the process without bound. It may reconnect (a new session) and read on.
+    /// </summary>
+    private void OnDropped(string clientId)
+    {
+        _metrics.Dropped();
+        _security.Dropped();
+        if (_logLimiter.TryEnter(Bounded.Text(clientId), "dropped", out var suppressed))
+        {
+            _logger.BrokerDropped(Bounded.Text(clientId), suppressed);
+        }
+
+        var dropped = _drops.AddOrUpdate(clientId, 1, (_, n) => n + 1);
+        if (dropped == _options.Mqtt.MaxPendingMessagesPerClient && _server is { } server)
+        {
+            _security.MqttRefused("deliver", SecurityMetrics.Reasons.SlowSubscriber);
+            _logger.SlowSubscriberDisconnected(Bounded.Text(clientId), dropped, _options.Mqtt.MaxPendingMessagesPerClient);
+            _ = Task.Run(async () =>
+            {
+                try
+                {
+                    await server.DisconnectClientAsync(clientId, MqttDisconnectReasonCode.QuotaExceeded).ConfigureAwait(false);
+                }
+                catch (Exception ex)
+                {
+                    OnConnectionFailed(null, "disconnect", ex);
+                }
+            });
+        }
     }
 
     private async Task OnValidatingConnectionAsync(ValidatingConnectionEventArgs e)
@@ -195,6 +251,12 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable, Provision
 
         if (!AuthenticationRequired)
         {
+            // Anonymous: no account, but a will still has to be the client's own retained status (client id = gateway id, §1).
+            if (WillRefusal(e, null) is { } anonymousWill)
+            {
+                RefuseConnect(e, anonymousWill.Code, SecurityMetrics.Reasons.Will, anonymousWill.Detail);
+            }
+
             return;
         }
 
@@ -236,7 +298,44 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable, Provision
             return;
         }
 
+        if (WillRefusal(e, account) is { } will)
+        {
+            RefuseConnect(e, will.Code, SecurityMetrics.Reasons.Will, will.Detail);
+            return;
+        }
+
         e.SessionItems[AccountKey] = account;
+    }
+
+    /// <summary>
+    /// A will is a message the broker will publish for the client later, so it is held to the same rules at CONNECT
+    /// (contract §1, §5; issue 15): a gateway's will must be its own retained status (<c>iocedge/v1/{id}/status</c>,
+    /// a §5 status payload naming it); a reader has no will. Null: no will, or an acceptable one.
+    /// </summary>
+    private static (MqttConnectReasonCode Code, string Detail)? WillRefusal(ValidatingConnectionEventArgs e, MqttAccount? account)
+    {
+        if (e.ChannelAdapter is not GuardedChannelAdapter { ConnectPacket: { WillFlag: true } connect })
+        {
+            return null;
+        }
+
+        var topic = connect.WillTopic ?? string.Empty;
+        if (account is { Role: MqttRole.Reader })
+        {
+            return (MqttConnectReasonCode.NotAuthorized, "a reader account may not have a will: it publishes nothing");
+        }
+
+        var owner = account?.UserName ?? e.ClientId;
+        if (topic != "iocedge/v1/" + owner + "/status" || !connect.WillRetain)
+        {
+            return (MqttConnectReasonCode.NotAuthorized,
+                $"a gateway's will must be its own retained status: topic iocedge/v1/{Bounded.Text(owner, 64)}/status with retain (contract §1, §5)");
+        }
+
+        var intake = MessageIntake.Read(topic, connect.WillMessage ?? [], retain: true);
+        return intake.Kind == IntakeKind.Status
+            ? null
+            : (MqttConnectReasonCode.PayloadFormatInvalid, "the will's payload is not a status message (contract §5): " + intake.Refusal.Detail);
     }
 
     private void RefuseConnect(ValidatingConnectionEventArgs e, MqttConnectReasonCode code, string reason, string detail)
@@ -290,6 +389,9 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable, Provision
             _server.Dispose();
             _server = null;
         }
+
+        _serverCertificate?.Dispose();
+        _serverCertificate = null;
     }
 
     private async Task OnPublishAsync(InterceptingPublishEventArgs e)
@@ -302,109 +404,64 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable, Provision
         }
 
         if (ConfigTopics.IsAck(topic, out var ackGateway) &&
-            (e.SessionItems[AccountKey] is not MqttAccount acker || MqttAccess.MayPublish(acker, topic)))
+            (e.SessionItems[AccountKey] is MqttAccount acker ? MqttAccess.MayPublish(acker, topic) : string.Equals(e.ClientId, ackGateway, StringComparison.Ordinal)))
         {
             OnConfigAck(e, ackGateway);
             return;
         }
 
-        if (message.Payload.Length + topic.Length > _options.Mqtt.MaxPacketSize)
-        {
-            // MQTT 5 §3.2.2.3.6 would DISCONNECT 0x95, which no PUBACK can carry; 0x97 (quota exceeded) keeps the
-            // connection, so the sender keeps the message and every other reading of it keeps flowing.
-            RefuseBound(e, topic, SecurityMetrics.Reasons.TooLarge,
-                $"packet of {message.Payload.Length + topic.Length} bytes; this broker accepts at most {_options.Mqtt.MaxPacketSize} (Aggregator:Mqtt:MaxPacketSize, advertised in the CONNACK)");
-            return;
-        }
-
-        if (IngestRules.CheckTopic(topic, out var gatewayId, out var kind) is { } topicRefusal)
-        {
-            Refuse(e, topic, topicRefusal);
-            return;
-        }
-
-        if (e.SessionItems[AccountKey] is MqttAccount account && !MqttAccess.MayPublish(account, topic))
+        if (e.SessionItems[AccountKey] is MqttAccount account && !MqttAccess.MayPublish(account, topic) &&
+            IngestRules.CheckTopic(topic, out _, out _) is null)
         {
             // The seq hijack (issue 15): only gateway X may publish X's stream, so a rogue's seqs never turn X's real
-            // readings into "duplicates" that X would then delete from its outbox.
+            // readings into "duplicates" that X would then delete from its outbox. Checked before the payload is read;
+            // a topic outside the contract gets the contract's own refusal (0x90) from MessageIntake below.
             _security.MqttRefused("publish", SecurityMetrics.Reasons.NotAuthorized);
             Refuse(e, topic, new Refusal(SecurityMetrics.Reasons.NotAuthorized, MqttPubAckReasonCode.NotAuthorized,
                 account.Role == MqttRole.Reader ? "a reader account may not publish" : $"{account.UserName} may publish only under iocedge/v1/{account.UserName}/"));
             return;
         }
 
-        var isReadings = kind is TopicKind.Readings or TopicKind.ReadingsCompact;
-        var payloadKind = kind == TopicKind.ReadingsCompact ? PayloadKind.Compact : PayloadKind.Json;
-        if (isReadings)
+        // The packet size bound is enforced before MQTTnet reads a packet (PacketSizeGuardStream); the rules of topic,
+        // retain and payload are the ones every transport shares (MessageIntake, also used by ExternalBrokerIngest).
+        var payload = message.Payload;
+        var bytes = payload.IsSingleSegment ? payload.FirstSpan : System.Buffers.BuffersExtensions.ToArray(payload);
+        var intake = MessageIntake.Read(topic, bytes, message.Retain);
+        if (intake.IsReadings)
         {
             _metrics.Message();
         }
 
-        var payload = message.Payload;
-        if (payload.IsEmpty)
+        switch (intake.Kind)
         {
-            if (kind == TopicKind.Status && message.Retain)
-            {
+            case IntakeKind.Ignore:
                 // MQTT's way of deleting a retained message (a technician clearing a gateway's old status): the broker
                 // does it, and nothing was meant to be stored.
                 return;
-            }
-
-            RefuseReadings(e, topic, IngestRules.EmptyPayload, isReadings, payloadKind);
-            return;
+            case IntakeKind.Refused:
+                RefuseReadings(e, topic, intake.Refusal, intake.IsReadings, intake.PayloadKind);
+                return;
         }
 
-        if (isReadings && message.Retain)
-        {
-            RefuseReadings(e, topic, IngestRules.RetainedReadings, isReadings, payloadKind);
-            return;
-        }
-
-        var bytes = payload.IsSingleSegment ? payload.FirstSpan : System.Buffers.BuffersExtensions.ToArray(payload);
         try
         {
-            if (kind == TopicKind.Status)
+            if (intake.Kind == IntakeKind.Status)
             {
-                if (!GatewayStatusJson.TryDecode(bytes, gatewayId, out var status, out var statusError))
-                {
-                    Refuse(e, topic, IngestRules.BadPayload(statusError!));
-                    return;
-                }
-
                 // Contract §5: the optional periodic health object, kept as received and served as the gateway's current health.
-                await _ingest.SubmitStatusAsync(status!, e.CancellationToken, StatusHealth.Extract(bytes)).ConfigureAwait(false);
-                e.SessionItems[GatewayKey] = gatewayId;
+                await _ingest.SubmitStatusAsync(intake.Status!, e.CancellationToken, intake.HealthJson).ConfigureAwait(false);
+                e.SessionItems[GatewayKey] = intake.GatewayId;
                 return;
             }
 
-            ReadingBatch? batch;
-            if (kind == TopicKind.ReadingsCompact)
-            {
-                // Contract §8: the same readings in compact bytes; a boot epoch maps to the identity stream (§8.2), so
-                // the exactly-once key (gateway, stream, seq) is the same one JSON batches use.
-                if (!CompactCodec.TryDecode(bytes, out var compact, out var compactError))
-                {
-                    RefuseReadings(e, topic, IngestRules.BadPayload("compact " + compactError), isReadings, payloadKind);
-                    return;
-                }
-
-                batch = ReadingBatchCompact.ToReadingBatch(gatewayId, compact);
-            }
-            else if (!ReadingBatchJson.TryDecode(bytes, gatewayId, out batch, out var error))
-            {
-                RefuseReadings(e, topic, IngestRules.BadPayload(error!), isReadings, payloadKind);
-                return;
-            }
-
-            if (_series.Admit(batch!) is { } bound)
+            if (_series.Admit(intake.Batch!) is { } bound)
             {
                 RefuseBound(e, topic, bound.Reason, bound.Detail);
                 return;
             }
 
-            await _ingest.SubmitAsync(batch!, e.CancellationToken).ConfigureAwait(false);
-            e.SessionItems[GatewayKey] = gatewayId;
-            _metrics.Accepted(payloadKind);
+            await _ingest.SubmitAsync(intake.Batch!, e.CancellationToken).ConfigureAwait(false);
+            e.SessionItems[GatewayKey] = intake.GatewayId;
+            _metrics.Accepted(intake.PayloadKind);
             if (message.QualityOfServiceLevel == MqttQualityOfServiceLevel.AtMostOnce)
             {
                 // Stored, but QoS 0 has no PUBACK: the sender cannot know (contract §1 asks QoS 1). Counted and logged.
@@ -520,6 +577,7 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable, Provision
 
     private async Task OnDisconnectedAsync(ClientDisconnectedEventArgs e)
     {
+        _drops.TryRemove(e.ClientId, out _);
         // Only a client that is a gateway (authenticated as one, or, anonymous, one that had a message accepted) gets a
         // row in gateways: a flood of client ids that never published leaves nothing behind.
         var isGateway = e.SessionItems[AccountKey] is MqttAccount { Role: MqttRole.Gateway } ||
@@ -556,12 +614,5 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable, Provision
         }
 
         return false;
-    }
-
-    private static int PickFreePort()
-    {
-        using var l = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
     }
 }

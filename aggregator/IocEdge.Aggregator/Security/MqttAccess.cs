@@ -7,16 +7,22 @@ namespace IocEdge.Aggregator.Security;
 /// </summary>
 public static class MqttAccess
 {
+    /// <summary>The client-id suffix of a gateway account's diagnostic session (<c>iocedge doctor</c>).</summary>
+    public const string DiagnosticSuffix = ".doctor";
+
     /// <summary>
     /// A gateway connects with client id = its user name = its gateway id; a reader with <c>{user}</c> or
     /// <c>{user}.{suffix}</c> (never a gateway id: '.' is outside the gateway alphabet). So no account can take over
-    /// another's client id (MQTT would disconnect the holder: MQTT 5 §3.1.4-3).
+    /// another's client id (MQTT would disconnect the holder: MQTT 5 §3.1.4-3). A gateway's account may also connect as
+    /// <c>{id}.doctor</c> (<see cref="DiagnosticSuffix"/>): the technician's <c>iocedge doctor</c> checks the gateway's
+    /// credentials with it while the gateway itself stays connected.
     /// </summary>
     public static bool ClientIdAllowed(MqttAccount account, string clientId)
     {
         ArgumentNullException.ThrowIfNull(account);
         return account.Role == MqttRole.Gateway
-            ? string.Equals(clientId, account.UserName, StringComparison.Ordinal)
+            ? string.Equals(clientId, account.UserName, StringComparison.Ordinal) ||
+              string.Equals(clientId, account.UserName + DiagnosticSuffix, StringComparison.Ordinal)
             : string.Equals(clientId, account.UserName, StringComparison.Ordinal) ||
               (clientId?.StartsWith(account.UserName + ".", StringComparison.Ordinal) ?? false);
     }

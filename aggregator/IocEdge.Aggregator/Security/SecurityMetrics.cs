@@ -54,5 +54,7 @@ public sealed class SecurityMetrics
         public const string TooManyNewSeries = "too_many_new_series";
         public const string SeriesCap = "series_cap";
         public const string Retained = "retained";
+        public const string Will = "will";
+        public const string SlowSubscriber = "slow_subscriber";
     }
 }

@@ -20,6 +20,9 @@ internal sealed class InsertWriter : IDisposable
     private readonly Row[] _rows = new Row[Sizes[0]];
     private int _count;
 
+    /// <summary>Benchmarks only: where the probe and insert time is added (<see cref="ReadingStore.Timings"/>).</summary>
+    public StoreTimings? Timings { get; set; }
+
     public InsertWriter(SqliteConnection writer)
     {
         _inserts = Sizes.Select(n => new RawStatement(writer,
@@ -47,6 +50,7 @@ internal sealed class InsertWriter : IDisposable
             max = Math.Max(max, s);
         }
 
+        var mark = Timings is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
         _existing.Bind(1, streamId);
         _existing.Bind(2, min);
         _existing.Bind(3, max);
@@ -61,6 +65,7 @@ internal sealed class InsertWriter : IDisposable
         finally
         {
             _existing.Reset();
+            Timings?.Lap(StoreSection.Probe, mark);
         }
 
         return found;
@@ -117,6 +122,7 @@ internal sealed class InsertWriter : IDisposable
 
     private void Write(int offset, RawStatement statement, int n)
     {
+        var mark = Timings is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
         for (var i = 0; i < n; i++)
         {
             ref readonly var r = ref _rows[offset + i];
@@ -132,6 +138,7 @@ internal sealed class InsertWriter : IDisposable
         }
 
         statement.Execute();
+        Timings?.Lap(StoreSection.Insert, mark);
     }
 
     private readonly record struct Row(long StreamId, long Seq, long SeriesId, long Ts, double? Value, int Quality, long Received, int TsStatus);

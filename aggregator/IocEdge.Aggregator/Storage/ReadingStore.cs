@@ -1,5 +1,6 @@
 using IocEdge.Aggregator.Ingest;
 using IocEdge.Protocols.Mqtt;
+using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
@@ -170,6 +171,15 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
     /// </summary>
     internal bool RollupsEnabled { get; init; } = true;
 
+    /// <summary>Benchmarks only: when set, each commit adds the time of its sections here.</summary>
+    internal StoreTimings? Timings
+    {
+        get => _timings;
+        init => _timings = _inserter.Timings = value;
+    }
+
+    private readonly StoreTimings? _timings;
+
     /// <summary>How many unreadable store files this instance moved to quarantine when it opened (0 or 1).</summary>
     public int Quarantined { get; private set; }
 
@@ -328,15 +338,19 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
         _rollups.Clear();
         try
         {
+            var mark = _timings is null ? 0 : Stopwatch.GetTimestamp();
             for (var b = 0; b < batches.Count; b++)
             {
                 results[b] = StoreBatch(batches[b], receivedAt, received, tx);
             }
 
+            mark = _timings?.Lap(StoreSection.Messages, mark) ?? 0;
             foreach (var (gateway, t) in _gatewayTally)
             {
                 _upsertGateway.Add(gateway, received, t.Stored, t.Duplicates, t.Future, t.TooOld, t.BeforeEpoch, t.ClockUntrusted);
             }
+
+            mark = _timings?.Lap(StoreSection.Gateways, mark) ?? 0;
 
             foreach (var (seriesId, n) in _newest)
             {
@@ -351,8 +365,11 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
                 _updateLatest.ExecuteNonQuery();
             }
 
+            mark = _timings?.Lap(StoreSection.Latest, mark) ?? 0;
             _rollups.Write();
+            mark = _timings?.Lap(StoreSection.Rollups, mark) ?? 0;
             tx.Commit();
+            _timings?.Lap(StoreSection.Commit, mark);
             return results;
         }
         catch
@@ -663,57 +680,87 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
 
     /// <inheritdoc/>
     /// <remarks>
-    /// Served from the 1-hour rollups when <paramref name="step"/>, <paramref name="from"/> and <paramref name="to"/> are
-    /// whole hours, from the 1-minute rollups when they are whole minutes (the cost then grows with the number of
-    /// buckets, not of readings), and reduced from the raw readings otherwise. Both give the same buckets, up to the
-    /// rounding of the floating-point sums in <see cref="HistoryBucket.Avg"/>.
+    /// Any range is cut by <see cref="HistoryPlan"/>: whole hours from <c>rollup_1h</c>, whole minutes at the edges from
+    /// <c>rollup_1m</c> (when the step is a multiple of them), and only the partial minutes at the very edges from the raw
+    /// readings, so the cost grows with the number of buckets, not of readings. The answer is the one the raw readings
+    /// give (<see cref="RawBuckets"/>), up to the rounding of the floating-point sums in <see cref="HistoryBucket.Avg"/>.
     /// </remarks>
     public IReadOnlyList<HistoryBucket> Buckets(string gateway, string channel, DateTimeOffset from, DateTimeOffset to, TimeSpan step)
     {
         var stepMs = (long)step.TotalMilliseconds;
         ArgumentOutOfRangeException.ThrowIfLessThan(stepMs, 1, nameof(step));
-        long fromMs = from.ToUnixTimeMilliseconds(), toMs = to.ToUnixTimeMilliseconds();
-        for (var l = Rollups.Levels.Length - 1; l >= 0; l--)
+        var buckets = new BucketList();
+        var segments = HistoryPlan.Segments(from.ToUnixTimeMilliseconds(), to.ToUnixTimeMilliseconds(), stepMs);
+        if (segments.Count == 0)
         {
-            var g = Rollups.Levels[l].StepMs;
-            if (stepMs % g == 0 && fromMs % g == 0 && toMs % g == 0)
+            return [];
+        }
+
+        using var c = OpenReader();
+        using var tx = c.BeginTransaction(); // one snapshot for every segment
+        var seriesId = SeriesIdOf(c, gateway, channel);
+        if (seriesId is not { } id)
+        {
+            return [];
+        }
+
+        foreach (var (f, t, level) in segments)
+        {
+            if (level < 0)
             {
-                return BucketsFromRollup(Rollups.Levels[l].Table, gateway, channel, fromMs, toMs, stepMs);
+                BucketsFromRaw(c, id, f, t, stepMs, buckets);
+            }
+            else
+            {
+                BucketsFromRollup(c, Rollups.Levels[level].Table, id, f, t, stepMs, buckets);
             }
         }
 
-        return BucketsFromRaw(gateway, channel, from, to, stepMs);
+        return buckets.ToList();
     }
 
-    private List<HistoryBucket> BucketsFromRollup(string table, string gateway, string channel, long fromMs, long toMs, long stepMs)
+    /// <summary>Tests only: the buckets reduced from the raw readings alone (what the rollups must agree with).</summary>
+    internal IReadOnlyList<HistoryBucket> RawBuckets(string gateway, string channel, DateTimeOffset from, DateTimeOffset to, TimeSpan step)
     {
+        var buckets = new BucketList();
         using var c = OpenReader();
+        if (SeriesIdOf(c, gateway, channel) is { } id)
+        {
+            BucketsFromRaw(c, id, from.ToUnixTimeMilliseconds(), to.ToUnixTimeMilliseconds(), (long)step.TotalMilliseconds, buckets);
+        }
+
+        return buckets.ToList();
+    }
+
+    private static long? SeriesIdOf(SqliteConnection c, string gateway, string channel)
+    {
         using var cmd = c.CreateCommand();
-        cmd.CommandText = $"""
-            SELECT r.bucket, r.count, r.sum, r.min_value, r.max_value, r.last_ts, r.last_seq, r.last_value
-            FROM {table} r JOIN series s ON s.id = r.series_id
-            WHERE s.gateway = $g AND s.channel = $c AND r.bucket >= $from AND r.bucket < $to
-            ORDER BY r.bucket
-            """;
+        cmd.CommandText = "SELECT id FROM series WHERE gateway = $g AND channel = $c";
         cmd.Parameters.AddWithValue("$g", gateway);
         cmd.Parameters.AddWithValue("$c", channel);
+        return cmd.ExecuteScalar() is long id ? id : null;
+    }
+
+    private static void BucketsFromRollup(SqliteConnection c, string table, long seriesId, long fromMs, long toMs, long stepMs, BucketList into)
+    {
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = $"""
+            SELECT bucket, count, sum, min_value, max_value, last_ts, last_seq, last_value
+            FROM {table} WHERE series_id = $s AND bucket >= $from AND bucket < $to
+            ORDER BY bucket
+            """;
+        cmd.Parameters.AddWithValue("$s", seriesId);
         cmd.Parameters.AddWithValue("$from", fromMs);
         cmd.Parameters.AddWithValue("$to", toMs);
         using var r = cmd.ExecuteReader();
-        var list = new List<HistoryBucket>();
         long bucket = long.MinValue, count = 0, lastTs = 0, lastSeq = 0;
         double min = 0, max = 0, sum = 0, last = 0;
         while (r.Read())
         {
-            var start = r.GetInt64(0);
-            var b = start - (((start % stepMs) + stepMs) % stepMs);
+            var b = HistoryPlan.Floor(r.GetInt64(0), stepMs);
             if (b != bucket)
             {
-                if (count > 0)
-                {
-                    list.Add(new HistoryBucket(DateTimeOffset.FromUnixTimeMilliseconds(bucket), count, min, max, sum / count, last));
-                }
-
+                into.Add(bucket, count, sum, min, max, last);
                 (bucket, count, sum, min, max, lastTs, lastSeq) = (b, 0, 0, double.PositiveInfinity, double.NegativeInfinity, long.MinValue, long.MinValue);
             }
 
@@ -728,46 +775,33 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
             }
         }
 
-        if (count > 0)
-        {
-            list.Add(new HistoryBucket(DateTimeOffset.FromUnixTimeMilliseconds(bucket), count, min, max, sum / count, last));
-        }
-
-        return list;
+        into.Add(bucket, count, sum, min, max, last);
     }
 
-    private List<HistoryBucket> BucketsFromRaw(string gateway, string channel, DateTimeOffset from, DateTimeOffset to, long stepMs)
+    private static void BucketsFromRaw(SqliteConnection c, long seriesId, long fromMs, long toMs, long stepMs, BucketList into)
     {
-        using var c = OpenReader();
         using var cmd = c.CreateCommand();
-        // Reduced from the raw readings, oldest first (a step or range that is not whole minutes).
+        // Reduced from the raw readings, oldest first (ties: sequence), through the (series_id, ts) index.
         cmd.CommandText = """
-            SELECT r.ts, r.value FROM readings r JOIN series s ON s.id = r.series_id
-            WHERE s.gateway = $g AND s.channel = $c AND r.ts >= $from AND r.ts < $to
-              AND r.quality = $good AND r.ts_status = 0 AND r.value IS NOT NULL
-            ORDER BY r.ts, r.seq
+            SELECT ts, value FROM readings
+            WHERE series_id = $s AND ts >= $from AND ts < $to AND quality = $good AND ts_status = 0 AND value IS NOT NULL
+            ORDER BY ts, seq
             """;
-        cmd.Parameters.AddWithValue("$g", gateway);
-        cmd.Parameters.AddWithValue("$c", channel);
-        cmd.Parameters.AddWithValue("$from", from.ToUnixTimeMilliseconds());
-        cmd.Parameters.AddWithValue("$to", to.ToUnixTimeMilliseconds());
+        cmd.Parameters.AddWithValue("$s", seriesId);
+        cmd.Parameters.AddWithValue("$from", fromMs);
+        cmd.Parameters.AddWithValue("$to", toMs);
         cmd.Parameters.AddWithValue("$good", (int)Quality.Good);
         using var r = cmd.ExecuteReader();
-        var list = new List<HistoryBucket>();
         long bucket = long.MinValue, count = 0;
         double min = 0, max = 0, sum = 0, last = 0;
         while (r.Read())
         {
             var ts = r.GetInt64(0);
             var v = r.GetDouble(1);
-            var b = ts - (((ts % stepMs) + stepMs) % stepMs);
+            var b = HistoryPlan.Floor(ts, stepMs);
             if (b != bucket)
             {
-                if (count > 0)
-                {
-                    list.Add(new HistoryBucket(DateTimeOffset.FromUnixTimeMilliseconds(bucket), count, min, max, sum / count, last));
-                }
-
+                into.Add(bucket, count, sum, min, max, last);
                 (bucket, count, min, max, sum) = (b, 0, v, v, 0);
             }
 
@@ -778,12 +812,7 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
             last = v;
         }
 
-        if (count > 0)
-        {
-            list.Add(new HistoryBucket(DateTimeOffset.FromUnixTimeMilliseconds(bucket), count, min, max, sum / count, last));
-        }
-
-        return list;
+        into.Add(bucket, count, sum, min, max, last);
     }
 
     /// <inheritdoc/>

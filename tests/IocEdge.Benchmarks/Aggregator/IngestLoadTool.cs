@@ -35,7 +35,7 @@ namespace IocEdge.Benchmarks.Aggregator;
 /// <c>--store-only</c> replaces the MQTT side with <see cref="ReadingStore.Store"/> called directly on the decoded
 /// batches, committed exactly as the baseline commits: the store's own cost against a raw insert.
 /// Usage: <c>dotnet run -c Release --project tests/IocEdge.Benchmarks -- ingest-load [--gateways N] [--readings M]
-/// [--batch B] [--in-flight F] [--channels C] [--runs R] [--store-only [--no-rollups]]</c>.
+/// [--batch B] [--in-flight F] [--channels C] [--runs R] [--store-only [--no-rollups] [--profile]]</c>.
 /// </summary>
 internal static class IngestLoadTool
 {
@@ -43,14 +43,15 @@ internal static class IngestLoadTool
 
     public static async Task<int> RunAsync(string[] args)
     {
-        var gateways = Option(args, "--gateways", 100);
-        var readings = Option(args, "--readings", 1_000_000);
-        var batch = Option(args, "--batch", 500);
-        var inFlight = Option(args, "--in-flight", 4);
-        var channels = Option(args, "--channels", 20);
-        var runs = Option(args, "--runs", 3);
+        var gateways = ToolArgs.Int(args, "--gateways", 100);
+        var readings = ToolArgs.Int(args, "--readings", 1_000_000);
+        var batch = ToolArgs.Int(args, "--batch", 500);
+        var inFlight = ToolArgs.Int(args, "--in-flight", 4);
+        var channels = ToolArgs.Int(args, "--channels", 20);
+        var runs = ToolArgs.Int(args, "--runs", 3);
         var storeOnly = args.Contains("--store-only");
         var rollups = !args.Contains("--no-rollups");
+        Profile = args.Contains("--profile");
         if (readings % (gateways * batch) != 0)
         {
             Console.Error.WriteLine($"--readings {readings} must be a multiple of --gateways x --batch ({gateways * batch}).");
@@ -164,11 +165,18 @@ internal static class IngestLoadTool
     }
 
     // ReadingStore.Store alone on decoded batches, committed as the raw baseline commits (the same rows per commit).
+    private static bool Profile { get; set; }
+
     private static double StoreOnly(TempDirectory dir, int run, Load load, int commitRows, bool rollups)
     {
         var batches = load.Gateways.Select(g => g.Messages.Select(m =>
             ReadingBatchJson.TryDecode(m, g.Id, out var b, out var e) ? b! : throw new InvalidOperationException(e)).ToArray()).ToArray();
-        using var store = new ReadingStore(dir.File($"store{run}/aggregator.db"), NullLogger<ReadingStore>.Instance) { RollupsEnabled = rollups };
+        var timings = Profile ? new StoreTimings() : null;
+        using var store = new ReadingStore(dir.File($"store{run}/aggregator.db"), NullLogger<ReadingStore>.Instance)
+        {
+            RollupsEnabled = rollups,
+            Timings = timings,
+        };
         var received = DateTimeOffset.UtcNow;
         var started = Stopwatch.GetTimestamp();
         var pending = new List<ReadingBatch>();
@@ -193,6 +201,11 @@ internal static class IngestLoadTool
         }
 
         var elapsed = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        if (timings is not null)
+        {
+            Console.WriteLine($"  run {run} store sections: {timings}");
+        }
+
         if (store.Count() != load.Readings)
         {
             throw new InvalidOperationException($"the store holds {store.Count()} readings, not {load.Readings}");
@@ -300,11 +313,6 @@ internal static class IngestLoadTool
         }
     }
 
-    private static int Option(string[] args, string name, int fallback)
-    {
-        var i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
-    }
 
     private static double Median(List<double> xs)
     {

@@ -26,9 +26,9 @@ internal static class ApiLatencyTool
 {
     public static async Task<int> RunAsync(string[] args)
     {
-        var requests = Option(args, "--requests", 1000);
-        var rate = Option(args, "--rate", 10_000);
-        var seconds = Option(args, "--seconds", 5);
+        var requests = ToolArgs.Int(args, "--requests", 1000);
+        var rate = ToolArgs.Int(args, "--rate", 10_000);
+        var seconds = ToolArgs.Int(args, "--seconds", 5);
         using var dir = new TempDirectory("api-latency");
         var httpPort = FreePort.Next();
         await using var app = AggregatorHost.Build(
@@ -179,9 +179,4 @@ internal static class ApiLatencyTool
             $"SSE publish-to-visible at {rate}/s for {seconds} s: {sorted.Length} of {total} events seen, p50 {Pct(sorted, 0.5):0.00} ms, p99 {Pct(sorted, 0.99):0.00} ms (submission to the pipeline -> event read by an HttpClient on the stream)"));
     }
 
-    private static int Option(string[] args, string name, int fallback)
-    {
-        var i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
-    }
 }

@@ -9,7 +9,9 @@
 #   JIT_DIR=... AOT_DIR=... footprint.sh                          # reuse published builds (skip publishing)
 #   BUILDS=aot SIM_DLL=.../iocedge-sim.dll footprint.sh             # one build only; a simulator already built
 #   BUILDS="jit base aot" BASE_DIR=... footprint.sh                  # also an older AOT build (a change's baseline)
-#   GATEWAY_ENV="DOTNET_GCgen0size=0x200000" footprint.sh             # environment for the gateway (runtime knobs)
+#   GATEWAY_ENV="DOTNET_GCgen0size=200000" footprint.sh               # environment for the gateway (runtime knobs)
+#   BUILDS=aot VARIANTS="gen0:DOTNET_GCgen0size=100000;limit:DOTNET_GCHeapHardLimit=1000000" footprint.sh
+#                                     # the AOT build again with each environment (after the plain one, same run)
 #   RUNNER="qemu-aarch64-static -L SYSROOT" BUILDS=aot AOT_DIR=... footprint.sh   # an arm64 build under qemu-user
 #
 # Start-up: wall time from exec to the first message on iocedge/v1/{gateway}/readings at the broker (a subscriber that
@@ -17,7 +19,11 @@
 # RSS: VmRSS from /proc/PID/status, sampled once a second for SAMPLES seconds after WARMUP seconds of running, median;
 # with it, from /proc/PID/smaps_rollup: Pss, Anonymous (GC heap, stacks, native heaps, copy-on-write pages) and
 # file-backed = Rss - Anonymous (mapped code and data of the executable and its libraries), and the mappings that hold
-# the most resident pages at the end (which libraries are loaded).
+# the most resident pages at the end (which libraries are loaded). CPU: user + system time of the gateway over the
+# sampling window (/proc/PID/stat utime + stime), as a percentage of one core (the cost of a smaller GC budget).
+# NativeAOT reads DOTNET_GC* variables as bare hexadecimal: DOTNET_GCgen0size=100000 is 1 MiB, and a 0x prefix makes
+# the whole value a parse error that is silently ignored (src/coreclr/nativeaot/Runtime/RhConfig.cpp,
+# TryGetIntegerValue); the JIT build accepts both spellings.
 # Output: one line per build, then the AOT/JIT ratios (the machine may be shared: read them as ratios of one run).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../../.." && pwd)"
@@ -93,7 +99,7 @@ start_gateway() {
   sleep 0.5 # the subscriber is connected and subscribed before the gateway starts
   local t0 t1 gw
   t0=$(date +%s%N)
-  env ${GATEWAY_ENV:-} ${RUNNER:-} "$@" --config "$work/gateway.json" --Logging:LogLevel:Default=Warning >>"$work/gateway.log" 2>&1 &
+  env ${GATEWAY_ENV:-} ${VARIANT_ENV:-} ${RUNNER:-} "$@" --config "$work/gateway.json" --Logging:LogLevel:Default=Warning >>"$work/gateway.log" 2>&1 &
   gw=$!
   wait "$sub" || { echo "footprint.sh: no reading within 60 s from $1; its log:" >&2; tail -20 "$work/gateway.log" >&2; exit 1; }
   t1=$(date +%s%N)
@@ -113,12 +119,15 @@ measure() { # $1 = label, rest = command
   read -r pid ms < <(start_gateway "$@")
   sleep "$WARMUP"
   local rss=() pss=() anon=()
+  local cpu0 cpu1
+  cpu0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
   for _ in $(seq 1 "$SAMPLES"); do
     rss+=("$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")")
     pss+=("$(awk '/^Pss:/ {print $2}' "/proc/$pid/smaps_rollup")")
     anon+=("$(awk '/^Anonymous:/ {print $2}' "/proc/$pid/smaps_rollup")")
     sleep 1
   done
+  cpu1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
   local maps
   maps=$(awk '/^[0-9a-f]+-[0-9a-f]+ / {n = $6 == "" ? "[anon]" : $6; sub(/.*\//, "", n)} /^Rss:/ {r[n] += $2}
               END {for (n in r) if (r[n] >= 256) printf "%s %.1f\n", n, r[n] / 1024}' "/proc/$pid/smaps" | sort -k2 -rn | head -8 | paste -sd, -)
@@ -135,8 +144,9 @@ measure() { # $1 = label, rest = command
   anon_kb=$(printf '%s\n' "${anon[@]}" | median)
   printf '%-4s start-up median %6s ms (%s)   RSS median %6.1f MB (%s samples after %s s)   readings in 5 s: %s\n' \
     "$label" "$start_ms" "${starts[*]}" "$(echo "$rss_kb / 1024" | bc -l)" "$SAMPLES" "$WARMUP" "$messages"
-  printf '     Pss %.1f MB, anonymous %.1f MB, file-backed %.1f MB, %s threads; resident by mapping (MB): %s\n' \
-    "$(echo "$pss_kb / 1024" | bc -l)" "$(echo "$anon_kb / 1024" | bc -l)" "$(echo "($rss_kb - $anon_kb) / 1024" | bc -l)" "$threads" "$maps"
+  printf '     Pss %.1f MB, anonymous %.1f MB, file-backed %.1f MB, %s threads, CPU %.1f %% of one core while sampled; resident by mapping (MB): %s\n' \
+    "$(echo "$pss_kb / 1024" | bc -l)" "$(echo "$anon_kb / 1024" | bc -l)" "$(echo "($rss_kb - $anon_kb) / 1024" | bc -l)" "$threads" \
+    "$(echo "($cpu1 - $cpu0) * 100 / $(getconf CLK_TCK) / $SAMPLES" | bc -l)" "$maps"
   echo "$label $start_ms $rss_kb" >>"$work/results"
 }
 
@@ -145,5 +155,14 @@ BUILDS="${BUILDS:-jit aot}"
 [[ " $BUILDS " == *" jit "* ]] && measure jit "$JIT_DIR/iocedge-gateway"
 [[ " $BUILDS " == *" base "* ]] && measure base "$BASE_DIR/iocedge-gateway"
 [[ " $BUILDS " == *" aot "* ]] && measure aot "$AOT_DIR/iocedge-gateway"
+# VARIANTS="label:VAR=VALUE VAR=VALUE;label2:..." measures the AOT build once more per entry with that environment.
+if [[ -n ${VARIANTS:-} ]]; then
+  IFS=';' read -ra variants <<<"$VARIANTS"
+  for v in "${variants[@]}"; do
+    VARIANT_ENV="${v#*:}" measure "${v%%:*}" "$AOT_DIR/iocedge-gateway"
+  done
+fi
 # The ratios of the AOT build to each other build measured in this run (BUILDS="jit base aot" gives both).
-awk '{s[$1]=$2; r[$1]=$3} END {if (!("aot" in s)) exit; for (b in s) if (b != "aot") printf "aot/%s: start-up %.2f×, RSS %.2f×\n", b, s["aot"]/s[b], r["aot"]/r[b]}' "$work/results"
+awk '{s[$1]=$2; r[$1]=$3} END {if (!("aot" in s)) exit; for (b in s) if (b == "jit" || b == "base") printf "aot/%s: start-up %.2f×, RSS %.2f×\n", b, s["aot"]/s[b], r["aot"]/r[b]}' "$work/results"
+# Each variant against the plain AOT build of this run.
+awk '{s[$1]=$2; r[$1]=$3; o[NR]=$1} END {if (!("aot" in s)) exit; for (i=1; i<=NR; i++) {b=o[i]; if (b != "aot" && b != "jit" && b != "base") printf "%s/aot: start-up %.2f×, RSS %.2f×\n", b, s[b]/s["aot"], r[b]/r["aot"]}}' "$work/results"

@@ -34,11 +34,11 @@ internal static class DrainTool
 
     public static async Task<int> RunAsync(string[] args)
     {
-        var readings = Option(args, "--readings", 1_000_000);
-        var runs = Option(args, "--runs", 3);
+        var readings = ToolArgs.Int(args, "--readings", 1_000_000);
+        var runs = ToolArgs.Int(args, "--runs", 3);
         var defaults = new GatewayMqttOptions();
-        var batchSize = Option(args, "--batch-size", defaults.BatchSize);
-        var maxInFlight = Option(args, "--max-in-flight", defaults.MaxInFlight);
+        var batchSize = ToolArgs.Int(args, "--batch-size", defaults.BatchSize);
+        var maxInFlight = ToolArgs.Int(args, "--max-in-flight", defaults.MaxInFlight);
 
         using var dir = new TempDirectory("drain-bench");
         var template = dir.File("template.db");
@@ -65,11 +65,6 @@ internal static class DrainTool
         return 0;
     }
 
-    private static int Option(string[] args, string name, int fallback)
-    {
-        var i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
-    }
 
     private static double Median(List<double> xs)
     {

@@ -27,10 +27,10 @@ internal static class ScaleTool
 {
     public static async Task<int> RunAsync(string[] args)
     {
-        var gateways = Option(args, "--gateways", 1000);
-        var channels = Option(args, "--channels", 29);
-        var seconds = Option(args, "--seconds", 60);
-        var idle = Option(args, "--idle", 4000);
+        var gateways = ToolArgs.Int(args, "--gateways", 1000);
+        var channels = ToolArgs.Int(args, "--channels", 29);
+        var seconds = ToolArgs.Int(args, "--seconds", 60);
+        var idle = ToolArgs.Int(args, "--idle", 4000);
         var extra = args.Select((a, i) => (a, i)).Where(p => p.a == "--aggregator-arg" && p.i + 1 < args.Length)
             .Select(p => args[p.i + 1]).ToList();
 
@@ -222,9 +222,4 @@ internal static class ScaleTool
         }
     }
 
-    private static int Option(string[] args, string name, int fallback)
-    {
-        var i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
-    }
 }

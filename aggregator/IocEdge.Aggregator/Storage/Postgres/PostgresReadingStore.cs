@@ -487,11 +487,26 @@ public sealed class PostgresReadingStore : IReadingStore
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="step"/> is shorter than 1 ms.</exception>
     public IReadOnlyList<HistoryBucket> Buckets(string gateway, string channel, DateTimeOffset from, DateTimeOffset to, TimeSpan step)
     {
+        // Any range is cut by HistoryPlan: whole hours from rollup_1h, whole minutes at the edges from rollup_1m, only
+        // the partial minutes at the very edges from the raw readings (the same answer as the raw readings alone).
         var stepMs = (long)step.TotalMilliseconds;
         ArgumentOutOfRangeException.ThrowIfLessThan(stepMs, 1, nameof(step));
-        var f = from.ToUnixTimeMilliseconds();
-        var t = to.ToUnixTimeMilliseconds();
-        var source = RollupFor(stepMs, f, t);
+        var buckets = new BucketList();
+        foreach (var (f, t, level) in HistoryPlan.Segments(from.ToUnixTimeMilliseconds(), to.ToUnixTimeMilliseconds(), stepMs))
+        {
+            var rows = BucketRows(level < 0 ? null : Storage.Rollups.Levels[level].Table, gateway, channel, f, t, stepMs);
+            foreach (var (b, n, min, max, sum, last) in rows)
+            {
+                buckets.Add(b, n, sum, min, max, last);
+            }
+        }
+
+        return buckets.ToList();
+    }
+
+    private List<(long B, long N, double Min, double Max, double Sum, double Last)> BucketRows(string? source, string gateway,
+        string channel, long f, long t, long stepMs)
+    {
         var sql = source is null
             ? """
               SELECT b, count(*), min(value), max(value), sum(value), (array_agg(value ORDER BY ts DESC, seq DESC))[1]
@@ -516,18 +531,8 @@ public sealed class PostgresReadingStore : IReadingStore
             p.AddWithValue("from", f);
             p.AddWithValue("to", t);
             p.AddWithValue("step", stepMs);
-        }, r =>
-        {
-            var n = r.GetInt64(1);
-            return new HistoryBucket(Ms(r.GetInt64(0)), n, r.GetDouble(2), r.GetDouble(3), r.GetDouble(4) / n, r.GetDouble(5));
-        });
+        }, r => (r.GetInt64(0), r.GetInt64(1), r.GetDouble(2), r.GetDouble(3), r.GetDouble(4), r.GetDouble(5)));
     }
-
-    /// <summary>Which rollup table can answer buckets of <paramref name="stepMs"/> over [from, to) exactly; null for none.</summary>
-    internal static string? RollupFor(long stepMs, long from, long to) =>
-        stepMs % HourMs == 0 && from % HourMs == 0 && to % HourMs == 0 ? "rollup_1h"
-        : stepMs % MinuteMs == 0 && from % MinuteMs == 0 && to % MinuteMs == 0 ? "rollup_1m"
-        : null;
 
     /// <inheritdoc/>
     public IReadOnlyList<(long Sequence, DateTimeOffset Timestamp, double? Value, Quality Quality)> History(string gateway, string channel) =>

@@ -1,0 +1,3 @@
+using IocEdge.Cli;
+
+return await IocEdgeCli.RunAsync(args, CliConsole.FromProcess()).ConfigureAwait(false);
