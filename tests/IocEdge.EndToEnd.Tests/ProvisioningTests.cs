@@ -35,7 +35,8 @@ public sealed class ProvisioningTests : IAsyncLifetime
     {
         _station = await StationSimulator.StartAsync(new StationSimulatorOptions
         {
-            Instruments = { new SimulatedInstrument(ProfileCatalog.LoadBuiltIn().Get("env-station"), 1) },
+            // Two instruments on one line, unit ids 1 and 2 (env1, env2): a line's devices need distinct unit ids.
+            Instruments = { new SimulatedInstrument(ProfileCatalog.LoadBuiltIn().Get("env-station"), 1), new SimulatedInstrument(ProfileCatalog.LoadBuiltIn().Get("env-station"), 2) },
             Tcp = new IPEndPoint(IPAddress.Loopback, 0),
             Seed = 7,
         }, _stationClock);
@@ -58,7 +59,7 @@ public sealed class ProvisioningTests : IAsyncLifetime
             ["Links"] = new JsonArray(new JsonObject { ["Id"] = "station", ["Transport"] = "Tcp", ["Host"] = "127.0.0.1", ["Port"] = _station.TcpEndPoint!.Port }),
             ["Devices"] = new JsonArray([.. devices.Select(d => (JsonNode)new JsonObject
             {
-                ["Id"] = d, ["Link"] = "station", ["Profile"] = "env-station", ["UnitId"] = 1, ["PollPeriod"] = "00:00:00.2",
+                ["Id"] = d, ["Link"] = "station", ["Profile"] = "env-station", ["UnitId"] = int.Parse(d[3..], System.Globalization.CultureInfo.InvariantCulture), ["PollPeriod"] = "00:00:00.2",
             })]),
         },
     };
@@ -84,11 +85,18 @@ public sealed class ProvisioningTests : IAsyncLifetime
     private async Task<JsonObject> ReportedAsync(long version, string result)
     {
         JsonObject? last = null;
-        return await Eventually.Get(async () =>
+        try
         {
-            last = (JsonObject)JsonNode.Parse(await _aggregator.Http.GetStringAsync(new Uri($"/api/v1/admin/gateways/{Gateway}/config", UriKind.Relative)))!;
-            return last["reported"] is JsonObject r && (long)r["version"]! == version && (string)r["result"]! == result ? r : null;
-        }, TimeSpan.FromSeconds(40), $"the gateway to report version {version} {result} (last: {last?["reported"]?.ToJsonString()})");
+            return await Eventually.Get(async () =>
+            {
+                last = (JsonObject)JsonNode.Parse(await _aggregator.Http.GetStringAsync(new Uri($"/api/v1/admin/gateways/{Gateway}/config", UriKind.Relative)))!;
+                return last["reported"] is JsonObject r && (long)r["version"]! == version && (string)r["result"]! == result ? r : null;
+            }, TimeSpan.FromSeconds(40), $"the gateway to report version {version} {result}");
+        }
+        catch (TimeoutException ex)
+        {
+            throw new TimeoutException($"{ex.Message} Last report: {last?["reported"]?.ToJsonString() ?? "none"}", ex);
+        }
     }
 
     private async Task<long> StoredReadingsAsync()
@@ -129,7 +137,7 @@ public sealed class ProvisioningTests : IAsyncLifetime
 
         IHost? current = null;
         using var stop = new CancellationTokenSource();
-        var run = GatewayRunner.RunAsync(["--config", configPath, "--Logging:LogLevel:Default=Warning"], null, h => Volatile.Write(ref current, h), stop.Token);
+        var run = GatewayRunner.RunAsync(["--config", configPath, "--Logging:LogLevel:Default=Warning", "--Logging:LogLevel:IocEdge.Edge=Information"], null, h => Volatile.Write(ref current, h), stop.Token);
         try
         {
             // 3. First reading stored, from the configuration that came with the token.
