@@ -106,6 +106,22 @@ public sealed class ProvisioningTests : IAsyncLifetime
             .Select(g => g.GetProperty("readings").GetInt64()).FirstOrDefault();
     }
 
+    /// <summary>The gateway's <c>config</c> object in the public GET /api/v1/gateways (what an operator's dashboard reads).</summary>
+    private async Task<(long? Applied, long? Reported, string? Result)> PublicConfigAsync()
+    {
+        var gateways = await _aggregator.GetJsonAsync("/api/v1/gateways");
+        foreach (var g in gateways.GetProperty("gateways").EnumerateArray().Where(g => g.GetProperty("gateway").GetString() == Gateway))
+        {
+            if (g.TryGetProperty("config", out var c) && c.ValueKind == JsonValueKind.Object)
+            {
+                static long? N(JsonElement e, string name) => e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetInt64() : null;
+                return (N(c, "applied_version"), N(c, "reported_version"), c.TryGetProperty("result", out var r) ? r.GetString() : null);
+            }
+        }
+
+        return (null, null, null);
+    }
+
     [Fact]
     public async Task A_fresh_gateway_enrols_reads_takes_a_remote_change_refuses_a_bad_one_and_rolls_back_one_that_cuts_it_off()
     {
@@ -129,7 +145,9 @@ public sealed class ProvisioningTests : IAsyncLifetime
             { "Gateway": { "DataDirectory": "{{_dir.Path}}/gateway", "RemoteConfig": { "RollbackTimeout": "00:00:03" },
               "Mqtt": { "ReconnectDelayMin": "00:00:00.2", "ReconnectDelayMax": "00:00:00.5", "Timeout": "00:00:02" } } }
             """);
-        Provisioning.Apply(grant, configPath);
+        var provisioned = Provisioning.Apply(grant, configPath);
+        Assert.Equal(1, provisioned.ConfigVersion);
+        Assert.Empty(provisioned.ConfigProblems);
 
         // A used token is refused (one-time), and counted.
         await PostAsync("/api/v1/enrol", new JsonObject { ["token"] = tokenText, ["gateway_id"] = Gateway }, HttpStatusCode.Forbidden);
@@ -143,11 +161,14 @@ public sealed class ProvisioningTests : IAsyncLifetime
             // 3. First reading stored, from the configuration that came with the token.
             await Eventually.True(async () => (await _aggregator.LatestAsync(Gateway)).Keys.Any(k => k.StartsWith("env1/", StringComparison.Ordinal)),
                 TimeSpan.FromSeconds(30), "a reading of env1 stored at the aggregator");
+            await Eventually.True(async () => (await PublicConfigAsync()).Applied == 1, TimeSpan.FromSeconds(30),
+                "the initial configuration (version 1) reported applied in GET /api/v1/gateways");
 
             // 4. A remote change (a second device) is applied, reported, and its channels arrive.
             var v2 = await PushAsync(Channels("env1", "env2"));
             Assert.Equal(2, v2);
             await ReportedAsync(v2, "applied");
+            Assert.Equal((2, 2, "applied"), await PublicConfigAsync());
             await Eventually.True(async () => (await _aggregator.LatestAsync(Gateway)).Keys.Any(k => k.StartsWith("env2/", StringComparison.Ordinal)),
                 TimeSpan.FromSeconds(30), "a reading of env2 (the new device) stored");
 
@@ -157,6 +178,7 @@ public sealed class ProvisioningTests : IAsyncLifetime
             var v3 = await PushAsync(bad);
             var refused = await ReportedAsync(v3, "refused");
             Assert.Contains("no-such-profile", (string?)refused["reason"], StringComparison.Ordinal);
+            Assert.Equal((2, 3, "refused"), await PublicConfigAsync()); // version 2 still runs
             var before = await StoredReadingsAsync();
             await Eventually.True(async () => await StoredReadingsAsync() > before + 10, TimeSpan.FromSeconds(20), "readings still flowing after the refusal");
 
@@ -166,13 +188,25 @@ public sealed class ProvisioningTests : IAsyncLifetime
             var v4 = await PushAsync(cutOff);
             var rolledBack = await ReportedAsync(v4, "rolled_back");
             Assert.Contains("did not reach the aggregator", (string?)rolledBack["reason"], StringComparison.Ordinal);
+            Assert.Equal((2, 4, "rolled_back"), await PublicConfigAsync());
+            var afterRollback = await StoredReadingsAsync();
+            await Eventually.True(async () => await StoredReadingsAsync() > afterRollback + 10, TimeSpan.FromSeconds(20), "readings flowing again after the rollback");
 
             // 7. Nothing buffered was lost through three restarts: every sequence number the outbox gave is stored once.
-            await Eventually.True(async () =>
+            // "Drained" is a moment (the gateway keeps sampling): every sequence numbered before the outbox was seen empty
+            // was acknowledged, hence committed; each must be stored exactly once (count = distinct = contiguous).
+            long highest = 0;
+            await Eventually.True(() =>
             {
                 var outbox = Volatile.Read(ref current)!.Services.GetRequiredService<SqliteOutbox>();
-                return outbox.Count == 0 && await StoredReadingsAsync() == outbox.LastSequence;
-            }, TimeSpan.FromSeconds(30), "the outbox drained, and stored readings = the outbox's last sequence (no gap, no loss)");
+                highest = outbox.LastSequence;
+                return outbox.Count == 0;
+            }, TimeSpan.FromSeconds(30), "the outbox to drain");
+            var stored = _aggregator.Store.Channels(Gateway).SelectMany(c => _aggregator.Store.History(Gateway, c.Channel))
+                .Select(h => h.Sequence).Where(s => s <= highest).ToList();
+            Assert.True(highest > 100, $"only {highest} readings taken through four configurations");
+            Assert.Equal(stored.Count, stored.Distinct().Count());
+            Assert.Equal(Enumerable.Range(1, (int)highest).Select(i => (long)i), stored.Order());
         }
         finally
         {

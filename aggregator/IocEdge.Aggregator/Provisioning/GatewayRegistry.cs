@@ -90,13 +90,48 @@ public sealed class GatewayRegistry(string dataDirectory, CredentialStore creden
     public void Reported(string gatewayId, ConfigReport report)
     {
         ArgumentNullException.ThrowIfNull(report);
-        Update(gatewayId, g => g["config_report"] = new JsonObject
+        Update(gatewayId, g =>
         {
-            ["version"] = report.Version,
-            ["result"] = report.Result,
-            ["reason"] = report.Reason,
-            ["at"] = EnrolmentTokens.Stamp(report.At),
+            g["config_report"] = new JsonObject
+            {
+                ["version"] = report.Version,
+                ["result"] = report.Result,
+                ["reason"] = report.Reason,
+                ["at"] = EnrolmentTokens.Stamp(report.At),
+            };
+            if (report.Result == IocEdge.Protocols.Mqtt.ConfigResults.Applied)
+            {
+                g["applied_version"] = report.Version; // refused and rolled_back leave the running version as it was
+            }
         });
+    }
+
+    /// <summary>
+    /// The remote configuration state of <paramref name="gatewayId"/> for <c>GET /api/v1/gateways</c>: desired, applied
+    /// and last reported version; null when nothing was ever pushed or reported.
+    /// </summary>
+    public Api.GatewayConfigDto? ConfigOf(string gatewayId)
+    {
+        if (!IocEdge.Protocols.Mqtt.Identifiers.IsValidGatewayId(gatewayId))
+        {
+            return null;
+        }
+
+        JsonObject? g;
+        lock (_lock)
+        {
+            g = (JsonFile.Read(_path)["gateways"] as JsonObject)?[gatewayId] as JsonObject;
+        }
+
+        var desired = DesiredConfig(gatewayId)?.Version;
+        var r = g?["config_report"] as JsonObject;
+        if (desired is null && r is null)
+        {
+            return null;
+        }
+
+        return new Api.GatewayConfigDto(desired, (long?)g?["applied_version"], (long?)r?["version"], (string?)r?["result"], (string?)r?["reason"],
+            Time(r?["at"])?.UtcDateTime);
     }
 
     /// <summary>The configuration last pushed to <paramref name="gatewayId"/> (version and document), or null.</summary>
