@@ -28,8 +28,11 @@ public sealed class ProvisioningTests : IAsyncLifetime
     private const string Gateway = "gw-prov";
     private readonly TempDirectory _dir = new("prov");
     private readonly FakeTimeProvider _stationClock = new(new DateTimeOffset(2026, 11, 30, 1, 0, 0, TimeSpan.Zero));
+    // The enrolment service's clock (token expiry): moved by hand, so an expired token needs no sleep.
+    private readonly FakeTimeProvider _tokenClock = new(DateTimeOffset.UtcNow);
     private StationSimulator _station = null!;
     private TestAggregator _aggregator = null!;
+    private IocEdge.Aggregator.Tests.MetricRecorder _metrics = null!;
 
     public async Task InitializeAsync()
     {
@@ -40,13 +43,18 @@ public sealed class ProvisioningTests : IAsyncLifetime
             Tcp = new IPEndPoint(IPAddress.Loopback, 0),
             Seed = 7,
         }, _stationClock);
-        _aggregator = await TestAggregator.StartAsync(Path.Combine(_dir.Path, "aggregator"));
+        _aggregator = await TestAggregator.StartAsync(Path.Combine(_dir.Path, "aggregator"), b => b.Services.AddSingleton(sp => new EnrolmentService(
+            sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<IocEdge.Aggregator.AggregatorOptions>>(), sp.GetRequiredService<CredentialStore>(),
+            sp.GetRequiredService<GatewayRegistry>(), _tokenClock, sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(),
+            sp.GetService<IGatewayBrokerControl>())));
+        _metrics = new IocEdge.Aggregator.Tests.MetricRecorder(_aggregator.Services.GetRequiredService<SecurityMetrics>().Meter);
         var key = _aggregator.Services.GetRequiredService<ApiKeyStore>().Create(ApiScopes.Admin, "test");
         _aggregator.Http.DefaultRequestHeaders.Add("X-Api-Key", key);
     }
 
     public async Task DisposeAsync()
     {
+        _metrics.Dispose();
         await _aggregator.DisposeAsync();
         await _station.DisposeAsync();
         _dir.Dispose();
@@ -218,8 +226,8 @@ public sealed class ProvisioningTests : IAsyncLifetime
     [Fact]
     public async Task Tokens_are_one_time_expire_and_revoked_or_rotated_gateways_lose_their_old_access()
     {
-        var expired = await PostAsync("/api/v1/admin/enrolment-tokens", new JsonObject { ["gateway_id"] = "gw-late", ["expires_in_s"] = 0.001 }, HttpStatusCode.Created);
-        await Task.Delay(20); // the aggregator's clock is the real one here: 1 ms lifetime has passed
+        var expired = await PostAsync("/api/v1/admin/enrolment-tokens", new JsonObject { ["gateway_id"] = "gw-late", ["expires_in_s"] = 60 }, HttpStatusCode.Created);
+        _tokenClock.Advance(TimeSpan.FromSeconds(60)); // expiry is inclusive: at expires_at the token is already refused
         var refusal = await PostAsync("/api/v1/enrol", new JsonObject { ["token"] = expired["token"]!.DeepClone(), ["gateway_id"] = "gw-late" }, HttpStatusCode.Forbidden);
         Assert.Equal("expired", (string?)refusal["title"]);
         refusal = await PostAsync("/api/v1/enrol", new JsonObject { ["token"] = "iet_nonsense", ["gateway_id"] = "gw-late" }, HttpStatusCode.Forbidden);
@@ -230,6 +238,14 @@ public sealed class ProvisioningTests : IAsyncLifetime
         Assert.Equal("wrong_gateway", (string?)refusal["title"]);
         var grant = await PostAsync("/api/v1/enrol", new JsonObject { ["token"] = token["token"]!.DeepClone(), ["gateway_id"] = "gw-a" }, HttpStatusCode.OK);
         Assert.Equal(3, _aggregator.Services.GetRequiredService<EnrolmentService>().Refused);
+        refusal = await PostAsync("/api/v1/enrol", new JsonObject { ["token"] = token["token"]!.DeepClone(), ["gateway_id"] = "gw-a" }, HttpStatusCode.Forbidden);
+        Assert.Equal("used", (string?)refusal["title"]);
+        foreach (var reason in (string[])["expired", "unknown", "wrong_gateway", "used"])
+        {
+            Assert.Equal(1, _metrics.Sum("iocedge.enrolment.refusals", "reason=" + reason));
+        }
+
+        Assert.Equal(1, _metrics.Sum("iocedge.enrolment.grants"));
 
         // Rotate: the new password works, the old one no longer does.
         var oldPassword = (string)grant["mqtt"]!["password"]!;
@@ -247,6 +263,8 @@ public sealed class ProvisioningTests : IAsyncLifetime
         }
 
         Assert.NotEqual(MQTTnet.MqttClientConnectResultCode.Success, await ConnectAsync("gw-a", (string)rotated["password"]!));
+        Assert.Equal(1, _metrics.Sum("iocedge.mqtt.refusals", "reason=revoked,stage=connect")); // refused as revoked, and counted
+        Assert.Equal(1, _metrics.Sum("iocedge.mqtt.refusals", "reason=bad_credentials,stage=connect")); // the old password after rotation
         var after = (JsonObject)JsonNode.Parse(await _aggregator.Http.GetStringAsync(new Uri("/api/v1/admin/gateways", UriKind.Relative)))!;
         Assert.Contains(after["gateways"]!.AsArray(), g => (string?)g!["gateway"] == "gw-a" && (string?)g["credential"] == "revoked");
     }

@@ -245,7 +245,7 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable, Provision
         if (_registry is not null && _registry.IsRevoked(e.ClientId))
         {
             // Issue 16: a revoked gateway stays out even while the broker is anonymous (auto mode with no account left).
-            RefuseConnect(e, MqttConnectReasonCode.NotAuthorized, SecurityMetrics.Reasons.BadCredentials, "this gateway was revoked: enrol it again");
+            RefuseConnect(e, MqttConnectReasonCode.NotAuthorized, SecurityMetrics.Reasons.Revoked, "this gateway was revoked: enrol it again with a new token");
             return;
         }
 
