@@ -61,6 +61,13 @@ public static class Provisioning
         using (var stream = new FileStream(configPath, options))
         {
             stream.Write(Json.Bytes(document, indented: true));
+            stream.Flush(flushToDisk: true);
+        }
+
+        if (!OperatingSystem.IsWindows())
+        {
+            // UnixCreateMode applies only to a new file: an existing one (the technician's, owner kept) is narrowed here.
+            File.SetUnixFileMode(configPath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         }
 
         long? configVersion = null;
