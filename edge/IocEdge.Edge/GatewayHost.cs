@@ -93,7 +93,13 @@ public static class GatewayHost
             builder.Services.AddSingleton(sp => new Remote.RemoteConfigAgent(sp.GetRequiredService<IOptions<GatewayOptions>>(), localPath,
                 sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<IHostApplicationLifetime>(), sp.GetRequiredService<ILogger<Remote.RemoteConfigAgent>>()));
             builder.Services.AddHostedService(sp => sp.GetRequiredService<Remote.RemoteConfigAgent>());
+            builder.Services.AddSingleton<Forwarding.IMqttLinkParticipant>(sp => sp.GetRequiredService<Remote.RemoteConfigAgent>());
         }
+
+        // Relay outputs commandable over contract §10 (nothing opened when Gateway:Gpio:Outputs is empty).
+        builder.Services.AddSingleton<Remote.OutputService>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<Remote.OutputService>());
+        builder.Services.AddSingleton<Forwarding.IMqttLinkParticipant>(sp => sp.GetRequiredService<Remote.OutputService>());
 
         builder.Services.AddSingleton<MqttForwarder>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<MqttForwarder>());

@@ -75,3 +75,26 @@ internal static partial class RemoteConfigLog
     [LoggerMessage(2506, LogLevel.Error, "Handling a configuration message failed ({Failures} so far); the running configuration stays")]
     public static partial void RemoteConfigFailed(this ILogger logger, Exception exception, long failures);
 }
+
+/// <summary>Log lines of the shared MQTT link and the relay outputs (event ids 26xx).</summary>
+internal static partial class OutputLog
+{
+    [LoggerMessage(2601, LogLevel.Error, "{Participant} failed after CONNECT; the connection stays up for the readings")]
+    public static partial void ParticipantFailed(this ILogger logger, Exception exception, string participant);
+
+    [LoggerMessage(2602, LogLevel.Warning, "Output {Output}: command {CommandId} ({Action}) {Result} {Reason}")]
+    public static partial void OutputCommanded(this ILogger logger, string output, string commandId, string action, string result, string reason);
+
+    [LoggerMessage(2603, LogLevel.Warning, "Link to the aggregator down for {Timeout}: every output back to its safe state (Gateway:Gpio:OutputLinkLossTimeout)")]
+    public static partial void OutputsSafeOnLinkLoss(this ILogger logger, TimeSpan timeout);
+
+    [LoggerMessage(2604, LogLevel.Error, "The relay outputs cannot be opened ({Reason}); commands to them are refused")]
+    public static partial void OutputsUnavailable(this ILogger logger, string reason);
+
+    [LoggerMessage(2605, LogLevel.Warning, "An output command could not be read ({Error}); ignored")]
+    public static partial void OutputCommandUndecodable(this ILogger logger, string error);
+
+    [LoggerMessage(2606, LogLevel.Error, "Handling an output command failed ({Failures} so far)")]
+    public static partial void OutputCommandFailed(this ILogger logger, Exception exception, long failures);
+}
+

@@ -50,7 +50,7 @@ internal static class ConfigurationShapes
         ConfigObject.Of<GatewayModbusOptions>(
             ConfigObject.Of<ModbusLinkOptions>(),
             ConfigObject.Of<ModbusDeviceOptions>(ConfigObject.Of<ModbusPointOptions>())),
-        ConfigObject.Of<GpioOptions>(ConfigObject.Of<GpioInputOptions>(), ConfigObject.Of<GpioCounterOptions>()),
+        ConfigObject.Of<GpioOptions>(ConfigObject.Of<GpioInputOptions>(), ConfigObject.Of<GpioCounterOptions>(), ConfigObject.Of<GpioOutputOptions>()),
         ConfigObject.Of<SensorOptions>(),
         ConfigObject.Of<OutboxOptions>(),
         ConfigObject.Of<Remote.RemoteConfigOptions>());

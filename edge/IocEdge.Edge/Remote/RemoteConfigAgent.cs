@@ -20,7 +20,7 @@ namespace IocEdge.Edge.Remote;
 /// <see cref="RemoteConfigOptions.RollbackTimeout"/> (monotonic, <see cref="TimeProvider"/>), the previous configuration
 /// is restored, the host restarts again and reports <c>rolled_back</c> once connected.
 /// </summary>
-public sealed class RemoteConfigAgent : BackgroundService
+public sealed class RemoteConfigAgent : BackgroundService, Forwarding.IMqttLinkParticipant
 {
     private readonly GatewayOptions _options;
     private readonly string _localPath;
@@ -85,6 +85,11 @@ public sealed class RemoteConfigAgent : BackgroundService
         await PublishReportAsync(ct).ConfigureAwait(false);
         await client.SubscribeAsync(new MqttClientSubscribeOptionsBuilder()
             .WithTopicFilter(ConfigTopics.Config(_options.Id), MqttQualityOfServiceLevel.AtLeastOnce).Build(), ct).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc/>
+    public void OnDisconnected()
+    {
     }
 
     /// <summary>Called by the forwarder for every message it receives; config messages are queued for <see cref="ExecuteAsync"/>.</summary>
