@@ -72,6 +72,22 @@ public static class AdminRegistry
             return Json(new JsonObject { ["gateway"] = id, ["version"] = version, ["topic"] = IocEdge.Protocols.Mqtt.ConfigTopics.Config(id) }, 202);
         }).WithName("PushGatewayConfig");
 
+        admin.MapPost("/gateways/{id}/outputs/{output}", async (string id, string output, HttpRequest request, EnrolmentService enrolment, ILogger<EnrolmentService> log) =>
+        {
+            var body = await ReadObjectAsync(request).ConfigureAwait(false)
+                       ?? throw new ProvisioningException(400, "bad_request", "the body must be {\"active\": true|false} or {\"pulse_s\": seconds} (contract §10.1).");
+            var active = body["active"] is JsonValue a && a.TryGetValue<bool>(out var b) ? b : (bool?)null;
+            var pulse = body["pulse_s"] is JsonValue p && p.TryGetValue<double>(out var seconds) && double.IsFinite(seconds) && seconds is > 0 and <= 3600
+                ? TimeSpan.FromSeconds(seconds)
+                : body["pulse_s"] is null ? (TimeSpan?)null : throw new ProvisioningException(400, "bad_request", "pulse_s must be a number of seconds, more than 0 and at most 3600.");
+            var commandId = await enrolment.CommandOutputAsync(id, output, active, pulse).ConfigureAwait(false);
+            log.OutputCommandSent(id, output, commandId);
+            return Json(new JsonObject { ["gateway"] = id, ["output"] = output, ["command"] = commandId, ["topic"] = IocEdge.Protocols.Mqtt.OutputCommandTopics.Command(id) }, 202);
+        }).WithName("CommandGatewayOutput");
+
+        admin.MapGet("/gateways/{id}/outputs", (string id, EnrolmentService enrolment) =>
+            Json(new JsonObject { ["gateway"] = id, ["outputs"] = enrolment.Registry.Outputs(id) })).WithName("GetGatewayOutputs");
+
         admin.MapGet("/gateways/{id}/config", (string id, EnrolmentService enrolment) =>
         {
             var desired = enrolment.Registry.DesiredConfig(id);

@@ -410,6 +410,13 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable, Provision
             return;
         }
 
+        if (OutputCommandTopics.IsAck(topic, out var outputGateway) &&
+            (e.SessionItems[AccountKey] is MqttAccount reporter ? MqttAccess.MayPublish(reporter, topic) : string.Equals(e.ClientId, outputGateway, StringComparison.Ordinal)))
+        {
+            OnOutputAck(e, outputGateway);
+            return;
+        }
+
         if (e.SessionItems[AccountKey] is MqttAccount account && !MqttAccess.MayPublish(account, topic) &&
             IngestRules.CheckTopic(topic, out _, out _) is null)
         {
@@ -499,6 +506,22 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable, Provision
         _registry?.Reported(gatewayId, report);
         _logger.ConfigReported(gatewayId, report.Version, report.Result, Bounded.Text(report.Reason ?? string.Empty, 256));
         e.ProcessPublish = false; // acknowledged (PUBACK success), not relayed to subscribers
+    }
+
+    private void OnOutputAck(InterceptingPublishEventArgs e, string gatewayId)
+    {
+        // Contract §10.2: a gateway's report on an output command; recorded in the registry, not relayed.
+        var payload = e.ApplicationMessage.Payload;
+        var bytes = payload.IsSingleSegment ? payload.FirstSpan : System.Buffers.BuffersExtensions.ToArray(payload);
+        if (!OutputCommandTopics.TryDecodeAck(bytes, gatewayId, out var ack, out var error))
+        {
+            Refuse(e, e.ApplicationMessage.Topic ?? string.Empty, IngestRules.BadPayload(error!));
+            return;
+        }
+
+        _registry?.OutputReported(gatewayId, ack!);
+        _logger.OutputReported(gatewayId, ack!.Output, ack.Id, ack.Result, Bounded.Text(ack.Reason ?? string.Empty, 256));
+        e.ProcessPublish = false;
     }
 
     /// <inheritdoc/>

@@ -225,6 +225,42 @@ public sealed class EnrolmentService
         return version;
     }
 
+    /// <summary>
+    /// Sends an output command (contract §10.1) to a connected gateway: <paramref name="active"/> to hold a state, or
+    /// <paramref name="pulse"/> to drive the opposite of the output's safe state for that long. Not retained: a gateway
+    /// that is not connected now is refused (409) rather than surprised later. The gateway's report arrives on
+    /// <c>…/command/ack</c> and is kept in the registry (<see cref="GatewayRegistry.Outputs"/>). Returns the command id.
+    /// </summary>
+    /// <exception cref="ProvisioningException">400 bad id, output or action; 409 gateway not connected; 503 no embedded broker.</exception>
+    public async Task<string> CommandOutputAsync(string gatewayId, string output, bool? active, TimeSpan? pulse)
+    {
+        if (!Identifiers.IsValidGatewayId(gatewayId) || !OutputCommandTopics.IsId(output))
+        {
+            throw new ProvisioningException(400, "bad_request", $"'{Bounded.Text(gatewayId ?? string.Empty, 64)}/{Bounded.Text(output ?? string.Empty, 64)}' is not a gateway id and an output id (contract §2, §10.1).");
+        }
+
+        if ((active is null) == (pulse is null) || pulse is { } p && (p <= TimeSpan.Zero || p > TimeSpan.FromHours(1)))
+        {
+            throw new ProvisioningException(400, "bad_request", "give either \"active\": true|false (hold a state) or \"pulse_s\": seconds, more than 0 and at most 3600 (contract §10.1).");
+        }
+
+        if (_broker is null)
+        {
+            throw new ProvisioningException(503, "no_broker", "output commands need the embedded broker (Aggregator:ExternalBroker:Host is set): not supported yet in external-broker mode.");
+        }
+
+        if (!(await _broker.ConnectedClientsAsync().ConfigureAwait(false)).Contains(gatewayId))
+        {
+            throw new ProvisioningException(409, "not_connected", $"{gatewayId} is not connected now: commands are not kept for later (contract §10.1); try again when it is online (GET /api/v1/gateways).");
+        }
+
+        var id = "c-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
+        var command = new OutputCommand(gatewayId, id, output, active is null ? OutputCommandTopics.Pulse : OutputCommandTopics.Set, active ?? false, pulse ?? TimeSpan.Zero);
+        await _broker.PublishAsync(OutputCommandTopics.Command(gatewayId), Encoding.UTF8.GetBytes(OutputCommandTopics.Message(command).ToJsonString()), retain: false)
+            .ConfigureAwait(false);
+        return id;
+    }
+
     /// <summary>Publishes every stored desired configuration again (the embedded broker keeps retained messages in memory only).</summary>
     public async Task RepublishAllAsync()
     {

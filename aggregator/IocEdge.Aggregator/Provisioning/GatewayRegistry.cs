@@ -106,6 +106,38 @@ public sealed class GatewayRegistry(string dataDirectory, CredentialStore creden
         });
     }
 
+    /// <summary>Records a gateway's report on an output command (contract §10.2): the last one per output is kept.</summary>
+    public void OutputReported(string gatewayId, IocEdge.Protocols.Mqtt.OutputAck ack)
+    {
+        ArgumentNullException.ThrowIfNull(ack);
+        Update(gatewayId, g =>
+        {
+            if (g["outputs"] is not JsonObject outputs)
+            {
+                outputs = [];
+                g["outputs"] = outputs;
+            }
+
+            outputs[ack.Output] = new JsonObject
+            {
+                ["command"] = ack.Id,
+                ["result"] = ack.Result,
+                ["reason"] = ack.Reason,
+                ["active"] = ack.Active,
+                ["at"] = EnrolmentTokens.Stamp(ack.Timestamp),
+            };
+        });
+    }
+
+    /// <summary>The last report of each output of <paramref name="gatewayId"/> (output id → report as stored), empty when none.</summary>
+    public JsonObject Outputs(string gatewayId)
+    {
+        lock (_lock)
+        {
+            return ((JsonFile.Read(_path)["gateways"] as JsonObject)?[gatewayId] as JsonObject)?["outputs"]?.DeepClone() as JsonObject ?? [];
+        }
+    }
+
     /// <summary>
     /// The remote configuration state of <paramref name="gatewayId"/> for <c>GET /api/v1/gateways</c>: desired, applied
     /// and last reported version; null when nothing was ever pushed or reported.

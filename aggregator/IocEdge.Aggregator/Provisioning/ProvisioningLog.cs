@@ -22,4 +22,10 @@ internal static partial class ProvisioningLog
 
     [LoggerMessage(4006, LogLevel.Error, "Could not publish the stored configurations again after start ({Failures} so far); retrying on the next start")]
     public static partial void RepublishFailed(this ILogger logger, Exception exception, long failures);
+
+    [LoggerMessage(4007, LogLevel.Warning, "Output command {CommandId} sent to {GatewayId} output {Output} by an admin")]
+    public static partial void OutputCommandSent(this ILogger logger, string gatewayId, string output, string commandId);
+
+    [LoggerMessage(4008, LogLevel.Information, "Gateway {GatewayId} output {Output}: command {CommandId} {Result} {Reason}")]
+    public static partial void OutputReported(this ILogger logger, string gatewayId, string output, string commandId, string result, string reason);
 }

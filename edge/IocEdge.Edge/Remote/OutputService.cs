@@ -135,17 +135,23 @@ public sealed class OutputService : BackgroundService, IMqttLinkParticipant
     public async Task OnConnectedAsync(IMqttClient client, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(client);
-        lock (_lock)
-        {
-            _client = client;
-            _linkLoss?.Cancel();
-            _linkLoss = null;
-        }
+        LinkUp(client);
 
         if (_options.Gpio.Outputs.Count > 0)
         {
             await client.SubscribeAsync(new MqttClientSubscribeOptionsBuilder()
                 .WithTopicFilter(OutputCommandTopics.Command(_options.Id), MqttQualityOfServiceLevel.AtLeastOnce).Build(), ct).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The link is up: the loss countdown stops (and the client is kept for reports).</summary>
+    internal void LinkUp(IMqttClient? client)
+    {
+        lock (_lock)
+        {
+            _client = client;
+            _linkLoss?.Cancel();
+            _linkLoss = null;
         }
     }
 
@@ -237,7 +243,14 @@ public sealed class OutputService : BackgroundService, IMqttLinkParticipant
             }
 
             // The pulse runs on: its own finally returns the relay to the safe state, also when cut short by a link loss.
+            // PulseAsync checks its arguments and a pulse already running before its first await: a refusal is a task
+            // already faulted here.
             var pulse = output.PulseAsync(c.Duration, pulses);
+            if (pulse.IsFaulted)
+            {
+                return Ack(OutputResults.Refused, pulse.Exception!.InnerException!.Message.Split(Environment.NewLine)[0], output.IsActive);
+            }
+
             _ = pulse.ContinueWith(t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
             return Ack(OutputResults.Done, null, output.IsActive);
         }
