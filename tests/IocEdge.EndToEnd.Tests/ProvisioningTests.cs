@@ -252,14 +252,19 @@ public sealed class ProvisioningTests : IAsyncLifetime
         var rotated = await PostAsync("/api/v1/admin/gateways/gw-a/rotate", [], HttpStatusCode.OK);
         Assert.NotEqual(MQTTnet.MqttClientConnectResultCode.Success, await ConnectAsync("gw-a", oldPassword));
         using (var client = new MQTTnet.MqttClientFactory().CreateMqttClient())
+        using (var doctor = new MQTTnet.MqttClientFactory().CreateMqttClient())
         {
             Assert.Equal(MQTTnet.MqttClientConnectResultCode.Success, (await client.ConnectAsync(Options("gw-a", (string)rotated["password"]!))).ResultCode);
+            // iocedge doctor on the pole at the same moment, under the gateway's account (client id {id}.doctor).
+            Assert.Equal(MQTTnet.MqttClientConnectResultCode.Success,
+                (await doctor.ConnectAsync(Options("gw-a", (string)rotated["password"]!, "gw-a.doctor"))).ResultCode);
 
             // Revoke: the connected gateway is disconnected, and it cannot connect again.
             var listed = (JsonObject)JsonNode.Parse(await _aggregator.Http.GetStringAsync(new Uri("/api/v1/admin/gateways", UriKind.Relative)))!;
             Assert.Contains(listed["gateways"]!.AsArray(), g => (string?)g!["gateway"] == "gw-a" && (bool?)g["connected"] == true && (string?)g["credential"] == "active");
             await PostAsync("/api/v1/admin/gateways/gw-a/revoke", [], HttpStatusCode.OK);
-            await Eventually.True(() => Task.FromResult(!client.IsConnected), TimeSpan.FromSeconds(10), "the revoked gateway disconnected");
+            await Eventually.True(() => Task.FromResult(!client.IsConnected && !doctor.IsConnected), TimeSpan.FromSeconds(10),
+                "every session of the revoked gateway disconnected");
         }
 
         Assert.NotEqual(MQTTnet.MqttClientConnectResultCode.Success, await ConnectAsync("gw-a", (string)rotated["password"]!));
@@ -286,8 +291,8 @@ public sealed class ProvisioningTests : IAsyncLifetime
         Assert.Equal(1, new RemoteConfigFile(Path.Combine(_dir.Path, "pole")).Applied?.Version);
     }
 
-    private MQTTnet.MqttClientOptions Options(string id, string password) => new MQTTnet.MqttClientOptionsBuilder()
-        .WithTcpServer("127.0.0.1", _aggregator.MqttPort).WithClientId(id).WithCredentials(id, password)
+    private MQTTnet.MqttClientOptions Options(string id, string password, string? clientId = null) => new MQTTnet.MqttClientOptionsBuilder()
+        .WithTcpServer("127.0.0.1", _aggregator.MqttPort).WithClientId(clientId ?? id).WithCredentials(id, password)
         .WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500).WithTimeout(TimeSpan.FromSeconds(5)).Build();
 
     private async Task<MQTTnet.MqttClientConnectResultCode> ConnectAsync(string id, string password)

@@ -291,6 +291,14 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable, Provision
             }
         }
 
+        if (account.Role == MqttRole.Gateway && _registry is not null && _registry.IsRevoked(account.UserName))
+        {
+            // The same gateway under another client id ({id}.doctor) or with a client certificate its CA still vouches
+            // for: revocation is of the gateway, not of one client id.
+            RefuseConnect(e, MqttConnectReasonCode.NotAuthorized, SecurityMetrics.Reasons.Revoked, "this gateway was revoked: enrol it again with a new token");
+            return;
+        }
+
         if (!MqttAccess.ClientIdAllowed(account, e.ClientId))
         {
             RefuseConnect(e, MqttConnectReasonCode.ClientIdentifierNotValid, SecurityMetrics.Reasons.ClientId,
@@ -531,10 +539,15 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable, Provision
     /// <inheritdoc/>
     public async Task DisconnectAsync(string clientId)
     {
-        if (_server is not null && (await ConnectedClientsAsync().ConfigureAwait(false)).Contains(clientId))
+        // The gateway's own session and its tools' ({id}.doctor, MqttAccess.ClientIdAllowed): all used the old credentials.
+        foreach (var id in (await ConnectedClientsAsync().ConfigureAwait(false))
+                     .Where(c => c == clientId || c.StartsWith(clientId + ".", StringComparison.Ordinal)))
         {
-            await _server.DisconnectClientAsync(clientId, new MqttServerClientDisconnectOptions { ReasonCode = MqttDisconnectReasonCode.NotAuthorized })
-                .ConfigureAwait(false);
+            if (_server is { } server)
+            {
+                await server.DisconnectClientAsync(id, new MqttServerClientDisconnectOptions { ReasonCode = MqttDisconnectReasonCode.NotAuthorized })
+                    .ConfigureAwait(false);
+            }
         }
     }
 

@@ -10,7 +10,7 @@ public interface IGatewayBrokerControl
     /// <summary>Client ids connected now.</summary>
     Task<IReadOnlyCollection<string>> ConnectedClientsAsync();
 
-    /// <summary>Closes the connection of <paramref name="clientId"/> if it is connected (a revoked or rotated gateway).</summary>
+    /// <summary>Closes the connections of gateway <paramref name="clientId"/> (its own and its tools', <c>{id}.doctor</c>) if connected (a revoked or rotated gateway).</summary>
     Task DisconnectAsync(string clientId);
 
     /// <summary>Publishes from the server itself (QoS 1), bypassing the gateway ACL; <paramref name="payload"/> empty with retain clears a retained message.</summary>
