@@ -123,4 +123,34 @@ public sealed class OutputServiceTests : IAsyncLifetime
         Assert.Null(await CommandAsync("""{"v":1,"gateway":"gw-other","id":"c-5","output":"camera_power","action":"set","active":true}""")); // not ours
         Assert.All(_chip.GetOutputHistory(CameraPin), l => Assert.Equal(PinValue.High, l.Value));
     }
+
+    [Fact]
+    public void Output_settings_are_checked_at_start_up_with_one_line_naming_the_key()
+    {
+        var options = new GatewayOptions
+        {
+            Id = "gw-a",
+            Gpio = new GpioOptions
+            {
+                // Outputs alone (no inputs): still checked.
+                Outputs = [new() { Id = "camera_power", Pin = 23 }, new() { Id = "camera_power", Pin = 23, MaxPulse = TimeSpan.FromHours(2) }],
+                OutputLinkLossTimeout = TimeSpan.Zero,
+            },
+        };
+
+        var failures = new GatewayOptionsValidator(new ProfileSource()).Validate(null, options).Failures!;
+
+        Assert.Contains(failures, f => f.StartsWith("Gateway:Gpio:Outputs:1:Id 'camera_power' is already another output's", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.StartsWith("Gateway:Gpio:Outputs:1:Pin 23 is already used by Gateway:Gpio:Outputs:0", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.StartsWith("Gateway:Gpio:Outputs:1:MaxPulse is 02:00:00", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.StartsWith("Gateway:Gpio:OutputLinkLossTimeout is 00:00:00", StringComparison.Ordinal));
+        Assert.All(failures, f => Assert.DoesNotContain('\n', f));
+
+        // A misspelt key of an output is found by the file check (the AOT-safe shapes know the new section).
+        using var dir = new TempDirectory("outputs-config");
+        var path = dir.File("gateway.json");
+        File.WriteAllText(path, """{ "Gateway": { "Id": "gw-a", "Gpio": { "Outputs": [ { "Id": "fan", "Pinn": 24 } ] } } }""");
+        var ex = Assert.Throws<GatewayConfigurationException>(() => GatewayConfigurationFile.Load(path));
+        Assert.Contains(ex.Problems, p => p.Contains("Gateway:Gpio:Outputs:0:Pinn", StringComparison.Ordinal));
+    }
 }
