@@ -60,6 +60,13 @@ public static class GatewayHost
         var problems = FindProblems(builder.Configuration, fullPath);
         if (problems.Count > 0)
         {
+            if (remoteEnabled && Remote.RemoteConfigFile.RefusePending(dataDirectory, builder.Configuration["Gateway:Id"], problems, TimeProvider.System))
+            {
+                // A pending remote configuration that does not start (contract §9.2): refused, and the gateway starts on
+                // the one before rather than not at all.
+                return Build(args, configure);
+            }
+
             throw new GatewayConfigurationException(problems);
         }
 

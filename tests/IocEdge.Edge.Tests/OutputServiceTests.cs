@@ -7,6 +7,7 @@ using IocEdge.Hardware.SimulatedDevices;
 using IocEdge.Protocols.Mqtt;
 using IocEdge.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 
@@ -152,5 +153,43 @@ public sealed class OutputServiceTests : IAsyncLifetime
         File.WriteAllText(path, """{ "Gateway": { "Id": "gw-a", "Gpio": { "Outputs": [ { "Id": "fan", "Pinn": 24 } ] } } }""");
         var ex = Assert.Throws<GatewayConfigurationException>(() => GatewayConfigurationFile.Load(path));
         Assert.Contains(ex.Problems, p => p.Contains("Gateway:Gpio:Outputs:0:Pinn", StringComparison.Ordinal));
+    }
+}
+
+/// <summary>Issue 16, remote configuration: a pending version that does not start never stops the gateway (contract §9.2).</summary>
+[Trait(Traits.Category, Traits.Unit)]
+[Trait(Traits.Acceptance, "technician")]
+public sealed class PendingConfigTests : IDisposable
+{
+    private readonly TempDirectory _dir = new("pending");
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public void A_pending_configuration_that_fails_the_start_up_check_is_refused_and_the_one_before_runs()
+    {
+        static System.Text.Json.Nodes.JsonObject Modbus(string profile) => new()
+        {
+            ["Modbus"] = new System.Text.Json.Nodes.JsonObject
+            {
+                ["Links"] = new System.Text.Json.Nodes.JsonArray(new System.Text.Json.Nodes.JsonObject { ["Id"] = "station", ["Transport"] = "Tcp", ["Host"] = "127.0.0.1", ["Port"] = 1502 }),
+                ["Devices"] = new System.Text.Json.Nodes.JsonArray(new System.Text.Json.Nodes.JsonObject { ["Id"] = "env1", ["Link"] = "station", ["Profile"] = profile, ["UnitId"] = 1 }),
+            },
+        };
+
+        var data = Path.Combine(_dir.Path, "data");
+        var config = _dir.File("gateway.json");
+        File.WriteAllText(config, $$"""{ "Gateway": { "Id": "gw-a", "DataDirectory": "{{data}}" } }""");
+        // As a crash between "saved as pending" and the restart would leave it: version 2 (bad) pending over version 1.
+        new RemoteConfigFile(data) { Applied = (1, Modbus("env-station")), Pending = (2, Modbus("no-such-profile")), LastVersion = 2 }.Save();
+
+        using var host = GatewayHost.Build(["--config", config]);
+
+        var state = new RemoteConfigFile(data);
+        Assert.Null(state.Pending);
+        Assert.Equal(1, state.Applied?.Version);
+        Assert.Equal((2L, ConfigResults.Refused), (state.Report!.Version, state.Report.Result));
+        Assert.Contains("no-such-profile", state.Report.Reason, StringComparison.Ordinal);
+        Assert.Equal("env-station", host.Services.GetRequiredService<IOptions<GatewayOptions>>().Value.Modbus.Devices.Single().Profile);
     }
 }

@@ -167,6 +167,26 @@ public sealed class RemoteConfigFile
         return path;
     }
 
+    /// <summary>
+    /// Called by <see cref="GatewayHost.Build"/> when the effective configuration does not pass the start-up check: if a
+    /// remote configuration is pending, it is dropped and reported <c>refused</c> with <paramref name="problems"/> (sent at
+    /// the next connection), and true is returned so the host is built again on the configuration before it.
+    /// </summary>
+    internal static bool RefusePending(string dataDirectory, string? gatewayId, IReadOnlyList<string> problems, TimeProvider time)
+    {
+        var state = new RemoteConfigFile(dataDirectory);
+        if (state.Pending is not { } pending || !Identifiers.IsValidGatewayId(gatewayId ?? string.Empty))
+        {
+            return false;
+        }
+
+        state.Pending = null;
+        state.Report = new ConfigAck(gatewayId!, pending.Version, ConfigResults.Refused,
+            string.Join("; ", problems.Take(5)) + (problems.Count > 5 ? $"; and {problems.Count - 5} more" : string.Empty), time.GetUtcNow());
+        state.Save();
+        return true;
+    }
+
     private static (long, JsonObject)? Pair(JsonNode? node) =>
         node is JsonObject o && o["version"] is JsonValue v && v.TryGetValue<long>(out var version) && o["config"] is JsonObject c
             ? (version, (JsonObject)c.DeepClone())
