@@ -9,6 +9,7 @@ using IocEdge.Devices.Profiles;
 using IocEdge.Edge.Outbox;
 using IocEdge.Edge.Remote;
 using IocEdge.Hardware.Simulator;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Time.Testing;
@@ -289,6 +290,30 @@ public sealed class ProvisioningTests : IAsyncLifetime
         Assert.Equal("gw-pole", (string?)applied["Id"]);
         Assert.Equal(MQTTnet.MqttClientConnectResultCode.Success, await ConnectAsync("gw-pole", (string)applied["Mqtt"]!["Password"]!));
         Assert.Equal(1, new RemoteConfigFile(Path.Combine(_dir.Path, "pole")).Applied?.Version);
+    }
+
+    [Fact]
+    public async Task The_aggregator_verbs_make_tokens_and_bundles_the_running_aggregator_honours()
+    {
+        // The administrator on the server, while the service runs (same data directory): token-add, then enrol over HTTP.
+        var configuration = new Microsoft.Extensions.Configuration.ConfigurationBuilder()
+            .AddInMemoryCollection([new("Aggregator:DataDirectory", _aggregator.DataDirectory)]).Build();
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        Assert.Equal(0, EnrolmentCommands.TryRun(["token-add", "gw-verb", "--expires=00:10:00"], configuration, output, error));
+        var token = output.ToString().Split(' ').First(w => w.StartsWith(EnrolmentTokens.Prefix, StringComparison.Ordinal));
+        Assert.Contains("--gateway-id gw-verb", output.ToString(), StringComparison.Ordinal);
+        await PostAsync("/api/v1/enrol", new JsonObject { ["token"] = token, ["gateway_id"] = "gw-verb" }, HttpStatusCode.OK);
+
+        // Revoked over the API, then enrolled again offline with bundle-export: the running broker lets it in again.
+        await PostAsync("/api/v1/admin/gateways/gw-verb/revoke", [], HttpStatusCode.OK);
+        var bundlePath = _dir.File("gw-verb.bundle.json");
+        Assert.Equal(0, EnrolmentCommands.TryRun(["bundle-export", "gw-verb", bundlePath, "--broker-host=127.0.0.1"], configuration, output, error));
+        var bundle = JsonNode.Parse(await File.ReadAllTextAsync(bundlePath))!;
+        Assert.Equal(MQTTnet.MqttClientConnectResultCode.Success, await ConnectAsync("gw-verb", (string)bundle["mqtt"]!["password"]!));
+
+        Assert.Equal(64, EnrolmentCommands.TryRun(["token-add", "GW BAD"], configuration, output, error)); // EX_USAGE, one line
+        Assert.Contains("is not a gateway id", error.ToString(), StringComparison.Ordinal);
     }
 
     private MQTTnet.MqttClientOptions Options(string id, string password, string? clientId = null) => new MQTTnet.MqttClientOptionsBuilder()

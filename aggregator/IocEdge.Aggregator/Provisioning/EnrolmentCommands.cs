@@ -59,7 +59,7 @@ public static class EnrolmentCommands
                     TimeSpan? lifetime = Flag("expires") is { } e ? TimeSpan.Parse(e, CultureInfo.InvariantCulture) : null;
                     var (token, expires) = enrolment.CreateToken(words.FirstOrDefault(), lifetime, config);
                     output.WriteLine($"enrolment token {token} (one-time, expires {EnrolmentTokens.Stamp(expires)}; shown once, stored hashed)");
-                    output.WriteLine($"on the gateway: iocedge provision --aggregator http://THIS-HOST:8080 --token {token}");
+                    output.WriteLine($"on the gateway: iocedge provision --aggregator http://THIS-HOST:8080 --token {token} --gateway-id {words.FirstOrDefault() ?? "ID"}");
                     return 0;
                 case ("bundle-export", [var id, var outFile]):
                     var grant = enrolment.ExportBundleAsync(id, config, Flag("broker-host") ?? Environment.MachineName).GetAwaiter().GetResult();

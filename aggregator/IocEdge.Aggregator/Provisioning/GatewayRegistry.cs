@@ -48,13 +48,23 @@ public sealed class GatewayRegistry(string dataDirectory, CredentialStore creden
     private readonly string _path = Path.Combine(dataDirectory, "gateway-registry.json");
     private readonly string _configs = Path.Combine(dataDirectory, "gateway-configs");
     private HashSet<string>? _revoked;
+    private DateTime _revokedStamp;
 
-    /// <summary>True when <paramref name="gatewayId"/> was revoked and not enrolled again: the broker refuses its CONNECT.</summary>
+    /// <summary>
+    /// True when <paramref name="gatewayId"/> was revoked and not enrolled again: the broker refuses its CONNECT. Cached,
+    /// and read again when the file changed (the <c>bundle-export</c> verb, another process, may re-enrol a gateway).
+    /// </summary>
     public bool IsRevoked(string gatewayId)
     {
         lock (_lock)
         {
-            _revoked ??= [.. Entries(JsonFile.Read(_path)).Where(e => e.Value["revoked_at"] is not null).Select(e => e.Key)];
+            var stamp = File.Exists(_path) ? File.GetLastWriteTimeUtc(_path) : DateTime.MinValue;
+            if (_revoked is null || stamp != _revokedStamp)
+            {
+                _revoked = [.. Entries(JsonFile.Read(_path)).Where(e => e.Value["revoked_at"] is not null).Select(e => e.Key)];
+                _revokedStamp = stamp;
+            }
+
             return _revoked.Contains(gatewayId);
         }
     }
