@@ -303,10 +303,12 @@ public sealed class ProvisioningTests : IAsyncLifetime
         Assert.Equal(0, EnrolmentCommands.TryRun(["token-add", "gw-verb", "--expires=00:10:00"], configuration, output, error));
         var token = output.ToString().Split(' ').First(w => w.StartsWith(EnrolmentTokens.Prefix, StringComparison.Ordinal));
         Assert.Contains("--gateway-id gw-verb", output.ToString(), StringComparison.Ordinal);
-        await PostAsync("/api/v1/enrol", new JsonObject { ["token"] = token, ["gateway_id"] = "gw-verb" }, HttpStatusCode.OK);
+        var grant = await PostAsync("/api/v1/enrol", new JsonObject { ["token"] = token, ["gateway_id"] = "gw-verb" }, HttpStatusCode.OK);
 
-        // Revoked over the API, then enrolled again offline with bundle-export: the running broker lets it in again.
+        // Revoked over the API (and refused as such), then enrolled again offline with bundle-export: the running
+        // broker lets it in again.
         await PostAsync("/api/v1/admin/gateways/gw-verb/revoke", [], HttpStatusCode.OK);
+        Assert.NotEqual(MQTTnet.MqttClientConnectResultCode.Success, await ConnectAsync("gw-verb", (string)grant["mqtt"]!["password"]!));
         var bundlePath = _dir.File("gw-verb.bundle.json");
         Assert.Equal(0, EnrolmentCommands.TryRun(["bundle-export", "gw-verb", bundlePath, "--broker-host=127.0.0.1"], configuration, output, error));
         var bundle = JsonNode.Parse(await File.ReadAllTextAsync(bundlePath))!;
