@@ -62,7 +62,7 @@ public sealed class TestAggregator : IAsyncDisposable
             $"--Aggregator:HttpUrls=http://127.0.0.1:{HttpPort}",
             $"--Aggregator:Mqtt:Port={MqttPort}",
             "--Aggregator:Mqtt:BindAddress=127.0.0.1",
-            "--Logging:LogLevel:Default=Warning", "--Logging:LogLevel:IocEdge.Aggregator.Broker=Information",
+            "--Logging:LogLevel:Default=Warning",
         ], _configure);
         await _app.StartAsync();
         _ = _app.Services.GetRequiredService<EmbeddedBroker>();

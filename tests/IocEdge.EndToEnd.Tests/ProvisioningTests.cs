@@ -164,7 +164,7 @@ public sealed class ProvisioningTests : IAsyncLifetime
 
         IHost? current = null;
         using var stop = new CancellationTokenSource();
-        var run = GatewayRunner.RunAsync(["--config", configPath, "--Logging:LogLevel:Default=Warning", "--Logging:LogLevel:IocEdge.Edge=Information"], null, h => Volatile.Write(ref current, h), stop.Token);
+        var run = GatewayRunner.RunAsync(["--config", configPath, "--Logging:LogLevel:Default=Warning"], null, h => Volatile.Write(ref current, h), stop.Token);
         try
         {
             // 3. First reading stored, from the configuration that came with the token.
