@@ -71,6 +71,10 @@ public static class AggregatorHost
         builder.Services.AddSingleton<SecurityMetrics>();
         builder.Services.AddSingleton(sp => new CredentialStore(sp.GetRequiredService<IOptions<AggregatorOptions>>().Value.CredentialsPath));
         builder.Services.AddApiKeys();
+        // Issue 16: enrolment tokens, the gateway registry and the configuration push (Provisioning/).
+        builder.Services.AddSingleton(sp => new Provisioning.GatewayRegistry(sp.GetRequiredService<IOptions<AggregatorOptions>>().Value.DataDirectory,
+            sp.GetRequiredService<CredentialStore>(), sp.GetRequiredService<TimeProvider>()));
+        builder.Services.AddSingleton<Provisioning.EnrolmentService>();
         builder.Services.AddSingleton<IngestPipeline>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<IngestPipeline>());
         builder.Services.AddIocApi();
@@ -87,6 +91,8 @@ public static class AggregatorHost
         if (string.IsNullOrEmpty(builder.Configuration[$"{AggregatorOptions.Section}:ExternalBroker:Host"]))
         {
             builder.Services.AddHostedService(sp => sp.GetRequiredService<EmbeddedBroker>());
+            builder.Services.AddSingleton<Provisioning.IGatewayBrokerControl>(sp => sp.GetRequiredService<EmbeddedBroker>());
+            builder.Services.AddHostedService<Provisioning.ConfigRepublisher>();
         }
         else
         {
@@ -109,6 +115,7 @@ public static class AggregatorHost
 
         var app = builder.Build();
         app.Services.GetService<ConfigurationFiles>()?.Log(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("IocEdge.Aggregator"));
+        app.UseProvisioningProblems();
         app.UseAuthentication();
         app.UseAuthorization();
         // One call per route group protects every route (read scope; admin under /api/v1/admin; /healthz and / open):
@@ -118,6 +125,8 @@ public static class AggregatorHost
         groups.Admin.RequireApiKeys();
         groups.Operations.RequireApiKeys();
         app.MapGroup(string.Empty).RequireApiKeys().MapAdminApi();
+        app.MapGroup("/api/v1/admin").RequireApiKeys().MapProvisioningAdmin();
+        app.MapEnrol();
         return app;
     }
 

@@ -53,6 +53,13 @@ public static class AggregatorMain
             return Security.SecurityCommands.TryRun(args, configuration, Console.Out, Console.Error) ?? 64;
         }
 
+        if (args.Length > 0 && Provisioning.EnrolmentCommands.Verbs.Contains(args[0]))
+        {
+            // Enrolment verbs (token-add, bundle-export): Provisioning/EnrolmentCommands.cs.
+            return Provisioning.EnrolmentCommands.TryRun(args, AggregatorHost.CreateBuilder(args.Skip(1).Where(a => a.StartsWith("--Aggregator", StringComparison.Ordinal)).ToArray()).Configuration,
+                Console.Out, Console.Error) ?? 64;
+        }
+
         var errors = ConfigCheck.CheckArguments(args).ToList();
         WebApplicationBuilder builder;
         try

@@ -30,6 +30,9 @@ public sealed class AggregatorOptions
     /// <summary>HTTP API keys (issue 15, "Security").</summary>
     public ApiOptions Api { get; set; } = new();
 
+    /// <summary>Enrolment tokens, the broker address told to gateways, and the CA for CSRs (issue 16, "Enrolment").</summary>
+    public Provisioning.EnrolmentOptions Enrolment { get; set; } = new();
+
     /// <summary>The gateway and consumer MQTT accounts (hashed passwords), managed by <c>Security.CredentialStore</c>.</summary>
     public string CredentialsPath => Path.Combine(DataDirectory, "credentials.json");
 
@@ -271,6 +274,7 @@ internal sealed class AggregatorOptionsValidator : IValidateOptions<AggregatorOp
         }
 
         Security.SecurityOptionsValidation.Validate(options, errors);
+        errors.AddRange(Provisioning.EnrolmentOptions.Problems(options.Enrolment));
 
         if (options.Ingest.MaxReadingsPerCommit is < 1 or > 1_000_000)
         {

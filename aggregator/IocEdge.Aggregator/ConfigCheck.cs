@@ -55,6 +55,11 @@ public static class ConfigCheck
         ["Store:RetainRawDays"] = typeof(int),
         ["Store:RetainMinuteRollupDays"] = typeof(int),
         ["Store:RetainHourRollupDays"] = typeof(int),
+        ["Enrolment:BrokerHost"] = typeof(string),
+        ["Enrolment:TokenLifetime"] = typeof(TimeSpan),
+        ["Enrolment:CaCertificatePath"] = typeof(string),
+        ["Enrolment:CaKeyPath"] = typeof(string),
+        ["Enrolment:CertificateLifetime"] = typeof(TimeSpan),
     };
 
     /// <summary>Every configuration key, for --help.</summary>

@@ -75,13 +75,14 @@ public static class IocEdgeCli
     public static RootCommand Build(CliConsole console)
     {
         var root = new RootCommand("""
-            iocedge: the technician's tool for an IocEdge gateway (check the configuration, talk to Modbus devices,
-            read a channel, look at the outbox, run the doctor).
+            iocedge: the technician's tool for an IocEdge gateway (enrol it with the aggregator, check the configuration,
+            talk to Modbus devices, read a channel, look at the outbox, run the doctor).
 
             Exit codes: 0 ok, 1 a check failed, 2 usage error, 69 a peer (device, port, broker, GPIO chip) is
             unreachable, 78 the configuration is missing or not valid.
 
             Examples:
+              iocedge provision --token iet_AbC... --aggregator http://10.0.0.5:8080 --gateway-id gw-hn-012
               iocedge doctor
               iocedge config validate --config /etc/iocedge/gateway.json
               iocedge modbus scan --serial /dev/ttyUSB0 --baud all --parity all
@@ -94,6 +95,7 @@ public static class IocEdgeCli
         root.Add(DoctorCommand.Build(console));
         root.Add(GpioCommand.Build(console));
         root.Add(InitCommand.Build(console));
+        root.Add(ProvisionCommand.Build(console));
         Unwrap(root);
         return root;
     }

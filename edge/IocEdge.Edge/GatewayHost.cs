@@ -55,6 +55,18 @@ public static class GatewayHost
             throw new GatewayConfigurationException([syntax]);
         }
 
+        // Issue 16: a remote configuration in force (contract §9) is laid over the local file into an effective file.
+        var localPath = fullPath;
+        var dataDirectory = new ConfigurationBuilder().AddJsonFile(fullPath, optional: false, reloadOnChange: false)
+            .AddEnvironmentVariables("IOCEDGE_").AddCommandLine(args).Build()[$"{GatewayOptions.Section}:{nameof(GatewayOptions.DataDirectory)}"]
+            ?? new GatewayOptions().DataDirectory;
+        var remoteEnabled = !string.Equals(new ConfigurationBuilder().AddJsonFile(fullPath, optional: false, reloadOnChange: false)
+            .AddEnvironmentVariables("IOCEDGE_").AddCommandLine(args).Build()["Gateway:RemoteConfig:Enabled"], "false", StringComparison.OrdinalIgnoreCase);
+        if (remoteEnabled)
+        {
+            fullPath = Remote.RemoteConfigFile.EffectivePath(fullPath, dataDirectory);
+        }
+
         // The file, then environment and command line again, so an operator can override one key without editing it.
         builder.Configuration.AddJsonFile(fullPath, optional: false, reloadOnChange: false);
         builder.Configuration.AddEnvironmentVariables("IOCEDGE_");
@@ -62,6 +74,13 @@ public static class GatewayHost
         var problems = FindProblems(builder.Configuration, fullPath);
         if (problems.Count > 0)
         {
+            if (remoteEnabled && Remote.RemoteConfigFile.RefusePending(dataDirectory, builder.Configuration["Gateway:Id"], problems, TimeProvider.System))
+            {
+                // A pending remote configuration that does not start (contract §9.2): refused, and the gateway starts on
+                // the one before rather than not at all.
+                return Build(args, configure);
+            }
+
             throw new GatewayConfigurationException(problems);
         }
 
@@ -92,6 +111,19 @@ public static class GatewayHost
         builder.Services.AddSingleton<IEnumerable<IReadingSource>>(sp => CreateSources(sp).ToArray());
         builder.Services.AddSingleton<SamplingService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<SamplingService>());
+        if (remoteEnabled)
+        {
+            builder.Services.AddSingleton(sp => new Remote.RemoteConfigAgent(sp.GetRequiredService<IOptions<GatewayOptions>>(), localPath,
+                sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<IHostApplicationLifetime>(), sp.GetRequiredService<ILogger<Remote.RemoteConfigAgent>>()));
+            builder.Services.AddHostedService(sp => sp.GetRequiredService<Remote.RemoteConfigAgent>());
+            builder.Services.AddSingleton<Forwarding.IMqttLinkParticipant>(sp => sp.GetRequiredService<Remote.RemoteConfigAgent>());
+        }
+
+        // Relay outputs commandable over contract §10 (nothing opened when Gateway:Gpio:Outputs is empty).
+        builder.Services.AddSingleton<Remote.OutputService>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<Remote.OutputService>());
+        builder.Services.AddSingleton<Forwarding.IMqttLinkParticipant>(sp => sp.GetRequiredService<Remote.OutputService>());
+
         builder.Services.AddSingleton<MqttForwarder>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<MqttForwarder>());
         configure?.Invoke(builder);

@@ -56,3 +56,48 @@ internal static partial class Log
     [LoggerMessage(2012, LogLevel.Information, "Sampling stopped: {Appended} readings stored in the outbox this run, {Lost} lost")]
     public static partial void SamplingStopped(this ILogger logger, long appended, long lost);
 }
+
+/// <summary>Log lines of the remote configuration (event ids 25xx).</summary>
+internal static partial class RemoteConfigLog
+{
+    [LoggerMessage(2501, LogLevel.Warning, "Remote configuration version {Version} applied; restarting the gateway on it (rolled back if the aggregator cannot be reached)")]
+    public static partial void RemoteConfigApplying(this ILogger logger, long version);
+
+    [LoggerMessage(2502, LogLevel.Information, "Remote configuration version {Version} reached the aggregator: applied")]
+    public static partial void RemoteConfigConfirmed(this ILogger logger, long version);
+
+    [LoggerMessage(2503, LogLevel.Warning, "Remote configuration version {Version} refused; the running configuration stays: {Reason}")]
+    public static partial void RemoteConfigRefused(this ILogger logger, long version, string reason);
+
+    [LoggerMessage(2504, LogLevel.Error, "Remote configuration version {Version} rolled back: {Reason}")]
+    public static partial void RemoteConfigRolledBack(this ILogger logger, long version, string reason);
+
+    [LoggerMessage(2505, LogLevel.Warning, "A configuration message could not be read ({Error}); ignored")]
+    public static partial void RemoteConfigUndecodable(this ILogger logger, string error);
+
+    [LoggerMessage(2506, LogLevel.Error, "Handling a configuration message failed ({Failures} so far); the running configuration stays")]
+    public static partial void RemoteConfigFailed(this ILogger logger, Exception exception, long failures);
+}
+
+/// <summary>Log lines of the shared MQTT link and the relay outputs (event ids 26xx).</summary>
+internal static partial class OutputLog
+{
+    [LoggerMessage(2601, LogLevel.Error, "{Participant} failed after CONNECT; the connection stays up for the readings")]
+    public static partial void ParticipantFailed(this ILogger logger, Exception exception, string participant);
+
+    [LoggerMessage(2602, LogLevel.Warning, "Output {Output}: command {CommandId} ({Action}) {Result} {Reason}")]
+    public static partial void OutputCommanded(this ILogger logger, string output, string commandId, string action, string result, string reason);
+
+    [LoggerMessage(2603, LogLevel.Warning, "Link to the aggregator down for {Timeout}: every output back to its safe state (Gateway:Gpio:OutputLinkLossTimeout)")]
+    public static partial void OutputsSafeOnLinkLoss(this ILogger logger, TimeSpan timeout);
+
+    [LoggerMessage(2604, LogLevel.Error, "The relay outputs cannot be opened ({Reason}); commands to them are refused")]
+    public static partial void OutputsUnavailable(this ILogger logger, string reason);
+
+    [LoggerMessage(2605, LogLevel.Warning, "An output command could not be read ({Error}); ignored")]
+    public static partial void OutputCommandUndecodable(this ILogger logger, string error);
+
+    [LoggerMessage(2606, LogLevel.Error, "Handling an output command failed ({Failures} so far)")]
+    public static partial void OutputCommandFailed(this ILogger logger, Exception exception, long failures);
+}
+

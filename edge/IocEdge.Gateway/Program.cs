@@ -11,10 +11,8 @@ if (args.Any(a => a is "--help" or "-h" or "-?"))
 
 try
 {
-    using var host = GatewayHost.Build(args);
-    await host.StartAsync().ConfigureAwait(false);
-    await host.WaitForShutdownAsync().ConfigureAwait(false);
-    return GatewayHost.ExitCodeOf(host);
+    // Rebuilds the host when a remote configuration (contract §9) is applied or rolled back: Remote/GatewayRunner.cs.
+    return await IocEdge.Edge.Remote.GatewayRunner.RunAsync(args).ConfigureAwait(false);
 }
 catch (GatewayConfigurationException ex)
 {

@@ -172,13 +172,13 @@ public static class ApiEndpoints
         return TypedResults.Ok(new LatestResponse(time.GetUtcNow().UtcDateTime, list, next));
     }
 
-    private static Ok<GatewaysResponse> Gateways(IReadingStore store, TimeProvider time)
+    private static Ok<GatewaysResponse> Gateways(IReadingStore store, TimeProvider time, Provisioning.GatewayRegistry registry)
     {
         var list = store.Gateways().Select(g => new GatewayDto(g.Gateway, g.State, g.StatusAt?.UtcDateTime, g.Software, g.OutboxPending,
             g.LastSeen?.UtcDateTime, g.Readings, g.Duplicates, g.Channels,
             new TimestampsFlaggedDto(g.TimestampsFlagged.Future, g.TimestampsFlagged.TooOld, g.TimestampsFlagged.BeforeEpoch,
                 g.TimestampsFlagged.ClockUntrusted),
-            g.Health is null ? null : ParseHealth(g.Health), g.HealthAt?.UtcDateTime)).ToList();
+            g.Health is null ? null : ParseHealth(g.Health), g.HealthAt?.UtcDateTime, registry.ConfigOf(g.Gateway))).ToList();
         return TypedResults.Ok(new GatewaysResponse(time.GetUtcNow().UtcDateTime, list));
     }
 

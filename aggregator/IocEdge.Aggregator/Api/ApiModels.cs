@@ -23,6 +23,7 @@ public sealed record LatestResponse(DateTime GeneratedAt, IReadOnlyList<LatestDt
 /// <summary>
 /// One gateway's health (GET /api/v1/gateways). <c>health</c> is the object of its latest status that carried one
 /// (contract §5), as the gateway sent it (unknown fields included); <c>health_at</c> is when the aggregator received it.
+/// <c>config</c> is its remote configuration (contract §9), null when none was ever pushed or reported.
 /// </summary>
 public sealed record GatewayDto(
     string Gateway,
@@ -36,7 +37,17 @@ public sealed record GatewayDto(
     int Channels,
     TimestampsFlaggedDto TimestampsFlagged,
     JsonElement? Health,
-    DateTime? HealthAt);
+    DateTime? HealthAt,
+    GatewayConfigDto? Config = null);
+
+/// <summary>
+/// A gateway's remote configuration (contract §9, issue 16): <c>desired_version</c> the last one the aggregator pushed;
+/// <c>reported_version</c>, <c>result</c> (<c>applied</c>, <c>refused</c>, <c>rolled_back</c>), <c>reason</c> and
+/// <c>reported_at</c> its last report on <c>iocedge/v1/{id}/config/ack</c>; <c>applied_version</c> the version it runs
+/// (the last one reported <c>applied</c>, null when none was).
+/// </summary>
+public sealed record GatewayConfigDto(long? DesiredVersion, long? AppliedVersion, long? ReportedVersion, string? Result, string? Reason,
+    DateTime? ReportedAt);
 
 /// <summary>Stored readings (and status messages) of one gateway whose device timestamp was flagged (contract §4.3).</summary>
 public sealed record TimestampsFlaggedDto(long Future, long TooOld, long BeforeEpoch, long ClockUntrusted);

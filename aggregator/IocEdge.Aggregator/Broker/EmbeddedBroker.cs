@@ -31,7 +31,7 @@ namespace IocEdge.Aggregator.Broker;
 /// readings and new series per message and per gateway (<see cref="SeriesBudget"/>), a bounded queue per subscriber
 /// (oldest dropped, counted). Refusals are counted in <see cref="SecurityMetrics"/>.</para>
 /// </summary>
-public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable
+public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable, Provisioning.IGatewayBrokerControl, Provisioning.IBrokerPorts
 {
     private readonly AggregatorOptions _options;
     private readonly IngestPipeline _ingest;
@@ -47,6 +47,9 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable
     private readonly SecurityMetrics _security;
     private readonly SeriesBudget _series;
     private readonly MqttAuthMode _authMode;
+    private readonly Provisioning.GatewayRegistry? _registry;
+    // Marks messages the aggregator itself injects (configuration push, contract §9.1): no client can forge this object.
+    private static readonly object ServerOrigin = new();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> _drops = new(StringComparer.Ordinal);
     private X509Certificate2Collection? _clientCa;
     private X509Certificate2? _serverCertificate;
@@ -54,8 +57,10 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable
     private MqttServer? _server;
 
     public EmbeddedBroker(IOptions<AggregatorOptions> options, IngestPipeline ingest, IngestMetrics metrics, TimeProvider time,
-        ILogger<EmbeddedBroker> logger, CredentialStore credentials, SecurityMetrics security, IReadingStore store)
+        ILogger<EmbeddedBroker> logger, CredentialStore credentials, SecurityMetrics security, IReadingStore store,
+        Provisioning.GatewayRegistry? registry = null)
     {
+        _registry = registry;
         ArgumentNullException.ThrowIfNull(options);
         _options = options.Value;
         _ingest = ingest;
@@ -240,6 +245,13 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable
     {
         // The connection's own adapter, so the publish interceptor can hold this connection's PUBACKs until commit.
         e.SessionItems[ChannelKey] = e.ChannelAdapter as GuardedChannelAdapter;
+        if (_registry is not null && _registry.IsRevoked(e.ClientId))
+        {
+            // Issue 16: a revoked gateway stays out even while the broker is anonymous (auto mode with no account left).
+            RefuseConnect(e, MqttConnectReasonCode.NotAuthorized, SecurityMetrics.Reasons.Revoked, "this gateway was revoked: enrol it again with a new token");
+            return;
+        }
+
         if (!AuthenticationRequired)
         {
             // Anonymous: no account, but a will still has to be the client's own retained status (client id = gateway id, §1).
@@ -280,6 +292,14 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable
                     "unknown user name or wrong password");
                 return;
             }
+        }
+
+        if (account.Role == MqttRole.Gateway && _registry is not null && _registry.IsRevoked(account.UserName))
+        {
+            // The same gateway under another client id ({id}.doctor) or with a client certificate its CA still vouches
+            // for: revocation is of the gateway, not of one client id.
+            RefuseConnect(e, MqttConnectReasonCode.NotAuthorized, SecurityMetrics.Reasons.Revoked, "this gateway was revoked: enrol it again with a new token");
+            return;
         }
 
         if (!MqttAccess.ClientIdAllowed(account, e.ClientId))
@@ -389,6 +409,25 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable
     {
         var message = e.ApplicationMessage;
         var topic = message.Topic ?? string.Empty;
+        if (e.SessionItems is { } items && items.Contains(ServerOrigin))
+        {
+            return; // the aggregator's own configuration push (contract §9.1): relayed to the gateway
+        }
+
+        if (ConfigTopics.IsAck(topic, out var ackGateway) &&
+            (e.SessionItems[AccountKey] is MqttAccount acker ? MqttAccess.MayPublish(acker, topic) : string.Equals(e.ClientId, ackGateway, StringComparison.Ordinal)))
+        {
+            OnConfigAck(e, ackGateway);
+            return;
+        }
+
+        if (OutputCommandTopics.IsAck(topic, out var outputGateway) &&
+            (e.SessionItems[AccountKey] is MqttAccount reporter ? MqttAccess.MayPublish(reporter, topic) : string.Equals(e.ClientId, outputGateway, StringComparison.Ordinal)))
+        {
+            OnOutputAck(e, outputGateway);
+            return;
+        }
+
         if (e.SessionItems[AccountKey] is MqttAccount account && !MqttAccess.MayPublish(account, topic) &&
             IngestRules.CheckTopic(topic, out _, out _) is null)
         {
@@ -476,6 +515,71 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable
     {
         await committed.ConfigureAwait(false);
         _metrics.Accepted(payloadKind);
+    }
+
+    private void OnConfigAck(InterceptingPublishEventArgs e, string gatewayId)
+    {
+        // Contract §9.2: a gateway's report on a configuration version; recorded in the registry, not relayed.
+        var payload = e.ApplicationMessage.Payload;
+        var bytes = payload.IsSingleSegment ? payload.FirstSpan : System.Buffers.BuffersExtensions.ToArray(payload);
+        if (!ConfigTopics.TryDecodeAck(bytes, gatewayId, out var ack, out var error))
+        {
+            Refuse(e, e.ApplicationMessage.Topic ?? string.Empty, IngestRules.BadPayload(error!));
+            return;
+        }
+
+        var report = new Provisioning.ConfigReport(ack!.Version, ack.Result, ack.Reason, _time.GetUtcNow());
+        _registry?.Reported(gatewayId, report);
+        _logger.ConfigReported(gatewayId, report.Version, report.Result, Bounded.Text(report.Reason ?? string.Empty, 256));
+        e.ProcessPublish = false; // acknowledged (PUBACK success), not relayed to subscribers
+    }
+
+    private void OnOutputAck(InterceptingPublishEventArgs e, string gatewayId)
+    {
+        // Contract §10.2: a gateway's report on an output command; recorded in the registry, not relayed.
+        var payload = e.ApplicationMessage.Payload;
+        var bytes = payload.IsSingleSegment ? payload.FirstSpan : System.Buffers.BuffersExtensions.ToArray(payload);
+        if (!OutputCommandTopics.TryDecodeAck(bytes, gatewayId, out var ack, out var error))
+        {
+            Refuse(e, e.ApplicationMessage.Topic ?? string.Empty, IngestRules.BadPayload(error!));
+            return;
+        }
+
+        _registry?.OutputReported(gatewayId, ack!);
+        _logger.OutputReported(gatewayId, ack!.Output, ack.Id, ack.Result, Bounded.Text(ack.Reason ?? string.Empty, 256));
+        e.ProcessPublish = false;
+    }
+
+    /// <inheritdoc/>
+    public async Task<IReadOnlyCollection<string>> ConnectedClientsAsync() =>
+        _server is null ? [] : [.. (await _server.GetClientsAsync().ConfigureAwait(false)).Select(c => c.Id)];
+
+    /// <inheritdoc/>
+    public async Task DisconnectAsync(string clientId)
+    {
+        // The gateway's own session and its tools' ({id}.doctor, MqttAccess.ClientIdAllowed): all used the old credentials.
+        foreach (var id in (await ConnectedClientsAsync().ConfigureAwait(false))
+                     .Where(c => c == clientId || c.StartsWith(clientId + ".", StringComparison.Ordinal)))
+        {
+            if (_server is { } server)
+            {
+                await server.DisconnectClientAsync(id, new MqttServerClientDisconnectOptions { ReasonCode = MqttDisconnectReasonCode.NotAuthorized })
+                    .ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <inheritdoc/>
+    public async Task PublishAsync(string topic, byte[] payload, bool retain)
+    {
+        var server = _server ?? throw new InvalidOperationException("the embedded broker is not started");
+        var message = new MQTTnet.MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(payload).WithRetainFlag(retain)
+            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build();
+        await server.InjectApplicationMessage(new InjectedMqttApplicationMessage(message)
+        {
+            SenderClientId = "iocedge-aggregator",
+            CustomSessionItems = new System.Collections.Hashtable { [ServerOrigin] = true },
+        }).ConfigureAwait(false);
     }
 
     private void RefuseReadings(InterceptingPublishEventArgs e, string topic, Refusal refusal, bool isReadings, PayloadKind payloadKind)

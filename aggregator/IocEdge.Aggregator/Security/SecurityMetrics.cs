@@ -56,5 +56,8 @@ public sealed class SecurityMetrics
         public const string Retained = "retained";
         public const string Will = "will";
         public const string SlowSubscriber = "slow_subscriber";
+
+        /// <summary>A gateway revoked in the registry (issue 16) tried to connect.</summary>
+        public const string Revoked = "revoked";
     }
 }

@@ -28,6 +28,9 @@ public sealed class GatewayOptions
     /// <summary>The outbox's bounds (section <c>Gateway:Outbox</c>).</summary>
     public OutboxOptions Outbox { get; set; } = new();
 
+    /// <summary>Configuration pushed by the aggregator (section <c>Gateway:RemoteConfig</c>, contract §9).</summary>
+    public Remote.RemoteConfigOptions RemoteConfig { get; set; } = new();
+
     public string OutboxPath => Path.Combine(DataDirectory, "outbox.db");
 }
 
@@ -47,9 +50,10 @@ internal static class ConfigurationShapes
         ConfigObject.Of<GatewayModbusOptions>(
             ConfigObject.Of<ModbusLinkOptions>(),
             ConfigObject.Of<ModbusDeviceOptions>(ConfigObject.Of<ModbusPointOptions>())),
-        ConfigObject.Of<GpioOptions>(ConfigObject.Of<GpioInputOptions>(), ConfigObject.Of<GpioCounterOptions>()),
+        ConfigObject.Of<GpioOptions>(ConfigObject.Of<GpioInputOptions>(), ConfigObject.Of<GpioCounterOptions>(), ConfigObject.Of<GpioOutputOptions>()),
         ConfigObject.Of<SensorOptions>(),
-        ConfigObject.Of<OutboxOptions>());
+        ConfigObject.Of<OutboxOptions>(),
+        ConfigObject.Of<Remote.RemoteConfigOptions>());
 }
 
 public sealed class GatewayMqttOptions

@@ -32,6 +32,7 @@ public sealed class GatewayOptionsValidator(ProfileSource profiles) : IValidateO
         ValidateGpio(options, Error);
         ValidateSensors(options, Error);
         ValidateOutbox(options.Outbox, Error);
+        errors.AddRange(Remote.RemoteConfigOptions.Problems(options.RemoteConfig));
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 
@@ -142,7 +143,7 @@ public sealed class GatewayOptionsValidator(ProfileSource profiles) : IValidateO
     private static void ValidateGpio(GatewayOptions options, Action<FormattableString> error)
     {
         var g = options.Gpio;
-        if (g.IsEmpty)
+        if (g.IsEmpty && g.Outputs.Count == 0)
         {
             return;
         }
@@ -253,6 +254,33 @@ public sealed class GatewayOptionsValidator(ProfileSource profiles) : IValidateO
             {
                 error($"{key}: MinPulseInterval ({c.MinPulseInterval}) must be 0 or more and RateWindow ({c.RateWindow}) at least 00:00:01.");
             }
+        }
+
+        // Relay outputs (contract §10): their own names (not channels), pins shared with nothing else.
+        var outputs = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < g.Outputs.Count; i++)
+        {
+            var o = g.Outputs[i];
+            var key = $"Gateway:Gpio:Outputs:{i}";
+            if (!Identifiers.IsValidChannelId(o.Id) || o.Id.Contains('/', StringComparison.Ordinal))
+            {
+                error($"{key}:Id '{o.Id}' is not a name: use lower-case letters, digits, '_' such as camera_power.");
+            }
+            else if (!outputs.Add(o.Id))
+            {
+                error($"{key}:Id '{o.Id}' is already another output's: rename one.");
+            }
+
+            Pin(key, o.Pin);
+            if (o.MaxPulse <= TimeSpan.Zero || o.MaxPulse > TimeSpan.FromHours(1))
+            {
+                error($"{key}:MaxPulse is {o.MaxPulse}: use 00:00:00.001 to 01:00:00 (default 00:05:00).");
+            }
+        }
+
+        if (g.Outputs.Count > 0 && (g.OutputLinkLossTimeout < TimeSpan.FromSeconds(1) || g.OutputLinkLossTimeout > TimeSpan.FromDays(1)))
+        {
+            error($"Gateway:Gpio:OutputLinkLossTimeout is {g.OutputLinkLossTimeout}: use 00:00:01 to 1.00:00:00 (default 00:05:00).");
         }
     }
 

@@ -19,7 +19,40 @@ public sealed class GpioOptions
 
     public List<GpioCounterOptions> Counters { get; set; } = [];
 
+    /// <summary>Relay outputs, commandable from the aggregator (contract §10, issue 16); each held at its safe state at start.</summary>
+    public List<GpioOutputOptions> Outputs { get; set; } = [];
+
+    /// <summary>
+    /// How long the link to the aggregator may be down before every output returns to its safe state (a pulse running
+    /// is cut short): a relay must not stay commanded by an operator who can no longer see or undo it. Default 5 minutes;
+    /// 00:00:01 to 1 day.
+    /// </summary>
+    public TimeSpan OutputLinkLossTimeout { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>No inputs and no counters (no readings from GPIO; outputs are not readings).</summary>
     public bool IsEmpty => Inputs.Count == 0 && Counters.Count == 0;
+}
+
+/// <summary>
+/// One relay output (camera power cycle, siren, fan), driven by <c>IocEdge.Devices.DigitalOutput</c>: opened at its
+/// safe state without a glitch, back to it at stop, after a pulse and when the link is lost.
+/// </summary>
+public sealed class GpioOutputOptions
+{
+    /// <summary>The name commands use (contract §10.1 <c>output</c>): lower-case letters, digits, '_', such as camera_power.</summary>
+    public string Id { get; set; } = string.Empty;
+
+    /// <summary>BCM GPIO number (2-27).</summary>
+    public int Pin { get; set; } = -1;
+
+    /// <summary>True for relay boards whose input is active-low (most opto-isolated 5 V relay modules).</summary>
+    public bool ActiveLow { get; set; }
+
+    /// <summary>The state held at start, at stop, after a pulse and on loss of link (false: relay released).</summary>
+    public bool SafeStateActive { get; set; }
+
+    /// <summary>Longest pulse a command may ask (default 5 minutes, at most 1 hour).</summary>
+    public TimeSpan MaxPulse { get; set; } = TimeSpan.FromMinutes(5);
 }
 
 /// <summary>A two-state switch: cabinet door, flood sensor, mains power-fail, UPS on battery.</summary>

@@ -52,9 +52,18 @@ public sealed class MqttForwarder : BackgroundService
     private long _backfillMessages;
     private int _inFlight;
     private int _maxInFlightSeen;
+    private readonly IMqttLinkParticipant[] _participants;
 
-    public MqttForwarder(IOptions<GatewayOptions> options, SqliteOutbox outbox, TimeProvider time, ILogger<MqttForwarder> logger)
+    /// <param name="options">The gateway's options (id, Mqtt section, data directory).</param>
+    /// <param name="outbox">The outbox drained to the broker.</param>
+    /// <param name="time">Monotonic time for backoff and batching.</param>
+    /// <param name="logger">Event ids 10xx.</param>
+    /// <param name="participants">Parts that use the same MQTT connection for messages the aggregator sends (remote
+    /// configuration §9, output commands §10): told of each CONNECT and disconnection, given every message received.</param>
+    public MqttForwarder(IOptions<GatewayOptions> options, SqliteOutbox outbox, TimeProvider time, ILogger<MqttForwarder> logger,
+        IEnumerable<IMqttLinkParticipant>? participants = null)
     {
+        _participants = participants?.ToArray() ?? [];
         ArgumentNullException.ThrowIfNull(options);
         _options = options.Value;
         _outbox = outbox;
@@ -66,8 +75,18 @@ public sealed class MqttForwarder : BackgroundService
         _topic = _options.Mqtt.Payload == MqttPayload.Compact ? _jsonTopic + "/bin" : _jsonTopic;
         _health = new HealthProbe(time, _options.DataDirectory);
         _outbox.Appended += Wake;
+        foreach (var participant in _participants)
+        {
+            _client.ApplicationMessageReceivedAsync += participant.OnMessageAsync; // contract §9 config, §10 command
+        }
+
         _client.DisconnectedAsync += _ =>
         {
+            foreach (var participant in _participants)
+            {
+                participant.OnDisconnected();
+            }
+
             Wake();
             return Task.CompletedTask;
         };
@@ -221,6 +240,19 @@ public sealed class MqttForwarder : BackgroundService
 
         await _client.ConnectAsync(builder.Build(), ct).ConfigureAwait(false);
         _logger.Connected(mqtt.Host, mqtt.Port, _options.Id, _outbox.Count);
+        foreach (var participant in _participants)
+        {
+            try
+            {
+                await participant.OnConnectedAsync(_client, ct).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
+            {
+                // A participant's subscription failing must not cost the readings their connection: counted, logged, go on.
+                Interlocked.Increment(ref _failures);
+                _logger.ParticipantFailed(ex, participant.GetType().Name);
+            }
+        }
     }
 
     private async Task PublishStatusAsync(GatewayState state, CancellationToken ct)
@@ -435,4 +467,21 @@ public sealed class MqttPublishRefusedException(MqttClientPublishReasonCode code
     : Exception($"The broker refused the batch: {code} {reason}")
 {
     public MqttClientPublishReasonCode Code { get; } = code;
+}
+
+/// <summary>
+/// A part of the gateway that shares the forwarder's MQTT connection to receive what the aggregator sends it (remote
+/// configuration, contract §9; output commands, §10). Calls come from the forwarder's connection loop and MQTTnet's
+/// receive loop: implementations queue work and return quickly.
+/// </summary>
+public interface IMqttLinkParticipant
+{
+    /// <summary>After each successful CONNECT: subscribe, publish what waited for the link.</summary>
+    Task OnConnectedAsync(IMqttClient client, CancellationToken ct);
+
+    /// <summary>The connection was lost (or closed).</summary>
+    void OnDisconnected();
+
+    /// <summary>Every message received on the connection (filter by topic).</summary>
+    Task OnMessageAsync(MqttApplicationMessageReceivedEventArgs e);
 }
