@@ -16,12 +16,12 @@ internal static class OutboxCommands
         var status = new Command("status", """
             Show the outbox: readings waiting, the oldest one's age, bytes on the card, dead letters, quarantined files,
             readings dropped by reason, and the clock state. Opens the file read-only (safe while the gateway runs).
-            The data directory is --data-dir, else the configuration's Gateway:DataDirectory, else /var/lib/iocedge.
+            The data directory is --data-dir, else the configuration's Gateway:DataDirectory, else /var/lib/iocedge-gateway.
             Exit 1 when there is no outbox or it cannot be read.
 
             Examples:
               iocedge outbox status
-              iocedge outbox status --data-dir /var/lib/iocedge --json
+              iocedge outbox status --data-dir /var/lib/iocedge-gateway --json
             """);
         var dataDir = new Option<string?>("--data-dir") { Description = "the gateway's data directory (holds outbox.db)", HelpName = "DIR" };
         var config = IocEdgeCli.ConfigOption();

@@ -27,6 +27,11 @@ public static class GatewayHost
     public static IHost Build(string[] args, Action<HostApplicationBuilder>? configure = null)
     {
         // The content root is the executable's folder, not the current directory, and the host's default
+        if (CommandLineProblem(args) is { } argument)
+        {
+            throw new GatewayConfigurationException([argument]);
+        }
+
         // appsettings*.json are removed: under systemd, or started from another folder, no file is read silently.
         // The only file is --config FILE or /etc/iocedge/gateway.json (logged at start-up: ConfigurationRead).
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
@@ -83,6 +88,12 @@ public static class GatewayHost
 
             throw new GatewayConfigurationException(problems);
         }
+
+        // The data directory must be this service's to write before anything is opened: a permission problem (a folder
+        // the unit's ReadWritePaths does not cover, another user's folder) is an administrator's to fix, and no restart
+        // cures it. A full card is not checked here: the outbox survives that by itself (issue 14).
+        EnsureDataDirectoryWritable(builder.Configuration[$"{GatewayOptions.Section}:{nameof(GatewayOptions.DataDirectory)}"]
+            ?? new GatewayOptions().DataDirectory);
 
         // sd_notify: READY=1 after the outbox is open and the first poll cycle is done, WATCHDOG=1 while sampling and
         // forwarding make progress, STOPPING=1 on SIGTERM (units: edge/IocEdge.Gateway/packaging).
@@ -155,6 +166,85 @@ public static class GatewayHost
 
     /// <summary>sysexits.h EX_CONFIG: the configuration is wrong; restarting cannot help (RestartPreventExitStatus=78).</summary>
     public const int ExitConfig = 78;
+
+    /// <summary>
+    /// Exit code when the data directory cannot be created or written for lack of permission (sysexits.h EX_CANTCREAT, 73,
+    /// as the aggregator uses for its store).
+    /// </summary>
+    public const int ExitCantCreate = 73;
+
+    /// <summary>
+    /// The first argument the gateway does not take, as one line with the fix, or null. Taken: <c>--config FILE</c> (or
+    /// <c>--config=FILE</c>) and configuration keys under <c>Gateway:</c> or <c>Logging:</c> as <c>--KEY=VALUE</c> or
+    /// <c>--KEY VALUE</c>; anything else (a misspelt <c>--confg</c>, a stray word, <c>--config</c> without a file) is
+    /// refused rather than ignored, so the gateway never starts on a file or a value the operator did not mean.
+    /// </summary>
+    internal static string? CommandLineProblem(IReadOnlyList<string> args)
+    {
+        const string Fix = "use --config FILE and --Gateway:KEY=VALUE (iocedge-gateway --help)";
+        for (var i = 0; i < args.Count; i++)
+        {
+            var a = args[i];
+            if (!a.StartsWith("--", StringComparison.Ordinal) || a.Length == 2)
+            {
+                return $"command line: '{a}' is not an option: {Fix}.";
+            }
+
+            var eq = a.IndexOf('=', StringComparison.Ordinal);
+            var key = eq < 0 ? a[2..] : a[2..eq];
+            var hasValue = eq >= 0 || (i + 1 < args.Count && !args[i + 1].StartsWith("--", StringComparison.Ordinal));
+            var value = eq >= 0 ? a[(eq + 1)..] : hasValue ? args[i + 1] : null;
+            if (string.Equals(key, "config", StringComparison.OrdinalIgnoreCase))
+            {
+                if (string.IsNullOrWhiteSpace(value))
+                {
+                    return "command line: --config needs a file: --config /etc/iocedge/gateway.json.";
+                }
+            }
+            else if (!key.StartsWith("Gateway:", StringComparison.OrdinalIgnoreCase) && !key.StartsWith("Logging:", StringComparison.OrdinalIgnoreCase))
+            {
+                return $"command line: '--{key}' is not an option: {Fix}.";
+            }
+            else if (value is null)
+            {
+                return $"command line: --{key} has no value: give --{key}=VALUE.";
+            }
+
+            if (eq < 0)
+            {
+                i++; // the value
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// Creates <paramref name="directory"/> if needed and writes and removes a probe file in it.
+    /// </summary>
+    /// <exception cref="DataDirectoryException">Permission denied (EACCES, EPERM) or a read-only file system.</exception>
+    private static void EnsureDataDirectoryWritable(string directory)
+    {
+        try
+        {
+            Directory.CreateDirectory(directory);
+            var probe = Path.Combine(directory, $".write-probe-{Environment.ProcessId}");
+            File.WriteAllBytes(probe, []);
+            File.Delete(probe);
+        }
+        catch (UnauthorizedAccessException ex)
+        {
+            throw DataDirectoryException.For(directory, ex);
+        }
+        catch (IOException ex) when (ex.Message.Contains("Read-only file system", StringComparison.Ordinal))
+        {
+            throw DataDirectoryException.For(directory, ex);
+        }
+        catch (IOException)
+        {
+            // No space (ENOSPC) and the like: the outbox handles a full card by itself and keeps sampling.
+        }
+    }
 
     /// <summary>What <c>iocedge-gateway --help</c> prints.</summary>
     public const string Usage = """
@@ -250,4 +340,46 @@ public static class GatewayHost
     }
 
     internal sealed record ExtraSource(Func<IServiceProvider, IReadingSource> Factory);
+}
+
+/// <summary>
+/// The gateway may not write its data directory (Gateway:DataDirectory): the message names the folder, the cause and
+/// the fix; <c>iocedge-gateway</c> prints it as one line and exits <see cref="GatewayHost.ExitCantCreate"/>.
+/// </summary>
+public sealed class DataDirectoryException : Exception
+{
+    private DataDirectoryException(string directory, string message, Exception inner)
+        : base(message, inner)
+    {
+        Directory = directory;
+    }
+
+    public DataDirectoryException()
+    {
+        Directory = string.Empty;
+    }
+
+    public DataDirectoryException(string message)
+        : base(message)
+    {
+        Directory = string.Empty;
+    }
+
+    public DataDirectoryException(string message, Exception inner)
+        : base(message, inner)
+    {
+        Directory = string.Empty;
+    }
+
+    /// <summary>The exception for <paramref name="directory"/>, with the cause from <paramref name="inner"/> and the fix.</summary>
+    public static DataDirectoryException For(string directory, Exception inner)
+    {
+        ArgumentNullException.ThrowIfNull(inner);
+        return new DataDirectoryException(directory,
+            $"Gateway:DataDirectory {directory} cannot be written by this user ({inner.Message}): use /var/lib/iocedge-gateway " +
+            "(the package makes it for the iocedge user and its systemd unit may write only there), or give this user write access to the folder.", inner);
+    }
+
+    /// <summary>The folder that could not be written.</summary>
+    public string Directory { get; }
 }

@@ -35,6 +35,11 @@ catch (OptionsValidationException ex)
 
     return GatewayHost.ExitConfig;
 }
+catch (DataDirectoryException ex)
+{
+    await Console.Error.WriteLineAsync("iocedge-gateway: " + ex.Message).ConfigureAwait(false);
+    return GatewayHost.ExitCantCreate;
+}
 catch (FileNotFoundException ex)
 {
     await Console.Error.WriteLineAsync("iocedge-gateway: " + ex.Message).ConfigureAwait(false);

@@ -83,4 +83,49 @@ public sealed class GatewayProcessTests : IDisposable
         Assert.Contains("--config FILE", output, StringComparison.Ordinal);
         Assert.Contains("gateway.example.json", output, StringComparison.Ordinal);
     }
+
+    [Fact]
+    [Trait("Acceptance", "technician")]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task A_data_directory_this_user_may_not_write_is_one_line_and_exit_73_before_anything_starts()
+    {
+        // A folder the service's user cannot write (as a systemd unit whose ReadWritePaths does not cover it would see):
+        // root bypasses file modes, so as root the gateway runs as nobody (setpriv, util-linux).
+        var locked = Directory.CreateDirectory(_dir.File("locked")).FullName;
+        File.SetUnixFileMode(locked, UnixFileMode.UserRead | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute |
+            UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+        File.SetUnixFileMode(_dir.Path, File.GetUnixFileMode(_dir.Path) | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+        var path = _dir.File("gateway.json");
+        await File.WriteAllTextAsync(path, $$"""
+            { "Gateway": { "Id": "gw-test", "DataDirectory": "{{locked}}/data", "Mqtt": { "Host": "127.0.0.1", "Port": 1 } } }
+            """);
+        File.SetUnixFileMode(path, File.GetUnixFileMode(path) | UnixFileMode.OtherRead);
+        string[] command = ["dotnet", Dll, "--config", path];
+        var (exit, output) = Environment.UserName == "root"
+            ? await PeerProcess.RunAsync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", .. command], TimeSpan.FromSeconds(60))
+            : await PeerProcess.RunAsync(command[0], command[1..], TimeSpan.FromSeconds(60));
+        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+        Assert.True(exit == 73, $"exit {exit}: {output}");
+        var line = Assert.Single(lines);
+        Assert.StartsWith($"iocedge-gateway: Gateway:DataDirectory {locked}/data cannot be written", line, StringComparison.Ordinal);
+        Assert.Contains("/var/lib/iocedge-gateway", line, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(locked, "data")));
+    }
+
+    [Theory]
+    [InlineData("--confg", "'--confg' is not an option")]
+    [InlineData("banana", "'banana' is not an option")]
+    [InlineData("--frob=x", "'--frob' is not an option")]
+    [InlineData("--config", "--config needs a file")]
+    public async Task An_argument_the_gateway_does_not_take_is_refused_with_exit_78_not_ignored(string argument, string expected)
+    {
+        // Before: a misspelt --confg was dropped and the default /etc file used; a bare --config fell back to it too.
+        var (exit, lines, _) = await RunAsync(Body(string.Empty), argument);
+
+        Assert.Equal(78, exit);
+        Assert.Contains(lines, l => l.StartsWith("command line: ", StringComparison.Ordinal) && l.Contains(expected, StringComparison.Ordinal));
+        AssertNoStackTrace(lines);
+        Assert.False(Directory.Exists(_dir.File("data")), "nothing was started");
+    }
 }

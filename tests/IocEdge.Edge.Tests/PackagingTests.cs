@@ -89,11 +89,31 @@ public sealed class PackagingTests : IDisposable
     }
 
     [Fact]
-    public async Task Armhf_is_refused_with_the_reason()
+    public async Task The_armhf_gateway_package_is_framework_dependent_with_arm32_native_libraries_and_a_launcher()
     {
-        var (code, _, err) = await RunFull("bash", BuildDeb, "--arch", "armhf", "--package", "gateway", "-o", _dir.File("out"));
-        Assert.Equal(3, code);
-        Assert.Contains("no Microsoft.NETCore.App.Runtime.linux-arm", err, StringComparison.Ordinal);
+        // No linux-arm runtime pack on the mirror: armhf gets the portable build, started through dotnet-runtime-10.0.
+        var out1 = _dir.File("out");
+        await Run("bash", [BuildDeb, "--arch", "armhf", "--package", "gateway", "--version", "1.0", "-o", out1], TimeSpan.FromMinutes(15));
+        var deb = Path.Combine(out1, "iocedge-gateway_1.0_armhf.deb");
+        var control = await Run("dpkg-deb", "-f", deb);
+        Assert.Contains("Architecture: armhf", control, StringComparison.Ordinal);
+        Assert.Contains("dotnet-runtime-10.0", control, StringComparison.Ordinal);
+        var root = Directory.CreateDirectory(_dir.File("armhf-root")).FullName;
+        await Run("dpkg-deb", "-x", deb, root);
+        var lib = Path.Combine(root, "usr/lib/iocedge/gateway");
+
+        // The launcher execs the runtime on the same PID (systemd's notify socket and watchdog see the service).
+        Assert.Contains("exec dotnet /usr/lib/iocedge/gateway/iocedge-gateway.dll", await File.ReadAllTextAsync(Path.Combine(lib, "iocedge-gateway")), StringComparison.Ordinal);
+        // ELF header: EI_CLASS 1 = 32-bit, e_machine 40 = ARM (System V ABI, ELF for the Arm Architecture §5).
+        foreach (var native in new[] { "libe_sqlite3.so", "libSystem.IO.Ports.Native.so" })
+        {
+            var header = File.ReadAllBytes(Path.Combine(lib, "runtimes/linux-arm/native", native)).AsSpan(0, 20).ToArray();
+            Assert.True(header[4] == 1 && BitConverter.ToUInt16(header, 18) == 40, $"{native} is not a 32-bit ARM ELF file");
+        }
+
+        Assert.False(Directory.Exists(Path.Combine(lib, "runtimes/linux-x64")), "only the linux-arm native libraries are packaged");
+        // The IL is complete: this machine's runtime starts the packaged gateway.
+        Assert.Contains("Usage: iocedge-gateway", await Run("dotnet", Path.Combine(lib, "iocedge-gateway.dll"), "--help"));
     }
 
     [AotFact]

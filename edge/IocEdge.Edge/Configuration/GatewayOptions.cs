@@ -12,7 +12,7 @@ public sealed class GatewayOptions
     public string Id { get; set; } = string.Empty;
 
     /// <summary>Where the outbox (and driver state such as pulse-counter totals) lives.</summary>
-    public string DataDirectory { get; set; } = "/var/lib/iocedge";
+    public string DataDirectory { get; set; } = "/var/lib/iocedge-gateway";
 
     /// <summary>A folder of instrument profiles; empty uses the profiles shipped with the gateway.</summary>
     public string? ProfilesDirectory { get; set; }

@@ -24,7 +24,7 @@ public sealed class GatewayOptionsValidator(ProfileSource profiles) : IValidateO
 
         if (string.IsNullOrWhiteSpace(options.DataDirectory))
         {
-            Error($"Gateway:DataDirectory is empty: give a folder on persistent storage such as /var/lib/iocedge.");
+            Error($"Gateway:DataDirectory is empty: give a folder on persistent storage such as /var/lib/iocedge-gateway (the package's, which its systemd unit may write).");
         }
 
         ValidateMqtt(options.Mqtt, Error);

@@ -8,9 +8,12 @@
 #
 # --arch amd64|arm64|armhf (Debian names; .NET RIDs linux-x64, linux-arm64, linux-arm).
 # The gateway is the NativeAOT build (edge/IocEdge.Gateway/publish.sh; arm64 cross-linked against its sysroot). The
-# aggregator is self-contained JIT (no .NET runtime to install on the server). armhf: the NuGet mirror serves no
-# linux-arm runtime pack (NU1101, ../shared PEERS.md), so neither a self-contained nor an AOT armhf build can be made
-# here; --arch armhf is refused with that reason unless --gateway-from/--aggregator-from give builds made elsewhere.
+# aggregator is self-contained JIT (no .NET runtime to install on the server). armhf (32-bit Raspberry Pi OS): the
+# NuGet mirror serves no linux-arm runtime pack (NU1101, ../shared PEERS.md), so neither a self-contained nor an AOT
+# armhf build can be made here; armhf packages are framework-dependent instead: the portable build (IL, plus the
+# linux-arm native libraries e_sqlite3 and System.IO.Ports from their NuGet packages) started by a shell launcher
+# through the .NET runtime the package depends on (dotnet-runtime-10.0, aspnetcore-runtime-10.0 for the aggregator,
+# from Microsoft's Debian repository). --gateway-from/--aggregator-from package builds made elsewhere instead.
 # Layout: /usr/lib/iocedge/{gateway,aggregator}/ (the publish folder), /usr/bin/iocedge-* (links), the units in
 # /lib/systemd/system, the config skeletons /etc/iocedge/*.json as conffiles (an upgrade keeps an edited file), data
 # in /var/lib/iocedge-* made by postinst (user iocedge, adduser --system) and removed only by purge.
@@ -58,8 +61,15 @@ trap 'rm -rf "$work"' EXIT
 publish() { # publish PACKAGE -> prints the publish folder
   local p="$1" dir="$root/artifacts/deb-publish/$p-$rid"
   if [[ $arch == armhf ]]; then
-    echo "build-deb.sh: armhf: the NuGet mirror serves no Microsoft.NETCore.App.Runtime.linux-arm (NU1101): no self-contained or AOT armhf build can be made here. Build on a machine that has it and pass --$p-from DIR." >&2
-    exit 3
+    # Framework-dependent and portable (no RID: the mirror has no linux-arm runtime or apphost pack); only the
+    # linux-arm native libraries are kept, and a launcher script takes the apphost's place (build_one).
+    local project="$root/edge/IocEdge.Gateway"; [[ $p == aggregator ]] && project="$agg"
+    rm -rf "$dir"
+    dotnet publish "$project" -c Release -p:PublishAot=false --no-self-contained -p:UseAppHost=false -o "$dir" \
+      -nologo -clp:ErrorsOnly >&2
+    find "$dir/runtimes" -mindepth 1 -maxdepth 1 -type d ! -name linux-arm ! -name unix -exec rm -rf {} +
+    echo "$dir"
+    return
   fi
   if [[ $p == gateway ]]; then
     "$root/edge/IocEdge.Gateway/publish.sh" --rid "$rid" -o "$dir" >&2
@@ -73,7 +83,9 @@ build_one() {
   local p="$1" from="$2"
   local name="iocedge-$p" pkg="$work/iocedge-$p"
   local src; if [[ $p == gateway ]]; then src="$here"; else src="$agg/packaging"; fi
-  [[ -x "$from/$name" ]] || { echo "build-deb.sh: $from/$name is not an executable publish folder" >&2; exit 2; }
+  local portable=0
+  if [[ ! -x "$from/$name" && -f "$from/$name.dll" && $arch == armhf ]]; then portable=1; fi
+  [[ -x "$from/$name" || $portable == 1 ]] || { echo "build-deb.sh: $from/$name is not an executable publish folder" >&2; exit 2; }
   mkdir -p "$pkg/DEBIAN" "$pkg/usr/lib/iocedge/$p" "$pkg/usr/bin" "$pkg/lib/systemd/system" "$pkg/etc/iocedge" \
            "$pkg/usr/share/doc/$name"
   # The publish folder without debug symbols (*.pdb, NativeAOT's *.dbg) and without the compiler's XML documentation
@@ -84,6 +96,11 @@ build_one() {
   if [[ $p == aggregator ]]; then rm -f "$pkg/usr/lib/iocedge/$p/appsettings.Development.json"; fi
   find "$pkg/usr/lib/iocedge/$p" -type d -exec chmod 0755 {} +
   find "$pkg/usr/lib/iocedge/$p" -type f -exec chmod 0644 {} +
+  if [[ $portable == 1 ]]; then
+    # exec keeps the PID, so systemd's Type=notify and watchdog see the service itself.
+    printf '#!/bin/sh\n# IocEdge %s (framework-dependent build: the .NET runtime comes from dotnet-runtime-10.0)\nexec dotnet /usr/lib/iocedge/%s/%s.dll "$@"\n' \
+      "$p" "$p" "$name" > "$pkg/usr/lib/iocedge/$p/$name"
+  fi
   chmod 0755 "$pkg/usr/lib/iocedge/$p/$name"
   ln -s "/usr/lib/iocedge/$p/$name" "$pkg/usr/bin/$name"
   install -m 0644 "$src/$name.service" "$pkg/lib/systemd/system/$name.service"
@@ -99,6 +116,10 @@ build_one() {
   local size; size="$(du -sk "$pkg/usr" | cut -f1)"
   local depends="adduser, libc6, zlib1g"
   [[ $p == aggregator ]] && depends="adduser, libc6, libstdc++6, libgcc-s1, libssl3, zlib1g"
+  if [[ $portable == 1 ]]; then
+    depends="adduser, libc6, dotnet-runtime-10.0"
+    [[ $p == aggregator ]] && depends="adduser, libc6, aspnetcore-runtime-10.0"
+  fi
   local description
   if [[ $p == gateway ]]; then
     description="IocEdge gateway: field instruments to the IOC aggregator
