@@ -49,6 +49,11 @@ public sealed record ConfigurationFiles(IReadOnlyList<string> Read, string? Abse
 
         if (file is not null)
         {
+            if (JsonSyntaxError(file) is { } syntax)
+            {
+                throw new InvalidDataException(syntax);
+            }
+
             configuration.AddJsonFile(file, optional: false, reloadOnChange: false);
             read.Add(file);
         }
@@ -69,6 +74,41 @@ public sealed record ConfigurationFiles(IReadOnlyList<string> Read, string? Abse
             ConfigurationFilesLog.DefaultAbsent(logger, AbsentDefault);
         }
     }
+
+    /// <summary>
+    /// The JSON syntax error of <paramref name="path"/> as one line "FILE:LINE:COLUMN: not valid JSON: ... Fix ..." (1-based,
+    /// as editors count; RFC 8259 JSON, with comments allowed as the configuration loader allows them), a top level that
+    /// is not an object, or null when the file is a JSON object. The configuration loader's own message names neither
+    /// the line nor the fix.
+    /// </summary>
+    internal static string? JsonSyntaxError(string path)
+    {
+        try
+        {
+            using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllBytes(path),
+                new System.Text.Json.JsonDocumentOptions { CommentHandling = System.Text.Json.JsonCommentHandling.Skip });
+            return doc.RootElement.ValueKind == System.Text.Json.JsonValueKind.Object
+                ? null
+                : $"{path}:1:1: not a configuration: the top level is a JSON {doc.RootElement.ValueKind.ToString().ToLowerInvariant()}, " +
+                  "it must be an object such as { \"Aggregator\": { ... } } (see aggregator/IocEdge.Aggregator/packaging/aggregator.json).";
+        }
+        catch (System.Text.Json.JsonException ex)
+        {
+            var what = ex.Message;
+            foreach (var cut in new[] { " LineNumber:", " Path:" })
+            {
+                var at = what.IndexOf(cut, StringComparison.Ordinal);
+                if (at > 0)
+                {
+                    what = what[..at];
+                }
+            }
+
+            return FormattableString.Invariant(
+                $"{path}:{(ex.LineNumber ?? 0) + 1}:{(ex.BytePositionInLine ?? 0) + 1}: not valid JSON: {what.Trim()} Fix the text at that line and column (a trailing comma, a missing brace, bracket or quote).");
+        }
+    }
+
 }
 
 /// <summary>The start-up lines of <see cref="ConfigurationFiles"/> (event ids 41xx).</summary>
@@ -81,4 +121,5 @@ internal static partial class ConfigurationFilesLog
     [LoggerMessage(4102, LogLevel.Warning,
         "The configuration file {Path} does not exist: running on the defaults above. Create it (the package installs a skeleton) or pass --config FILE")]
     public static partial void DefaultAbsent(ILogger logger, string path);
+
 }

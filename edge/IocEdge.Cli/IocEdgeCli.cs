@@ -33,8 +33,17 @@ public static class IocEdgeCli
                 console.Fail(error.Message);
             }
 
-            var verb = string.Join(' ', parse.CommandResult.Command.Parents.OfType<Command>().Reverse()
-                .Select(c => c.Name).Skip(1).Append(parse.CommandResult.Command.Name).Where(n => n.Length > 0 && n != root.Name));
+            // The whole verb ("config validate", "modbus write"): the chain of command results up to the root.
+            var names = new List<string>();
+            for (var r = parse.CommandResult as System.CommandLine.Parsing.SymbolResult; r is System.CommandLine.Parsing.CommandResult c; r = c.Parent)
+            {
+                if (c.Command != root)
+                {
+                    names.Insert(0, c.Command.Name);
+                }
+            }
+
+            var verb = string.Join(' ', names);
             console.Fail($"see `iocedge {verb}{(verb.Length > 0 ? " " : string.Empty)}--help` for the options and examples.");
             return ExitCodes.Usage;
         }

@@ -74,6 +74,26 @@ public sealed class ExecutableTests : IDisposable
         Assert.False(Directory.Exists(data));
     }
 
+    [Theory]
+    [InlineData("{\n  \"Aggregator\": { \"Mqtt\": { \"Port\": 1883, } }\n}", ":2:", "not valid JSON")]
+    [InlineData("", ":1:1:", "not valid JSON")]
+    [InlineData("[1, 2]", ":1:1:", "the top level is a JSON array")]
+    public async Task A_malformed_configuration_file_is_one_line_with_its_line_column_and_fix_and_exit_78(string json, string at, string what)
+    {
+        // Was: "Failed to load configuration from file '...'." with neither the place nor the fix.
+        var data = Path.Combine(_dir.Path, "data");
+        var file = Path.Combine(_dir.Path, "aggregator.json");
+        await File.WriteAllTextAsync(file, json);
+
+        var (code, _, stderr) = await RunAsync(["--config", file, $"--Aggregator:DataDirectory={data}"]);
+
+        Assert.Equal(78, code);
+        var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains(file + at, line, StringComparison.Ordinal);
+        Assert.Contains(what, line, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(data));
+    }
+
     [Fact]
     public async Task A_busy_mqtt_port_is_one_line_naming_the_port_and_the_fix()
     {

@@ -80,6 +80,10 @@ public sealed class ConfigValidateTests : IDisposable
         var bad = await Cli.RunAsync("config", "validate", "--no-such-option");
         Assert.True(bad.Exit == 2, bad.ToString());
         Assert.Contains("--no-such-option", bad.Err, StringComparison.Ordinal);
+        // The hint names the whole verb (it said `iocedge validate --help`, which does not exist).
+        Assert.Contains("see `iocedge config validate --help`", bad.Err, StringComparison.Ordinal);
+        var write = await Cli.RunAsync("modbus", "write");
+        Assert.Contains("see `iocedge modbus write --help`", write.Err, StringComparison.Ordinal);
 
         var help = await Cli.RunAsync("config", "validate", "--help");
         Assert.Equal(0, help.Exit);

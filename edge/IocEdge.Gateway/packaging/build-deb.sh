@@ -31,13 +31,17 @@ gateway_from=""
 aggregator_from=""
 while (($#)); do
   case "$1" in
+    --arch|--package|--version|-o|--output|--gateway-from|--aggregator-from)
+      [[ $# -ge 2 && -n $2 && $2 != --* ]] || { echo "build-deb.sh: $1 needs a value (try --help)" >&2; exit 2; } ;;
+  esac
+  case "$1" in
     --arch) arch="$2"; shift ;;
     --package) packages=("$2"); shift ;;
     --version) version="$2"; shift ;;
     -o|--output) out="$2"; shift ;;
     --gateway-from) gateway_from="$2"; shift ;;
     --aggregator-from) aggregator_from="$2"; shift ;;
-    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "build-deb.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
   shift
