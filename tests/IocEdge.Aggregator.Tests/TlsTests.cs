@@ -35,6 +35,7 @@ public sealed class TlsTests : IAsyncLifetime
         await File.WriteAllTextAsync(_dir.File("server.pem"), server.ExportCertificatePem());
         await File.WriteAllTextAsync(_dir.File("server.key"), serverKey.ExportPkcs8PrivateKeyPem());
         await File.WriteAllTextAsync(_dir.File("ca.pem"), _ca.ExportCertificatePem());
+        await File.WriteAllTextAsync(_dir.File("ca.key"), _caKey.ExportPkcs8PrivateKeyPem());
         server.Dispose();
         serverKey.Dispose();
 
@@ -44,6 +45,9 @@ public sealed class TlsTests : IAsyncLifetime
             ["Aggregator:Mqtt:Tls:CertificatePath"] = _dir.File("server.pem"),
             ["Aggregator:Mqtt:Tls:KeyPath"] = _dir.File("server.key"),
             ["Aggregator:Mqtt:Tls:ClientCaPath"] = _dir.File("ca.pem"),
+            // The same CA signs the CSRs of enrolling gateways (issue 16, iocedge provision --csr).
+            ["Aggregator:Enrolment:CaCertificatePath"] = _dir.File("ca.pem"),
+            ["Aggregator:Enrolment:CaKeyPath"] = _dir.File("ca.key"),
         }));
     }
 
@@ -128,6 +132,49 @@ public sealed class TlsTests : IAsyncLifetime
                 .WithPayload(Readings("gw-x")).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
             Assert.Equal(MqttClientPublishReasonCode.NotAuthorized, other.ReasonCode);
         }
+    }
+
+    [Fact]
+    [Trait("Acceptance", "technician")]
+    public async Task A_gateway_enrolled_with_a_csr_gets_a_certificate_from_the_ca_that_the_mutual_tls_listener_accepts_as_it()
+    {
+        // Issue 16: enrol with a one-time token and a CSR (the key never leaves the gateway); the aggregator's CA signs it.
+        using var http = new HttpClient { BaseAddress = new Uri(_aggregator.Url) };
+        // With mutual TLS configured the API requires keys (Authentication=auto): the admin's key, the enrolling gateway none.
+        var adminKey = _aggregator.Services.GetRequiredService<IocEdge.Aggregator.Security.ApiKeyStore>()
+            .Create(IocEdge.Aggregator.Security.ApiScopes.Admin, "test-admin");
+        using var tokenRequest = new HttpRequestMessage(HttpMethod.Post, new Uri("/api/v1/admin/enrolment-tokens", UriKind.Relative))
+        {
+            Content = new StringContent("""{ "gateway_id": "gw-csr" }""", System.Text.Encoding.UTF8, "application/json"),
+        };
+        tokenRequest.Headers.Add("X-Api-Key", adminKey);
+        using var tokenResponse = await http.SendAsync(tokenRequest);
+        Assert.Equal(System.Net.HttpStatusCode.Created, tokenResponse.StatusCode);
+        var token = (string)System.Text.Json.Nodes.JsonNode.Parse(await tokenResponse.Content.ReadAsStringAsync())!["token"]!;
+
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var csr = new CertificateRequest("CN=gw-csr", key, HashAlgorithmName.SHA256).CreateSigningRequestPem();
+        var body = new System.Text.Json.Nodes.JsonObject { ["token"] = token, ["gateway_id"] = "gw-csr", ["csr"] = csr };
+        using var enrol = await http.PostAsync(new Uri("/api/v1/enrol", UriKind.Relative),
+            new StringContent(body.ToJsonString(), System.Text.Encoding.UTF8, "application/json"));
+        var grantText = await enrol.Content.ReadAsStringAsync();
+        Assert.True(enrol.StatusCode == System.Net.HttpStatusCode.OK, grantText);
+        var grant = System.Text.Json.Nodes.JsonNode.Parse(grantText)!;
+        Assert.Equal(_tlsPort, (int)grant["mqtt"]!["tls_port"]!);
+
+        using var issued = X509Certificate2.CreateFromPem((string)grant["certificate"]!);
+        Assert.Equal("gw-csr", issued.GetNameInfo(X509NameType.SimpleName, forIssuer: false));
+        Assert.True(IocEdge.Aggregator.Security.TlsCertificates.ChainsTo(issued,
+            IocEdge.Aggregator.Security.TlsCertificates.LoadCaBundle(_dir.File("ca.pem"))), "the certificate chains to the aggregator's CA");
+        using var withKey = issued.CopyWithPrivateKey(key);
+        using var usable = X509CertificateLoader.LoadPkcs12(withKey.Export(X509ContentType.Pfx), null);
+
+        // The certificate alone (no password) makes the connection gw-csr on the mutual-TLS listener, and its readings land.
+        using var client = await ConnectTlsAsync("gw-csr", usable);
+        var result = await client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic("iocedge/v1/gw-csr/readings")
+            .WithPayload(Readings("gw-csr")).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
+        Assert.True((int)result.ReasonCode < 0x80, result.ReasonCode.ToString());
+        Assert.Single(_aggregator.Store.Latest("gw-csr"));
     }
 
     [Fact]
