@@ -50,14 +50,27 @@ public static class AggregatorMain
                 return ExitConfig;
             }
 
-            return Security.SecurityCommands.TryRun(args, configuration, Console.Out, Console.Error) ?? 64;
+            return Security.SecurityCommands.TryRun(WithoutConfigFile(args), configuration, Console.Out, Console.Error) ?? 64;
         }
 
         if (args.Length > 0 && Provisioning.EnrolmentCommands.Verbs.Contains(args[0]))
         {
             // Enrolment verbs (token-add, bundle-export): Provisioning/EnrolmentCommands.cs.
-            return Provisioning.EnrolmentCommands.TryRun(args, AggregatorHost.CreateBuilder(args.Skip(1).Where(a => a.StartsWith("--Aggregator", StringComparison.Ordinal)).ToArray()).Configuration,
-                Console.Out, Console.Error) ?? 64;
+            IConfiguration configuration;
+            try
+            {
+                // The same layers as the service: /etc/iocedge/aggregator.json or --config FILE, then --Aggregator:KEY=VALUE.
+                var layers = ConfigFileArguments(args.Skip(1).ToArray())
+                    .Concat(args.Skip(1).Where(a => a.StartsWith("--Aggregator", StringComparison.Ordinal))).ToArray();
+                configuration = AggregatorHost.CreateBuilder(layers, defaultConfigPath: AggregatorHost.DefaultConfigPath).Configuration;
+            }
+            catch (Exception ex) when (ex is FormatException or InvalidDataException or IOException)
+            {
+                await Console.Error.WriteLineAsync($"{Name}: configuration: {ex.Message}").ConfigureAwait(false);
+                return ExitConfig;
+            }
+
+            return Provisioning.EnrolmentCommands.TryRun(WithoutConfigFile(args), configuration, Console.Out, Console.Error) ?? 64;
         }
 
         var errors = ConfigCheck.CheckArguments(args).ToList();
@@ -138,6 +151,42 @@ public static class AggregatorMain
     }
 
     /// <summary>The options of an admin verb's arguments: every --key=value or --key, and the word after --config.</summary>
+    /// <summary>The admin verbs' own arguments: <paramref name="args"/> without <c>--config FILE</c> (or <c>--config=FILE</c>).</summary>
+    private static string[] WithoutConfigFile(string[] args)
+    {
+        var rest = new List<string>();
+        for (var i = 0; i < args.Length; i++)
+        {
+            if (args[i] == "--config")
+            {
+                i++; // and its file
+            }
+            else if (!args[i].StartsWith("--config=", StringComparison.Ordinal))
+            {
+                rest.Add(args[i]);
+            }
+        }
+
+        return [.. rest];
+    }
+
+    /// <summary>Only the <c>--config FILE</c> (or <c>--config=FILE</c>) of <paramref name="args"/>.</summary>
+    private static IEnumerable<string> ConfigFileArguments(string[] args)
+    {
+        for (var i = 0; i < args.Length; i++)
+        {
+            if (args[i] == "--config" && i + 1 < args.Length)
+            {
+                yield return args[i];
+                yield return args[i + 1];
+            }
+            else if (args[i].StartsWith("--config=", StringComparison.Ordinal))
+            {
+                yield return args[i];
+            }
+        }
+    }
+
     private static string[] OptionsOf(string[] args)
     {
         var options = new List<string>();

@@ -95,6 +95,25 @@ public sealed class ExecutableTests : IDisposable
     }
 
     [Fact]
+    public async Task An_admin_verb_reads_the_config_file_given_with_config_wherever_it_stands()
+    {
+        // Was: "gateway-add ID --config FILE" was "wrong arguments" (exit 64) and "gateway-add --config FILE" took the
+        // file's path for the gateway id; the README says the verbs read the same layers as the service.
+        var data = Path.Combine(_dir.Path, "data");
+        var file = Path.Combine(_dir.Path, "aggregator.json");
+        await File.WriteAllTextAsync(file, $$"""{ "Aggregator": { "DataDirectory": "{{data}}" } }""");
+
+        var after = await RunAsync(["gateway-add", "gw-pole-18", "--config", file]);
+        var before = await RunAsync(["gateway-add", "--config", file, "gw-pole-19"]);
+
+        Assert.True(after.Code == 0, after.Err);
+        Assert.True(before.Code == 0, before.Err);
+        var credentials = await File.ReadAllTextAsync(Path.Combine(data, "credentials.json"));
+        Assert.Contains("gw-pole-18", credentials, StringComparison.Ordinal);
+        Assert.Contains("gw-pole-19", credentials, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_busy_mqtt_port_is_one_line_naming_the_port_and_the_fix()
     {
         using var holder = new TcpListener(IPAddress.Loopback, 0);
