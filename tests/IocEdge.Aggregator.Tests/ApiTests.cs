@@ -44,19 +44,6 @@ public sealed class ApiTests() : AggregatorClientTests("aggregator-api", Gw)
         return (response.StatusCode, response.Content.Headers.ContentType?.MediaType, doc.RootElement.Clone());
     }
 
-    private static string RepositoryRoot()
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-        {
-            if (File.Exists(Path.Combine(d.FullName, "IocEdge.sln")))
-            {
-                return d.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("IocEdge.sln not found above " + AppContext.BaseDirectory);
-    }
-
     [Fact]
     public async Task The_served_OpenAPI_document_is_the_one_checked_into_the_repository()
     {
@@ -65,7 +52,7 @@ public sealed class ApiTests() : AggregatorClientTests("aggregator-api", Gw)
         using var doc = JsonDocument.Parse(served);
         Assert.StartsWith("3.1", doc.RootElement.GetProperty("openapi").GetString(), StringComparison.Ordinal);
         var pretty = JsonSerializer.Serialize(doc.RootElement, Indented) + "\n";
-        var path = Path.Combine(RepositoryRoot(), CheckedIn);
+        var path = Path.Combine(RepositoryRoot.Path, CheckedIn);
         if (Environment.GetEnvironmentVariable("IOCEDGE_WRITE_OPENAPI") == "1")
         {
             await File.WriteAllTextAsync(path, pretty);

@@ -123,11 +123,7 @@ internal static class Arm64Build
             return File.Exists(given) ? (given, sysroot) : throw new InvalidOperationException($"IOCEDGE_ARM64_GATEWAY={given} does not exist.");
         }
 
-        var root = AppContext.BaseDirectory;
-        while (!File.Exists(Path.Combine(root, "IocEdge.sln")))
-        {
-            root = Path.GetDirectoryName(root.TrimEnd('/')) ?? throw new InvalidOperationException("IocEdge.sln not found above the test folder.");
-        }
+        var root = RepositoryRoot.Path;
 
         var output = Path.Combine(root, "artifacts", "gateway", "linux-arm64-aot");
         var (exit, log) = await PeerProcess.RunAsync(Path.Combine(root, "edge", "IocEdge.Gateway", "publish.sh"),

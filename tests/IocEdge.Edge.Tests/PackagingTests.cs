@@ -15,7 +15,7 @@ namespace IocEdge.Edge.Tests;
 [Trait(Traits.Acceptance, "technician")]
 public sealed class PackagingTests : IDisposable
 {
-    private static readonly string Repo = FindRepo();
+    private static readonly string Repo = RepositoryRoot.Path;
     private static readonly string BuildDeb = Path.Combine(Repo, "edge/IocEdge.Gateway/packaging/build-deb.sh");
     private readonly TempDirectory _dir = new("deb");
 
@@ -193,19 +193,6 @@ public sealed class PackagingTests : IDisposable
         using var cts = new CancellationTokenSource(timeout);
         await p.WaitForExitAsync(cts.Token);
         return (p.ExitCode, await stdout, await stderr);
-    }
-
-    private static string FindRepo()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "IocEdge.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("IocEdge.sln not found above " + AppContext.BaseDirectory);
     }
 }
 

@@ -14,7 +14,7 @@ namespace IocEdge.EndToEnd.Tests;
 public sealed class Arm64PackageTests : IDisposable
 {
     private const string Qemu = "/usr/bin/qemu-aarch64-static";
-    private static readonly string Repo = FindRepo();
+    private static readonly string Repo = RepositoryRoot.Path;
     private readonly TempDirectory _dir = new("arm64-package");
 
     public void Dispose() => _dir.Dispose();
@@ -76,19 +76,6 @@ public sealed class Arm64PackageTests : IDisposable
         var (exit, output) = await PeerProcess.RunAsync(file, args, timeout);
         Assert.True(exit == 0, $"{file} {string.Join(' ', args)} exited with {exit}:\n{output}");
         return output;
-    }
-
-    private static string FindRepo()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "IocEdge.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("IocEdge.sln not found above " + AppContext.BaseDirectory);
     }
 }
 
