@@ -34,11 +34,13 @@ public sealed record GatewayInfo(string Gateway, string State, DateTimeOffset? S
     string? Health = null, DateTimeOffset? HealthAt = null);
 
 /// <summary>
-/// The aggregator's SQLite store. Readings are keyed by (gateway, stream, seq): inserting a key that is already there
-/// does nothing, which is what makes a redelivered message harmless (contract §4.1). Each channel is a row of
-/// <c>series</c> that also holds its latest value, so "latest" is one small table scan whatever the history length.
-/// Every reading is stored with its <c>ts_status</c> (contract §4.3): one whose device timestamp is implausible is kept
-/// but never becomes the channel's latest value.
+/// The aggregator's SQLite store. Readings are keyed by (gateway, stream, seq): a key already stored is not stored
+/// again, which is what makes a redelivered message harmless (contract §4.1); each stream's stored sequences are kept as
+/// ranges (<c>stored_seqs</c>, one row for a contiguous stream). Readings are stored in chunks (<c>chunks</c>, one row
+/// per series, stream and hour of device time per commit, packed by <see cref="ChunkCodec"/>), so a commit's B-tree work
+/// grows with its channels, not its readings. Each channel is a row of <c>series</c> that also holds its latest value,
+/// so "latest" is one small table scan whatever the history length. Every reading is stored with its <c>ts_status</c>
+/// (contract §4.3): one whose device timestamp is implausible is kept but never becomes the channel's latest value.
 /// </summary>
 /// <remarks>
 /// One writer (the ingest loop) owns the write connection; readers open their own pooled connections (WAL lets them
@@ -64,17 +66,21 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
             last_seq INTEGER,
             last_received INTEGER,
             UNIQUE(gateway, channel));
-        CREATE TABLE IF NOT EXISTS readings(
-            stream_id INTEGER NOT NULL,
-            seq INTEGER NOT NULL,
+        CREATE TABLE IF NOT EXISTS chunks(
             series_id INTEGER NOT NULL,
-            ts INTEGER NOT NULL,
-            value REAL,
-            quality INTEGER NOT NULL,
+            hour INTEGER NOT NULL,
+            id INTEGER NOT NULL,
+            stream_id INTEGER NOT NULL,
             received INTEGER NOT NULL,
-            ts_status INTEGER NOT NULL DEFAULT 0,
-            PRIMARY KEY(stream_id, seq)) WITHOUT ROWID;
-        CREATE INDEX IF NOT EXISTS readings_series_ts ON readings(series_id, ts);
+            n INTEGER NOT NULL,
+            data BLOB NOT NULL,
+            PRIMARY KEY(series_id, hour, id)) WITHOUT ROWID;
+        CREATE INDEX IF NOT EXISTS chunks_receive ON chunks(series_id, id);
+        CREATE TABLE IF NOT EXISTS stored_seqs(
+            stream_id INTEGER NOT NULL,
+            lo INTEGER NOT NULL,
+            hi INTEGER NOT NULL,
+            PRIMARY KEY(stream_id, lo)) WITHOUT ROWID;
         CREATE TABLE IF NOT EXISTS gateways(
             gateway TEXT PRIMARY KEY,
             state TEXT NOT NULL DEFAULT 'unknown',
@@ -111,7 +117,8 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
     private readonly Dictionary<(string Gateway, string Stream), long> _streamIds = [];
     private readonly Dictionary<(string Gateway, string Channel), (long Id, string Unit)> _series = [];
     private readonly SqliteCommand _updateLatest;
-    private readonly InsertWriter _inserter;
+    private readonly ChunkWriter _chunks;
+    private readonly SequenceRanges _ranges = new();
     private readonly Rollups _rollups;
     private readonly GatewayUpsert _upsertGateway;
     // Per commit: the newest plausible reading of each series, and each gateway's counters (written once per commit).
@@ -148,7 +155,12 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
         // Store returns) never precedes durability. cache_size -16384 = 16 MiB of page cache for the writer (SQLite's
         // default is 2 MiB): the readings and history-index B-trees' upper levels stay in memory.
         Execute(_writer, "PRAGMA synchronous=FULL; PRAGMA cache_size=-16384;");
-        _inserter = new InsertWriter(_writer);
+        _chunks = new ChunkWriter(_writer);
+        if (LegacyReadings.Migrate(_writer, _chunks, _ranges) is var migrated and > 0)
+        {
+            logger.LegacyReadingsMigrated(migrated);
+        }
+
         _rollups = new Rollups(_writer);
         _upsertGateway = new GatewayUpsert(_writer);
 
@@ -175,7 +187,7 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
     internal StoreTimings? Timings
     {
         get => _timings;
-        init => _timings = _inserter.Timings = value;
+        init => _timings = _chunks.Timings = value;
     }
 
     private readonly StoreTimings? _timings;
@@ -238,7 +250,8 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
                 probe.CommandText = "SELECT count(*) FROM sqlite_master WHERE name = 'rollup_1m'";
                 var hadRollups = (long)probe.ExecuteScalar()! > 0;
                 Execute(writer, Rollups.Schema);
-                if (!hadRollups && Rollups.Backfill(writer) is var rows and > 0)
+                // Only a store of the row-per-reading layout (before chunks) can lack rollups and hold readings.
+                if (!hadRollups && LegacyReadings.Exists(writer) && Rollups.Backfill(writer) is var rows and > 0)
                 {
                     _logger.RollupsBackfilled(rows);
                 }
@@ -247,8 +260,9 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
             // Cheap probes that walk to the last page of each big B-tree: a truncated or damaged tail fails here, at
             // start-up, rather than at the first commit (a full integrity check would take minutes on a large store).
             Execute(writer, """
-                SELECT count(*) FROM (SELECT 1 FROM readings ORDER BY stream_id DESC, seq DESC LIMIT 1);
-                SELECT count(*) FROM (SELECT 1 FROM readings INDEXED BY readings_series_ts ORDER BY series_id DESC, ts DESC LIMIT 1);
+                SELECT count(*) FROM (SELECT 1 FROM chunks ORDER BY series_id DESC, hour DESC, id DESC LIMIT 1);
+                SELECT count(*) FROM (SELECT 1 FROM chunks INDEXED BY chunks_receive ORDER BY series_id DESC, id DESC LIMIT 1);
+                SELECT count(*) FROM (SELECT 1 FROM stored_seqs ORDER BY stream_id DESC, lo DESC LIMIT 1);
                 SELECT count(*) FROM (SELECT 1 FROM series ORDER BY id DESC LIMIT 1);
                 SELECT count(*) FROM (SELECT 1 FROM rollup_1m ORDER BY series_id DESC, bucket DESC LIMIT 1);
                 """);
@@ -312,9 +326,9 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
     /// full, I/O error).
     /// </summary>
     /// <remarks>
-    /// Per batch: one primary-key range probe finds the sequences already stored (a redelivery, contract §4.1), then the
-    /// new rows go in through prepared multi-row INSERTs bound by index (<see cref="InsertWriter"/>). Per commit, not per
-    /// reading: the gateway counters (one UPSERT per gateway), the latest value (one UPDATE per series) and the 1-minute
+    /// Per batch: one index seek loads the stream's stored sequence ranges around the message's span (a redelivery,
+    /// contract §4.1) and one or two statements write them back extended. Per commit, not per reading: the chunks (one
+    /// row per series, stream and hour, <see cref="ChunkWriter"/>), the gateway counters (one UPSERT per gateway), the latest value (one UPDATE per series) and the 1-minute
     /// and 1-hour rollups (one UPSERT per series and bucket, <see cref="Rollups"/>). The rollups are therefore written in
     /// the same transaction as the readings, and a duplicate (never inserted) adds nothing to them.
     /// </remarks>
@@ -344,6 +358,7 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
                 results[b] = StoreBatch(batches[b], receivedAt, received, tx);
             }
 
+            _chunks.Flush(received);
             mark = _timings?.Lap(StoreSection.Messages, mark) ?? 0;
             foreach (var (gateway, t) in _gatewayTally)
             {
@@ -377,7 +392,7 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
             // The transaction rolled back: forget ids that were allocated inside it.
             _streamIds.Clear();
             _series.Clear();
-            _inserter.Reset();
+            _chunks.Reset();
             _rollups.Reset();
             _upsertGateway.Reset();
             throw;
@@ -389,12 +404,24 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
         var streamId = StreamId(batch.GatewayId, batch.StreamId, tx);
         var readings = batch.Readings;
         int stored = 0, duplicates = 0, future = 0, tooOld = 0, beforeEpoch = 0, clockUntrusted = 0;
-        var existing = _inserter.ExistingSequences(streamId, readings);
         HashSet<long>? seen = null;
         var increasing = true;
-        for (var i = 1; i < readings.Count && increasing; i++)
+        long min = long.MaxValue, max = long.MinValue;
+        for (var i = 0; i < readings.Count; i++)
         {
-            increasing = readings[i].Sequence > readings[i - 1].Sequence;
+            var s = readings[i].Sequence;
+            (min, max) = (Math.Min(min, s), Math.Max(max, s));
+            increasing &= i == 0 || s > readings[i - 1].Sequence;
+        }
+
+        // What the stream already holds around this message's span (earlier commits, or earlier in this one).
+        if (readings.Count > 0)
+        {
+            _chunks.LoadRanges(streamId, min, max, _ranges);
+        }
+        else
+        {
+            _ranges.Clear();
         }
 
         if (!increasing)
@@ -409,7 +436,7 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
         for (var i = 0; i < readings.Count; i++)
         {
             var (seq, r) = readings[i];
-            if ((existing is not null && existing.Contains(seq)) || (seen is not null && !seen.Add(seq)))
+            if (_ranges.Contains(seq) || (seen is not null && !seen.Add(seq)))
             {
                 duplicates++;
                 continue;
@@ -428,7 +455,8 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
                 tsStatus = TimestampStatus.ClockUntrusted; // §4.4: the gateway says its clock was not trusted then
             }
 
-            _inserter.Add(streamId, seq, seriesId, ts, r.Value, (int)r.Quality, received, (int)tsStatus);
+            _chunks.Add(seriesId, streamId, new ChunkReading(seq, ts, r.Value, r.Quality, tsStatus));
+            _ranges.Add(seq);
             stored++;
             switch (tsStatus)
             {
@@ -460,7 +488,7 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
             }
         }
 
-        _inserter.Flush();
+        _chunks.SaveRanges(streamId, _ranges);
         ref var t = ref CollectionsMarshal.GetValueRefOrAddDefault(_gatewayTally, batch.GatewayId, out _);
         t.Stored += stored;
         t.Duplicates += duplicates;
@@ -476,15 +504,17 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxRows, 1);
         var cutoff = olderThan.ToUnixTimeMilliseconds();
+        if (table == StoreTable.Readings)
+        {
+            lock (_writeLock)
+            {
+                return PruneReadings(cutoff, maxRows);
+            }
+        }
+
         // Through the series index (series_id first in both keys): one series at a time, never a whole-table scan.
         var sql = table switch
         {
-            // Raw readings go by device time, and only once they were also received before the cutoff: a reading a
-            // wrong clock stamped 1970 (contract §4.3) is kept as long as a plausible one received with it.
-            StoreTable.Readings => """
-                DELETE FROM readings WHERE (stream_id, seq) IN (
-                    SELECT stream_id, seq FROM readings WHERE series_id = $s AND ts < $c AND received < $c LIMIT $n)
-                """,
             StoreTable.MinuteRollups => """
                 DELETE FROM rollup_1m WHERE series_id = $s AND bucket IN (
                     SELECT bucket FROM rollup_1m WHERE series_id = $s AND bucket < $c LIMIT $n)
@@ -541,6 +571,131 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
             tx.Commit();
             _pruneCursor[table] = after;
             return deleted;
+        }
+    }
+
+    // Raw readings go by device time, and only once they were also received before the cutoff: a reading a wrong clock
+    // stamped 1970 (contract §4.3) is kept as long as a plausible one received with it. A chunk wholly before the cutoff's
+    // hour goes in one DELETE; one of the cutoff's own hour (or one that the batch limit splits) is rewritten with the
+    // readings it keeps. Counts and limits are in readings. The sequence ranges stay: a resend of a pruned reading is
+    // still a duplicate (contract §4.1), not a reading stored anew.
+    private int PruneReadings(long cutoff, int maxRows)
+    {
+        var cutoffHour = ChunkCodec.Hour(cutoff);
+        var after = _pruneCursor.TryGetValue(StoreTable.Readings, out var a) ? a : 0;
+        var deleted = 0;
+        using var tx = _writer.BeginTransaction();
+        using var ids = _writer.CreateCommand();
+        ids.Transaction = tx;
+        ids.CommandText = "SELECT id FROM series WHERE id > $after ORDER BY id LIMIT 1";
+        var pa = ids.Parameters.Add(new SqliteParameter("$after", null));
+        using var select = _writer.CreateCommand();
+        select.Transaction = tx;
+        select.CommandText = """
+            SELECT hour, id, n, data FROM chunks WHERE series_id = $s AND hour <= $h AND received < $c ORDER BY hour, id LIMIT $n
+            """;
+        var ss = select.Parameters.Add(new SqliteParameter("$s", null));
+        select.Parameters.AddWithValue("$h", cutoffHour);
+        select.Parameters.AddWithValue("$c", cutoff);
+        var sn = select.Parameters.Add(new SqliteParameter("$n", null));
+        using var delete = _writer.CreateCommand();
+        delete.Transaction = tx;
+        delete.CommandText = "DELETE FROM chunks WHERE series_id = $s AND hour = $h AND id = $id";
+        using var rewrite = _writer.CreateCommand();
+        rewrite.Transaction = tx;
+        rewrite.CommandText = "UPDATE chunks SET n = $n, data = $d WHERE series_id = $s AND hour = $h AND id = $id";
+        foreach (var p in new[] { "$s", "$h", "$id" })
+        {
+            delete.Parameters.Add(new SqliteParameter(p, null));
+            rewrite.Parameters.Add(new SqliteParameter(p, null));
+        }
+
+        rewrite.Parameters.Add(new SqliteParameter("$n", null));
+        rewrite.Parameters.Add(new SqliteParameter("$d", null));
+        var candidates = new List<(long Hour, long Id, int N, byte[] Data)>();
+        var decoded = new List<ChunkReading>();
+        var wrapped = false;
+        for (var visits = 0; deleted < maxRows && visits < maxRows; visits++)
+        {
+            pa.Value = after;
+            if (ids.ExecuteScalar() is not long series)
+            {
+                if (wrapped || after == 0)
+                {
+                    break;
+                }
+
+                (after, wrapped) = (0, true);
+                continue;
+            }
+
+            ss.Value = series;
+            sn.Value = maxRows - deleted; // every chunk holds one reading at least
+            candidates.Clear();
+            using (var r = select.ExecuteReader())
+            {
+                while (r.Read())
+                {
+                    candidates.Add((r.GetInt64(0), r.GetInt64(1), r.GetInt32(2), r.GetFieldValue<byte[]>(3)));
+                }
+            }
+
+            foreach (var (hour, id, n, data) in candidates)
+            {
+                var budget = maxRows - deleted;
+                if (budget <= 0)
+                {
+                    break;
+                }
+
+                if (hour < cutoffHour && n <= budget)
+                {
+                    Run(delete, series, hour, id);
+                    deleted += n;
+                    continue;
+                }
+
+                decoded.Clear();
+                ChunkCodec.Decode(data, hour, decoded);
+                var removed = 0;
+                decoded.RemoveAll(x => x.Ts < cutoff && removed < budget && ++removed > 0);
+                if (removed == 0)
+                {
+                    continue;
+                }
+
+                if (decoded.Count == 0)
+                {
+                    Run(delete, series, hour, id);
+                }
+                else
+                {
+                    var buffer = new byte[ChunkCodec.MaxLength(decoded.Count)];
+                    var length = ChunkCodec.Encode(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(decoded), hour, buffer);
+                    rewrite.Parameters["$n"].Value = decoded.Count;
+                    rewrite.Parameters["$d"].Value = buffer.AsSpan(0, length).ToArray();
+                    Run(rewrite, series, hour, id);
+                }
+
+                deleted += removed;
+            }
+
+            if (deleted < maxRows)
+            {
+                after = series;
+            }
+        }
+
+        tx.Commit();
+        _pruneCursor[StoreTable.Readings] = after;
+        return deleted;
+
+        static void Run(SqliteCommand cmd, long series, long hour, long id)
+        {
+            cmd.Parameters["$s"].Value = series;
+            cmd.Parameters["$h"].Value = hour;
+            cmd.Parameters["$id"].Value = id;
+            cmd.ExecuteNonQuery();
         }
     }
 
@@ -650,31 +805,34 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
     public IReadOnlyList<StoredReading> Range(string gateway, string channel, DateTimeOffset from, DateTimeOffset to, int limit,
         DateTimeOffset? afterTs = null, long? afterSeq = null)
     {
-        using var c = OpenReader();
-        using var cmd = c.CreateCommand();
-        cmd.CommandText = """
-            SELECT r.seq, r.ts, r.value, s.unit, r.quality, r.ts_status, r.received
-            FROM readings r JOIN series s ON s.id = r.series_id
-            WHERE s.gateway = $g AND s.channel = $c AND r.ts >= $from AND r.ts < $to
-              AND ($at IS NULL OR r.ts > $at OR (r.ts = $at AND r.seq > $as))
-            ORDER BY r.ts, r.seq LIMIT $n
-            """;
-        cmd.Parameters.AddWithValue("$g", gateway);
-        cmd.Parameters.AddWithValue("$c", channel);
-        cmd.Parameters.AddWithValue("$from", from.ToUnixTimeMilliseconds());
-        cmd.Parameters.AddWithValue("$to", to.ToUnixTimeMilliseconds());
-        cmd.Parameters.AddWithValue("$at", afterTs is { } at ? at.ToUnixTimeMilliseconds() : DBNull.Value);
-        cmd.Parameters.AddWithValue("$as", afterSeq ?? long.MinValue);
-        cmd.Parameters.AddWithValue("$n", limit);
-        using var r = cmd.ExecuteReader();
         var list = new List<StoredReading>();
-        while (r.Read())
+        long fromMs = from.ToUnixTimeMilliseconds(), toMs = to.ToUnixTimeMilliseconds();
+        long at = afterTs?.ToUnixTimeMilliseconds() ?? long.MinValue, after = afterSeq ?? long.MinValue;
+        var start = Math.Max(fromMs, at);
+        using var c = OpenReader();
+        if (limit <= 0 || start >= toMs || SeriesOf(c, gateway, channel) is not { } series)
         {
-            list.Add(new StoredReading(r.GetInt64(0), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(1)),
-                r.IsDBNull(2) ? null : r.GetDouble(2), r.GetString(3), (Quality)r.GetInt32(4), (TimestampStatus)r.GetInt32(5),
-                DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(6))));
+            return list;
         }
 
+        ScanHours(c, series.Id, ChunkCodec.Hour(start), ChunkCodec.Hour(toMs - 1), hour =>
+        {
+            foreach (var (r, received) in hour)
+            {
+                if (r.Ts < fromMs || r.Ts >= toMs || (afterTs is not null && (r.Ts < at || (r.Ts == at && r.Seq <= after))))
+                {
+                    continue;
+                }
+
+                list.Add(Stored(r, series.Unit, received));
+                if (list.Count >= limit)
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        });
         return list;
     }
 
@@ -732,6 +890,83 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
         return buckets.ToList();
     }
 
+    private static (long Id, string Unit)? SeriesOf(SqliteConnection c, string gateway, string channel)
+    {
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = "SELECT id, unit FROM series WHERE gateway = $g AND channel = $c";
+        cmd.Parameters.AddWithValue("$g", gateway);
+        cmd.Parameters.AddWithValue("$c", channel);
+        using var r = cmd.ExecuteReader();
+        return r.Read() ? (r.GetInt64(0), r.GetString(1)) : null;
+    }
+
+    private static StoredReading Stored(in ChunkReading r, string unit, long received) =>
+        new(r.Seq, DateTimeOffset.FromUnixTimeMilliseconds(r.Ts), r.Value, unit, r.Quality, r.TsStatus,
+            DateTimeOffset.FromUnixTimeMilliseconds(received));
+
+    /// <summary>
+    /// Decodes the chunks of one series whose hour lies in [<paramref name="firstHour"/>, <paramref name="lastHour"/>],
+    /// an hour at a time, oldest first, and hands each hour's readings (sorted by device time, then sequence, then receive
+    /// time) to <paramref name="onHour"/> until it returns false.
+    /// </summary>
+    private static void ScanHours(SqliteConnection c, long seriesId, long firstHour, long lastHour,
+        Func<List<(ChunkReading Reading, long Received)>, bool> onHour)
+    {
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = """
+            SELECT hour, received, data FROM chunks WHERE series_id = $s AND hour >= $h0 AND hour <= $h1 ORDER BY hour, id
+            """;
+        cmd.Parameters.AddWithValue("$s", seriesId);
+        cmd.Parameters.AddWithValue("$h0", firstHour);
+        cmd.Parameters.AddWithValue("$h1", lastHour);
+        using var r = cmd.ExecuteReader();
+        var hourReadings = new List<(ChunkReading, long)>();
+        var decoded = new List<ChunkReading>();
+        var current = long.MinValue;
+        var buffer = Array.Empty<byte>();
+        while (r.Read())
+        {
+            var hour = r.GetInt64(0);
+            if (hour != current && hourReadings.Count > 0)
+            {
+                if (!onHour(SortedByTime(hourReadings)))
+                {
+                    return;
+                }
+
+                hourReadings.Clear();
+            }
+
+            current = hour;
+            var received = r.GetInt64(1);
+            var length = (int)r.GetBytes(2, 0, null, 0, 0);
+            if (buffer.Length < length)
+            {
+                buffer = new byte[Math.Max(length, 2 * buffer.Length)];
+            }
+
+            r.GetBytes(2, 0, buffer, 0, length);
+            decoded.Clear();
+            ChunkCodec.Decode(buffer.AsSpan(0, length), hour, decoded);
+            foreach (var d in decoded)
+            {
+                hourReadings.Add((d, received));
+            }
+        }
+
+        if (hourReadings.Count > 0)
+        {
+            onHour(SortedByTime(hourReadings));
+        }
+    }
+
+    private static List<(ChunkReading Reading, long Received)> SortedByTime(List<(ChunkReading Reading, long Received)> readings)
+    {
+        readings.Sort(static (a, b) => a.Reading.Ts != b.Reading.Ts ? a.Reading.Ts.CompareTo(b.Reading.Ts)
+            : a.Reading.Seq != b.Reading.Seq ? a.Reading.Seq.CompareTo(b.Reading.Seq) : a.Received.CompareTo(b.Received));
+        return readings;
+    }
+
     private static long? SeriesIdOf(SqliteConnection c, string gateway, string channel)
     {
         using var cmd = c.CreateCommand();
@@ -780,58 +1015,58 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
 
     private static void BucketsFromRaw(SqliteConnection c, long seriesId, long fromMs, long toMs, long stepMs, BucketList into)
     {
-        using var cmd = c.CreateCommand();
-        // Reduced from the raw readings, oldest first (ties: sequence), through the (series_id, ts) index.
-        cmd.CommandText = """
-            SELECT ts, value FROM readings
-            WHERE series_id = $s AND ts >= $from AND ts < $to AND quality = $good AND ts_status = 0 AND value IS NOT NULL
-            ORDER BY ts, seq
-            """;
-        cmd.Parameters.AddWithValue("$s", seriesId);
-        cmd.Parameters.AddWithValue("$from", fromMs);
-        cmd.Parameters.AddWithValue("$to", toMs);
-        cmd.Parameters.AddWithValue("$good", (int)Quality.Good);
-        using var r = cmd.ExecuteReader();
-        long bucket = long.MinValue, count = 0;
-        double min = 0, max = 0, sum = 0, last = 0;
-        while (r.Read())
+        if (fromMs >= toMs)
         {
-            var ts = r.GetInt64(0);
-            var v = r.GetDouble(1);
-            var b = HistoryPlan.Floor(ts, stepMs);
-            if (b != bucket)
-            {
-                into.Add(bucket, count, sum, min, max, last);
-                (bucket, count, min, max, sum) = (b, 0, v, v, 0);
-            }
-
-            count++;
-            min = Math.Min(min, v);
-            max = Math.Max(max, v);
-            sum += v;
-            last = v;
+            return;
         }
 
+        // Reduced from the raw readings, oldest first (ties: sequence): only good values with a plausible timestamp.
+        long bucket = long.MinValue, count = 0;
+        double min = 0, max = 0, sum = 0, last = 0;
+        ScanHours(c, seriesId, ChunkCodec.Hour(fromMs), ChunkCodec.Hour(toMs - 1), hour =>
+        {
+            foreach (var (r, _) in hour)
+            {
+                if (r.Ts < fromMs || r.Ts >= toMs || r.Quality != Quality.Good || r.TsStatus != TimestampStatus.Ok || r.Value is not { } v)
+                {
+                    continue;
+                }
+
+                var b = HistoryPlan.Floor(r.Ts, stepMs);
+                if (b != bucket)
+                {
+                    into.Add(bucket, count, sum, min, max, last);
+                    (bucket, count, min, max, sum) = (b, 0, v, v, 0);
+                }
+
+                count++;
+                min = Math.Min(min, v);
+                max = Math.Max(max, v);
+                sum += v;
+                last = v;
+            }
+
+            return true;
+        });
         into.Add(bucket, count, sum, min, max, last);
     }
 
     /// <inheritdoc/>
     public IReadOnlyList<(long Sequence, DateTimeOffset Timestamp, double? Value, Quality Quality)> History(string gateway, string channel)
     {
-        using var c = OpenReader();
-        using var cmd = c.CreateCommand();
-        cmd.CommandText = """
-            SELECT r.seq, r.ts, r.value, r.quality FROM readings r JOIN series s ON s.id = r.series_id
-            WHERE s.gateway = $g AND s.channel = $c ORDER BY r.ts, r.seq
-            """;
-        cmd.Parameters.AddWithValue("$g", gateway);
-        cmd.Parameters.AddWithValue("$c", channel);
-        using var r = cmd.ExecuteReader();
         var list = new List<(long, DateTimeOffset, double?, Quality)>();
-        while (r.Read())
+        using var c = OpenReader();
+        if (SeriesOf(c, gateway, channel) is { } series)
         {
-            list.Add((r.GetInt64(0), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(1)), r.IsDBNull(2) ? null : r.GetDouble(2),
-                (Quality)r.GetInt32(3)));
+            ScanHours(c, series.Id, long.MinValue, long.MaxValue, hour =>
+            {
+                foreach (var (r, _) in hour)
+                {
+                    list.Add((r.Seq, DateTimeOffset.FromUnixTimeMilliseconds(r.Ts), r.Value, r.Quality));
+                }
+
+                return true;
+            });
         }
 
         return list;
@@ -844,40 +1079,46 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
     /// </summary>
     public IReadOnlyList<StoredReading> Readings(string gateway, string channel, int limit)
     {
-        using var c = OpenReader();
-        using var cmd = c.CreateCommand();
-        cmd.CommandText = """
-            SELECT r.seq, r.ts, r.value, s.unit, r.quality, r.ts_status, r.received
-            FROM readings r JOIN series s ON s.id = r.series_id
-            WHERE s.gateway = $g AND s.channel = $c ORDER BY r.received DESC, r.stream_id DESC, r.seq DESC LIMIT $n
-            """;
-        cmd.Parameters.AddWithValue("$g", gateway);
-        cmd.Parameters.AddWithValue("$c", channel);
-        cmd.Parameters.AddWithValue("$n", limit);
-        using var r = cmd.ExecuteReader();
         var list = new List<StoredReading>();
-        while (r.Read())
+        using var c = OpenReader();
+        if (limit <= 0 || SeriesOf(c, gateway, channel) is not { } series)
         {
-            list.Add(new StoredReading(r.GetInt64(0), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(1)),
-                r.IsDBNull(2) ? null : r.GetDouble(2), r.GetString(3), (Quality)r.GetInt32(4), (TimestampStatus)r.GetInt32(5),
-                DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(6))));
+            return list;
+        }
+
+        // Chunk ids increase in receive order; within a chunk, the newest sequence first.
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = "SELECT hour, received, data FROM chunks WHERE series_id = $s ORDER BY id DESC";
+        cmd.Parameters.AddWithValue("$s", series.Id);
+        using var r = cmd.ExecuteReader();
+        var decoded = new List<ChunkReading>();
+        while (list.Count < limit && r.Read())
+        {
+            decoded.Clear();
+            ChunkCodec.Decode(r.GetFieldValue<byte[]>(2), r.GetInt64(0), decoded);
+            decoded.Sort(static (a, b) => b.Seq.CompareTo(a.Seq));
+            var received = r.GetInt64(1);
+            for (var i = 0; i < decoded.Count && list.Count < limit; i++)
+            {
+                list.Add(Stored(decoded[i], series.Unit, received));
+            }
         }
 
         return list;
     }
 
-    /// <summary>How many readings are stored in all (a health figure).</summary>
+    /// <summary>How many readings are stored in all (a health figure; sums every chunk's count).</summary>
     public long Count()
     {
         using var c = OpenReader();
         using var cmd = c.CreateCommand();
-        cmd.CommandText = "SELECT count(*) FROM readings";
+        cmd.CommandText = "SELECT coalesce(sum(n), 0) FROM chunks";
         return (long)cmd.ExecuteScalar()!;
     }
 
     public void Dispose()
     {
-        _inserter.Dispose();
+        _chunks.Dispose();
         _rollups.Dispose();
         _upsertGateway.Dispose();
         _updateLatest.Dispose();
@@ -1002,8 +1243,13 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
         foreach (var (table, column, definition) in AddedColumns)
         {
             using var probe = c.CreateCommand();
-            probe.CommandText = $"SELECT count(*) FROM pragma_table_info('{table}') WHERE name = '{column}'";
-            if ((long)probe.ExecuteScalar()! == 0)
+            // A table that is not there (the row-per-reading readings table of an older store) has nothing to upgrade.
+            probe.CommandText = $"SELECT count(*), count(*) FILTER (WHERE name = '{column}') FROM pragma_table_info('{table}')";
+            using var r = probe.ExecuteReader();
+            r.Read();
+            var (columns, has) = (r.GetInt64(0), r.GetInt64(1));
+            r.Close();
+            if (columns > 0 && has == 0)
             {
                 Execute(c, $"ALTER TABLE {table} ADD COLUMN {column} {definition}");
             }

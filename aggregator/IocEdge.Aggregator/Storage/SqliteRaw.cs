@@ -32,6 +32,9 @@ internal sealed class RawStatement : IDisposable
 
     public void Bind(int index, string value) => Check(raw.sqlite3_bind_text(_stmt, index, value));
 
+    /// <summary>Binds a BLOB; SQLite copies the bytes (SQLITE_TRANSIENT), so the span may be reused at once.</summary>
+    public void Bind(int index, ReadOnlySpan<byte> value) => Check(raw.sqlite3_bind_blob(_stmt, index, value));
+
     /// <summary>Steps once: true when a row is there to read, false when done.</summary>
     public bool Step()
     {

@@ -17,4 +17,8 @@ internal static partial class StoreLog
 
     [LoggerMessage(2204, LogLevel.Information, "Rollups built from {Rows} stored readings (store created before rollups existed)")]
     public static partial void RollupsBackfilled(this ILogger logger, long rows);
+
+    [LoggerMessage(2205, LogLevel.Information,
+        "Moved {Rows} readings of the row-per-reading layout into chunks (store written by an older aggregator)")]
+    public static partial void LegacyReadingsMigrated(this ILogger logger, long rows);
 }

@@ -1,0 +1,152 @@
+using System.Buffers.Binary;
+using IocEdge.Aggregator.Ingest;
+using IocEdge.Protocols.Mqtt;
+
+namespace IocEdge.Aggregator.Storage;
+
+/// <summary>One reading as a chunk holds it: what the history API shows of it, less the chunk's own columns.</summary>
+/// <param name="Seq">The reading's sequence in its stream (contract §4.1).</param>
+/// <param name="Ts">Device timestamp, Unix milliseconds.</param>
+/// <param name="Value">The engineering value, or null.</param>
+/// <param name="Quality">Contract §4.2.</param>
+/// <param name="TsStatus">Contract §4.3/§4.4, as judged when it was stored.</param>
+internal readonly record struct ChunkReading(long Seq, long Ts, double? Value, Quality Quality, TimestampStatus TsStatus);
+
+/// <summary>
+/// The byte layout of one chunk's <c>data</c> column: the readings one commit stored for one series, from one stream,
+/// within one hour of device time (<see cref="HourMs"/>). Layout v1, all integers little-endian:
+/// <code>
+/// byte    version (1)
+/// varint  n, the number of readings
+/// n times:
+///   zigzag varint  seq - previous seq (the first: seq - 0)
+///   zigzag varint  ts - previous ts   (the first: ts - hour start), milliseconds
+///   byte           flags: bits 0-3 quality (contract §4.2), bits 4-6 ts_status (§4.3), bit 7 a value follows
+///   8 bytes        the value, IEEE 754 binary64, when bit 7 is set
+/// </code>
+/// Varints are LEB128 (7 bits a byte, low first); zigzag maps 0, -1, 1, -2... to 0, 1, 2, 3... A 1 Hz reading with a
+/// value and consecutive sequence costs 1 + 2 + 1 + 8 = 12 bytes.
+/// </summary>
+internal static class ChunkCodec
+{
+    /// <summary>The only layout version written and read.</summary>
+    public const byte Version = 1;
+
+    /// <summary>Width of a chunk's time bucket: one hour in milliseconds (all of a chunk's readings lie in it).</summary>
+    public const long HourMs = 3_600_000;
+
+    /// <summary>Most bytes one reading takes: two 10-byte varints, the flags, the value.</summary>
+    public const int MaxBytesPerReading = 10 + 10 + 1 + 8;
+
+    /// <summary>The hour bucket of a device timestamp (floor division, so 1969 works too).</summary>
+    public static long Hour(long ts) => Math.DivRem(ts, HourMs) is var (q, r) && r < 0 ? q - 1 : q;
+
+    /// <summary>Room needed to encode <paramref name="count"/> readings.</summary>
+    public static int MaxLength(int count) => 1 + 5 + count * MaxBytesPerReading;
+
+    /// <summary>
+    /// Writes <paramref name="readings"/> (all within hour <paramref name="hour"/>) into <paramref name="destination"/>,
+    /// which must hold <see cref="MaxLength"/> bytes; returns the bytes written.
+    /// </summary>
+    public static int Encode(ReadOnlySpan<ChunkReading> readings, long hour, Span<byte> destination)
+    {
+        var p = 0;
+        destination[p++] = Version;
+        p += WriteVarint(destination[p..], (ulong)readings.Length);
+        long prevSeq = 0, prevTs = hour * HourMs;
+        foreach (ref readonly var r in readings)
+        {
+            p += WriteVarint(destination[p..], ZigZag(r.Seq - prevSeq));
+            p += WriteVarint(destination[p..], ZigZag(r.Ts - prevTs));
+            var flags = (byte)(((int)r.Quality & 0x0F) | (((int)r.TsStatus & 0x07) << 4) | (r.Value.HasValue ? 0x80 : 0));
+            destination[p++] = flags;
+            if (r.Value is { } v)
+            {
+                BinaryPrimitives.WriteDoubleLittleEndian(destination[p..], v);
+                p += 8;
+            }
+
+            (prevSeq, prevTs) = (r.Seq, r.Ts);
+        }
+
+        return p;
+    }
+
+    /// <summary>
+    /// Appends the readings of one chunk of hour <paramref name="hour"/> to <paramref name="into"/>. Throws
+    /// <see cref="InvalidDataException"/> on an unknown version or a blob that ends early.
+    /// </summary>
+    public static void Decode(ReadOnlySpan<byte> data, long hour, List<ChunkReading> into)
+    {
+        if (data.Length < 2 || data[0] != Version)
+        {
+            throw new InvalidDataException($"chunk layout version {(data.Length == 0 ? "(empty)" : data[0].ToString(System.Globalization.CultureInfo.InvariantCulture))} is not {Version}");
+        }
+
+        var p = 1;
+        var n = (long)ReadVarint(data, ref p);
+        long seq = 0, ts = hour * HourMs;
+        for (long i = 0; i < n; i++)
+        {
+            seq += UnZigZag(ReadVarint(data, ref p));
+            ts += UnZigZag(ReadVarint(data, ref p));
+            if (p >= data.Length)
+            {
+                throw new InvalidDataException("chunk ends inside a reading");
+            }
+
+            var flags = data[p++];
+            double? value = null;
+            if ((flags & 0x80) != 0)
+            {
+                if (p + 8 > data.Length)
+                {
+                    throw new InvalidDataException("chunk ends inside a value");
+                }
+
+                value = BinaryPrimitives.ReadDoubleLittleEndian(data[p..]);
+                p += 8;
+            }
+
+            into.Add(new ChunkReading(seq, ts, value, (Quality)(flags & 0x0F), (TimestampStatus)((flags >> 4) & 0x07)));
+        }
+    }
+
+    private static ulong ZigZag(long v) => (ulong)((v << 1) ^ (v >> 63));
+
+    private static long UnZigZag(ulong v) => (long)(v >> 1) ^ -(long)(v & 1);
+
+    private static int WriteVarint(Span<byte> d, ulong v)
+    {
+        var i = 0;
+        while (v >= 0x80)
+        {
+            d[i++] = (byte)(v | 0x80);
+            v >>= 7;
+        }
+
+        d[i++] = (byte)v;
+        return i;
+    }
+
+    private static ulong ReadVarint(ReadOnlySpan<byte> d, ref int p)
+    {
+        ulong v = 0;
+        for (var shift = 0; shift < 70; shift += 7)
+        {
+            if (p >= d.Length)
+            {
+                throw new InvalidDataException("chunk ends inside a number");
+            }
+
+            var b = d[p++];
+            v |= (ulong)(b & 0x7F) << shift;
+            if (b < 0x80)
+            {
+                return v;
+            }
+        }
+
+        throw new InvalidDataException("a number in the chunk is longer than 10 bytes");
+    }
+}
