@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using IocEdge.Aggregator;
 using IocEdge.Aggregator.Broker;
+using IocEdge.Aggregator.Ingest;
 using IocEdge.Aggregator.Storage;
 using IocEdge.Protocols.Mqtt;
 using IocEdge.Testing;
@@ -25,12 +26,18 @@ namespace IocEdge.Benchmarks.Aggregator;
 /// directory per run). Payloads are encoded before the clock starts; the clock runs from the first PUBLISH to the last
 /// PUBACK (every reading committed), and the store is then checked to hold exactly <c>--readings</c> readings.
 /// <para>
-/// Baseline, same run: a raw insert of the same rows (stream, seq, series, ts, value, quality, received, ts_status)
-/// into the same schema (a fresh store file made by <see cref="ReadingStore"/>: the readings key and history index),
-/// with the same durability (WAL, synchronous=FULL, the same page cache), through prepared 64-row INSERT statements
-/// bound by index, committing every min(N x batch, Aggregator:Ingest:MaxReadingsPerCommit) rows: the commit size the
-/// aggregator's group commit could reach at best. No MQTT, no decode, no dedupe probe, no latest value, no counters,
-/// no rollups. Runs alternate aggregator, baseline, ...; medians are printed.
+/// Baselines, same run, each committing every min(N x batch, Aggregator:Ingest:MaxReadingsPerCommit) readings (the
+/// commit size the aggregator's group commit could reach at best) with the store's durability (WAL, synchronous=FULL,
+/// the same page cache). No MQTT, no decode, no duplicate check, no latest value, no counters, no rollups.
+/// <list type="bullet">
+/// <item>raw chunks: the same readings into the store's own schema (a fresh file made by <see cref="ReadingStore"/>):
+/// per commit, each series' readings packed by <see cref="ChunkCodec"/> into one <c>chunks</c> row (per hour), and one
+/// <c>stored_seqs</c> row per stream written: the least work that schema needs.</item>
+/// <item>raw rows: the same readings as rows of the row-per-reading schema the store had before chunks (a
+/// <c>(stream_id, seq)</c> key and a <c>(series_id, ts)</c> index), through prepared 64-row INSERT statements bound by
+/// index: what a store of that layout could do at best.</item>
+/// </list>
+/// Runs alternate aggregator, baselines, ...; medians are printed.
 /// </para>
 /// <c>--store-only</c> replaces the MQTT side with <see cref="ReadingStore.Store"/> called directly on the decoded
 /// batches, committed exactly as the baseline commits: the store's own cost against a raw insert.
@@ -67,6 +74,7 @@ internal static class IngestLoadTool
         using var dir = new TempDirectory("ingest-load");
         var aggregator = new List<double>();
         var baseline = new List<double>();
+        var chunkBaseline = new List<double>();
         for (var run = 1; run <= runs; run++)
         {
             var a = storeOnly ? StoreOnly(dir, run, load, Math.Min(gateways * batch, MaxReadingsPerCommit), rollups)
@@ -74,13 +82,18 @@ internal static class IngestLoadTool
             aggregator.Add(a);
             var b = RawInsert(dir, run, load, Math.Min(gateways * batch, MaxReadingsPerCommit));
             baseline.Add(b);
-            Console.WriteLine($"run {run}: aggregator {a:0.00} s ({readings / a:N0}/s), raw insert {b:0.00} s ({readings / b:N0}/s)");
+            var c = RawChunkInsert(dir, run, load, Math.Min(gateways * batch, MaxReadingsPerCommit));
+            chunkBaseline.Add(c);
+            Console.WriteLine($"run {run}: aggregator {a:0.00} s ({readings / a:N0}/s), raw rows {b:0.00} s ({readings / b:N0}/s), " +
+                              $"raw chunks {c:0.00} s ({readings / c:N0}/s)");
         }
 
         var ma = Median(aggregator);
         var mb = Median(baseline);
-        Console.WriteLine($"median ingest of {readings:N0} from {gateways} gateways{(storeOnly ? $" (store only: ReadingStore.Store, no MQTT, no decode{(rollups ? string.Empty : ", no rollups")})" : string.Empty)}: aggregator {readings / ma:N0} readings/s, " +
-                          $"raw insert (baseline) {readings / mb:N0} readings/s, ratio {mb / ma:0.00}x");
+        var mc = Median(chunkBaseline);
+        Console.WriteLine($"median ingest of {readings:N0} from {gateways} gateways{(storeOnly ? $" (store only: ReadingStore.Store, no MQTT, no decode{(rollups ? string.Empty : ", no rollups")})" : string.Empty)}: aggregator {readings / ma:N0} readings/s; " +
+                          $"raw chunks (same schema) {readings / mc:N0} readings/s, ratio {mc / ma:0.00}x; " +
+                          $"raw rows (the row-per-reading schema) {readings / mb:N0} readings/s, ratio {mb / ma:0.00}x");
         return 0;
     }
 
@@ -217,14 +230,19 @@ internal static class IngestLoadTool
     private static double RawInsert(TempDirectory dir, int run, Load load, int commitRows)
     {
         var path = dir.File($"raw{run}/aggregator.db");
-        // The same schema: made by the store itself, then closed.
-        new ReadingStore(path, NullLogger<ReadingStore>.Instance).Dispose();
-        SqliteConnection.ClearAllPools();
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         using var c = new SqliteConnection($"Data Source={path};Pooling=False");
         c.Open();
         using (var p = c.CreateCommand())
         {
-            p.CommandText = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-16384;";
+            // The row-per-reading layout of the store before chunks (see LegacyReadings).
+            p.CommandText = """
+                PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-16384;
+                CREATE TABLE readings(stream_id INTEGER NOT NULL, seq INTEGER NOT NULL, series_id INTEGER NOT NULL,
+                    ts INTEGER NOT NULL, value REAL, quality INTEGER NOT NULL, received INTEGER NOT NULL,
+                    ts_status INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(stream_id, seq)) WITHOUT ROWID;
+                CREATE INDEX readings_series_ts ON readings(series_id, ts);
+                """;
             p.ExecuteNonQuery();
         }
 
@@ -237,15 +255,7 @@ internal static class IngestLoadTool
         Check(db, raw.sqlite3_prepare_v2(db, "BEGIN", out var begin));
         Check(db, raw.sqlite3_prepare_v2(db, "COMMIT", out var commit));
         var received = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        // Interleaved as the aggregator receives them: message m of every gateway, then message m + 1... (not timed)
-        var flat = new List<(int Gateway, Row Row)>((int)load.Readings);
-        for (var m = 0; m < load.Gateways[0].Rows.Length; m++)
-        {
-            for (var g = 0; g < load.Gateways.Count; g++)
-            {
-                flat.AddRange(load.Gateways[g].Rows[m].Select(r => (g, r)));
-            }
-        }
+        var flat = Interleaved(load);
 
         var started = Stopwatch.GetTimestamp();
         for (var start = 0; start < flat.Count; start += commitRows)
@@ -290,6 +300,115 @@ internal static class IngestLoadTool
         }
 
         return elapsed;
+    }
+
+    private static double RawChunkInsert(TempDirectory dir, int run, Load load, int commitRows)
+    {
+        var path = dir.File($"chunks{run}/aggregator.db");
+        // The same schema: made by the store itself, then closed.
+        new ReadingStore(path, NullLogger<ReadingStore>.Instance).Dispose();
+        SqliteConnection.ClearAllPools();
+        using var c = new SqliteConnection($"Data Source={path};Pooling=False");
+        c.Open();
+        using (var p = c.CreateCommand())
+        {
+            p.CommandText = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-16384;";
+            p.ExecuteNonQuery();
+        }
+
+        var db = c.Handle!;
+        Check(db, raw.sqlite3_prepare_v2(db, "INSERT INTO chunks(series_id, hour, id, stream_id, received, n, data) VALUES (?,?,?,?,?,?,?)", out var chunk));
+        Check(db, raw.sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO stored_seqs(stream_id, lo, hi) VALUES (?, 1, ?)", out var range));
+        Check(db, raw.sqlite3_prepare_v2(db, "BEGIN", out var begin));
+        Check(db, raw.sqlite3_prepare_v2(db, "COMMIT", out var commit));
+        var received = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var flat = Interleaved(load);
+        var groups = new Dictionary<(long Series, long Hour), List<ChunkReading>>();
+        var lastSeq = new Dictionary<long, long>();
+        var chunkIds = new Dictionary<long, long>();
+        var buffer = new byte[ChunkCodec.MaxLength(MaxReadingsPerCommit)];
+        var started = Stopwatch.GetTimestamp();
+        for (var start = 0; start < flat.Count; start += commitRows)
+        {
+            var end = Math.Min(flat.Count, start + commitRows);
+            Check(db, raw.sqlite3_step(begin), raw.SQLITE_DONE);
+            raw.sqlite3_reset(begin);
+            for (var i = start; i < end; i++)
+            {
+                var (g, r) = flat[i];
+                var key = ((long)g * 1000 + r.Channel + 1, ChunkCodec.Hour(r.Ts));
+                if (!groups.TryGetValue(key, out var list))
+                {
+                    groups[key] = list = [];
+                }
+
+                list.Add(new ChunkReading(r.Seq, r.Ts, r.Value, Quality.Good, TimestampStatus.Ok));
+                lastSeq[g + 1] = r.Seq;
+            }
+
+            foreach (var ((series, hour), list) in groups)
+            {
+                if (list.Count == 0)
+                {
+                    continue;
+                }
+
+                var length = ChunkCodec.Encode(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(list), hour, buffer);
+                chunkIds[series] = chunkIds.GetValueOrDefault(series) + 1;
+                raw.sqlite3_bind_int64(chunk, 1, series);
+                raw.sqlite3_bind_int64(chunk, 2, hour);
+                raw.sqlite3_bind_int64(chunk, 3, chunkIds[series]);
+                raw.sqlite3_bind_int64(chunk, 4, series / 1000 + 1);
+                raw.sqlite3_bind_int64(chunk, 5, received);
+                raw.sqlite3_bind_int64(chunk, 6, list.Count);
+                raw.sqlite3_bind_blob(chunk, 7, buffer.AsSpan(0, length));
+                Check(db, raw.sqlite3_step(chunk), raw.SQLITE_DONE);
+                raw.sqlite3_reset(chunk);
+                list.Clear();
+            }
+
+            foreach (var (stream, hi) in lastSeq)
+            {
+                raw.sqlite3_bind_int64(range, 1, stream);
+                raw.sqlite3_bind_int64(range, 2, hi);
+                Check(db, raw.sqlite3_step(range), raw.SQLITE_DONE);
+                raw.sqlite3_reset(range);
+            }
+
+            lastSeq.Clear();
+            Check(db, raw.sqlite3_step(commit), raw.SQLITE_DONE);
+            raw.sqlite3_reset(commit);
+        }
+
+        var elapsed = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        chunk.Dispose();
+        range.Dispose();
+        begin.Dispose();
+        commit.Dispose();
+        using var count = c.CreateCommand();
+        count.CommandText = "SELECT sum(n) FROM chunks";
+        var n = (long)count.ExecuteScalar()!;
+        if (n != load.Readings)
+        {
+            throw new InvalidOperationException($"the raw chunk insert stored {n} readings, not {load.Readings}");
+        }
+
+        return elapsed;
+    }
+
+    // Interleaved as the aggregator receives them: message m of every gateway, then message m + 1... (not timed)
+    private static List<(int Gateway, Row Row)> Interleaved(Load load)
+    {
+        var flat = new List<(int Gateway, Row Row)>((int)load.Readings);
+        for (var m = 0; m < load.Gateways[0].Rows.Length; m++)
+        {
+            for (var g = 0; g < load.Gateways.Count; g++)
+            {
+                flat.AddRange(load.Gateways[g].Rows[m].Select(r => (g, r)));
+            }
+        }
+
+        return flat;
     }
 
     private static void Bind(sqlite3_stmt stmt, int p, (int Gateway, Row Row) x, long received)
