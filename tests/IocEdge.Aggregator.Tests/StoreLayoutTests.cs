@@ -8,7 +8,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace IocEdge.Aggregator.Tests;
 
 /// <summary>
-/// The SQLite store's chunked layout (readings packed per series, stream and hour; each stream's stored sequences as
+/// The SQLite store's chunked layout (readings packed per series, stream and minute; each stream's stored sequences as
 /// ranges), against real files: what the IOC reads back is exactly what was stored, exactly-once holds across gaps,
 /// out-of-order messages and retention, and a store written by an older aggregator (a row per reading) is moved over
 /// with nothing lost.
@@ -43,18 +43,18 @@ public sealed class StoreLayoutTests : IDisposable
             new(7, -3_600_000 * 4 - 1, null, Quality.Invalid, TimestampStatus.Future),
             new(6, -3_600_000 * 5, double.Epsilon, Quality.Stale, TimestampStatus.TooOld),
         ];
-        var hour = ChunkCodec.Hour(-3_600_000 * 5 + 1);
-        Assert.Equal(-5, hour);
+        var minute = ChunkCodec.Minute(-3_600_000 * 5 + 1);
+        Assert.Equal(-300, minute);
         var buffer = new byte[ChunkCodec.MaxLength(readings.Length)];
-        var length = ChunkCodec.Encode(readings, hour, buffer);
+        var length = ChunkCodec.Encode(readings, minute, buffer);
 
         var back = new List<ChunkReading>();
-        ChunkCodec.Decode(buffer.AsSpan(0, length), hour, back);
+        ChunkCodec.Decode(buffer.AsSpan(0, length), minute, back);
 
         Assert.Equal(readings, back);
-        Assert.Throws<InvalidDataException>(() => ChunkCodec.Decode(buffer.AsSpan(0, length - 1), hour, back));
+        Assert.Throws<InvalidDataException>(() => ChunkCodec.Decode(buffer.AsSpan(0, length - 1), minute, back));
         buffer[0] = 2;
-        Assert.Throws<InvalidDataException>(() => ChunkCodec.Decode(buffer.AsSpan(0, length), hour, back));
+        Assert.Throws<InvalidDataException>(() => ChunkCodec.Decode(buffer.AsSpan(0, length), minute, back));
     }
 
     [Fact]
@@ -82,7 +82,7 @@ public sealed class StoreLayoutTests : IDisposable
         // Newest by receive order: the last message's readings, highest sequence first.
         var newest = store.Readings("gw-l", "env1/pm2_5", 5);
         Assert.Equal([200L, 199, 198, 197, 196], newest.Select(r => r.Sequence));
-        // Keyset paging over an hour boundary gives every reading once, in time order.
+        // Keyset paging over a minute boundary gives every reading once, in time order.
         var paged = new List<long>();
         DateTimeOffset? at = null;
         long? after = null;
@@ -106,7 +106,7 @@ public sealed class StoreLayoutTests : IDisposable
     {
         using var store = Open();
         var batch = Batch("s1", Enumerable.Range(1, 600).Select(i => (long)i)); // 13 s apart: 2 h 10 min from T0
-        // Received before the cutoff (retention waits for that too); the cutoff falls inside an hour: that chunk is cut.
+        // Received before the cutoff (retention waits for that too); the cutoff falls inside a minute: that chunk is cut.
         store.Store([batch], T0.AddHours(1));
         var cutoff = T0.AddHours(1).AddMinutes(30);
 

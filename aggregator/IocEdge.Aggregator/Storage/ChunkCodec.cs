@@ -14,13 +14,13 @@ internal readonly record struct ChunkReading(long Seq, long Ts, double? Value, Q
 
 /// <summary>
 /// The byte layout of one chunk's <c>data</c> column: the readings one commit stored for one series, from one stream,
-/// within one hour of device time (<see cref="HourMs"/>). Layout v1, all integers little-endian:
+/// within one minute of device time (<see cref="MinuteMs"/>). Layout v1, all integers little-endian:
 /// <code>
 /// byte    version (1)
 /// varint  n, the number of readings
 /// n times:
 ///   zigzag varint  seq - previous seq (the first: seq - 0)
-///   zigzag varint  ts - previous ts   (the first: ts - hour start), milliseconds
+///   zigzag varint  ts - previous ts   (the first: ts - minute start), milliseconds
 ///   byte           flags: bits 0-3 quality (contract §4.2), bits 4-6 ts_status (§4.3), bit 7 a value follows
 ///   8 bytes        the value, IEEE 754 binary64, when bit 7 is set
 /// </code>
@@ -32,28 +32,28 @@ internal static class ChunkCodec
     /// <summary>The only layout version written and read.</summary>
     public const byte Version = 1;
 
-    /// <summary>Width of a chunk's time bucket: one hour in milliseconds (all of a chunk's readings lie in it).</summary>
-    public const long HourMs = 3_600_000;
+    /// <summary>Width of a chunk's time bucket: one minute in milliseconds (all of a chunk's readings lie in it).</summary>
+    public const long MinuteMs = 60_000;
 
     /// <summary>Most bytes one reading takes: two 10-byte varints, the flags, the value.</summary>
     public const int MaxBytesPerReading = 10 + 10 + 1 + 8;
 
-    /// <summary>The hour bucket of a device timestamp (floor division, so 1969 works too).</summary>
-    public static long Hour(long ts) => Math.DivRem(ts, HourMs) is var (q, r) && r < 0 ? q - 1 : q;
+    /// <summary>The minute bucket of a device timestamp (floor division, so 1969 works too).</summary>
+    public static long Minute(long ts) => Math.DivRem(ts, MinuteMs) is var (q, r) && r < 0 ? q - 1 : q;
 
     /// <summary>Room needed to encode <paramref name="count"/> readings.</summary>
     public static int MaxLength(int count) => 1 + 5 + count * MaxBytesPerReading;
 
     /// <summary>
-    /// Writes <paramref name="readings"/> (all within hour <paramref name="hour"/>) into <paramref name="destination"/>,
+    /// Writes <paramref name="readings"/> (all within minute <paramref name="minute"/>) into <paramref name="destination"/>,
     /// which must hold <see cref="MaxLength"/> bytes; returns the bytes written.
     /// </summary>
-    public static int Encode(ReadOnlySpan<ChunkReading> readings, long hour, Span<byte> destination)
+    public static int Encode(ReadOnlySpan<ChunkReading> readings, long minute, Span<byte> destination)
     {
         var p = 0;
         destination[p++] = Version;
         p += WriteVarint(destination[p..], (ulong)readings.Length);
-        long prevSeq = 0, prevTs = hour * HourMs;
+        long prevSeq = 0, prevTs = minute * MinuteMs;
         foreach (ref readonly var r in readings)
         {
             p += WriteVarint(destination[p..], ZigZag(r.Seq - prevSeq));
@@ -73,10 +73,10 @@ internal static class ChunkCodec
     }
 
     /// <summary>
-    /// Appends the readings of one chunk of hour <paramref name="hour"/> to <paramref name="into"/>. Throws
+    /// Appends the readings of one chunk of minute <paramref name="minute"/> to <paramref name="into"/>. Throws
     /// <see cref="InvalidDataException"/> on an unknown version or a blob that ends early.
     /// </summary>
-    public static void Decode(ReadOnlySpan<byte> data, long hour, List<ChunkReading> into)
+    public static void Decode(ReadOnlySpan<byte> data, long minute, List<ChunkReading> into)
     {
         if (data.Length < 2 || data[0] != Version)
         {
@@ -85,7 +85,7 @@ internal static class ChunkCodec
 
         var p = 1;
         var n = (long)ReadVarint(data, ref p);
-        long seq = 0, ts = hour * HourMs;
+        long seq = 0, ts = minute * MinuteMs;
         for (long i = 0; i < n; i++)
         {
             seq += UnZigZag(ReadVarint(data, ref p));

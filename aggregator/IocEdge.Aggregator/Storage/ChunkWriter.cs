@@ -4,7 +4,7 @@ using Microsoft.Data.Sqlite;
 namespace IocEdge.Aggregator.Storage;
 
 /// <summary>
-/// Writes one commit's new readings as chunks (table <c>chunks</c>: one row per series, stream and hour of device time,
+/// Writes one commit's new readings as chunks (table <c>chunks</c>: one row per series, stream and minute of device time,
 /// the readings packed by <see cref="ChunkCodec"/>), and keeps each stream's stored sequences as ranges (table
 /// <c>stored_seqs</c>, <see cref="SequenceRanges"/>). A commit of 5,000 readings over 100 channels is 100 chunk rows and one
 /// range update per stream, where a row per reading was 5,000 rows in two B-trees: the B-tree work per reading is what
@@ -17,7 +17,7 @@ namespace IocEdge.Aggregator.Storage;
 /// </remarks>
 internal sealed class ChunkWriter : IDisposable
 {
-    /// <summary>Most readings in one chunk row (about 6 KB at 12 bytes a reading): a backlog's hour is split into several.</summary>
+    /// <summary>Most readings in one chunk row (about 6 KB at 12 bytes a reading): a backlog's minute is split into several.</summary>
     public const int MaxReadingsPerChunk = 512;
 
     private readonly RawStatement _loadRanges;
@@ -26,7 +26,7 @@ internal sealed class ChunkWriter : IDisposable
     private readonly RawStatement _deleteRange;
     private readonly RawStatement _insertChunk;
     private readonly RawStatement _maxChunkId;
-    private readonly Dictionary<(long Series, long Stream, long Hour), List<ChunkReading>> _pending = [];
+    private readonly Dictionary<(long Series, long Stream, long Minute), List<ChunkReading>> _pending = [];
     private readonly Stack<List<ChunkReading>> _free = new();
     private readonly Dictionary<long, long> _lastChunkId = [];
     private readonly Dictionary<long, long> _loadedLo = [];
@@ -47,7 +47,7 @@ internal sealed class ChunkWriter : IDisposable
         _updateRange = new RawStatement(writer, "UPDATE stored_seqs SET hi = ?3 WHERE stream_id = ?1 AND lo = ?2");
         _deleteRange = new RawStatement(writer, "DELETE FROM stored_seqs WHERE stream_id = ?1 AND lo = ?2");
         _insertChunk = new RawStatement(writer,
-            "INSERT INTO chunks(series_id, hour, id, stream_id, received, n, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+            "INSERT INTO chunks(series_id, minute, id, stream_id, received, n, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
         _maxChunkId = new RawStatement(writer, "SELECT coalesce(max(id), 0) FROM chunks WHERE series_id = ?1");
     }
 
@@ -137,7 +137,7 @@ internal sealed class ChunkWriter : IDisposable
     /// <summary>Queues one new reading of <paramref name="seriesId"/> for this commit's chunks.</summary>
     public void Add(long seriesId, long streamId, in ChunkReading reading)
     {
-        ref var list = ref CollectionsMarshal.GetValueRefOrAddDefault(_pending, (seriesId, streamId, ChunkCodec.Hour(reading.Ts)), out _);
+        ref var list = ref CollectionsMarshal.GetValueRefOrAddDefault(_pending, (seriesId, streamId, ChunkCodec.Minute(reading.Ts)), out _);
         list ??= _free.Count > 0 ? _free.Pop() : new List<ChunkReading>(64);
         list.Add(reading);
     }
@@ -146,15 +146,15 @@ internal sealed class ChunkWriter : IDisposable
     public void Flush(long received)
     {
         var mark = Timings is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
-        foreach (var ((series, stream, hour), list) in _pending)
+        foreach (var ((series, stream, minute), list) in _pending)
         {
             var all = CollectionsMarshal.AsSpan(list);
             for (var start = 0; start < all.Length; start += MaxReadingsPerChunk)
             {
                 var part = all.Slice(start, Math.Min(MaxReadingsPerChunk, all.Length - start));
-                var length = ChunkCodec.Encode(part, hour, _buffer);
+                var length = ChunkCodec.Encode(part, minute, _buffer);
                 _insertChunk.Bind(1, series);
-                _insertChunk.Bind(2, hour);
+                _insertChunk.Bind(2, minute);
                 _insertChunk.Bind(3, NextChunkId(series));
                 _insertChunk.Bind(4, stream);
                 _insertChunk.Bind(5, received);

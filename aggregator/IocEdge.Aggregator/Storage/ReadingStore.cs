@@ -37,7 +37,7 @@ public sealed record GatewayInfo(string Gateway, string State, DateTimeOffset? S
 /// The aggregator's SQLite store. Readings are keyed by (gateway, stream, seq): a key already stored is not stored
 /// again, which is what makes a redelivered message harmless (contract §4.1); each stream's stored sequences are kept as
 /// ranges (<c>stored_seqs</c>, one row for a contiguous stream). Readings are stored in chunks (<c>chunks</c>, one row
-/// per series, stream and hour of device time per commit, packed by <see cref="ChunkCodec"/>), so a commit's B-tree work
+/// per series, stream and minute of device time per commit, packed by <see cref="ChunkCodec"/>), so a commit's B-tree work
 /// grows with its channels, not its readings. Each channel is a row of <c>series</c> that also holds its latest value,
 /// so "latest" is one small table scan whatever the history length. Every reading is stored with its <c>ts_status</c>
 /// (contract §4.3): one whose device timestamp is implausible is kept but never becomes the channel's latest value.
@@ -68,13 +68,13 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
             UNIQUE(gateway, channel));
         CREATE TABLE IF NOT EXISTS chunks(
             series_id INTEGER NOT NULL,
-            hour INTEGER NOT NULL,
+            minute INTEGER NOT NULL,
             id INTEGER NOT NULL,
             stream_id INTEGER NOT NULL,
             received INTEGER NOT NULL,
             n INTEGER NOT NULL,
             data BLOB NOT NULL,
-            PRIMARY KEY(series_id, hour, id)) WITHOUT ROWID;
+            PRIMARY KEY(series_id, minute, id)) WITHOUT ROWID;
         CREATE INDEX IF NOT EXISTS chunks_receive ON chunks(series_id, id);
         CREATE TABLE IF NOT EXISTS stored_seqs(
             stream_id INTEGER NOT NULL,
@@ -260,7 +260,7 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
             // Cheap probes that walk to the last page of each big B-tree: a truncated or damaged tail fails here, at
             // start-up, rather than at the first commit (a full integrity check would take minutes on a large store).
             Execute(writer, """
-                SELECT count(*) FROM (SELECT 1 FROM chunks ORDER BY series_id DESC, hour DESC, id DESC LIMIT 1);
+                SELECT count(*) FROM (SELECT 1 FROM chunks ORDER BY series_id DESC, minute DESC, id DESC LIMIT 1);
                 SELECT count(*) FROM (SELECT 1 FROM chunks INDEXED BY chunks_receive ORDER BY series_id DESC, id DESC LIMIT 1);
                 SELECT count(*) FROM (SELECT 1 FROM stored_seqs ORDER BY stream_id DESC, lo DESC LIMIT 1);
                 SELECT count(*) FROM (SELECT 1 FROM series ORDER BY id DESC LIMIT 1);
@@ -328,7 +328,7 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
     /// <remarks>
     /// Per batch: one index seek loads the stream's stored sequence ranges around the message's span (a redelivery,
     /// contract §4.1) and one or two statements write them back extended. Per commit, not per reading: the chunks (one
-    /// row per series, stream and hour, <see cref="ChunkWriter"/>), the gateway counters (one UPSERT per gateway), the latest value (one UPDATE per series) and the 1-minute
+    /// row per series, stream and minute, <see cref="ChunkWriter"/>), the gateway counters (one UPSERT per gateway), the latest value (one UPDATE per series) and the 1-minute
     /// and 1-hour rollups (one UPSERT per series and bucket, <see cref="Rollups"/>). The rollups are therefore written in
     /// the same transaction as the readings, and a duplicate (never inserted) adds nothing to them.
     /// </remarks>
@@ -576,12 +576,12 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
 
     // Raw readings go by device time, and only once they were also received before the cutoff: a reading a wrong clock
     // stamped 1970 (contract §4.3) is kept as long as a plausible one received with it. A chunk wholly before the cutoff's
-    // hour goes in one DELETE; one of the cutoff's own hour (or one that the batch limit splits) is rewritten with the
+    // minute goes in one DELETE; one of the cutoff's own minute (or one that the batch limit splits) is rewritten with the
     // readings it keeps. Counts and limits are in readings. The sequence ranges stay: a resend of a pruned reading is
     // still a duplicate (contract §4.1), not a reading stored anew.
     private int PruneReadings(long cutoff, int maxRows)
     {
-        var cutoffHour = ChunkCodec.Hour(cutoff);
+        var cutoffMinute = ChunkCodec.Minute(cutoff);
         var after = _pruneCursor.TryGetValue(StoreTable.Readings, out var a) ? a : 0;
         var deleted = 0;
         using var tx = _writer.BeginTransaction();
@@ -592,18 +592,18 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
         using var select = _writer.CreateCommand();
         select.Transaction = tx;
         select.CommandText = """
-            SELECT hour, id, n, data FROM chunks WHERE series_id = $s AND hour <= $h AND received < $c ORDER BY hour, id LIMIT $n
+            SELECT minute, id, n, data FROM chunks WHERE series_id = $s AND minute <= $h AND received < $c ORDER BY minute, id LIMIT $n
             """;
         var ss = select.Parameters.Add(new SqliteParameter("$s", null));
-        select.Parameters.AddWithValue("$h", cutoffHour);
+        select.Parameters.AddWithValue("$h", cutoffMinute);
         select.Parameters.AddWithValue("$c", cutoff);
         var sn = select.Parameters.Add(new SqliteParameter("$n", null));
         using var delete = _writer.CreateCommand();
         delete.Transaction = tx;
-        delete.CommandText = "DELETE FROM chunks WHERE series_id = $s AND hour = $h AND id = $id";
+        delete.CommandText = "DELETE FROM chunks WHERE series_id = $s AND minute = $h AND id = $id";
         using var rewrite = _writer.CreateCommand();
         rewrite.Transaction = tx;
-        rewrite.CommandText = "UPDATE chunks SET n = $n, data = $d WHERE series_id = $s AND hour = $h AND id = $id";
+        rewrite.CommandText = "UPDATE chunks SET n = $n, data = $d WHERE series_id = $s AND minute = $h AND id = $id";
         foreach (var p in new[] { "$s", "$h", "$id" })
         {
             delete.Parameters.Add(new SqliteParameter(p, null));
@@ -612,7 +612,7 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
 
         rewrite.Parameters.Add(new SqliteParameter("$n", null));
         rewrite.Parameters.Add(new SqliteParameter("$d", null));
-        var candidates = new List<(long Hour, long Id, int N, byte[] Data)>();
+        var candidates = new List<(long Minute, long Id, int N, byte[] Data)>();
         var decoded = new List<ChunkReading>();
         var wrapped = false;
         for (var visits = 0; deleted < maxRows && visits < maxRows; visits++)
@@ -640,7 +640,7 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
                 }
             }
 
-            foreach (var (hour, id, n, data) in candidates)
+            foreach (var (minute, id, n, data) in candidates)
             {
                 var budget = maxRows - deleted;
                 if (budget <= 0)
@@ -648,15 +648,15 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
                     break;
                 }
 
-                if (hour < cutoffHour && n <= budget)
+                if (minute < cutoffMinute && n <= budget)
                 {
-                    Run(delete, series, hour, id);
+                    Run(delete, series, minute, id);
                     deleted += n;
                     continue;
                 }
 
                 decoded.Clear();
-                ChunkCodec.Decode(data, hour, decoded);
+                ChunkCodec.Decode(data, minute, decoded);
                 var removed = 0;
                 decoded.RemoveAll(x => x.Ts < cutoff && removed < budget && ++removed > 0);
                 if (removed == 0)
@@ -666,15 +666,15 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
 
                 if (decoded.Count == 0)
                 {
-                    Run(delete, series, hour, id);
+                    Run(delete, series, minute, id);
                 }
                 else
                 {
                     var buffer = new byte[ChunkCodec.MaxLength(decoded.Count)];
-                    var length = ChunkCodec.Encode(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(decoded), hour, buffer);
+                    var length = ChunkCodec.Encode(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(decoded), minute, buffer);
                     rewrite.Parameters["$n"].Value = decoded.Count;
                     rewrite.Parameters["$d"].Value = buffer.AsSpan(0, length).ToArray();
-                    Run(rewrite, series, hour, id);
+                    Run(rewrite, series, minute, id);
                 }
 
                 deleted += removed;
@@ -690,10 +690,10 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
         _pruneCursor[StoreTable.Readings] = after;
         return deleted;
 
-        static void Run(SqliteCommand cmd, long series, long hour, long id)
+        static void Run(SqliteCommand cmd, long series, long minute, long id)
         {
             cmd.Parameters["$s"].Value = series;
-            cmd.Parameters["$h"].Value = hour;
+            cmd.Parameters["$h"].Value = minute;
             cmd.Parameters["$id"].Value = id;
             cmd.ExecuteNonQuery();
         }
@@ -815,9 +815,9 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
             return list;
         }
 
-        ScanHours(c, series.Id, ChunkCodec.Hour(start), ChunkCodec.Hour(toMs - 1), hour =>
+        ScanMinutes(c, series.Id, ChunkCodec.Minute(start), ChunkCodec.Minute(toMs - 1), minute =>
         {
-            foreach (var (r, received) in hour)
+            foreach (var (r, received) in minute)
             {
                 if (r.Ts < fromMs || r.Ts >= toMs || (afterTs is not null && (r.Ts < at || (r.Ts == at && r.Seq <= after))))
                 {
@@ -905,39 +905,39 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
             DateTimeOffset.FromUnixTimeMilliseconds(received));
 
     /// <summary>
-    /// Decodes the chunks of one series whose hour lies in [<paramref name="firstHour"/>, <paramref name="lastHour"/>],
-    /// an hour at a time, oldest first, and hands each hour's readings (sorted by device time, then sequence, then receive
-    /// time) to <paramref name="onHour"/> until it returns false.
+    /// Decodes the chunks of one series whose minute lies in [<paramref name="firstMinute"/>, <paramref name="lastMinute"/>],
+    /// a minute at a time, oldest first, and hands each minute's readings (sorted by device time, then sequence, then receive
+    /// time) to <paramref name="onMinute"/> until it returns false.
     /// </summary>
-    private static void ScanHours(SqliteConnection c, long seriesId, long firstHour, long lastHour,
-        Func<List<(ChunkReading Reading, long Received)>, bool> onHour)
+    private static void ScanMinutes(SqliteConnection c, long seriesId, long firstMinute, long lastMinute,
+        Func<List<(ChunkReading Reading, long Received)>, bool> onMinute)
     {
         using var cmd = c.CreateCommand();
         cmd.CommandText = """
-            SELECT hour, received, data FROM chunks WHERE series_id = $s AND hour >= $h0 AND hour <= $h1 ORDER BY hour, id
+            SELECT minute, received, data FROM chunks WHERE series_id = $s AND minute >= $h0 AND minute <= $h1 ORDER BY minute, id
             """;
         cmd.Parameters.AddWithValue("$s", seriesId);
-        cmd.Parameters.AddWithValue("$h0", firstHour);
-        cmd.Parameters.AddWithValue("$h1", lastHour);
+        cmd.Parameters.AddWithValue("$h0", firstMinute);
+        cmd.Parameters.AddWithValue("$h1", lastMinute);
         using var r = cmd.ExecuteReader();
-        var hourReadings = new List<(ChunkReading, long)>();
+        var minuteReadings = new List<(ChunkReading, long)>();
         var decoded = new List<ChunkReading>();
         var current = long.MinValue;
         var buffer = Array.Empty<byte>();
         while (r.Read())
         {
-            var hour = r.GetInt64(0);
-            if (hour != current && hourReadings.Count > 0)
+            var minute = r.GetInt64(0);
+            if (minute != current && minuteReadings.Count > 0)
             {
-                if (!onHour(SortedByTime(hourReadings)))
+                if (!onMinute(SortedByTime(minuteReadings)))
                 {
                     return;
                 }
 
-                hourReadings.Clear();
+                minuteReadings.Clear();
             }
 
-            current = hour;
+            current = minute;
             var received = r.GetInt64(1);
             var length = (int)r.GetBytes(2, 0, null, 0, 0);
             if (buffer.Length < length)
@@ -947,16 +947,16 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
 
             r.GetBytes(2, 0, buffer, 0, length);
             decoded.Clear();
-            ChunkCodec.Decode(buffer.AsSpan(0, length), hour, decoded);
+            ChunkCodec.Decode(buffer.AsSpan(0, length), minute, decoded);
             foreach (var d in decoded)
             {
-                hourReadings.Add((d, received));
+                minuteReadings.Add((d, received));
             }
         }
 
-        if (hourReadings.Count > 0)
+        if (minuteReadings.Count > 0)
         {
-            onHour(SortedByTime(hourReadings));
+            onMinute(SortedByTime(minuteReadings));
         }
     }
 
@@ -1023,9 +1023,9 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
         // Reduced from the raw readings, oldest first (ties: sequence): only good values with a plausible timestamp.
         long bucket = long.MinValue, count = 0;
         double min = 0, max = 0, sum = 0, last = 0;
-        ScanHours(c, seriesId, ChunkCodec.Hour(fromMs), ChunkCodec.Hour(toMs - 1), hour =>
+        ScanMinutes(c, seriesId, ChunkCodec.Minute(fromMs), ChunkCodec.Minute(toMs - 1), minute =>
         {
-            foreach (var (r, _) in hour)
+            foreach (var (r, _) in minute)
             {
                 if (r.Ts < fromMs || r.Ts >= toMs || r.Quality != Quality.Good || r.TsStatus != TimestampStatus.Ok || r.Value is not { } v)
                 {
@@ -1058,9 +1058,9 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
         using var c = OpenReader();
         if (SeriesOf(c, gateway, channel) is { } series)
         {
-            ScanHours(c, series.Id, long.MinValue, long.MaxValue, hour =>
+            ScanMinutes(c, series.Id, long.MinValue, long.MaxValue, minute =>
             {
-                foreach (var (r, _) in hour)
+                foreach (var (r, _) in minute)
                 {
                     list.Add((r.Seq, DateTimeOffset.FromUnixTimeMilliseconds(r.Ts), r.Value, r.Quality));
                 }
@@ -1088,7 +1088,7 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
 
         // Chunk ids increase in receive order; within a chunk, the newest sequence first.
         using var cmd = c.CreateCommand();
-        cmd.CommandText = "SELECT hour, received, data FROM chunks WHERE series_id = $s ORDER BY id DESC";
+        cmd.CommandText = "SELECT minute, received, data FROM chunks WHERE series_id = $s ORDER BY id DESC";
         cmd.Parameters.AddWithValue("$s", series.Id);
         using var r = cmd.ExecuteReader();
         var decoded = new List<ChunkReading>();

@@ -31,7 +31,7 @@ namespace IocEdge.Benchmarks.Aggregator;
 /// the same page cache). No MQTT, no decode, no duplicate check, no latest value, no counters, no rollups.
 /// <list type="bullet">
 /// <item>raw chunks: the same readings into the store's own schema (a fresh file made by <see cref="ReadingStore"/>):
-/// per commit, each series' readings packed by <see cref="ChunkCodec"/> into one <c>chunks</c> row (per hour), and one
+/// per commit, each series' readings packed by <see cref="ChunkCodec"/> into one <c>chunks</c> row (per minute), and one
 /// <c>stored_seqs</c> row per stream written: the least work that schema needs.</item>
 /// <item>raw rows: the same readings as rows of the row-per-reading schema the store had before chunks (a
 /// <c>(stream_id, seq)</c> key and a <c>(series_id, ts)</c> index), through prepared 64-row INSERT statements bound by
@@ -317,13 +317,13 @@ internal static class IngestLoadTool
         }
 
         var db = c.Handle!;
-        Check(db, raw.sqlite3_prepare_v2(db, "INSERT INTO chunks(series_id, hour, id, stream_id, received, n, data) VALUES (?,?,?,?,?,?,?)", out var chunk));
+        Check(db, raw.sqlite3_prepare_v2(db, "INSERT INTO chunks(series_id, minute, id, stream_id, received, n, data) VALUES (?,?,?,?,?,?,?)", out var chunk));
         Check(db, raw.sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO stored_seqs(stream_id, lo, hi) VALUES (?, 1, ?)", out var range));
         Check(db, raw.sqlite3_prepare_v2(db, "BEGIN", out var begin));
         Check(db, raw.sqlite3_prepare_v2(db, "COMMIT", out var commit));
         var received = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         var flat = Interleaved(load);
-        var groups = new Dictionary<(long Series, long Hour), List<ChunkReading>>();
+        var groups = new Dictionary<(long Series, long Minute), List<ChunkReading>>();
         var lastSeq = new Dictionary<long, long>();
         var chunkIds = new Dictionary<long, long>();
         var buffer = new byte[ChunkCodec.MaxLength(MaxReadingsPerCommit)];
@@ -336,7 +336,7 @@ internal static class IngestLoadTool
             for (var i = start; i < end; i++)
             {
                 var (g, r) = flat[i];
-                var key = ((long)g * 1000 + r.Channel + 1, ChunkCodec.Hour(r.Ts));
+                var key = ((long)g * 1000 + r.Channel + 1, ChunkCodec.Minute(r.Ts));
                 if (!groups.TryGetValue(key, out var list))
                 {
                     groups[key] = list = [];
@@ -346,17 +346,17 @@ internal static class IngestLoadTool
                 lastSeq[g + 1] = r.Seq;
             }
 
-            foreach (var ((series, hour), list) in groups)
+            foreach (var ((series, minute), list) in groups)
             {
                 if (list.Count == 0)
                 {
                     continue;
                 }
 
-                var length = ChunkCodec.Encode(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(list), hour, buffer);
+                var length = ChunkCodec.Encode(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(list), minute, buffer);
                 chunkIds[series] = chunkIds.GetValueOrDefault(series) + 1;
                 raw.sqlite3_bind_int64(chunk, 1, series);
-                raw.sqlite3_bind_int64(chunk, 2, hour);
+                raw.sqlite3_bind_int64(chunk, 2, minute);
                 raw.sqlite3_bind_int64(chunk, 3, chunkIds[series]);
                 raw.sqlite3_bind_int64(chunk, 4, series / 1000 + 1);
                 raw.sqlite3_bind_int64(chunk, 5, received);
