@@ -346,6 +346,71 @@ public static class ReadingBatchJson
         return null;
     }
 
+    /// <summary>
+    /// The shape every IocEdge gateway writes, <c>YYYY-MM-DDTHH:MM:SS[.f{1,7}]Z</c> (RFC 3339 §5.6 with the "Z" offset),
+    /// read digit by digit: the general parser below costs about a microsecond a timestamp, most of a reading's decode.
+    /// False (not an error) for anything else, which then goes to the general parser: the accepted set is unchanged.
+    /// </summary>
+    private static bool TryParseCommonUtc(ReadOnlySpan<byte> u, out DateTimeOffset timestamp)
+    {
+        timestamp = default;
+        if (u.Length < 20 || u[^1] != (byte)'Z' || u[4] != (byte)'-' || u[7] != (byte)'-' || u[10] != (byte)'T'
+            || u[13] != (byte)':' || u[16] != (byte)':')
+        {
+            return false;
+        }
+
+        if (!Digits(u, 0, 4, out var year) || !Digits(u, 5, 2, out var month) || !Digits(u, 8, 2, out var day)
+            || !Digits(u, 11, 2, out var hour) || !Digits(u, 14, 2, out var minute) || !Digits(u, 17, 2, out var second))
+        {
+            return false;
+        }
+
+        long fractionTicks = 0;
+        if (u.Length > 20)
+        {
+            // ".f" to ".fffffff": 1 to 7 digits, the precision of a tick (100 ns).
+            var digits = u.Length - 21;
+            if (u[19] != (byte)'.' || digits is < 1 or > 7 || !Digits(u, 20, digits, out var fraction))
+            {
+                return false;
+            }
+
+            fractionTicks = fraction;
+            for (var i = digits; i < 7; i++)
+            {
+                fractionTicks *= 10;
+            }
+        }
+
+        if (year < 1 || month is < 1 or > 12 || day < 1 || day > DateTime.DaysInMonth(year, month) || hour > 23 || minute > 59
+            || second > 59)
+        {
+            return false;
+        }
+
+        timestamp = new DateTimeOffset(new DateTime(year, month, day, hour, minute, second, DateTimeKind.Utc).Ticks + fractionTicks,
+            TimeSpan.Zero);
+        return true;
+    }
+
+    private static bool Digits(ReadOnlySpan<byte> u, int start, int count, out int value)
+    {
+        value = 0;
+        for (var i = start; i < start + count; i++)
+        {
+            var d = u[i] - (byte)'0';
+            if ((uint)d > 9)
+            {
+                return false;
+            }
+
+            value = value * 10 + d;
+        }
+
+        return true;
+    }
+
     /// <summary>Accepts RFC 3339 times in UTC only ("Z" or "+00:00"); a local offset is a gateway clock bug.</summary>
     public static bool TryParseTimestamp(ReadOnlySpan<byte> utf8, out DateTimeOffset timestamp)
     {
@@ -353,6 +418,11 @@ public static class ReadingBatchJson
         if (utf8.Length is < 20 or > 35)
         {
             return false;
+        }
+
+        if (TryParseCommonUtc(utf8, out timestamp))
+        {
+            return true;
         }
 
         Span<char> chars = stackalloc char[utf8.Length];

@@ -127,4 +127,50 @@ public class ReadingBatchJsonTests
         Assert.False(ReadingBatchJson.TryDecode(bytes, "gw-a", out _, out var error));
         Assert.StartsWith("readings:", error, StringComparison.Ordinal);
     }
+
+    // The digit-by-digit fast path for the gateways' own shape must accept exactly what the general RFC 3339 parser
+    // accepts, with the same instant: random timestamps near and off the shape (bad months, days, leap days, seconds
+    // of 60, 0-9 fraction digits, stray characters) against the reference below (the parser before the fast path).
+    [Fact]
+    public void Timestamps_decode_to_the_same_instant_as_the_general_parser_and_the_same_ones_are_refused()
+    {
+        var random = new Random(20261130);
+        var refused = 0;
+        for (var i = 0; i < 200_000; i++)
+        {
+            var fraction = random.Next(10) switch
+            {
+                0 => string.Empty,
+                var n => "." + string.Concat(Enumerable.Range(0, n).Select(_ => (char)('0' + random.Next(10)))),
+            };
+            var text = $"{random.Next(1, 10000):D4}-{random.Next(0, 14):D2}-{random.Next(0, 33):D2}T{random.Next(0, 25):D2}:" +
+                       $"{random.Next(0, 61):D2}:{random.Next(0, 61):D2}{fraction}{(random.Next(20) == 0 ? "+00:00" : "Z")}";
+            if (random.Next(50) == 0)
+            {
+                var chars = text.ToCharArray();
+                chars[random.Next(chars.Length)] = "x-:T.Z 9"[random.Next(8)];
+                text = new string(chars);
+            }
+
+            var utf8 = Encoding.ASCII.GetBytes(text);
+            var expected = Reference(text, out var expectedTime);
+            Assert.True(expected == ReadingBatchJson.TryParseTimestamp(utf8, out var actual), text);
+            Assert.True(expectedTime == actual, $"{text}: {actual:O} instead of {expectedTime:O}");
+            refused += expected ? 0 : 1;
+        }
+
+        Assert.InRange(refused, 20_000, 180_000); // both kinds were tried
+    }
+
+    private static bool Reference(string text, out DateTimeOffset timestamp)
+    {
+        timestamp = default;
+        if (text.Length is < 20 or > 35 || !(text.EndsWith('Z') || text.EndsWith("+00:00", StringComparison.Ordinal)) || text[10] != 'T')
+        {
+            return false;
+        }
+
+        return DateTimeOffset.TryParse(text, System.Globalization.CultureInfo.InvariantCulture,
+            System.Globalization.DateTimeStyles.AssumeUniversal | System.Globalization.DateTimeStyles.AdjustToUniversal, out timestamp);
+    }
 }
