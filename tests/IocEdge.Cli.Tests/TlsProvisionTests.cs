@@ -106,10 +106,14 @@ public sealed class TlsProvisionTests : IAsyncLifetime
         var key = _dir.File(Gateway + ".key");
         var cert = _dir.File(Gateway + ".crt");
         var ca = _dir.File("iocedge-ca.crt");
-        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(key));
-        const UnixFileMode Public = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
-        Assert.Equal(Public, File.GetUnixFileMode(cert));
-        Assert.Equal(Public, File.GetUnixFileMode(ca));
+        if (!OperatingSystem.IsWindows())
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(key));
+            const UnixFileMode Public = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
+            Assert.Equal(Public, File.GetUnixFileMode(cert));
+            Assert.Equal(Public, File.GetUnixFileMode(ca));
+        }
+
         var mqtt = JsonNode.Parse(await File.ReadAllTextAsync(config))!["Gateway"]!["Mqtt"]!;
         Assert.Equal(_tlsPort, (int)mqtt["Port"]!);
         Assert.True((bool)mqtt["Tls"]!["Enabled"]!);
@@ -144,7 +148,8 @@ public sealed class TlsProvisionTests : IAsyncLifetime
     public async Task Doctor_names_an_unknown_ca_a_name_mismatch_and_a_refused_client_certificate_each_with_its_fix()
     {
         using var other = new TestPki(_dir.File("other-pki"), "Rogue CA");
-        var (cert, key) = _pki.Issue("gw-doc");
+        var (cert, key) = _pki.Issue("gw-doc", notAfter: DateTimeOffset.UtcNow.AddDays(90));
+        var (soon, soonKey) = _pki.Issue("gw-doc", file: "soon", notAfter: DateTimeOffset.UtcNow.AddDays(10));
         var (rogueCert, rogueKey) = other.Issue("gw-doc", file: "rogue");
         string Config(string name, string caFile, string certFile, string keyFile, string? serverName = null)
         {
@@ -174,8 +179,15 @@ public sealed class TlsProvisionTests : IAsyncLifetime
             Assert.Contains(fix, tls.GetProperty("fix").GetString(), StringComparison.Ordinal);
         }
 
-        // The good one passes.
+        // The good one passes with the days left; one that expires within 30 days fails with the way to renew it.
         var good = await Cli.RunAsync("doctor", "--config", Config("good", _pki.CaFile, cert, key), "--json");
-        Assert.True(Checks(good)["tls"].GetProperty("status").GetString() == "pass", good.ToString());
+        var row = Checks(good)["tls"];
+        Assert.True(row.GetProperty("status").GetString() == "pass", good.ToString());
+        Assert.Matches("client certificate 'CN=gw-doc' accepted, expires in (89|90) days", row.GetProperty("detail").GetString());
+        var expiring = await Cli.RunAsync("doctor", "--config", Config("soon", _pki.CaFile, soon, soonKey), "--json");
+        row = Checks(expiring)["tls"];
+        Assert.True(row.GetProperty("status").GetString() == "fail", expiring.ToString());
+        Assert.Matches("expires in (9|10) days", row.GetProperty("detail").GetString());
+        Assert.Contains("renew", row.GetProperty("fix").GetString(), StringComparison.Ordinal);
     }
 }
