@@ -153,7 +153,7 @@ public sealed class MqttForwarder : BackgroundService
                 // logged with its stack trace. Either way count it, back off and go on: the readings wait in the outbox.
                 var failures = Interlocked.Increment(ref _failures);
                 var delay = Backoff.FullJitter(mqtt.ReconnectDelayMin, mqtt.ReconnectDelayMax, attempt++, Random.Shared);
-                var tlsFailure = !_client.IsConnected ? _tls?.Explain(ex) : null;
+                var tlsFailure = (ex as MqttTlsException)?.Failure; // only a failed connection attempt is a TLS failure
                 Volatile.Write(ref _tlsFailure, tlsFailure);
                 if (tlsFailure is not null)
                 {
@@ -268,7 +268,15 @@ public sealed class MqttForwarder : BackgroundService
             _tls.Apply(builder);
         }
 
-        await _client.ConnectAsync(builder.Build(), ct).ConfigureAwait(false);
+        try
+        {
+            await _client.ConnectAsync(builder.Build(), ct).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (_tls?.Explain(ex) is { } failure)
+        {
+            throw new MqttTlsException(failure, ex);
+        }
+
         Volatile.Write(ref _tlsFailure, null);
         if (_tls is { BrokerCertificate: { } broker } tls)
         {

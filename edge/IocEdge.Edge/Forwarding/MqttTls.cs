@@ -29,6 +29,36 @@ public sealed record TlsFailure(TlsFailureKind Kind, string Detail, string Fix)
     public override string ToString() => $"{Detail}; fix: {Fix}";
 }
 
+/// <summary>A connection attempt failed for a TLS reason (<see cref="Failure"/>); the original error is the inner exception.</summary>
+public sealed class MqttTlsException : Exception
+{
+    public MqttTlsException(TlsFailure failure, Exception inner)
+        : base(failure?.ToString(), inner)
+    {
+        ArgumentNullException.ThrowIfNull(failure);
+        Failure = failure;
+    }
+
+    public MqttTlsException()
+    {
+        Failure = new(TlsFailureKind.Handshake, "unknown", "see the log");
+    }
+
+    public MqttTlsException(string message)
+        : base(message)
+    {
+        Failure = new(TlsFailureKind.Handshake, message, "see the log");
+    }
+
+    public MqttTlsException(string message, Exception inner)
+        : base(message, inner)
+    {
+        Failure = new(TlsFailureKind.Handshake, message, "see the log");
+    }
+
+    public TlsFailure Failure { get; }
+}
+
 /// <summary>
 /// TLS for the gateway's MQTT connections (<c>Gateway:Mqtt:Tls</c>): the start-up check of the PEM files
 /// (<see cref="Problems"/>), and the MQTTnet TLS options (<see cref="CreateSession"/>) with a verifier that says why a
