@@ -145,6 +145,37 @@ public sealed class TlsProvisionTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Provision_with_the_technicians_own_csr_and_key_points_the_config_at_that_key_and_makes_it_private()
+    {
+        const string Gateway = "gw-own-01";
+        var token = await TokenAsync(Gateway);
+        var config = LocalConfig("gw-own");
+        using (var ecdsa = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256))
+        {
+            // As `openssl req -new -newkey ec ... -keyout own.key -out own.csr` leaves them: the key readable by others.
+            await File.WriteAllTextAsync(_dir.File("own.key"), ecdsa.ExportPkcs8PrivateKeyPem());
+            await File.WriteAllTextAsync(_dir.File("own.csr"), new System.Security.Cryptography.X509Certificates.CertificateRequest(
+                "CN=" + Gateway, ecdsa, System.Security.Cryptography.HashAlgorithmName.SHA256).CreateSigningRequestPem());
+        }
+
+        var run = await Cli.RunAsync("provision", "--token", token, "--aggregator", _aggregator.Url, "--gateway-id", Gateway,
+            "--csr", _dir.File("own.csr"), "--config", config);
+
+        Assert.True(run.Exit == 0, run.ToString());
+        var tls = JsonNode.Parse(await File.ReadAllTextAsync(config))!["Gateway"]!["Mqtt"]!["Tls"]!;
+        Assert.Equal(_dir.File("own.key"), (string?)tls["KeyFile"]); // the key beside the CSR (FILE.key), not a new one
+        Assert.False(File.Exists(_dir.File(Gateway + ".key")));
+        if (!OperatingSystem.IsWindows())
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(_dir.File("own.key")));
+        }
+
+        var doctor = await Cli.RunAsync("doctor", "--config", config, "--json");
+        Assert.True(Checks(doctor)["tls"].GetProperty("status").GetString() == "pass", doctor.ToString());
+        Assert.Equal("pass", Checks(doctor)["broker"].GetProperty("status").GetString());
+    }
+
+    [Fact]
     public async Task Doctor_names_an_unknown_ca_a_name_mismatch_and_a_refused_client_certificate_each_with_its_fix()
     {
         using var other = new TestPki(_dir.File("other-pki"), "Rogue CA");
