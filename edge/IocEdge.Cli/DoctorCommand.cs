@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Net.Sockets;
 using System.Text.Json.Nodes;
 using IocEdge.Edge.Configuration;
+using IocEdge.Edge.Forwarding;
 using IocEdge.Edge.Outbox;
 using IocEdge.Protocols.Mqtt;
 using Microsoft.Data.Sqlite;
@@ -114,7 +115,7 @@ internal static class DoctorCommand
             checks.Add(await ModbusAsync(options, device, ct).ConfigureAwait(false));
         }
 
-        checks.Add(await BrokerAsync(options, ct).ConfigureAwait(false));
+        checks.AddRange(await BrokerAsync(options, time, ct).ConfigureAwait(false));
         return checks;
     }
 
@@ -212,10 +213,19 @@ internal static class DoctorCommand
         };
     }
 
-    private static async Task<DoctorCheck> BrokerAsync(GatewayOptions options, CancellationToken ct)
+    /// <summary>A client certificate expiring within this is a failure: renewing needs a token and a visit or a link.</summary>
+    internal static readonly TimeSpan CertificateRenewalWarning = TimeSpan.FromDays(30);
+
+    /// <summary>
+    /// The broker row (CONNECT with the configured credentials), preceded by a "tls" row when Gateway:Mqtt:Tls is on: the
+    /// handshake's result (broker certificate verified, or why not: CA unknown, name mismatch, expired, client certificate
+    /// refused, no TLS on that port) and the days left on both certificates.
+    /// </summary>
+    private static async Task<List<DoctorCheck>> BrokerAsync(GatewayOptions options, TimeProvider time, CancellationToken ct)
     {
         var m = options.Mqtt;
         var where = $"{m.Host}:{m.Port}";
+        var rows = new List<DoctorCheck>();
         using var client = new MqttClientFactory().CreateMqttClient();
         // A client id of its own: the gateway's id would take over (and drop) a running gateway's session.
         var builder = new MqttClientOptionsBuilder()
@@ -229,30 +239,89 @@ internal static class DoctorCommand
             builder.WithCredentials(m.Username, m.Password);
         }
 
-        MqttClientConnectResultCode code;
+        TlsSession? tls = null;
         try
         {
-            var result = await client.ConnectAsync(builder.Build(), ct).ConfigureAwait(false);
-            code = result.ResultCode;
-            if (code == MqttClientConnectResultCode.Success)
+            if (m.Tls.Enabled)
             {
-                await client.DisconnectAsync(cancellationToken: ct).ConfigureAwait(false);
+                try
+                {
+                    tls = MqttTls.CreateSession(m, time);
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException)
+                {
+                    rows.Add(new("tls", Fail, $"the TLS files cannot be loaded: {ex.Message}", "run `iocedge config validate` and fix the Gateway:Mqtt:Tls lines it prints"));
+                    rows.Add(new("broker", Skipped, "needs the TLS files"));
+                    return rows;
+                }
+
+                tls.Apply(builder);
             }
+
+            MqttClientConnectResultCode code;
+            try
+            {
+                var result = await client.ConnectAsync(builder.Build(), ct).ConfigureAwait(false);
+                code = result.ResultCode;
+                if (code == MqttClientConnectResultCode.Success)
+                {
+                    await client.DisconnectAsync(cancellationToken: ct).ConfigureAwait(false);
+                }
+            }
+            catch (MqttConnectingFailedException ex) when (RefusalIn(ex) is { } refused)
+            {
+                code = refused; // the server answered CONNACK with a failure reason code
+            }
+            catch (Exception ex) when (tls?.Explain(ex) is { } failure)
+            {
+                rows.Add(new("tls", Fail, $"{where}: {failure.Kind}: {failure.Detail}", failure.Fix));
+                rows.Add(new("broker", Skipped, "needs a TLS session"));
+                return rows;
+            }
+            catch (Exception ex) when (ex is MqttCommunicationException or SocketException or OperationCanceledException && !ct.IsCancellationRequested)
+            {
+                rows.Add(new("broker", Fail, $"{where} unreachable: {(ex.InnerException ?? ex).Message}",
+                    $"check Gateway:Mqtt:Host/Port, the network (`ping {m.Host}`), and that port {m.Port} is open on the aggregator"));
+                return rows;
+            }
+
+            if (tls is not null)
+            {
+                rows.Add(TlsRow(tls, m, time));
+            }
+
+            var reason = FormattableString.Invariant($"CONNACK {code} (0x{(int)code:X2})");
+            var who = tls?.ClientCertificate is { } c ? $"certificate {c.GetNameInfo(System.Security.Cryptography.X509Certificates.X509NameType.SimpleName, false)}"
+                : string.IsNullOrEmpty(m.Username) ? "anonymous" : m.Username;
+            rows.Add(code == MqttClientConnectResultCode.Success
+                ? new("broker", Pass, $"{where} accepted CONNECT as {who}: {reason}")
+                : new("broker", Fail, $"{where} refused CONNECT: {reason}", BrokerFix(options)));
+            return rows;
         }
-        catch (MqttConnectingFailedException ex) when (RefusalIn(ex) is { } refused)
+        finally
         {
-            code = refused; // the server answered CONNACK with a failure reason code
+            tls?.Dispose();
         }
-        catch (Exception ex) when (ex is MqttCommunicationException or SocketException or OperationCanceledException && !ct.IsCancellationRequested)
+    }
+
+    private static DoctorCheck TlsRow(TlsSession tls, GatewayMqttOptions m, TimeProvider time)
+    {
+        var now = time.GetUtcNow();
+        static int Days(DateTime notAfter, DateTimeOffset now) => (int)Math.Floor((new DateTimeOffset(notAfter.ToUniversalTime()) - now).TotalDays);
+        var trust = string.IsNullOrEmpty(m.Tls.CaFile) ? "the system trust store" : m.Tls.CaFile;
+        var detail = tls.BrokerCertificate is { } broker
+            ? $"broker certificate '{broker.Subject}' verified as {tls.ServerName} by {trust}, expires in {Days(broker.NotAfter, now)} days"
+            : $"verified as {tls.ServerName} by {trust}";
+        if (tls.ClientCertificate is not { } client)
         {
-            return new("broker", Fail, $"{where} unreachable: {(ex.InnerException ?? ex).Message}",
-                $"check Gateway:Mqtt:Host/Port, the network (`ping {m.Host}`), and that port {m.Port} is open on the aggregator");
+            return new("tls", Pass, detail + "; no client certificate");
         }
 
-        var reason = FormattableString.Invariant($"CONNACK {code} (0x{(int)code:X2})");
-        return code == MqttClientConnectResultCode.Success
-            ? new("broker", Pass, $"{where} accepted CONNECT as {(string.IsNullOrEmpty(m.Username) ? "anonymous" : m.Username)}: {reason}")
-            : new("broker", Fail, $"{where} refused CONNECT: {reason}", BrokerFix(options));
+        var left = Days(client.NotAfter, now);
+        detail += $"; client certificate '{client.Subject}' accepted, expires in {left} days";
+        return left < CertificateRenewalWarning.TotalDays
+            ? new("tls", Fail, detail, "renew the client certificate before it expires: a new token from the administrator, then `iocedge provision --csr` and a restart")
+            : new("tls", Pass, detail);
     }
 
     /// <summary>The CONNACK reason code named in a connect failure, or null when the failure was not a CONNACK (no TCP, timeout).</summary>

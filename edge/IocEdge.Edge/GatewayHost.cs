@@ -261,7 +261,7 @@ public static class GatewayHost
         Configuration keys (all under "Gateway"; the full table is in edge/README.md, "Configuration"):
           Id, DataDirectory, ProfilesDirectory, Mqtt:{Host,Port,Username,Password,KeepAlive,Timeout,BatchSize,
           BatchMaxBytes,BatchMaxAge,MaxInFlight,BackfillReadingsPerSecond,HealthPeriod,Payload (Json|Compact),
-          ReconnectDelayMin,ReconnectDelayMax}, Outbox:{MaxBytes,MaxAge,MinFreeBytes,Eviction (Oldest|Thin),
+          ReconnectDelayMin,ReconnectDelayMax,Tls:{Enabled,CaFile,CertificateFile,KeyFile,ServerName}}, Outbox:{MaxBytes,MaxAge,MinFreeBytes,Eviction (Oldest|Thin),
           RamBufferReadings,WalMaxBytes,CheckpointInterval}, Modbus:Links[], Modbus:Devices[], Gpio, Sensors[]
         A complete example: edge/IocEdge.Gateway/gateway.example.json (installed as /etc/iocedge/gateway.json).
 

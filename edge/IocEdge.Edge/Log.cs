@@ -1,3 +1,4 @@
+using IocEdge.Edge.Forwarding;
 using Microsoft.Extensions.Logging;
 
 namespace IocEdge.Edge;
@@ -22,6 +23,15 @@ internal static partial class Log
 
     [LoggerMessage(1006, LogLevel.Error, "Forwarding failed unexpectedly (failure {Failures}); retrying in {Delay}")]
     public static partial void ForwarderFailed(this ILogger logger, Exception exception, long failures, TimeSpan delay);
+
+    [LoggerMessage(1007, LogLevel.Error, "TLS to MQTT broker {Host}:{Port} failed ({Kind}): {Detail}; fix: {Fix}; readings stay in the outbox, retrying in {Delay}")]
+    public static partial void TlsFailed(this ILogger logger, string host, int port, TlsFailureKind kind, string detail, string fix, TimeSpan delay);
+
+    [LoggerMessage(1008, LogLevel.Warning, "{Warning}")]
+    public static partial void TlsPortWarning(this ILogger logger, string warning);
+
+    [LoggerMessage(1009, LogLevel.Information, "TLS to {Host}:{Port}: broker certificate '{Broker}' verified as {ServerName} ({Trust}); client certificate {Client}")]
+    public static partial void TlsEstablished(this ILogger logger, string host, int port, string broker, string serverName, string trust, string client);
 
     [LoggerMessage(2006, LogLevel.Error, "Outbox reading {Sequence} cannot be sent ({Reason}); moved to the dead-letter table")]
     public static partial void RowDeadLettered(this ILogger logger, long sequence, string reason);

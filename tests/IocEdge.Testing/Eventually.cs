@@ -44,4 +44,18 @@ public static class Eventually
 
     public static Task True(Func<bool> probe, TimeSpan timeout, string what) =>
         True(() => Task.FromResult(probe()), timeout, what);
+
+    /// <summary>As <see cref="True(Func{bool}, TimeSpan, string)"/>, with a description built at the time out (the state then).</summary>
+    public static async Task True(Func<bool> probe, TimeSpan timeout, Func<string> what)
+    {
+        ArgumentNullException.ThrowIfNull(what);
+        try
+        {
+            await True(probe, timeout, "the condition").ConfigureAwait(false);
+        }
+        catch (TimeoutException ex)
+        {
+            throw new TimeoutException(ex.Message.Replace("the condition", what(), StringComparison.Ordinal), ex);
+        }
+    }
 }

@@ -25,7 +25,12 @@ public sealed class Mosquitto : IAsyncDisposable
     /// Where mosquitto saves sessions and queued messages on a clean stop (<see cref="StopGracefullyAsync"/>), so a
     /// restarted broker still holds a persistent subscriber's messages; null runs without persistence.
     /// </param>
-    public static async Task<Mosquitto> StartAsync(int? port = null, string? persistenceDirectory = null)
+    /// <param name="tls">
+    /// A TLS-only listener (mosquitto.conf(5) <c>cafile</c>, <c>certfile</c>, <c>keyfile</c>, and
+    /// <c>require_certificate true</c> when <see cref="MosquittoTls.RequireCertificate"/>); the files must be readable by
+    /// the mosquitto user (see <see cref="TestPki"/>).
+    /// </param>
+    public static async Task<Mosquitto> StartAsync(int? port = null, string? persistenceDirectory = null, MosquittoTls? tls = null)
     {
         var exe = Tools.Require("/usr/sbin/mosquitto", "mosquitto");
         var dir = new TempDirectory("mosquitto");
@@ -49,6 +54,7 @@ public sealed class Mosquitto : IAsyncDisposable
             listener {p} 127.0.0.1
             allow_anonymous true
             {persistence}
+            {(tls is null ? string.Empty : $"cafile {tls.CaFile}\ncertfile {tls.CertificateFile}\nkeyfile {tls.KeyFile}\nrequire_certificate {(tls.RequireCertificate ? "true" : "false")}")}
             max_queued_messages 0
             max_inflight_messages 0
             log_dest stdout
@@ -77,3 +83,6 @@ public sealed class Mosquitto : IAsyncDisposable
         _dir.Dispose();
     }
 }
+
+/// <summary>The TLS listener of a test <see cref="Mosquitto"/>: PEM files of the CA (that also verifies clients), the broker's certificate and key.</summary>
+public sealed record MosquittoTls(string CaFile, string CertificateFile, string KeyFile, bool RequireCertificate);

@@ -46,7 +46,7 @@ internal static class ConfigurationShapes
     /// added here too (a unit test checks this list against the classes).
     /// </summary>
     public static ConfigObject Gateway { get; } = ConfigObject.Of<GatewayOptions>(
-        ConfigObject.Of<GatewayMqttOptions>(),
+        ConfigObject.Of<GatewayMqttOptions>(ConfigObject.Of<GatewayMqttTlsOptions>()),
         ConfigObject.Of<GatewayModbusOptions>(
             ConfigObject.Of<ModbusLinkOptions>(),
             ConfigObject.Of<ModbusDeviceOptions>(ConfigObject.Of<ModbusPointOptions>())),
@@ -104,6 +104,36 @@ public sealed class GatewayMqttOptions
 
     /// <summary>How often the health status (contract §5) is published while connected (default 60 s; also on connect).</summary>
     public TimeSpan HealthPeriod { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>TLS to the broker (section <c>Gateway:Mqtt:Tls</c>); off by default.</summary>
+    public GatewayMqttTlsOptions Tls { get; set; } = new();
+}
+
+/// <summary>
+/// TLS on the gateway's MQTT connection (<c>Gateway:Mqtt:Tls</c>): the broker's certificate is always verified (chain
+/// and name); there is no switch that accepts an untrusted broker. Files are PEM (RFC 7468) and given as absolute
+/// paths; every problem with them is reported at start-up (exit 78) by <see cref="GatewayOptionsValidator"/>.
+/// </summary>
+public sealed class GatewayMqttTlsOptions
+{
+    /// <summary>Connect with TLS (default false). The broker's TLS port is usually 8883 (IANA "secure-mqtt").</summary>
+    public bool Enabled { get; set; }
+
+    /// <summary>
+    /// PEM file of the CA certificate(s) that signed the broker's certificate (the aggregator's CA, written by
+    /// <c>iocedge provision --csr</c>). When set, only these CAs are trusted; when empty, the system trust store
+    /// (/etc/ssl/certs) is.
+    /// </summary>
+    public string? CaFile { get; set; }
+
+    /// <summary>PEM client certificate for mutual TLS (its CN is the gateway id at the aggregator); goes with <see cref="KeyFile"/>.</summary>
+    public string? CertificateFile { get; set; }
+
+    /// <summary>PEM private key (PKCS#8, or SEC1/PKCS#1; not encrypted) of <see cref="CertificateFile"/>; mode 0600.</summary>
+    public string? KeyFile { get; set; }
+
+    /// <summary>The name the broker's certificate must carry (SNI and verification); empty: <see cref="GatewayMqttOptions.Host"/>.</summary>
+    public string? ServerName { get; set; }
 }
 
 /// <summary>The encoding of the readings messages (<c>Gateway:Mqtt:Payload</c>).</summary>

@@ -9,7 +9,9 @@ namespace IocEdge.Edge.Configuration;
 /// Checks the whole configuration at start-up, before any bus is opened, and reports every problem at once, each with
 /// the key (as it is written in the file, e.g. <c>Gateway:Modbus:Devices:1:UnitId</c>) and the fix.
 /// </summary>
-public sealed class GatewayOptionsValidator(ProfileSource profiles) : IValidateOptions<GatewayOptions>
+/// <param name="profiles">The instrument profiles devices name.</param>
+/// <param name="time">The time a TLS client certificate must be valid at (default <see cref="TimeProvider.System"/>).</param>
+public sealed class GatewayOptionsValidator(ProfileSource profiles, TimeProvider? time = null) : IValidateOptions<GatewayOptions>
 {
     public ValidateOptionsResult Validate(string? name, GatewayOptions options)
     {
@@ -28,6 +30,7 @@ public sealed class GatewayOptionsValidator(ProfileSource profiles) : IValidateO
         }
 
         ValidateMqtt(options.Mqtt, Error);
+        errors.AddRange(Forwarding.MqttTls.Problems(options.Mqtt, (time ?? TimeProvider.System).GetUtcNow()));
         ValidateModbus(options, Error);
         ValidateGpio(options, Error);
         ValidateSensors(options, Error);

@@ -53,6 +53,8 @@ public sealed class MqttForwarder : BackgroundService
     private int _inFlight;
     private int _maxInFlightSeen;
     private readonly IMqttLinkParticipant[] _participants;
+    private TlsSession? _tls;
+    private TlsFailure? _tlsFailure;
 
     /// <param name="options">The gateway's options (id, Mqtt section, data directory).</param>
     /// <param name="outbox">The outbox drained to the broker.</param>
@@ -115,9 +117,20 @@ public sealed class MqttForwarder : BackgroundService
     /// <summary>The most messages that were awaiting their PUBACK at the same time since start.</summary>
     public int MaxInFlightSeen => Volatile.Read(ref _maxInFlightSeen);
 
+    /// <summary>
+    /// Why the last connection attempt failed in TLS terms (unknown CA, name mismatch, expired, client certificate
+    /// refused, no handshake), with its fix; null when TLS is off, or the last attempt connected or failed otherwise.
+    /// </summary>
+    public TlsFailure? TlsFailure => Volatile.Read(ref _tlsFailure);
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var mqtt = _options.Mqtt;
+        if (MqttTls.PortWarning(mqtt) is { } warning)
+        {
+            _logger.TlsPortWarning(warning);
+        }
+
         var attempt = 0;
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -140,7 +153,13 @@ public sealed class MqttForwarder : BackgroundService
                 // logged with its stack trace. Either way count it, back off and go on: the readings wait in the outbox.
                 var failures = Interlocked.Increment(ref _failures);
                 var delay = Backoff.FullJitter(mqtt.ReconnectDelayMin, mqtt.ReconnectDelayMax, attempt++, Random.Shared);
-                if (ex is MQTTnet.Exceptions.MqttCommunicationException or MqttPublishRefusedException
+                var tlsFailure = (ex as MqttTlsException)?.Failure; // only a failed connection attempt is a TLS failure
+                Volatile.Write(ref _tlsFailure, tlsFailure);
+                if (tlsFailure is not null)
+                {
+                    _logger.TlsFailed(mqtt.Host, mqtt.Port, tlsFailure.Kind, tlsFailure.Detail, tlsFailure.Fix, delay);
+                }
+                else if (ex is MQTTnet.Exceptions.MqttCommunicationException or MqttPublishRefusedException
                     or OperationCanceledException or IOException or TimeoutException)
                 {
                     _logger.ConnectFailed(mqtt.Host, mqtt.Port, ex.Message, delay);
@@ -184,6 +203,7 @@ public sealed class MqttForwarder : BackgroundService
     {
         _outbox.Appended -= Wake;
         _client.Dispose();
+        _tls?.Dispose();
         _wake.Dispose();
         base.Dispose();
     }
@@ -238,7 +258,33 @@ public sealed class MqttForwarder : BackgroundService
             builder.WithCredentials(mqtt.Username, mqtt.Password);
         }
 
-        await _client.ConnectAsync(builder.Build(), ct).ConfigureAwait(false);
+        if (mqtt.Tls.Enabled)
+        {
+            // Contract §1 over TLS: the files are read for each attempt (a renewed certificate needs no restart). The
+            // status, will, configuration and command messages all travel on this one connection.
+            _tls?.Dispose();
+            _tls = null;
+            _tls = MqttTls.CreateSession(mqtt, _time);
+            _tls.Apply(builder);
+        }
+
+        try
+        {
+            await _client.ConnectAsync(builder.Build(), ct).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (_tls?.Explain(ex) is { } failure)
+        {
+            throw new MqttTlsException(failure, ex);
+        }
+
+        Volatile.Write(ref _tlsFailure, null);
+        if (_tls is { BrokerCertificate: { } broker } tls)
+        {
+            _logger.TlsEstablished(mqtt.Host, mqtt.Port, broker.Subject, tls.ServerName,
+                string.IsNullOrEmpty(mqtt.Tls.CaFile) ? "system trust store" : "CA " + mqtt.Tls.CaFile,
+                tls.ClientCertificate is { } c ? $"'{c.Subject}' (expires {c.NotAfter.ToUniversalTime():yyyy-MM-dd})" : "none");
+        }
+
         _logger.Connected(mqtt.Host, mqtt.Port, _options.Id, _outbox.Count);
         foreach (var participant in _participants)
         {

@@ -21,8 +21,12 @@ public static class Provisioning
     /// <returns>What was written: the gateway id, broker, the initial configuration's version and the problems the
     /// gateway's own check found in it (then it is not applied and is reported <c>refused</c> at the first connection;
     /// the credentials are written all the same, so the admin can push a corrected one).</returns>
+    /// <param name="tls">The PEM files of a client certificate the aggregator issued (<c>iocedge provision --csr</c>), already
+    /// written: <c>Gateway:Mqtt:Tls</c> is set to use them (Enabled, CaFile, CertificateFile, KeyFile) and
+    /// <c>Gateway:Mqtt:Port</c> to the grant's <c>mqtt.tls_port</c>. Ignored (TLS left as it was) when the grant names no
+    /// TLS port: the aggregator then has no TLS listener to use them on.</param>
     /// <exception cref="InvalidDataException">The grant lacks gateway or mqtt fields, or the file is not a JSON object.</exception>
-    public static ProvisionResult Apply(JsonObject grant, string configPath, TimeProvider? time = null)
+    public static ProvisionResult Apply(JsonObject grant, string configPath, TimeProvider? time = null, ProvisionTlsFiles? tls = null)
     {
         time ??= TimeProvider.System;
         ArgumentNullException.ThrowIfNull(grant);
@@ -52,6 +56,27 @@ public static class Provisioning
         localMqtt["Port"] = (int)mqtt["port"]!;
         localMqtt["Username"] = (string?)mqtt["username"];
         localMqtt["Password"] = (string?)mqtt["password"];
+        var tlsPort = mqtt["tls_port"] is JsonValue tp && tp.TryGetValue<int>(out var port) && port > 0 ? port : (int?)null;
+        var tlsEnabled = false;
+        if (tls is not null && tlsPort is { } p)
+        {
+            // Contract §9.3: tls_port is the aggregator's mutual-TLS listener; the certificate (CN = gateway id) replaces
+            // the password there (kept for the clear-text listener and for `iocedge doctor` against it).
+            localMqtt["Port"] = p;
+            localMqtt["Tls"] = new JsonObject
+            {
+                ["Enabled"] = true,
+                ["CaFile"] = Path.GetFullPath(tls.CaFile),
+                ["CertificateFile"] = Path.GetFullPath(tls.CertificateFile),
+                ["KeyFile"] = Path.GetFullPath(tls.KeyFile),
+            };
+            tlsEnabled = true;
+        }
+        else if (localMqtt["Tls"] is JsonObject oldTls)
+        {
+            oldTls["Enabled"] = false; // Port is the clear-text one now: an earlier TLS setting would point TLS at it
+        }
+
         var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
         if (!OperatingSystem.IsWindows())
         {
@@ -93,7 +118,11 @@ public static class Provisioning
             state.Save();
         }
 
-        return new ProvisionResult(gatewayId, (string)mqtt["host"]!, (int)mqtt["port"]!, configVersion, problems);
+        return new ProvisionResult(gatewayId, (string)mqtt["host"]!, tlsEnabled ? tlsPort!.Value : (int)mqtt["port"]!, configVersion, problems)
+        {
+            TlsEnabled = tlsEnabled,
+            TlsPort = tlsPort,
+        };
     }
 
     /// <summary>Reads an offline bundle file and <see cref="Apply"/>s it.</summary>
@@ -129,4 +158,17 @@ public static class Provisioning
 /// <param name="BrokerPort">The MQTT broker port written to <c>Gateway:Mqtt:Port</c>.</param>
 /// <param name="ConfigVersion">The initial configuration's version, or null when the admin attached none.</param>
 /// <param name="ConfigProblems">What the gateway's own check found in the initial configuration (empty: applied).</param>
-public sealed record ProvisionResult(string Gateway, string BrokerHost, int BrokerPort, long? ConfigVersion, IReadOnlyList<string> ConfigProblems);
+public sealed record ProvisionResult(string Gateway, string BrokerHost, int BrokerPort, long? ConfigVersion, IReadOnlyList<string> ConfigProblems)
+{
+    /// <summary><c>Gateway:Mqtt:Tls</c> was set to the issued certificate (and <see cref="BrokerPort"/> is the TLS port).</summary>
+    public bool TlsEnabled { get; init; }
+
+    /// <summary>The aggregator's mutual-TLS port from the grant (<c>mqtt.tls_port</c>), null when it has none.</summary>
+    public int? TlsPort { get; init; }
+}
+
+/// <summary>The PEM files of an issued client certificate, for <see cref="Provisioning.Apply"/>.</summary>
+/// <param name="CaFile">The aggregator's CA certificate (it signed the broker's and ours).</param>
+/// <param name="CertificateFile">This gateway's client certificate (CN = gateway id).</param>
+/// <param name="KeyFile">Its private key (mode 0600).</param>
+public sealed record ProvisionTlsFiles(string CaFile, string CertificateFile, string KeyFile);

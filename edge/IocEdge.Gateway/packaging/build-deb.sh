@@ -124,6 +124,11 @@ build_one() {
     depends="adduser, libc6, dotnet-runtime-10.0"
     [[ $p == aggregator ]] && depends="adduser, libc6, aspnetcore-runtime-10.0"
   fi
+  # The gateway maps OpenSSL only for Gateway:Mqtt:Tls (without TLS it must not: GatewayFootprintTests), so libssl3
+  # is recommended (apt installs it by default), not required.
+  local recommends=""
+  [[ $p == gateway && $portable == 0 ]] && recommends="Recommends: libssl3
+"
   local description
   if [[ $p == gateway ]]; then
     description="IocEdge gateway: field instruments to the IOC aggregator
@@ -143,7 +148,7 @@ Maintainer: IocEdge <iocedge@localhost>
 Section: net
 Priority: optional
 Depends: $depends
-Installed-Size: $size
+${recommends}Installed-Size: $size
 Description: $description
 CONTROL
   local deb="$out/${name}_${version}_${arch}.deb"
