@@ -72,6 +72,47 @@ public sealed class PostgresStoreTests(PostgresFixture postgres)
     }
 
     [Fact]
+    public async Task Retention_also_prunes_expired_flagged_readings_and_keys_in_short_transactions_and_a_resend_of_a_pruned_reading_is_still_a_duplicate()
+    {
+        var (store, db) = await OpenAsync();
+        using var _ = store;
+        var old = new DateTimeOffset(2026, 11, 20, 0, 0, 0, TimeSpan.Zero);
+        var unsetClock = new DateTimeOffset(1970, 1, 1, 0, 10, 0, TimeSpan.Zero);
+        // Received on 20 November: an unset clock's reading (contract §4.3 before_epoch: the default partition) and three
+        // plausible ones of that day; seq 4 was not sent then (a gap).
+        store.Store([Batch("s1", (1, unsetClock, 1), (2, old.AddMinutes(5), 10), (3, old.AddMinutes(50), 20), (5, old.AddMinutes(55), 30))],
+            old.AddHours(1));
+        // Many flagged readings received long ago (a station without RTC or NTP for a while), so the pass needs many batches.
+        store.Store([new ReadingBatch("gw-p", "s2", Enumerable.Range(1, 20_000).Select(i =>
+            new SequencedReading(i, new Reading("env1/pm2_5", unsetClock.AddSeconds(i), i, "ug/m3", Quality.Good))).ToArray())], old.AddHours(2));
+        // Received today: a flagged reading whose receive time is within the retention stays (the SQLite store's rule).
+        store.Store([Batch("s1", (7, unsetClock, 7), (8, Now.AddMinutes(-30), 8))], Now);
+        var xidBefore = long.Parse(await postgres.Server.SqlAsync(db, "SELECT txid_current()"), System.Globalization.CultureInfo.InvariantCulture);
+
+        // 20 November (where the readings were) and the day after (created ahead of the receive day) are dropped.
+        Assert.Equal(["readings_p20261120", "readings_p20261121"], store.DropPartitionsBefore(Now.AddDays(-7)));
+
+        var xidAfter = long.Parse(await postgres.Server.SqlAsync(db, "SELECT txid_current()"), System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal("readings_default:7 readings_p20261130:8", (await PartitionsOfAsync(db)).Trim());
+        Assert.Equal("7 8", (await postgres.Server.SqlAsync(db, "SELECT string_agg(seq::text, ' ' ORDER BY seq) FROM reading_keys")).Trim());
+        // 20,004 readings were pruned in short transactions, not in one (PostgreSQL's ~100 readings a page, 16 pages a batch).
+        Assert.True(xidAfter - xidBefore > 10, $"retention used {xidAfter - xidBefore - 1} write transactions for 20,004 readings");
+
+        // A gateway that never saw its PUBACKs resends them: duplicates (contract §4.1), not stored again, rollups untouched.
+        Assert.Equal(new StoreResult(0, 4), store.Store([Batch("s1", (1, unsetClock, 1), (2, old.AddMinutes(5), 10), (3, old.AddMinutes(50), 20),
+            (5, old.AddMinutes(55), 30))], Now)[0]);
+        Assert.Equal(new StoreResult(0, 2), store.Store([new ReadingBatch("gw-p", "s2", [
+            new SequencedReading(1, new Reading("env1/pm2_5", unsetClock.AddSeconds(1), 1, "ug/m3", Quality.Good)),
+            new SequencedReading(20_000, new Reading("env1/pm2_5", unsetClock.AddSeconds(20_000), 20_000, "ug/m3", Quality.Good))])], Now)[0]);
+        // ... while the reading of that day that was never sent (seq 4) is stored when it finally comes.
+        Assert.Equal(new StoreResult(1, 0), store.Store([Batch("s1", (4, old.AddMinutes(52), 25))], Now)[0]);
+        Assert.Equal(new HistoryBucket(old, 4, 10, 30, 21.25, 30),
+            Assert.Single(store.Buckets("gw-p", "env1/pm2_5", old, old.AddHours(1), TimeSpan.FromHours(1))));
+        // The pruned keys are kept as ranges of seq, not one row each.
+        Assert.Equal("3", (await postgres.Server.SqlAsync(db, "SELECT count(*) FROM pruned_keys")).Trim());
+    }
+
+    [Fact]
     public async Task Hourly_history_over_a_range_not_on_whole_minutes_comes_from_the_rollups_after_retention()
     {
         // Issue 15: the IOC asks "the last 24 h" from any second. The whole minutes and hours of the range are served
