@@ -113,6 +113,47 @@ public sealed class PostgresStoreTests(PostgresFixture postgres)
     }
 
     [Fact]
+    public async Task A_resend_that_races_a_retention_batch_pruning_its_key_is_still_a_duplicate()
+    {
+        var cs = await postgres.Server.CreateDatabaseAsync();
+        using var store = new PostgresReadingStore(cs, NullLogger<PostgresReadingStore>.Instance);
+        var old = new DateTimeOffset(2026, 11, 20, 0, 0, 0, TimeSpan.Zero);
+        store.Store([Batch("s1", (1, old.AddMinutes(5), 10))], old.AddHours(1));
+        store.Store([Batch("s2", (1, Now.AddMinutes(-1), 1))], Now); // today's partitions exist before the race
+
+        // A retention batch in flight on its own connection, at the SQL level exactly as DropPartitionsBefore's batches
+        // run: prune lock taken, the key deleted and its range recorded, not yet committed.
+        await using var conn = new Npgsql.NpgsqlConnection(cs);
+        await conn.OpenAsync();
+        await using var tx = await conn.BeginTransactionAsync();
+        await using (var batch = new Npgsql.NpgsqlCommand("""
+            SELECT pg_advisory_xact_lock(7345603);
+            DELETE FROM reading_keys WHERE seq = 1;
+            INSERT INTO pruned_keys(stream_id, lo, hi) SELECT id, 1, 1 FROM streams WHERE stream = 's1';
+            """, conn, tx))
+        {
+            await batch.ExecuteNonQueryAsync();
+        }
+
+        // The gateway resends the reading meanwhile; the batch commits while the resend is under way.
+        var resend = Task.Run(() => store.Store([Batch("s1", (1, old.AddMinutes(5), 10))], Now));
+        // Wait until the resend's commit is held by a lock in the server (however slow this machine is), then commit.
+        await using (var waiting = new Npgsql.NpgsqlConnection(cs))
+        {
+            await waiting.OpenAsync();
+            await using var query = new Npgsql.NpgsqlCommand(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'", waiting);
+            await Eventually.True(async () => (long)(await query.ExecuteScalarAsync())! > 0, TimeSpan.FromSeconds(60),
+                "the resend never reached the server");
+        }
+
+        await tx.CommitAsync();
+
+        Assert.Equal(new StoreResult(0, 1), (await resend.WaitAsync(TimeSpan.FromSeconds(60)))[0]);
+        Assert.Equal(1, Assert.Single(store.Buckets("gw-p", "env1/pm2_5", old, old.AddHours(1), TimeSpan.FromHours(1))).Count);
+    }
+
+    [Fact]
     public async Task Hourly_history_over_a_range_not_on_whole_minutes_comes_from_the_rollups_after_retention()
     {
         // Issue 15: the IOC asks "the last 24 h" from any second. The whole minutes and hours of the range are served
