@@ -113,6 +113,30 @@ public sealed class PostgresStoreTests(PostgresFixture postgres)
     }
 
     [Fact]
+    public async Task A_late_reading_stored_while_its_day_is_being_emptied_goes_with_the_partition_and_its_resend_is_a_duplicate()
+    {
+        var (store, db) = await OpenAsync();
+        using var _ = store;
+        var old = new DateTimeOffset(2026, 11, 20, 0, 0, 0, TimeSpan.Zero);
+        store.Store([Batch("s1", (1, old.AddMinutes(5), 10), (2, old.AddMinutes(10), 20))], old.AddHours(1));
+        // A backlog reading of 20 November (seq 3, never sent before) commits after retention emptied that day's pages.
+        store.BeforePartitionDrop = name =>
+        {
+            if (name == "readings_p20261120")
+            {
+                Assert.Equal(new StoreResult(1, 0), store.Store([Batch("s1", (3, old.AddMinutes(15), 30))], Now)[0]);
+            }
+        };
+
+        store.DropPartitionsBefore(Now.AddDays(-7));
+
+        Assert.Equal("0", (await postgres.Server.SqlAsync(db, "SELECT count(*) FROM reading_keys WHERE ts < " +
+            Now.AddDays(-7).ToUnixTimeMilliseconds())).Trim()); // no key left behind by the dropped partition
+        Assert.Equal(new StoreResult(0, 3), store.Store([Batch("s1", (1, old.AddMinutes(5), 10), (2, old.AddMinutes(10), 20),
+            (3, old.AddMinutes(15), 30))], Now)[0]);
+    }
+
+    [Fact]
     public async Task A_resend_that_races_a_retention_batch_pruning_its_key_is_still_a_duplicate()
     {
         var cs = await postgres.Server.CreateDatabaseAsync();

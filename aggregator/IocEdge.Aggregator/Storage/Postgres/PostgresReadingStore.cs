@@ -579,6 +579,9 @@ public sealed class PostgresReadingStore : IReadingStore
     /// </summary>
     public const int RetentionBatchPages = 16;
 
+    /// <summary>Tests only: called with a partition's name after its pages were emptied, before it is dropped.</summary>
+    internal Action<string>? BeforePartitionDrop { get; set; }
+
     // Held exclusively by a retention batch while it deletes keys and records their ranges, shared by every ingest merge.
     private const long PruneLock = 7345603;
 
@@ -623,13 +626,19 @@ public sealed class PostgresReadingStore : IReadingStore
             var dropped = new List<string>();
             foreach (var (day, name) in names)
             {
-                PruneByPages(c, name, null, limit);
+                // No vacuum of the partition while it is emptied: the space freed is then never reused, so a commit
+                // that adds a late reading of that day (a backlog) appends it at the end, where the last step looks.
+                Execute(c, null, $"SET lock_timeout = '5s'; ALTER TABLE {name} SET (autovacuum_enabled = false); RESET lock_timeout");
+                var pages = PruneByPages(c, name, null, limit).Pages;
+                BeforePartitionDrop?.Invoke(name);
                 using var tx = c.BeginTransaction();
-                // The emptied partition goes. What a commit put in it since the pages were visited (a late backlog
-                // reading of that day) goes with its key, under a lock that holds such commits back for this instant.
+                // The emptied partition goes. What a commit appended since its pages were measured goes with its key,
+                // under the locks that hold such commits back for this instant: the last page measured and any after it,
+                // a few pages, not a scan of the whole partition while ingest waits.
                 Execute(c, tx, $"SET LOCAL lock_timeout = '5s'; SELECT pg_advisory_xact_lock(7345602); SELECT pg_advisory_xact_lock({PruneLock}); " +
                     $"LOCK TABLE {name} IN ACCESS EXCLUSIVE MODE");
-                RecordPruned(c, tx, DeleteReturningKeys(c, tx, $"DELETE FROM {name} RETURNING stream_id, seq", limit));
+                RecordPruned(c, tx, DeleteReturningKeys(c, tx,
+                    $"DELETE FROM {name} WHERE ctid >= '({Math.Max(0, pages - 1)},0)'::tid RETURNING stream_id, seq", limit));
                 Execute(c, tx, $"DROP TABLE {name}");
                 tx.Commit();
                 lock (_writeLock)
@@ -641,7 +650,7 @@ public sealed class PostgresReadingStore : IReadingStore
                 _logger.PartitionDropped(name);
             }
 
-            var fromDefault = PruneByPages(c, "readings_default", "ts < @c AND received < @c", limit);
+            var fromDefault = PruneByPages(c, "readings_default", "ts < @c AND received < @c", limit).Readings;
             if (fromDefault > 0)
             {
                 _logger.DefaultPartitionPruned(fromDefault);
@@ -654,9 +663,10 @@ public sealed class PostgresReadingStore : IReadingStore
     /// <summary>
     /// Deletes the rows of <paramref name="table"/> matching <paramref name="predicate"/> (all when null; <c>@c</c> is
     /// the cutoff in Unix ms), and their keys, <see cref="RetentionBatchPages"/> pages a transaction (a TID range scan:
-    /// each page is read once a pass, whatever the table's size). Returns the readings deleted.
+    /// each page is read once a pass, whatever the table's size). Returns the readings deleted and the table's size in
+    /// pages when the pass began (the pages it visited).
     /// </summary>
-    private static long PruneByPages(NpgsqlConnection c, string table, string? predicate, long cutoff)
+    private static (long Readings, long Pages) PruneByPages(NpgsqlConnection c, string table, string? predicate, long cutoff)
     {
         long pages;
         using (var size = new NpgsqlCommand($"SELECT pg_relation_size('{table}') / current_setting('block_size')::bigint", c))
@@ -679,7 +689,7 @@ public sealed class PostgresReadingStore : IReadingStore
             deleted += keys.Count;
         }
 
-        return deleted;
+        return (deleted, pages);
     }
 
     // Runs a DELETE of readings (RETURNING stream_id, seq) and deletes their keys in the same statement; returns the keys.
