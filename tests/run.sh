@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# The README's test command: installs the real peers the suite starts (mosquitto, pymodbus, socat, mbpoll),
+# The README's test command: installs the real peers the suite starts (mosquitto, pymodbus, socat, mbpoll, chromium),
 # restores NuGet packages, builds the whole solution and runs every test except those that need real hardware.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-peers=(mosquitto mosquitto-clients socat python3-pymodbus python3-serial mbpoll postgresql systemd)
+peers=(mosquitto mosquitto-clients socat python3-pymodbus python3-serial mbpoll postgresql systemd chromium)
 missing=()
 for p in "${peers[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

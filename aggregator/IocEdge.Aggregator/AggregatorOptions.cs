@@ -135,6 +135,73 @@ public sealed class ApiOptions
 
     /// <summary>SHA-256 hashes (64 hex digits, ';'-separated) of keys with the admin scope (admin includes read).</summary>
     public string AdminKeyHashes { get; set; } = string.Empty;
+
+    /// <summary>
+    /// Most items one response carries: latest values and raw history readings per page (<c>limit</c> at most this),
+    /// readings of <c>/api/v1/readings</c>, and history buckets per request. Default 10000 (a page of latest values is
+    /// then about 1.7 MB of JSON); 1 to 1000000. It bounds the memory and time one request may take.
+    /// </summary>
+    public int MaxItemsPerResponse { get; set; } = DefaultMaxItemsPerResponse;
+
+    /// <summary>
+    /// Items of a page of latest values or raw history readings when the request gives no <c>limit</c>. Default 1000;
+    /// 1 to <see cref="MaxItemsPerResponse"/>.
+    /// </summary>
+    public int DefaultPageSize { get; set; } = DefaultDefaultPageSize;
+
+    /// <summary>
+    /// The widest <c>to - from</c> one history request may span, as [d.]hh:mm:ss. Default 400.00:00:00 (about 13 months:
+    /// this year compared with the last); 1 hour to 36500 days. Longer ranges are asked for in several requests.
+    /// </summary>
+    public TimeSpan MaxHistoryRange { get; set; } = TimeSpan.FromDays(400);
+
+    /// <summary>
+    /// Live-stream events (<c>/api/v1/stream</c>) kept in memory so that a client reconnecting with Last-Event-ID gets
+    /// what it missed; an older id gets a <c>resync</c> event. Default 65536 (about 16 s at 4,000 readings/s; each event
+    /// holds one reading or status, a few hundred bytes once serialised); 1024 to 16777216.
+    /// </summary>
+    public int StreamReplayEvents { get; set; } = Live.LiveFeed.RingCapacity;
+
+    /// <summary>
+    /// Events queued for one stream client before its overflow is dropped (counted, and announced to it with a
+    /// <c>dropped</c> event): ingest never waits for a slow client. Default 4096; 16 to 1048576.
+    /// </summary>
+    public int StreamClientQueue { get; set; } = Live.LiveFeed.ClientQueueCapacity;
+
+    /// <summary>The default of <see cref="MaxItemsPerResponse"/>.</summary>
+    public const int DefaultMaxItemsPerResponse = 10_000;
+
+    /// <summary>The default of <see cref="DefaultPageSize"/>.</summary>
+    public const int DefaultDefaultPageSize = 1_000;
+
+    /// <summary>The problems of these limits, one line each starting with the full key; empty when valid.</summary>
+    internal IEnumerable<string> LimitProblems()
+    {
+        const string P = "Aggregator:Api:";
+        if (MaxItemsPerResponse is < 1 or > 1_000_000)
+        {
+            yield return $"{P}MaxItemsPerResponse is {MaxItemsPerResponse}: use 1-1000000 items (default 10000).";
+        }
+        else if (DefaultPageSize < 1 || DefaultPageSize > MaxItemsPerResponse)
+        {
+            yield return $"{P}DefaultPageSize is {DefaultPageSize}: use 1 to Aggregator:Api:MaxItemsPerResponse ({MaxItemsPerResponse}) items (default 1000).";
+        }
+
+        if (MaxHistoryRange < TimeSpan.FromHours(1) || MaxHistoryRange > TimeSpan.FromDays(36_500))
+        {
+            yield return $"{P}MaxHistoryRange is {MaxHistoryRange}: use 01:00:00 to 36500.00:00:00 (default 400.00:00:00).";
+        }
+
+        if (StreamReplayEvents is < 1_024 or > 16_777_216)
+        {
+            yield return $"{P}StreamReplayEvents is {StreamReplayEvents}: use 1024-16777216 events (default 65536).";
+        }
+
+        if (StreamClientQueue is < 16 or > 1_048_576)
+        {
+            yield return $"{P}StreamClientQueue is {StreamClientQueue}: use 16-1048576 events (default 4096).";
+        }
+    }
 }
 
 /// <summary>
@@ -274,6 +341,7 @@ internal sealed class AggregatorOptionsValidator : IValidateOptions<AggregatorOp
         }
 
         Security.SecurityOptionsValidation.Validate(options, errors);
+        errors.AddRange(options.Api.LimitProblems());
         errors.AddRange(Provisioning.EnrolmentOptions.Problems(options.Enrolment));
 
         if (options.Ingest.MaxReadingsPerCommit is < 1 or > 1_000_000)

@@ -72,6 +72,112 @@ public sealed class PostgresStoreTests(PostgresFixture postgres)
     }
 
     [Fact]
+    public async Task Retention_also_prunes_expired_flagged_readings_and_keys_in_short_transactions_and_a_resend_of_a_pruned_reading_is_still_a_duplicate()
+    {
+        var (store, db) = await OpenAsync();
+        using var _ = store;
+        var old = new DateTimeOffset(2026, 11, 20, 0, 0, 0, TimeSpan.Zero);
+        var unsetClock = new DateTimeOffset(1970, 1, 1, 0, 10, 0, TimeSpan.Zero);
+        // Received on 20 November: an unset clock's reading (contract §4.3 before_epoch: the default partition) and three
+        // plausible ones of that day; seq 4 was not sent then (a gap).
+        store.Store([Batch("s1", (1, unsetClock, 1), (2, old.AddMinutes(5), 10), (3, old.AddMinutes(50), 20), (5, old.AddMinutes(55), 30))],
+            old.AddHours(1));
+        // Many flagged readings received long ago (a station without RTC or NTP for a while), so the pass needs many batches.
+        store.Store([new ReadingBatch("gw-p", "s2", Enumerable.Range(1, 20_000).Select(i =>
+            new SequencedReading(i, new Reading("env1/pm2_5", unsetClock.AddSeconds(i), i, "ug/m3", Quality.Good))).ToArray())], old.AddHours(2));
+        // Received today: a flagged reading whose receive time is within the retention stays (the SQLite store's rule).
+        store.Store([Batch("s1", (7, unsetClock, 7), (8, Now.AddMinutes(-30), 8))], Now);
+        var xidBefore = long.Parse(await postgres.Server.SqlAsync(db, "SELECT txid_current()"), System.Globalization.CultureInfo.InvariantCulture);
+
+        // 20 November (where the readings were) and the day after (created ahead of the receive day) are dropped.
+        Assert.Equal(["readings_p20261120", "readings_p20261121"], store.DropPartitionsBefore(Now.AddDays(-7)));
+
+        var xidAfter = long.Parse(await postgres.Server.SqlAsync(db, "SELECT txid_current()"), System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal("readings_default:7 readings_p20261130:8", (await PartitionsOfAsync(db)).Trim());
+        Assert.Equal("7 8", (await postgres.Server.SqlAsync(db, "SELECT string_agg(seq::text, ' ' ORDER BY seq) FROM reading_keys")).Trim());
+        // 20,004 readings were pruned in short transactions, not in one (PostgreSQL's ~100 readings a page, 16 pages a batch).
+        Assert.True(xidAfter - xidBefore > 10, $"retention used {xidAfter - xidBefore - 1} write transactions for 20,004 readings");
+
+        // A gateway that never saw its PUBACKs resends them: duplicates (contract §4.1), not stored again, rollups untouched.
+        Assert.Equal(new StoreResult(0, 4), store.Store([Batch("s1", (1, unsetClock, 1), (2, old.AddMinutes(5), 10), (3, old.AddMinutes(50), 20),
+            (5, old.AddMinutes(55), 30))], Now)[0]);
+        Assert.Equal(new StoreResult(0, 2), store.Store([new ReadingBatch("gw-p", "s2", [
+            new SequencedReading(1, new Reading("env1/pm2_5", unsetClock.AddSeconds(1), 1, "ug/m3", Quality.Good)),
+            new SequencedReading(20_000, new Reading("env1/pm2_5", unsetClock.AddSeconds(20_000), 20_000, "ug/m3", Quality.Good))])], Now)[0]);
+        // ... while the reading of that day that was never sent (seq 4) is stored when it finally comes.
+        Assert.Equal(new StoreResult(1, 0), store.Store([Batch("s1", (4, old.AddMinutes(52), 25))], Now)[0]);
+        Assert.Equal(new HistoryBucket(old, 4, 10, 30, 21.25, 30),
+            Assert.Single(store.Buckets("gw-p", "env1/pm2_5", old, old.AddHours(1), TimeSpan.FromHours(1))));
+        // The pruned keys are kept as ranges of seq, not one row each.
+        Assert.Equal("3", (await postgres.Server.SqlAsync(db, "SELECT count(*) FROM pruned_keys")).Trim());
+    }
+
+    [Fact]
+    public async Task A_late_reading_stored_while_its_day_is_being_emptied_goes_with_the_partition_and_its_resend_is_a_duplicate()
+    {
+        var (store, db) = await OpenAsync();
+        using var _ = store;
+        var old = new DateTimeOffset(2026, 11, 20, 0, 0, 0, TimeSpan.Zero);
+        store.Store([Batch("s1", (1, old.AddMinutes(5), 10), (2, old.AddMinutes(10), 20))], old.AddHours(1));
+        // A backlog reading of 20 November (seq 3, never sent before) commits after retention emptied that day's pages.
+        store.BeforePartitionDrop = name =>
+        {
+            if (name == "readings_p20261120")
+            {
+                Assert.Equal(new StoreResult(1, 0), store.Store([Batch("s1", (3, old.AddMinutes(15), 30))], Now)[0]);
+            }
+        };
+
+        store.DropPartitionsBefore(Now.AddDays(-7));
+
+        Assert.Equal("0", (await postgres.Server.SqlAsync(db, "SELECT count(*) FROM reading_keys WHERE ts < " +
+            Now.AddDays(-7).ToUnixTimeMilliseconds())).Trim()); // no key left behind by the dropped partition
+        Assert.Equal(new StoreResult(0, 3), store.Store([Batch("s1", (1, old.AddMinutes(5), 10), (2, old.AddMinutes(10), 20),
+            (3, old.AddMinutes(15), 30))], Now)[0]);
+    }
+
+    [Fact]
+    public async Task A_resend_that_races_a_retention_batch_pruning_its_key_is_still_a_duplicate()
+    {
+        var cs = await postgres.Server.CreateDatabaseAsync();
+        using var store = new PostgresReadingStore(cs, NullLogger<PostgresReadingStore>.Instance);
+        var old = new DateTimeOffset(2026, 11, 20, 0, 0, 0, TimeSpan.Zero);
+        store.Store([Batch("s1", (1, old.AddMinutes(5), 10))], old.AddHours(1));
+        store.Store([Batch("s2", (1, Now.AddMinutes(-1), 1))], Now); // today's partitions exist before the race
+
+        // A retention batch in flight on its own connection, at the SQL level exactly as DropPartitionsBefore's batches
+        // run: prune lock taken, the key deleted and its range recorded, not yet committed.
+        await using var conn = new Npgsql.NpgsqlConnection(cs);
+        await conn.OpenAsync();
+        await using var tx = await conn.BeginTransactionAsync();
+        await using (var batch = new Npgsql.NpgsqlCommand("""
+            SELECT pg_advisory_xact_lock(7345603);
+            DELETE FROM reading_keys WHERE seq = 1;
+            INSERT INTO pruned_keys(stream_id, lo, hi) SELECT id, 1, 1 FROM streams WHERE stream = 's1';
+            """, conn, tx))
+        {
+            await batch.ExecuteNonQueryAsync();
+        }
+
+        // The gateway resends the reading meanwhile; the batch commits while the resend is under way.
+        var resend = Task.Run(() => store.Store([Batch("s1", (1, old.AddMinutes(5), 10))], Now));
+        // Wait until the resend's commit is held by a lock in the server (however slow this machine is), then commit.
+        await using (var waiting = new Npgsql.NpgsqlConnection(cs))
+        {
+            await waiting.OpenAsync();
+            await using var query = new Npgsql.NpgsqlCommand(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'", waiting);
+            await Eventually.True(async () => (long)(await query.ExecuteScalarAsync())! > 0, TimeSpan.FromSeconds(60),
+                "the resend never reached the server");
+        }
+
+        await tx.CommitAsync();
+
+        Assert.Equal(new StoreResult(0, 1), (await resend.WaitAsync(TimeSpan.FromSeconds(60)))[0]);
+        Assert.Equal(1, Assert.Single(store.Buckets("gw-p", "env1/pm2_5", old, old.AddHours(1), TimeSpan.FromHours(1))).Count);
+    }
+
+    [Fact]
     public async Task Hourly_history_over_a_range_not_on_whole_minutes_comes_from_the_rollups_after_retention()
     {
         // Issue 15: the IOC asks "the last 24 h" from any second. The whole minutes and hours of the range are served

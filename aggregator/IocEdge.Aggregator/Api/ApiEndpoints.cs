@@ -16,6 +16,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 using OpenTelemetry.Metrics;
 
@@ -31,18 +32,13 @@ public sealed record IocApiGroups(RouteGroupBuilder Read, RouteGroupBuilder Admi
 /// <summary>The IOC's HTTP API, version 1 (see aggregator/README.md, "HTTP API", and openapi.json beside this project).</summary>
 public static class ApiEndpoints
 {
-    /// <summary>Most items one response carries (latest values, history points, raw readings): a bounded response size.</summary>
-    public const int MaxItemsPerResponse = 10_000;
-
-    /// <summary>Items of a page when <c>limit</c> is not given (latest values, raw history readings).</summary>
-    public const int DefaultPageSize = 1_000;
-
-    /// <summary>Widest <c>to - from</c> a history request may span (about 13 months: a year compared with the last).</summary>
-    public static readonly TimeSpan MaxHistoryRange = TimeSpan.FromDays(400);
-
     /// <summary>Span of a history request that gives no <c>from</c> (ending at <c>to</c>, or now).</summary>
     public static readonly TimeSpan DefaultHistoryRange = TimeSpan.FromDays(1);
 
+    /// <summary>The longest <c>step</c> a history request may give (a bucket of more than 400 days is never useful).</summary>
+    private static readonly TimeSpan MaxStep = TimeSpan.FromDays(400);
+
+    // Readings of /api/v1/readings when no limit is given (at most Aggregator:Api:MaxItemsPerResponse).
     private const int DefaultReadingsPerPage = 100;
 
     /// <summary>
@@ -137,8 +133,9 @@ public static class ApiEndpoints
     }
 
     private static Results<Ok<LatestResponse>, ProblemHttpResult> Latest(string? gateway, string? channel, int? limit, string? cursor,
-        LiveFeed live, TimeProvider time, HttpRequest request)
+        LiveFeed live, TimeProvider time, HttpRequest request, IOptions<AggregatorOptions> options)
     {
+        var api = options.Value.Api;
         if (gateway is not null && !Identifiers.IsValidGatewayId(gateway))
         {
             return Bad("gateway", $"'{Clip(gateway)}' is not a gateway id (contract §2: lower-case letters, digits, '-'), e.g. gw-demo-01.");
@@ -149,9 +146,9 @@ public static class ApiEndpoints
             return Bad("channel", "give a channel id or the start of one (1-128 characters), e.g. env1/ or env1/pm2_5.");
         }
 
-        if (limit is < 1 or > MaxItemsPerResponse)
+        if (limit < 1 || limit > api.MaxItemsPerResponse)
         {
-            return Bad("limit", $"give 1-{MaxItemsPerResponse} (default {DefaultPageSize}).");
+            return Bad("limit", $"give 1-{api.MaxItemsPerResponse} (default {api.DefaultPageSize}).");
         }
 
         SeriesKey? after = null;
@@ -165,7 +162,7 @@ public static class ApiEndpoints
             after = new SeriesKey(g, c);
         }
 
-        var (page, more) = live.Cache.Page(gateway, channel, after, limit ?? DefaultPageSize);
+        var (page, more) = live.Cache.Page(gateway, channel, after, limit ?? api.DefaultPageSize);
         var list = page.Select(l => new LatestDto(l.Gateway, l.Channel, l.Timestamp.UtcDateTime, l.Value, l.Unit,
             QualityNames.ToWire(l.Quality), l.Sequence, l.ReceivedAt.UtcDateTime)).ToList();
         var next = more ? NextUrl(request, EncodeCursor(page[^1].Gateway, page[^1].Channel)) : null;
@@ -194,26 +191,29 @@ public static class ApiEndpoints
     }
 
     private static Results<Ok<ReadingsResponse>, ProblemHttpResult> Readings(string? gateway, string? channel, int? limit, IReadingStore store,
-        TimeProvider time)
+        TimeProvider time, IOptions<AggregatorOptions> options)
     {
+        var max = options.Value.Api.MaxItemsPerResponse;
+        var defaultLimit = Math.Min(DefaultReadingsPerPage, max);
         if (ChannelProblem(gateway, channel) is { } problem)
         {
             return problem;
         }
 
-        if (limit is < 1 or > MaxItemsPerResponse)
+        if (limit < 1 || limit > max)
         {
-            return Bad("limit", $"give 1-{MaxItemsPerResponse} (default {DefaultReadingsPerPage}).");
+            return Bad("limit", $"give 1-{max} (default {defaultLimit}).");
         }
 
-        var list = store.Readings(gateway!, channel!, limit ?? DefaultReadingsPerPage).Select(ToDto).ToList();
+        var list = store.Readings(gateway!, channel!, limit ?? defaultLimit).Select(ToDto).ToList();
         return TypedResults.Ok(new ReadingsResponse(time.GetUtcNow().UtcDateTime, gateway!, channel!, list));
     }
 
     private static Results<Ok<HistoryResponse>, ContentHttpResult, ProblemHttpResult> History(string? gateway, string? channel, string? from,
         string? to, string? step, string? agg, int? limit, string? cursor, string? format, IReadingStore store, TimeProvider time,
-        HttpRequest request, HttpResponse response)
+        HttpRequest request, HttpResponse response, IOptions<AggregatorOptions> options)
     {
+        var api = options.Value.Api;
         if (ChannelProblem(gateway, channel) is { } problem)
         {
             return problem;
@@ -240,9 +240,9 @@ public static class ApiEndpoints
             return Bad("from", $"from ({fromTs:O}) must be before to ({toTs:O}).");
         }
 
-        if (toTs - fromTs > MaxHistoryRange)
+        if (toTs - fromTs > api.MaxHistoryRange)
         {
-            return Bad("to", $"from..to spans {(toTs - fromTs).TotalDays:0.#} days; the most is {MaxHistoryRange.TotalDays:0} days: ask in several requests.");
+            return Bad("to", $"from..to spans {(toTs - fromTs).TotalDays:0.#} days; the most is {api.MaxHistoryRange.TotalDays:0.#} days: ask in several requests.");
         }
 
         bool csv;
@@ -266,7 +266,7 @@ public static class ApiEndpoints
                 return Bad("agg", "agg reduces buckets: give step too (e.g. step=1h&agg=avg), or leave agg out for raw readings.");
             }
 
-            return Raw(gateway!, channel!, fromTs, toTs, limit, cursor, csv, now, request, response, store);
+            return Raw(gateway!, channel!, fromTs, toTs, limit, cursor, csv, now, request, response, store, api);
         }
 
         if (!TryParseStep(step, out var stepSpan))
@@ -275,9 +275,9 @@ public static class ApiEndpoints
         }
 
         var buckets = (long)Math.Ceiling((toTs - fromTs).Ticks / (double)stepSpan.Ticks) + 1;
-        if (buckets > MaxItemsPerResponse)
+        if (buckets > api.MaxItemsPerResponse)
         {
-            return Bad("step", $"from..to in steps of {stepSpan} gives up to {buckets} points; the most is {MaxItemsPerResponse}: widen step or narrow from/to.");
+            return Bad("step", $"from..to in steps of {stepSpan} gives up to {buckets} points; the most is {api.MaxItemsPerResponse}: widen step or narrow from/to.");
         }
 
         HistoryAggregate aggregate;
@@ -293,7 +293,7 @@ public static class ApiEndpoints
 
         if (limit is not null || cursor is not null)
         {
-            return Bad(limit is not null ? "limit" : "cursor", "buckets come in one response (at most 10000): limit and cursor page raw readings only.");
+            return Bad(limit is not null ? "limit" : "cursor", $"buckets come in one response (at most {api.MaxItemsPerResponse}): limit and cursor page raw readings only.");
         }
 
         var points = store.Buckets(gateway!, channel!, fromTs, toTs, stepSpan).Select(b => new HistoryPointDto(b.Start.UtcDateTime, aggregate switch
@@ -320,11 +320,12 @@ public static class ApiEndpoints
     }
 
     private static Results<Ok<HistoryResponse>, ContentHttpResult, ProblemHttpResult> Raw(string gateway, string channel, DateTimeOffset from,
-        DateTimeOffset to, int? limit, string? cursor, bool csv, DateTimeOffset now, HttpRequest request, HttpResponse response, IReadingStore store)
+        DateTimeOffset to, int? limit, string? cursor, bool csv, DateTimeOffset now, HttpRequest request, HttpResponse response, IReadingStore store,
+        ApiOptions api)
     {
-        if (limit is < 1 or > MaxItemsPerResponse)
+        if (limit < 1 || limit > api.MaxItemsPerResponse)
         {
-            return Bad("limit", $"give 1-{MaxItemsPerResponse} (default {DefaultPageSize}).");
+            return Bad("limit", $"give 1-{api.MaxItemsPerResponse} (default {api.DefaultPageSize}).");
         }
 
         DateTimeOffset? afterTs = null;
@@ -342,7 +343,7 @@ public static class ApiEndpoints
             afterSeq = s;
         }
 
-        var pageSize = limit ?? DefaultPageSize;
+        var pageSize = limit ?? api.DefaultPageSize;
         var rows = store.Range(gateway, channel, from, to, pageSize + 1, afterTs, afterSeq);
         var more = rows.Count > pageSize;
         var page = more ? rows.Take(pageSize).ToList() : rows;
@@ -482,7 +483,7 @@ public static class ApiEndpoints
     private static bool TryParseTime(string s, out DateTimeOffset value) =>
         DateTimeOffset.TryParse(s, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out value);
 
-    /// <summary>Seconds ("3600"), a number with s/m/h/d ("15m", "1h"), or ISO 8601 ("PT1H"); at least one second, at most 400 days.</summary>
+    /// <summary>Seconds ("3600"), a number with s/m/h/d ("15m", "1h"), or ISO 8601 ("PT1H"); at least one second, at most 400 days (<see cref="MaxStep"/>).</summary>
     internal static bool TryParseStep(string s, out TimeSpan step)
     {
         step = default;
@@ -521,7 +522,7 @@ public static class ApiEndpoints
             };
         }
 
-        return step >= TimeSpan.FromSeconds(1) && step <= MaxHistoryRange && step.Ticks % TimeSpan.TicksPerSecond == 0;
+        return step >= TimeSpan.FromSeconds(1) && step <= MaxStep && step.Ticks % TimeSpan.TicksPerSecond == 0;
     }
 
     private static string EncodeCursor(string a, string b) => Base64Url.EncodeToString(Encoding.UTF8.GetBytes(a + "\n" + b));

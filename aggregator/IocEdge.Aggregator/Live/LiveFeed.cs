@@ -54,19 +54,20 @@ public sealed class LiveEvent
 /// <summary>
 /// What happens after each commit: the ingest loop hands the committed readings and statuses here (one call per
 /// commit, <see cref="Committed"/>); they update the <see cref="LatestCache"/> and become events of the live stream.
-/// Events are kept in a bounded ring (<see cref="RingCapacity"/>) so that a client can resume with Last-Event-ID; each
-/// subscriber has a bounded queue (<see cref="ClientQueueCapacity"/>): a slow client never blocks ingest, its
+/// Events are kept in a bounded ring (<see cref="ReplayCapacity"/>, Aggregator:Api:StreamReplayEvents) so that a client can
+/// resume with Last-Event-ID; each subscriber has a bounded queue (<see cref="QueueCapacity"/>,
+/// Aggregator:Api:StreamClientQueue): a slow client never blocks ingest, its
 /// overflow is dropped, counted (<see cref="Dropped"/>) and announced to it.
 /// </summary>
 public sealed class LiveFeed
 {
-    /// <summary>Events kept for resumption (about 16 s at 4,000 readings/s; older ids get a <c>resync</c> event).</summary>
+    /// <summary>The default of <see cref="ReplayCapacity"/> (about 16 s at 4,000 readings/s).</summary>
     public const int RingCapacity = 65_536;
 
-    /// <summary>Events queued per subscriber before its overflow is dropped (a client that reads keeps up easily).</summary>
+    /// <summary>The default of <see cref="QueueCapacity"/> (a client that reads keeps up easily).</summary>
     public const int ClientQueueCapacity = 4_096;
 
-    private readonly LiveEvent?[] _ring = new LiveEvent?[RingCapacity];
+    private readonly LiveEvent?[] _ring;
     private readonly Lock _lock = new();
     private readonly List<Subscriber> _subscribers = [];
     private readonly TimestampPolicy _timestamps;
@@ -81,11 +82,20 @@ public sealed class LiveFeed
         ArgumentNullException.ThrowIfNull(options);
         _timestamps = new TimestampPolicy(options.Value.Timestamps);
         _logger = logger;
+        ReplayCapacity = options.Value.Api.StreamReplayEvents;
+        QueueCapacity = options.Value.Api.StreamClientQueue;
+        _ring = new LiveEvent?[ReplayCapacity];
         foreach (var l in store.Latest())
         {
             Cache.Offer(l);
         }
     }
+
+    /// <summary>Events kept for resumption with Last-Event-ID (Aggregator:Api:StreamReplayEvents); older ids get a <c>resync</c> event.</summary>
+    public int ReplayCapacity { get; }
+
+    /// <summary>Events queued per subscriber before its overflow is dropped (Aggregator:Api:StreamClientQueue).</summary>
+    public int QueueCapacity { get; }
 
     /// <summary>The last-value cache this feed keeps current.</summary>
     public LatestCache Cache { get; } = new();
@@ -197,7 +207,7 @@ public sealed class LiveFeed
         lock (_lock)
         {
             var e = new LiveEvent(++_lastId, type, gateway, channel, payload);
-            _ring[e.Id % RingCapacity] = e;
+            _ring[e.Id % ReplayCapacity] = e;
             foreach (var s in _subscribers)
             {
                 if (s.Matches(e) && !s.Queue.Writer.TryWrite(e))
@@ -219,14 +229,14 @@ public sealed class LiveFeed
     public async IAsyncEnumerable<LiveEvent> SubscribeAsync(string? gateway, string? channelPrefix, long? lastEventId,
         [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var sub = new Subscriber(gateway, channelPrefix);
+        var sub = new Subscriber(gateway, channelPrefix, QueueCapacity);
         var backlog = new List<LiveEvent>();
         LiveEvent? resync = null;
         lock (_lock)
         {
             if (lastEventId is { } after)
             {
-                var oldest = Math.Max(1, _lastId - RingCapacity + 1);
+                var oldest = Math.Max(1, _lastId - ReplayCapacity + 1);
                 if (after > _lastId || after < oldest - 1)
                 {
                     resync = new LiveEvent(0, "resync", string.Empty, null,
@@ -235,7 +245,7 @@ public sealed class LiveFeed
 
                 for (var id = Math.Max(after + 1, oldest); id <= _lastId; id++)
                 {
-                    var e = _ring[id % RingCapacity];
+                    var e = _ring[id % ReplayCapacity];
                     if (e is not null && sub.Matches(e))
                     {
                         backlog.Add(e);
@@ -289,9 +299,9 @@ public sealed class LiveFeed
         }
     }
 
-    private sealed class Subscriber(string? gateway, string? channelPrefix)
+    private sealed class Subscriber(string? gateway, string? channelPrefix, int capacity)
     {
-        public Channel<LiveEvent> Queue { get; } = Channel.CreateBounded<LiveEvent>(new BoundedChannelOptions(ClientQueueCapacity)
+        public Channel<LiveEvent> Queue { get; } = Channel.CreateBounded<LiveEvent>(new BoundedChannelOptions(capacity)
         {
             SingleReader = true,
             SingleWriter = true,

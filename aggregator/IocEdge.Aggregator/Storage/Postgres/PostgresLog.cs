@@ -14,6 +14,9 @@ internal static partial class PostgresLog
     [LoggerMessage(2103, LogLevel.Information, "Retention dropped partition {Partition} of readings")]
     public static partial void PartitionDropped(this ILogger logger, string partition);
 
+    [LoggerMessage(2107, LogLevel.Information, "Retention deleted {Readings} flagged readings (and their keys) from the default partition")]
+    public static partial void DefaultPartitionPruned(this ILogger logger, long readings);
+
     [LoggerMessage(2104, LogLevel.Warning, "Channel {GatewayId}/{Channel} changed unit from {OldUnit} to {NewUnit}")]
     public static partial void UnitChanged(this ILogger logger, string gatewayId, string channel, string oldUnit, string newUnit);
 

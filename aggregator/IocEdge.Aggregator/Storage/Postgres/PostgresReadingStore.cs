@@ -26,7 +26,9 @@ namespace IocEdge.Aggregator.Storage.Postgres;
 /// partition per UTC day (<c>readings_pYYYYMMDD</c>), created as data arrives (the receive day and the next one
 /// ahead, and the day of every plausible reading of a backlog). A reading whose timestamp is flagged (§4.3: 1970, 2099)
 /// lands in <c>readings_default</c>; if its day later gets a partition, it is moved there in the same transaction.
-/// Retention (<see cref="DropPartitionsBefore"/>) drops whole partitions, which is instant and leaves no bloat.</para>
+/// Retention (<see cref="DropPartitionsBefore"/>) empties old day partitions and the expired flagged readings of the
+/// default one in short transactions, keys included, remembering the pruned keys as ranges (<c>pruned_keys</c>) so that
+/// exactly-once outlives the readings, then drops the emptied partitions.</para>
 /// <para>Rollups (<c>rollup_1m</c>, <c>rollup_1h</c>: count, sum, min, max and the last value with its timestamp and
 /// sequence) hold only measurements (quality good, timestamp plausible, a value), the same rows
 /// <see cref="Buckets"/> reduces; <see cref="Buckets"/> reads them when the step and the range are whole minutes or
@@ -65,6 +67,11 @@ public sealed class PostgresReadingStore : IReadingStore
             seq bigint NOT NULL,
             ts bigint NOT NULL,
             PRIMARY KEY(stream_id, seq));
+        CREATE TABLE IF NOT EXISTS pruned_keys(
+            stream_id bigint NOT NULL,
+            lo bigint NOT NULL,
+            hi bigint NOT NULL,
+            PRIMARY KEY(stream_id, lo));
         CREATE TABLE IF NOT EXISTS readings(
             stream_id bigint NOT NULL,
             seq bigint NOT NULL,
@@ -111,10 +118,15 @@ public sealed class PostgresReadingStore : IReadingStore
         """;
 
     // One statement after the COPY: claim the keys, insert the readings whose key was new, and return the staged rows
-    // whose key was already taken (duplicates: usually none, so nearly nothing comes back).
+    // whose key was already taken (duplicates: usually none, so nearly nothing comes back). A key that retention pruned
+    // (pruned_keys, ranges of seq per stream) is taken too: a resend of a pruned reading is a duplicate, never stored
+    // again (contract §4.1). The shared advisory lock orders this statement after a retention batch that is pruning
+    // (PruneLock): without it a resend could claim a key in the instant between its deletion and its range's commit.
     private const string Merge = """
+        SELECT pg_advisory_xact_lock_shared(7345603);
         WITH k AS MATERIALIZED (
-            INSERT INTO reading_keys(stream_id, seq, ts) SELECT stream_id, seq, ts FROM staging
+            INSERT INTO reading_keys(stream_id, seq, ts) SELECT s.stream_id, s.seq, s.ts FROM staging s
+            WHERE NOT EXISTS (SELECT 1 FROM pruned_keys p WHERE p.stream_id = s.stream_id AND p.lo <= s.seq AND p.hi >= s.seq)
             ON CONFLICT DO NOTHING RETURNING stream_id, seq),
         ins AS (
             INSERT INTO readings(stream_id, seq, series_id, ts, value, quality, received, ts_status)
@@ -298,6 +310,7 @@ public sealed class PostgresReadingStore : IReadingStore
         using (var merge = new NpgsqlCommand(Merge, conn, tx))
         using (var r = merge.ExecuteReader())
         {
+            r.NextResult(); // past the advisory lock's row
             while (r.Read())
             {
                 taken.Add((r.GetInt64(0), r.GetInt64(1)));
@@ -561,10 +574,26 @@ public sealed class PostgresReadingStore : IReadingStore
     public long Count() => Query("SELECT count(*) FROM readings", _ => { }, r => r.GetInt64(0))[0];
 
     /// <summary>
-    /// Retention: drops every daily partition of <c>readings</c> that ends at or before <paramref name="cutoff"/>
-    /// (whole days only: a partition that still holds a reading at or after the cutoff is kept), with the keys of its
-    /// readings. Rollups are kept (they are small and serve long-range history). Returns the names of the dropped
-    /// partitions, oldest first.
+    /// Pages of a partition one retention transaction visits (PostgreSQL's 8 KiB pages hold about 100 readings each, so
+    /// about 1,600 readings and their keys a transaction: a few milliseconds of row locks, never a whole table).
+    /// </summary>
+    public const int RetentionBatchPages = 16;
+
+    /// <summary>Tests only: called with a partition's name after its pages were emptied, before it is dropped.</summary>
+    internal Action<string>? BeforePartitionDrop { get; set; }
+
+    // Held exclusively by a retention batch while it deletes keys and records their ranges, shared by every ingest merge.
+    private const long PruneLock = 7345603;
+
+    /// <summary>
+    /// Retention, one pass (aggregator/README.md, "Store"): for every daily partition of <c>readings</c> that ends at or
+    /// before <paramref name="cutoff"/> (whole days only), deletes its readings and their keys in short transactions of
+    /// <see cref="RetentionBatchPages"/> pages, then drops the emptied partition; and from <c>readings_default</c> (readings
+    /// whose timestamp was flagged, contract §4.3) deletes, in the same short transactions, those whose device time and
+    /// receive time are both before <paramref name="cutoff"/> (the SQLite store's rule, Storage/StoreRetention.cs), with
+    /// their keys. Every pruned key is remembered as a range of seq per stream (<c>pruned_keys</c>), so a resend of a
+    /// pruned reading is still a duplicate (contract §4.1), while a reading never received before is stored. Rollups are
+    /// kept (they are small and serve long-range history). Returns the names of the dropped partitions, oldest first.
     /// </summary>
     /// <exception cref="StoreUnavailableException">The server cannot be reached.</exception>
     public IReadOnlyList<string> DropPartitionsBefore(DateTimeOffset cutoff)
@@ -594,22 +623,136 @@ public sealed class PostgresReadingStore : IReadingStore
             }
 
             names.Sort();
+            var dropped = new List<string>();
             foreach (var (day, name) in names)
             {
+                // No vacuum of the partition while it is emptied: the space freed is then never reused, so a commit
+                // that adds a late reading of that day (a backlog) appends it at the end, where the last step looks.
+                Execute(c, null, $"SET lock_timeout = '5s'; ALTER TABLE {name} SET (autovacuum_enabled = false); RESET lock_timeout");
+                var pages = PruneByPages(c, name, null, limit).Pages;
+                BeforePartitionDrop?.Invoke(name);
                 using var tx = c.BeginTransaction();
-                Execute(c, tx, $"SELECT pg_advisory_xact_lock(7345602); DROP TABLE {name}; " +
-                    $"DELETE FROM reading_keys WHERE ts >= {day * PartitionMilliseconds} AND ts < {(day + 1) * PartitionMilliseconds}");
+                // The emptied partition goes. What a commit appended since its pages were measured goes with its key,
+                // under the locks that hold such commits back for this instant: the last page measured and any after it,
+                // a few pages, not a scan of the whole partition while ingest waits.
+                Execute(c, tx, $"SET LOCAL lock_timeout = '5s'; SELECT pg_advisory_xact_lock(7345602); SELECT pg_advisory_xact_lock({PruneLock}); " +
+                    $"LOCK TABLE {name} IN ACCESS EXCLUSIVE MODE");
+                RecordPruned(c, tx, DeleteReturningKeys(c, tx,
+                    $"DELETE FROM {name} WHERE ctid >= '({Math.Max(0, pages - 1)},0)'::tid RETURNING stream_id, seq", limit));
+                Execute(c, tx, $"DROP TABLE {name}");
                 tx.Commit();
                 lock (_writeLock)
                 {
                     _partitions.Remove(day);
                 }
 
+                dropped.Add(name);
                 _logger.PartitionDropped(name);
             }
 
-            return (IReadOnlyList<string>)names.Select(n => n.Name).ToList();
+            var fromDefault = PruneByPages(c, "readings_default", "ts < @c AND received < @c", limit).Readings;
+            if (fromDefault > 0)
+            {
+                _logger.DefaultPartitionPruned(fromDefault);
+            }
+
+            return (IReadOnlyList<string>)dropped;
         });
+    }
+
+    /// <summary>
+    /// Deletes the rows of <paramref name="table"/> matching <paramref name="predicate"/> (all when null; <c>@c</c> is
+    /// the cutoff in Unix ms), and their keys, <see cref="RetentionBatchPages"/> pages a transaction (a TID range scan:
+    /// each page is read once a pass, whatever the table's size). Returns the readings deleted and the table's size in
+    /// pages when the pass began (the pages it visited).
+    /// </summary>
+    private static (long Readings, long Pages) PruneByPages(NpgsqlConnection c, string table, string? predicate, long cutoff)
+    {
+        long pages;
+        using (var size = new NpgsqlCommand($"SELECT pg_relation_size('{table}') / current_setting('block_size')::bigint", c))
+        {
+            pages = (long)size.ExecuteScalar()!;
+        }
+
+        long deleted = 0;
+        for (long page = 0; page < pages; page += RetentionBatchPages)
+        {
+            using var tx = c.BeginTransaction();
+            Execute(c, tx, $"SELECT pg_advisory_xact_lock({PruneLock})");
+            var sql = $"""
+                DELETE FROM {table} WHERE ctid >= '({page},0)'::tid AND ctid < '({page + RetentionBatchPages},0)'::tid
+                {(predicate is null ? string.Empty : "AND " + predicate)} RETURNING stream_id, seq
+                """;
+            var keys = DeleteReturningKeys(c, tx, sql, cutoff);
+            RecordPruned(c, tx, keys);
+            tx.Commit();
+            deleted += keys.Count;
+        }
+
+        return (deleted, pages);
+    }
+
+    // Runs a DELETE of readings (RETURNING stream_id, seq) and deletes their keys in the same statement; returns the keys.
+    private static List<(long Stream, long Seq)> DeleteReturningKeys(NpgsqlConnection c, NpgsqlTransaction tx, string deleteReadings, long cutoff)
+    {
+        var keys = new List<(long, long)>();
+        using var cmd = new NpgsqlCommand($"""
+            WITH gone AS ({deleteReadings})
+            DELETE FROM reading_keys k USING gone g WHERE k.stream_id = g.stream_id AND k.seq = g.seq RETURNING k.stream_id, k.seq
+            """, c, tx);
+        cmd.Parameters.AddWithValue("c", cutoff);
+        using var r = cmd.ExecuteReader();
+        while (r.Read())
+        {
+            keys.Add((r.GetInt64(0), r.GetInt64(1)));
+        }
+
+        return keys;
+    }
+
+    /// <summary>
+    /// Adds <paramref name="keys"/> to <c>pruned_keys</c>, merged with the ranges their streams already have: a stream
+    /// numbered 1, 2, 3, … (contract §4.1) keeps one range however many days were pruned; a seq never received (a gap)
+    /// stays outside every range, so it can still be stored when it comes.
+    /// </summary>
+    private static void RecordPruned(NpgsqlConnection c, NpgsqlTransaction tx, List<(long Stream, long Seq)> keys)
+    {
+        if (keys.Count == 0)
+        {
+            return;
+        }
+
+        var streams = keys.Select(k => k.Stream).Distinct().ToArray();
+        var ranges = keys.Select(k => (k.Stream, Lo: k.Seq, Hi: k.Seq)).ToList();
+        using (var old = new NpgsqlCommand("DELETE FROM pruned_keys WHERE stream_id = ANY(@s) RETURNING stream_id, lo, hi", c, tx))
+        {
+            old.Parameters.AddWithValue("s", streams);
+            using var r = old.ExecuteReader();
+            while (r.Read())
+            {
+                ranges.Add((r.GetInt64(0), r.GetInt64(1), r.GetInt64(2)));
+            }
+        }
+
+        ranges.Sort();
+        var merged = new List<(long Stream, long Lo, long Hi)>();
+        foreach (var x in ranges)
+        {
+            if (merged.Count > 0 && merged[^1].Stream == x.Stream && x.Lo <= merged[^1].Hi + 1)
+            {
+                merged[^1] = (x.Stream, merged[^1].Lo, Math.Max(merged[^1].Hi, x.Hi));
+            }
+            else
+            {
+                merged.Add(x);
+            }
+        }
+
+        using var add = new NpgsqlCommand("INSERT INTO pruned_keys(stream_id, lo, hi) SELECT * FROM unnest(@s::bigint[], @l::bigint[], @h::bigint[])", c, tx);
+        add.Parameters.AddWithValue("s", merged.Select(m => m.Stream).ToArray());
+        add.Parameters.AddWithValue("l", merged.Select(m => m.Lo).ToArray());
+        add.Parameters.AddWithValue("h", merged.Select(m => m.Hi).ToArray());
+        add.ExecuteNonQuery();
     }
 
     public void Dispose()
