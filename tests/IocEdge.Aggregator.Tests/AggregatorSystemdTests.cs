@@ -71,6 +71,38 @@ public sealed class AggregatorSystemdTests : IDisposable
         Assert.Equal(0, aggregator.ExitCode);
     }
 
+    // A store written before chunks is moved over at opening, before READY; under systemd each 50,000 readings extend
+    // the start timeout, so a large store (minutes of work) is not killed at TimeoutStartSec.
+    [Fact]
+    public async Task Moving_an_old_store_into_chunks_extends_the_start_timeout_before_ready()
+    {
+        Directory.CreateDirectory(_dir.File("data"));
+        using (var old = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={_dir.File("data/aggregator.db")};Pooling=False"))
+        {
+            old.Open();
+            using var cmd = old.CreateCommand();
+            cmd.CommandText = StoreLayoutTests.RowPerReadingSchema + """
+                INSERT INTO streams VALUES (1, 'gw-old', 's1');
+                INSERT INTO series(id, gateway, channel, unit) VALUES (1, 'gw-old', 'env1/pm2_5', 'ug/m3');
+                WITH RECURSIVE g(v) AS (SELECT 1 UNION ALL SELECT v + 1 FROM g WHERE v < 120000)
+                INSERT INTO readings SELECT 1, v, 1, 1764000000000 + v * 1000, v, 0, 1764000000000 + v * 1000, 0 FROM g;
+                """;
+            cmd.ExecuteNonQuery();
+        }
+
+        using var systemd = new FakeSystemd(_dir.File("notify.sock"));
+        await using var aggregator = PeerProcess.Start("dotnet", [Dll, $"--Aggregator:DataDirectory={_dir.File("data")}",
+            $"--Aggregator:HttpUrls=http://127.0.0.1:{FreePort.Next()}", $"--Aggregator:Mqtt:Port={FreePort.Next()}",
+            "--Aggregator:Mqtt:BindAddress=127.0.0.1"], _dir.Path, new Dictionary<string, string> { ["NOTIFY_SOCKET"] = systemd.Path });
+
+        await systemd.WaitForAsync("READY=1", TimeSpan.FromSeconds(120));
+
+        const string Extend = "EXTEND_TIMEOUT_USEC=60000000";
+        Assert.True(systemd.FirstAt(Extend) < systemd.FirstAt("READY=1"), $"EXTEND_TIMEOUT_USEC before READY=1:\n{aggregator.Output}");
+        Assert.Equal(4, systemd.Count(Extend)); // before the first 50,000 and after 50,000, 100,000 and 120,000
+        Assert.Equal(1, systemd.Count("STATUS=Moving the store to the chunked layout: 120000 readings moved"));
+    }
+
     [Fact]
     public async Task A_missing_config_file_is_one_line_and_exit_78()
     {

@@ -26,6 +26,18 @@ public sealed class StoreLayoutTests : IDisposable
         _dir.Dispose();
     }
 
+    /// <summary>The schema aggregators before chunks created (streams, series and a row per reading).</summary>
+    internal const string RowPerReadingSchema = """
+        PRAGMA journal_mode=WAL;
+        CREATE TABLE streams(id INTEGER PRIMARY KEY, gateway TEXT NOT NULL, stream TEXT NOT NULL, UNIQUE(gateway, stream));
+        CREATE TABLE series(id INTEGER PRIMARY KEY, gateway TEXT NOT NULL, channel TEXT NOT NULL, unit TEXT NOT NULL,
+            last_ts INTEGER, last_value REAL, last_quality INTEGER, last_seq INTEGER, last_received INTEGER, UNIQUE(gateway, channel));
+        CREATE TABLE readings(stream_id INTEGER NOT NULL, seq INTEGER NOT NULL, series_id INTEGER NOT NULL, ts INTEGER NOT NULL,
+            value REAL, quality INTEGER NOT NULL, received INTEGER NOT NULL, ts_status INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY(stream_id, seq)) WITHOUT ROWID;
+        CREATE INDEX readings_series_ts ON readings(series_id, ts);
+        """;
+
     private ReadingStore Open() => new(_dir.File("aggregator.db"), NullLogger<ReadingStore>.Instance);
 
     private static ReadingBatch Batch(string stream, IEnumerable<long> seqs, string channel = "env1/pm2_5") =>
@@ -130,15 +142,7 @@ public sealed class StoreLayoutTests : IDisposable
         {
             old.Open();
             using var cmd = old.CreateCommand();
-            cmd.CommandText = """
-                PRAGMA journal_mode=WAL;
-                CREATE TABLE streams(id INTEGER PRIMARY KEY, gateway TEXT NOT NULL, stream TEXT NOT NULL, UNIQUE(gateway, stream));
-                CREATE TABLE series(id INTEGER PRIMARY KEY, gateway TEXT NOT NULL, channel TEXT NOT NULL, unit TEXT NOT NULL,
-                    last_ts INTEGER, last_value REAL, last_quality INTEGER, last_seq INTEGER, last_received INTEGER, UNIQUE(gateway, channel));
-                CREATE TABLE readings(stream_id INTEGER NOT NULL, seq INTEGER NOT NULL, series_id INTEGER NOT NULL, ts INTEGER NOT NULL,
-                    value REAL, quality INTEGER NOT NULL, received INTEGER NOT NULL, ts_status INTEGER NOT NULL DEFAULT 0,
-                    PRIMARY KEY(stream_id, seq)) WITHOUT ROWID;
-                CREATE INDEX readings_series_ts ON readings(series_id, ts);
+            cmd.CommandText = RowPerReadingSchema + """
                 INSERT INTO streams VALUES (1, 'gw-l', 's1'), (2, 'gw-l', 's2');
                 INSERT INTO series(id, gateway, channel, unit) VALUES (1, 'gw-l', 'env1/pm2_5', 'ug/m3'), (2, 'gw-l', 'env1/pm10', 'ug/m3');
                 -- s1: seq 1..60000 (more than one migration transaction), s2: seq 1..10 and 21..30; two channels, 1 s apart.

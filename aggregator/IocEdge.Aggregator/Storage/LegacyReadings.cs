@@ -20,8 +20,12 @@ internal static class LegacyReadings
         return (long)cmd.ExecuteScalar()! > 0;
     }
 
-    /// <summary>Moves every old row into chunks; returns how many were moved (0 when there was no old table).</summary>
-    public static long Migrate(SqliteConnection writer, ChunkWriter chunks, SequenceRanges ranges)
+    /// <summary>
+    /// Moves every old row into chunks; returns how many were moved (0 when there was no old table).
+    /// <paramref name="progress"/> is called with the rows moved so far before the first transaction and after each
+    /// (the service tells systemd it is still starting: a store of 100 M rows takes minutes).
+    /// </summary>
+    public static long Migrate(SqliteConnection writer, ChunkWriter chunks, SequenceRanges ranges, Action<long>? progress = null)
     {
         if (!Exists(writer))
         {
@@ -29,6 +33,7 @@ internal static class LegacyReadings
         }
 
         long moved = 0;
+        progress?.Invoke(0);
         var seqs = new List<long>();
         while (true)
         {
@@ -94,6 +99,7 @@ internal static class LegacyReadings
             delete.ExecuteNonQuery();
             tx.Commit();
             moved += rows;
+            progress?.Invoke(moved);
         }
     }
 

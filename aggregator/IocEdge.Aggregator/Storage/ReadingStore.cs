@@ -131,7 +131,12 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
     /// <param name="databasePath">The SQLite file; its folder is created if missing.</param>
     /// <param name="logger">Where unit changes and the opening are logged.</param>
     /// <param name="timestamps">The device-timestamp rule (contract §4.3); <see cref="TimestampPolicy.Default"/> when null.</param>
-    public ReadingStore(string databasePath, ILogger<ReadingStore> logger, TimestampPolicy? timestamps = null)
+    /// <param name="migrationProgress">
+    /// Called while a store of the row-per-reading layout is moved into chunks at opening, with the readings moved so
+    /// far (before the first 50,000 and after each); never called for a store already in chunks.
+    /// </param>
+    public ReadingStore(string databasePath, ILogger<ReadingStore> logger, TimestampPolicy? timestamps = null,
+        Action<long>? migrationProgress = null)
     {
         ArgumentNullException.ThrowIfNull(databasePath);
         _logger = logger;
@@ -156,7 +161,7 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
         // default is 2 MiB): the readings and history-index B-trees' upper levels stay in memory.
         Execute(_writer, "PRAGMA synchronous=FULL; PRAGMA cache_size=-16384;");
         _chunks = new ChunkWriter(_writer);
-        if (LegacyReadings.Migrate(_writer, _chunks, _ranges) is var migrated and > 0)
+        if (LegacyReadings.Migrate(_writer, _chunks, _ranges, migrationProgress) is var migrated and > 0)
         {
             logger.LegacyReadingsMigrated(migrated);
         }
