@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using IocEdge.Aggregator;
 using IocEdge.Aggregator.Ingest;
+using IocEdge.Aggregator.Storage;
 using IocEdge.Protocols.Mqtt;
 using IocEdge.Testing;
 using Microsoft.AspNetCore.Builder;
@@ -20,7 +21,10 @@ namespace IocEdge.Benchmarks.Api;
 /// pipeline (the broker is not measured here), HTTP over a real socket with HttpClient. Baseline in the same run: a
 /// bare Kestrel (slim builder) endpoint on another port returning the very same response bytes, measured by the same
 /// client, so the ratio shows what the API adds over the HTTP stack. Usage:
-/// <c>dotnet run -c Release --project tests/IocEdge.Benchmarks -- api-latency [--requests N] [--rate R] [--seconds S]</c>.
+/// <c>dotnet run -c Release --project tests/IocEdge.Benchmarks -- api-latency [--requests N] [--rate R] [--seconds S]
+/// [--prefill READINGS]</c>. <c>--prefill</c> first stores that many readings of another gateway (1,000 channels, one
+/// reading every 10 s each, the newest a day old, 60,000 a commit straight into the store) so that the same requests
+/// can be timed on a store of 1 M and of 100 M readings (issue 15: "within 1.5x").
 /// </summary>
 internal static class ApiLatencyTool
 {
@@ -29,6 +33,7 @@ internal static class ApiLatencyTool
         var requests = ToolArgs.Int(args, "--requests", 1000);
         var rate = ToolArgs.Int(args, "--rate", 10_000);
         var seconds = ToolArgs.Int(args, "--seconds", 5);
+        var prefill = ToolArgs.Int(args, "--prefill", 0);
         using var dir = new TempDirectory("api-latency");
         var httpPort = FreePort.Next();
         await using var app = AggregatorHost.Build(
@@ -42,6 +47,11 @@ internal static class ApiLatencyTool
         await app.StartAsync();
         var pipeline = app.Services.GetRequiredService<IngestPipeline>();
         var now = DateTimeOffset.UtcNow;
+        if (prefill > 0)
+        {
+            Prefill(app.Services.GetRequiredService<IReadingStore>(), prefill, now.AddDays(-1), dir.Path);
+        }
+
         long seq = 0;
 
         // 1,000 channels with a latest value; one channel with a day of 1 Hz readings.
@@ -86,6 +96,35 @@ internal static class ApiLatencyTool
         await PublishToVisibleAsync(app, pipeline, http, rate, seconds, () => ++seq);
         await app.StopAsync();
         return 0;
+    }
+
+    private static void Prefill(IReadingStore store, int readings, DateTimeOffset newest, string dataDirectory)
+    {
+        const int Channels = 1000, PerChannelPerCommit = 60;
+        var started = Stopwatch.GetTimestamp();
+        var perChannel = readings / Channels;
+        var first = newest.AddSeconds(-10.0 * perChannel);
+        var channels = Enumerable.Range(0, Channels).Select(c => $"fill{c / 29:D3}/p{c % 29:D2}").ToArray();
+        long seq = 0;
+        for (var k = 0; k < perChannel; k += PerChannelPerCommit)
+        {
+            var n = Math.Min(PerChannelPerCommit, perChannel - k);
+            var batch = new SequencedReading[n * Channels];
+            var i = 0;
+            for (var j = 0; j < n; j++)
+            {
+                var ts = first.AddSeconds(10.0 * (k + j));
+                foreach (var channel in channels)
+                {
+                    batch[i++] = new SequencedReading(++seq, new Reading(channel, ts, (k + j) % 1000, "degC", Quality.Good));
+                }
+            }
+
+            store.Store([new ReadingBatch("gw-fill", "s1", batch)], first.AddSeconds(10.0 * (k + n)));
+        }
+
+        var bytes = Directory.GetFiles(dataDirectory, "aggregator.db*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length);
+        Console.WriteLine($"prefilled {store.Count():N0} readings in {Stopwatch.GetElapsedTime(started).TotalSeconds:0} s; store files {bytes / 1e6:N0} MB");
     }
 
     private static async Task Row(bool report, string what, HttpClient http, string url, HttpClient baseHttp, string baseUrl, int n, int concurrency)
