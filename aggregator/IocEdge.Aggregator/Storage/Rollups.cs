@@ -47,7 +47,9 @@ internal sealed class Rollups : IDisposable
 
     /// <summary>
     /// Builds both rollup tables from the stored readings (a store created before rollups existed, on its first open by
-    /// this version), in one transaction; returns how many readings went in. Same rule as <see cref="Add"/>.
+    /// this version), in one transaction; returns how many readings went in. Same rule as <see cref="Add"/>. Such a store
+    /// predates chunks too: this reads its row-per-reading <c>readings</c> table, before <see cref="LegacyReadings"/>
+    /// moves it into chunks.
     /// </summary>
     public static long Backfill(SqliteConnection writer)
     {
