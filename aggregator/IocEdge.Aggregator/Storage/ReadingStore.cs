@@ -972,14 +972,7 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
         return readings;
     }
 
-    private static long? SeriesIdOf(SqliteConnection c, string gateway, string channel)
-    {
-        using var cmd = c.CreateCommand();
-        cmd.CommandText = "SELECT id FROM series WHERE gateway = $g AND channel = $c";
-        cmd.Parameters.AddWithValue("$g", gateway);
-        cmd.Parameters.AddWithValue("$c", channel);
-        return cmd.ExecuteScalar() is long id ? id : null;
-    }
+    private static long? SeriesIdOf(SqliteConnection c, string gateway, string channel) => SeriesOf(c, gateway, channel)?.Id;
 
     private static void BucketsFromRollup(SqliteConnection c, string table, long seriesId, long fromMs, long toMs, long stepMs, BucketList into)
     {
