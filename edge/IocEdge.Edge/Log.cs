@@ -9,6 +9,9 @@ internal static partial class Log
     [LoggerMessage(1001, LogLevel.Information, "Connected to MQTT broker {Host}:{Port} as {GatewayId}; {Pending} readings waiting")]
     public static partial void Connected(this ILogger logger, string host, int port, string gatewayId, long pending);
 
+    [LoggerMessage(1010, LogLevel.Information, "The broker takes at most {ReceiveMaximum} messages awaiting PUBACK (MQTT 5 Receive Maximum): {MaxInFlight} in flight (Gateway:Mqtt:MaxInFlight) is lowered to that on this connection")]
+    public static partial void WindowLowered(this ILogger logger, int receiveMaximum, int maxInFlight);
+
     [LoggerMessage(1002, LogLevel.Warning, "MQTT broker {Host}:{Port} unreachable ({Reason}); retrying in {Delay}")]
     public static partial void ConnectFailed(this ILogger logger, string host, int port, string reason, TimeSpan delay);
 

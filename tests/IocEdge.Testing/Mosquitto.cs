@@ -20,6 +20,15 @@ public sealed class Mosquitto : IAsyncDisposable
 
     public string Log => _process.Output;
 
+    /// <summary>Pauses the broker (SIGSTOP): it reads nothing and answers nothing until <see cref="ResumeAsync"/>.</summary>
+    public Task PauseAsync() => SignalAsync("-STOP");
+
+    /// <summary>Resumes a paused broker (SIGCONT).</summary>
+    public Task ResumeAsync() => SignalAsync("-CONT");
+
+    private async Task SignalAsync(string signal) => await PeerProcess.RunAsync("kill",
+        [signal, _process.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture)], TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+
     /// <param name="port">A fixed port (to restart a broker where clients expect it); null picks a free one.</param>
     /// <param name="persistenceDirectory">
     /// Where mosquitto saves sessions and queued messages on a clean stop (<see cref="StopGracefullyAsync"/>), so a
@@ -30,7 +39,12 @@ public sealed class Mosquitto : IAsyncDisposable
     /// <c>require_certificate true</c> when <see cref="MosquittoTls.RequireCertificate"/>); the files must be readable by
     /// the mosquitto user (see <see cref="TestPki"/>).
     /// </param>
-    public static async Task<Mosquitto> StartAsync(int? port = null, string? persistenceDirectory = null, MosquittoTls? tls = null)
+    /// <param name="maxInflightMessages">
+    /// mosquitto.conf(5) <c>max_inflight_messages</c>: 0 (no limit) by default; mosquitto 2 also sends it to MQTT 5 clients
+    /// as the CONNACK's Receive Maximum, the most QoS 1 messages they may have awaiting its PUBACK.
+    /// </param>
+    public static async Task<Mosquitto> StartAsync(int? port = null, string? persistenceDirectory = null, MosquittoTls? tls = null,
+        int maxInflightMessages = 0)
     {
         var exe = Tools.Require("/usr/sbin/mosquitto", "mosquitto");
         var dir = new TempDirectory("mosquitto");
@@ -56,7 +70,7 @@ public sealed class Mosquitto : IAsyncDisposable
             {persistence}
             {(tls is null ? string.Empty : $"cafile {tls.CaFile}\ncertfile {tls.CertificateFile}\nkeyfile {tls.KeyFile}\nrequire_certificate {(tls.RequireCertificate ? "true" : "false")}")}
             max_queued_messages 0
-            max_inflight_messages 0
+            max_inflight_messages {maxInflightMessages}
             log_dest stdout
             """).ConfigureAwait(false);
         var process = PeerProcess.Start(exe, ["-c", conf]);

@@ -83,7 +83,7 @@ public sealed class GatewayOptionsValidator(ProfileSource profiles, TimeProvider
 
         if (m.MaxInFlight is < 1 or > 65535)
         {
-            error($"Gateway:Mqtt:MaxInFlight is {m.MaxInFlight}: use 1-65535 (8 is usual).");
+            error($"Gateway:Mqtt:MaxInFlight is {m.MaxInFlight}: use 1-65535 (32 is usual).");
         }
 
         if (m.BackfillReadingsPerSecond < 0 || !double.IsFinite(m.BackfillReadingsPerSecond))

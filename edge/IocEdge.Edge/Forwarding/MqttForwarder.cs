@@ -15,7 +15,8 @@ namespace IocEdge.Edge.Forwarding;
 /// <list type="bullet">
 /// <item>Batches are bounded by <see cref="GatewayMqttOptions.BatchSize"/> readings, <see cref="GatewayMqttOptions.BatchMaxBytes"/>
 /// bytes and <see cref="GatewayMqttOptions.BatchMaxAge"/> (a partial batch of new readings leaves when it is that old).</item>
-/// <item>Up to <see cref="GatewayMqttOptions.MaxInFlight"/> messages are in flight at once; each batch is removed from the
+/// <item>Up to <see cref="GatewayMqttOptions.MaxInFlight"/> messages are in flight at once, never more than the broker's
+/// CONNACK Receive Maximum (MQTT 5 §3.2.2.3.3; a client MUST NOT exceed it, §3.3.4); each batch is removed from the
 /// outbox only after ITS OWN PUBACK says success (the aggregator sends it after its commit). A PUBACK 0x99 (payload
 /// format invalid) moves the batch to the dead-letter table (counted); any other refusal (0x80, 0x97 quota, …), a
 /// timeout or a connection dropped with PUBACKs outstanding leaves the readings in the outbox: the session ends, the
@@ -52,6 +53,7 @@ public sealed class MqttForwarder : BackgroundService
     private long _backfillMessages;
     private int _inFlight;
     private int _maxInFlightSeen;
+    private int _receiveMaximum = ushort.MaxValue;
     private readonly IMqttLinkParticipant[] _participants;
     private TlsSession? _tls;
     private TlsFailure? _tlsFailure;
@@ -113,6 +115,12 @@ public sealed class MqttForwarder : BackgroundService
 
     /// <summary>Messages of backlog readings (at or below the boundary at connect) sent since start.</summary>
     public long BackfillMessages => Interlocked.Read(ref _backfillMessages);
+
+    /// <summary>
+    /// Messages this connection may have awaiting their PUBACK: <see cref="GatewayMqttOptions.MaxInFlight"/>, lowered to the
+    /// broker's Receive Maximum from its CONNACK (MQTT 5 §3.2.2.3.3: absent means 65,535).
+    /// </summary>
+    public int Window => Math.Min(_options.Mqtt.MaxInFlight, Volatile.Read(ref _receiveMaximum));
 
     /// <summary>The most messages that were awaiting their PUBACK at the same time since start.</summary>
     public int MaxInFlightSeen => Volatile.Read(ref _maxInFlightSeen);
@@ -270,7 +278,9 @@ public sealed class MqttForwarder : BackgroundService
 
         try
         {
-            await _client.ConnectAsync(builder.Build(), ct).ConfigureAwait(false);
+            var connack = await _client.ConnectAsync(builder.Build(), ct).ConfigureAwait(false);
+            // MQTT 5 §3.2.2.3.3: absent means 65,535. mosquitto sends its max_inflight_messages, EMQX its max_inflight.
+            Volatile.Write(ref _receiveMaximum, connack.ReceiveMaximum is { } max and > 0 ? max : ushort.MaxValue);
         }
         catch (Exception ex) when (_tls?.Explain(ex) is { } failure)
         {
@@ -286,6 +296,11 @@ public sealed class MqttForwarder : BackgroundService
         }
 
         _logger.Connected(mqtt.Host, mqtt.Port, _options.Id, _outbox.Count);
+        if (Window < mqtt.MaxInFlight)
+        {
+            _logger.WindowLowered(Window, mqtt.MaxInFlight);
+        }
+
         foreach (var participant in _participants)
         {
             try
@@ -318,7 +333,7 @@ public sealed class MqttForwarder : BackgroundService
     }
 
     /// <summary>
-    /// One connected session: birth and health, then live-first sending with up to MaxInFlight PUBACKs outstanding.
+    /// One connected session: birth and health, then live-first sending with up to <see cref="Window"/> PUBACKs outstanding.
     /// Returns only by an exception: the first failure of any in-flight batch (after every other in-flight publish has
     /// ended), a lost connection, or cancellation. Nothing is acknowledged that was not confirmed by its own PUBACK.
     /// </summary>
@@ -334,7 +349,8 @@ public sealed class MqttForwarder : BackgroundService
         var backfill = 0L;
         var bucket = new TokenBucket(mqtt.BackfillReadingsPerSecond, Math.Max(mqtt.BatchSize, mqtt.BackfillReadingsPerSecond), _time);
         long? partialSince = null;
-        using var slots = new SemaphoreSlim(mqtt.MaxInFlight, mqtt.MaxInFlight);
+        var window = Window;
+        using var slots = new SemaphoreSlim(window, window);
         var pending = new List<Task>();
         Exception? fault = null;
         void Fail(Exception ex) => Interlocked.CompareExchange(ref fault, ex, null);
