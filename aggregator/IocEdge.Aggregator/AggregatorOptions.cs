@@ -258,8 +258,12 @@ public sealed class ExternalBrokerOptions
 
 public sealed class IngestOptions
 {
-    /// <summary>Most readings written in one transaction (group commit across gateways).</summary>
-    public int MaxReadingsPerCommit { get; set; } = 20_000;
+    /// <summary>
+    /// Most readings written in one transaction (group commit across gateways). Default 100,000: with many slow series
+    /// (1,000 gateways x 29 channels at 1 Hz) a commit's cost is the pages of every series it touches, so a commit must be
+    /// able to hold several seconds of them; at 20,000 it could not keep up (docs/BENCHMARKS.md, "Scale").
+    /// </summary>
+    public int MaxReadingsPerCommit { get; set; } = 100_000;
 
     /// <summary>Messages waiting for the store before publishers are held back (their PUBACK waits).</summary>
     public int QueueCapacity { get; set; } = 4_096;
@@ -346,7 +350,7 @@ internal sealed class AggregatorOptionsValidator : IValidateOptions<AggregatorOp
 
         if (options.Ingest.MaxReadingsPerCommit is < 1 or > 1_000_000)
         {
-            errors.Add("Aggregator:Ingest:MaxReadingsPerCommit must be 1-1000000 (default 20000).");
+            errors.Add("Aggregator:Ingest:MaxReadingsPerCommit must be 1-1000000 (default 100000).");
         }
 
         if (options.Ingest.QueueCapacity < 1)

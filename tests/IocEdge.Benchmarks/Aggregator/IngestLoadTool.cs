@@ -46,7 +46,7 @@ namespace IocEdge.Benchmarks.Aggregator;
 /// </summary>
 internal static class IngestLoadTool
 {
-    private const int MaxReadingsPerCommit = 20_000; // IngestOptions.MaxReadingsPerCommit's default
+    private static readonly int MaxReadingsPerCommit = new IngestOptions().MaxReadingsPerCommit;
 
     public static async Task<int> RunAsync(string[] args)
     {

@@ -14,23 +14,29 @@ namespace IocEdge.Benchmarks.Scale;
 /// channels at 1 Hz on one aggregator: no backlog growth; aggregator RSS ≤ 300 MB with 5,000 gateways connected".
 /// A load tool: the real aggregator runs as its own process (its RSS is read from /proc/PID/status), on loopback and a
 /// fresh data directory; this process simulates the gateways as MQTT 5 clients (MQTTnet) that each publish one QoS 1
-/// message of <c>channels</c> readings per second (random phase) and wait for its PUBACK, as the gateway's forwarder
-/// does, plus <c>idle</c> gateways that only stay connected.
-/// Reports: offered and stored readings/s over the steady window, the lag (readings published but not yet acknowledged)
+/// message of <c>channels</c> readings per second (random phase) with up to <c>window</c> messages awaiting their
+/// PUBACK, as the gateway's forwarder does (Gateway:Mqtt:MaxInFlight, 32 by default; a full window makes a gateway fall
+/// behind its schedule), plus <c>idle</c> gateways that only stay connected.
+/// Reports: offered and published readings/s over the window, how many of the published were stored (after the
+/// in-flight messages drained), the lag (readings published but not yet acknowledged)
 /// at the start and the end of the window (growth = backlog), PUBACK latency p50/p99 (a PUBACK leaves after the commit,
 /// so this is publish-to-stored), and the aggregator's RSS idle (the same-run baseline), with all gateways connected,
 /// and at its peak.
 /// Usage: <c>dotnet run -c Release --project tests/IocEdge.Benchmarks -- scale [--gateways 1000] [--channels 29]
-/// [--seconds 60] [--idle 4000] [--aggregator-arg --Aggregator:Key=value]...</c>.
+/// [--seconds 60] [--idle 4000] [--window 32] [--aggregator-arg --Aggregator:Key=value]...</c>.
 /// </summary>
 internal static class ScaleTool
 {
+    private static long s_acknowledged;
+    private static long s_failed;
+
     public static async Task<int> RunAsync(string[] args)
     {
         var gateways = ToolArgs.Int(args, "--gateways", 1000);
         var channels = ToolArgs.Int(args, "--channels", 29);
         var seconds = ToolArgs.Int(args, "--seconds", 60);
         var idle = ToolArgs.Int(args, "--idle", 4000);
+        var window = ToolArgs.Int(args, "--window", new IocEdge.Edge.Configuration.GatewayMqttOptions().MaxInFlight);
         var extra = args.Select((a, i) => (a, i)).Where(p => p.a == "--aggregator-arg" && p.i + 1 < args.Length)
             .Select(p => args[p.i + 1]).ToList();
 
@@ -78,7 +84,7 @@ internal static class ScaleTool
         Console.WriteLine($"connected {clients.Length} gateways in {sw.Elapsed.TotalSeconds:0.0} s; RSS {RssMb(aggregator.Pid):0.0} MB");
 
         var latencies = new List<double>[gateways];
-        long published = 0, acknowledged = 0, failed = 0;
+        long published = 0;
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(seconds));
         var peakRss = 0.0;
         var lagSamples = new List<(double At, long Lag)>();
@@ -89,7 +95,7 @@ internal static class ScaleTool
             {
                 peakRss = Math.Max(peakRss, RssMb(aggregator.Pid));
                 lagSamples.Add((Stopwatch.GetElapsedTime(start).TotalSeconds,
-                    (Interlocked.Read(ref published) - Interlocked.Read(ref acknowledged)) * channels));
+                    (Interlocked.Read(ref published) - Interlocked.Read(ref s_acknowledged)) * channels));
                 try
                 {
                     await Task.Delay(1000, stop.Token).ConfigureAwait(false);
@@ -101,7 +107,7 @@ internal static class ScaleTool
         });
 
         var storedBefore = await StoredAsync(http).ConfigureAwait(false);
-        var window = Stopwatch.StartNew();
+        var clock = Stopwatch.StartNew();
         await Task.WhenAll(Enumerable.Range(0, gateways).Select(g => Task.Run(async () =>
         {
             var id = $"gw-scale-{g:D5}";
@@ -109,6 +115,8 @@ internal static class ScaleTool
             var period = TimeSpan.FromSeconds(1);
             var next = Stopwatch.GetTimestamp() + (long)(Random.Shared.NextDouble() * Stopwatch.Frequency);
             long seq = 0;
+            using var slots = new SemaphoreSlim(window, window);
+            var inFlight = new List<Task>();
             while (!stop.IsCancellationRequested)
             {
                 var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), next);
@@ -133,34 +141,24 @@ internal static class ScaleTool
                 }
 
                 var payload = ReadingBatchJson.Encode(new ReadingBatch(id, "s1", readings));
-                Interlocked.Increment(ref published);
-                var t = Stopwatch.GetTimestamp();
+                // As the gateway's forwarder does: up to `window` messages await their PUBACK (Gateway:Mqtt:MaxInFlight);
+                // a gateway whose window is full waits (and falls behind its schedule: that is backlog).
                 try
                 {
-                    var r = await clients[g].PublishAsync(new MqttApplicationMessageBuilder().WithTopic(Topics.Readings(id))
-                        .WithPayload(payload).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build())
-                        .ConfigureAwait(false);
-                    if (r.IsSuccess)
-                    {
-                        Interlocked.Increment(ref acknowledged);
-                        lat.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
-                    }
-                    else
-                    {
-                        Interlocked.Increment(ref failed);
-                    }
-                }
-                catch (Exception) when (!stop.IsCancellationRequested)
-                {
-                    Interlocked.Increment(ref failed);
+                    await slots.WaitAsync(stop.Token).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException)
                 {
                     break;
                 }
+
+                Interlocked.Increment(ref published);
+                inFlight.Add(PublishAsync(clients[g], id, payload, lat, slots));
             }
+
+            await Task.WhenAll(inFlight).ConfigureAwait(false);
         }))).ConfigureAwait(false);
-        var elapsed = window.Elapsed.TotalSeconds;
+        var elapsed = clock.Elapsed.TotalSeconds;
         await sampler.ConfigureAwait(false);
         await Task.Delay(3000).ConfigureAwait(false);
         var storedAfter = await StoredAsync(http).ConfigureAwait(false);
@@ -172,10 +170,13 @@ internal static class ScaleTool
         var lagEnd = steady.Count > 0 ? steady.Skip(steady.Count * 3 / 4).Average(s => s.Lag) : 0;
         var offered = (double)gateways * channels;
         var storedRate = (storedAfter - storedBefore) / elapsed;
+        var sent = (double)published * channels;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"offered {offered:N0} readings/s; published {published:N0} messages, acknowledged {acknowledged:N0}, failed {failed:N0}"));
+            $"offered {offered:N0} readings/s; published {published:N0} messages, acknowledged {s_acknowledged:N0}, failed {s_failed:N0}"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"stored {storedRate:N0} readings/s over {elapsed:0.0} s = {storedRate / offered:0.00}x offered (incl. tail drained after the window)"));
+            $"published {sent / seconds:N0} readings/s in the {seconds} s window = {sent / seconds / offered:0.00}x offered (a full window holds a gateway back); " +
+            $"stored {storedAfter - storedBefore:N0} of the {sent:N0} published ({(storedAfter - storedBefore) / Math.Max(1, sent):0.000}), " +
+            $"the last {elapsed - seconds:0.0} s after the window draining what was in flight"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"lag (readings published, not yet acknowledged): first quarter {lagStart:N0}, last quarter {lagEnd:N0} (growth {lagEnd - lagStart:N0})"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -189,6 +190,37 @@ internal static class ScaleTool
         }
 
         return 0;
+    }
+
+    private static async Task PublishAsync(IMqttClient client, string id, byte[] payload, List<double> latencies, SemaphoreSlim slots)
+    {
+        var t = Stopwatch.GetTimestamp();
+        try
+        {
+            var r = await client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(Topics.Readings(id))
+                .WithPayload(payload).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build())
+                .ConfigureAwait(false);
+            if (r.IsSuccess)
+            {
+                Interlocked.Increment(ref s_acknowledged);
+                lock (latencies)
+                {
+                    latencies.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
+                }
+            }
+            else
+            {
+                Interlocked.Increment(ref s_failed);
+            }
+        }
+        catch (Exception)
+        {
+            Interlocked.Increment(ref s_failed);
+        }
+        finally
+        {
+            slots.Release();
+        }
     }
 
     private static async Task<IMqttClient> ConnectAsync(MqttClientFactory factory, int port, string id)
