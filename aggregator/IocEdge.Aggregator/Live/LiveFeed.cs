@@ -173,8 +173,14 @@ public sealed class LiveFeed
         }
 
         var max = long.MinValue;
-        foreach (var (seq, r) in batch.Readings)
+        // The cache is offered each channel's newest reading of the batch once (same rule as LatestCache.Offer: newer
+        // device timestamp, or the same with a higher sequence), not every reading: a backlog message of 500 readings
+        // over 20 channels is 20 offers.
+        var newest = new Dictionary<string, int>(StringComparer.Ordinal);
+        var readings = batch.Readings;
+        for (var i = 0; i < readings.Count; i++)
         {
+            var (seq, r) = readings[i];
             max = Math.Max(max, seq);
             if (seq <= highest)
             {
@@ -182,15 +188,25 @@ public sealed class LiveFeed
             }
 
             var tsStatus = _timestamps.Classify(r.Timestamp, receivedAt);
-            var latest = new LatestReading(batch.GatewayId, r.Channel, r.Timestamp, r.Value, r.Unit, r.Quality, seq, receivedAt);
-            if (tsStatus == TimestampStatus.Ok)
+            if (tsStatus == TimestampStatus.Ok) // a flagged clock never reaches the latest values (contract §4.3)
             {
-                Cache.Offer(latest); // a flagged clock never reaches the latest values (contract §4.3)
+                ref var at = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(newest, r.Channel, out var had);
+                if (!had || r.Timestamp > readings[at].Reading.Timestamp
+                    || (r.Timestamp == readings[at].Reading.Timestamp && seq > readings[at].Sequence))
+                {
+                    at = i;
+                }
             }
 
             Publish("reading", batch.GatewayId, r.Channel, new StreamReadingDto(batch.GatewayId, r.Channel,
                 r.Timestamp.UtcDateTime, r.Value, r.Unit, QualityNames.ToWire(r.Quality), seq, TimestampPolicy.ToWire(tsStatus),
                 receivedAt.UtcDateTime));
+        }
+
+        foreach (var i in newest.Values)
+        {
+            var (seq, r) = readings[i];
+            Cache.Offer(new LatestReading(batch.GatewayId, r.Channel, r.Timestamp, r.Value, r.Unit, r.Quality, seq, receivedAt));
         }
 
         lock (_lock)

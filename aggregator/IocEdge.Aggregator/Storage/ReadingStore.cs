@@ -116,7 +116,7 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
     private readonly SqliteConnection _writer;
     private readonly Dictionary<(string Gateway, string Stream), long> _streamIds = [];
     private readonly Dictionary<(string Gateway, string Channel), (long Id, string Unit)> _series = [];
-    private readonly SqliteCommand _updateLatest;
+    private readonly RawStatement _updateLatest;
     private readonly ChunkWriter _chunks;
     private readonly SequenceRanges _ranges = new();
     private readonly Rollups _rollups;
@@ -169,15 +169,12 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
         _rollups = new Rollups(_writer);
         _upsertGateway = new GatewayUpsert(_writer);
 
-        _updateLatest = _writer.CreateCommand();
-        _updateLatest.CommandText = """
-            UPDATE series SET last_ts=$ts, last_value=$value, last_quality=$quality, last_seq=$seq, last_received=$received
-            WHERE id=$series AND (last_ts IS NULL OR last_ts < $ts OR (last_ts = $ts AND last_seq < $seq))
-            """;
-        foreach (var p in new[] { "$series", "$ts", "$value", "$quality", "$seq", "$received" })
-        {
-            _updateLatest.Parameters.Add(new SqliteParameter(p, null));
-        }
+        // Prepared once and bound directly (RawStatement): one execution per series and commit, the SqliteCommand path
+        // with its boxed parameters cost ~4 µs each (the "latest" section of ingest-load --profile).
+        _updateLatest = new RawStatement(_writer, """
+            UPDATE series SET last_ts=?2, last_value=?3, last_quality=?4, last_seq=?5, last_received=?6
+            WHERE id=?1 AND (last_ts IS NULL OR last_ts < ?2 OR (last_ts = ?2 AND last_seq < ?5))
+            """);
 
         logger.StoreOpened(databasePath);
     }
@@ -351,7 +348,6 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
         var results = new StoreResult[batches.Count];
         var received = receivedAt.ToUnixTimeMilliseconds();
         using var tx = _writer.BeginTransaction();
-        _updateLatest.Transaction = tx;
         _newest.Clear();
         _gatewayTally.Clear();
         _rollups.Clear();
@@ -375,14 +371,13 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
             foreach (var (seriesId, n) in _newest)
             {
                 // The statement's own condition keeps a newer value already stored by an earlier commit.
-                var us = _updateLatest.Parameters;
-                us[0].Value = seriesId;
-                us[1].Value = n.Ts;
-                us[2].Value = n.Value is { } v ? v : DBNull.Value;
-                us[3].Value = n.Quality;
-                us[4].Value = n.Seq;
-                us[5].Value = received;
-                _updateLatest.ExecuteNonQuery();
+                _updateLatest.Bind(1, seriesId);
+                _updateLatest.Bind(2, n.Ts);
+                _updateLatest.Bind(3, n.Value);
+                _updateLatest.Bind(4, (long)n.Quality);
+                _updateLatest.Bind(5, n.Seq);
+                _updateLatest.Bind(6, received);
+                _updateLatest.Execute();
             }
 
             mark = _timings?.Lap(StoreSection.Latest, mark) ?? 0;

@@ -22,8 +22,10 @@ namespace IocEdge.Benchmarks.Aggregator;
 /// seconds long and goes through real sockets). N simulated gateways (MQTTnet 5 clients, MQTT 5, client id = gateway
 /// id, one stream each, <c>--channels</c> channels at 1 Hz stamps) publish <c>--readings</c> readings in all, as JSON
 /// messages of <c>--batch</c> readings (contract §4) at QoS 1 with up to <c>--in-flight</c> unacknowledged messages
-/// each, to the embedded broker of an in-process aggregator (the real <see cref="AggregatorHost"/>, a fresh data
-/// directory per run). Payloads are encoded before the clock starts; the clock runs from the first PUBLISH to the last
+/// each (default: the gateway's own MaxInFlight, 32), to the embedded broker of the real aggregator run as its own process
+/// (<c>iocedge-aggregator.dll</c>, as deployed, a fresh data directory per run, warmed up first by other gateways' 200,000
+/// readings), or with <c>--in-process</c> of an <see cref="AggregatorHost"/> in this process (the method before wave 8).
+/// Payloads are encoded before the clock starts; the clock runs from the first PUBLISH to the last
 /// PUBACK (every reading committed), and the store is then checked to hold exactly <c>--readings</c> readings.
 /// <para>
 /// Baselines, same run, each committing every min(N x batch, Aggregator:Ingest:MaxReadingsPerCommit) readings (the
@@ -42,7 +44,7 @@ namespace IocEdge.Benchmarks.Aggregator;
 /// <c>--store-only</c> replaces the MQTT side with <see cref="ReadingStore.Store"/> called directly on the decoded
 /// batches, committed exactly as the baseline commits: the store's own cost against a raw insert.
 /// Usage: <c>dotnet run -c Release --project tests/IocEdge.Benchmarks -- ingest-load [--gateways N] [--readings M]
-/// [--batch B] [--in-flight F] [--channels C] [--runs R] [--store-only [--no-rollups] [--profile]]</c>.
+/// [--batch B] [--in-flight F] [--channels C] [--runs R] [--in-process] [--store-only [--no-rollups] [--profile]]</c>.
 /// </summary>
 internal static class IngestLoadTool
 {
@@ -53,7 +55,8 @@ internal static class IngestLoadTool
         var gateways = ToolArgs.Int(args, "--gateways", 100);
         var readings = ToolArgs.Int(args, "--readings", 1_000_000);
         var batch = ToolArgs.Int(args, "--batch", 500);
-        var inFlight = ToolArgs.Int(args, "--in-flight", 4);
+        var inFlight = ToolArgs.Int(args, "--in-flight", new IocEdge.Edge.Configuration.GatewayMqttOptions().MaxInFlight);
+        var inProcess = args.Contains("--in-process");
         var channels = ToolArgs.Int(args, "--channels", 20);
         var runs = ToolArgs.Int(args, "--runs", 3);
         var storeOnly = args.Contains("--store-only");
@@ -78,7 +81,8 @@ internal static class IngestLoadTool
         for (var run = 1; run <= runs; run++)
         {
             var a = storeOnly ? StoreOnly(dir, run, load, Math.Min(gateways * batch, MaxReadingsPerCommit), rollups)
-                : await IngestAsync(dir, run, load, inFlight);
+                : inProcess ? await IngestAsync(dir, run, load, inFlight)
+                : await IngestProcessAsync(dir, run, load, Load.Make(gateways, Math.Max(batch, 200_000 / gateways / batch * batch), batch, channels, "gw-warm"), inFlight);
             aggregator.Add(a);
             var b = RawInsert(dir, run, load, Math.Min(gateways * batch, MaxReadingsPerCommit));
             baseline.Add(b);
@@ -97,20 +101,42 @@ internal static class IngestLoadTool
         return 0;
     }
 
-    private static async Task<double> IngestAsync(TempDirectory dir, int run, Load load, int inFlight)
+    // The aggregator as its own process (iocedge-aggregator.dll, as deployed), warmed up first by other gateways' 200,000
+    // readings (a deployed aggregator is a long-running service; a fresh one spends a quarter of its CPU in the JIT for a
+    // while: docs/BENCHMARKS.md, "Outbox drain"); the stored count is checked through the HTTP API.
+    private static async Task<double> IngestProcessAsync(TempDirectory dir, int run, Load load, Load warm, int inFlight)
     {
-        var port = FreePort.Next();
-        var app = AggregatorHost.Build(
+        var mqttPort = FreePort.Next();
+        var httpPort = FreePort.Next();
+        await using var aggregator = PeerProcess.Start("dotnet",
         [
-            $"--Aggregator:DataDirectory={dir.File($"agg{run}")}",
-            $"--Aggregator:HttpUrls=http://127.0.0.1:{FreePort.Next()}",
-            $"--Aggregator:Mqtt:Port={port}",
+            Path.Combine(AppContext.BaseDirectory, "iocedge-aggregator.dll"),
+            $"--Aggregator:DataDirectory={dir.File($"aggp{run}")}",
+            $"--Aggregator:HttpUrls=http://127.0.0.1:{httpPort}",
+            $"--Aggregator:Mqtt:Port={mqttPort}",
             "--Aggregator:Mqtt:BindAddress=127.0.0.1",
             "--Logging:LogLevel:Default=Warning",
-            "--Logging:LogLevel:IocEdge.Aggregator.Broker=Error", // not a line per gateway disconnecting at the end
+            "--Logging:LogLevel:IocEdge.Aggregator.Broker=Error",
         ]);
-        await app.StartAsync();
-        _ = app.Services.GetRequiredService<EmbeddedBroker>();
+        await aggregator.WaitForTcpAsync(httpPort, TimeSpan.FromSeconds(60));
+        await aggregator.WaitForTcpAsync(mqttPort, TimeSpan.FromSeconds(60));
+        await PublishAllAsync(mqttPort, warm, inFlight);
+        var elapsed = await PublishAllAsync(mqttPort, load, inFlight);
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}") };
+        using var doc = System.Text.Json.JsonDocument.Parse(await http.GetStringAsync(new Uri("/api/v1/gateways", UriKind.Relative)));
+        var stored = doc.RootElement.GetProperty("gateways").EnumerateArray().Sum(g => g.GetProperty("readings").GetInt64());
+        if (stored != load.Readings + warm.Readings)
+        {
+            throw new InvalidOperationException($"the aggregator stored {stored} readings, not {load.Readings} + {warm.Readings} (warm-up)");
+        }
+
+        return elapsed;
+    }
+
+    // Connects one MQTT 5 client per gateway, publishes every message with up to inFlight awaiting PUBACK each, and
+    // returns the seconds from the first PUBLISH to the last PUBACK.
+    private static async Task<double> PublishAllAsync(int port, Load load, int inFlight)
+    {
         var factory = new MqttClientFactory();
         var clients = new List<IMqttClient>();
         try
@@ -128,34 +154,57 @@ internal static class IngestLoadTool
             }
 
             var started = Stopwatch.GetTimestamp();
-            var tasks = new List<Task>();
-            for (var i = 0; i < clients.Count; i++)
+            await Task.WhenAll(clients.Select((client, i) => SendAsync(client, load.Gateways[i], inFlight)));
+            return Stopwatch.GetElapsedTime(started).TotalSeconds;
+        }
+        finally
+        {
+            foreach (var c in clients)
             {
-                var (client, g) = (clients[i], load.Gateways[i]);
-                var next = -1;
-                for (var f = 0; f < inFlight; f++)
+                await c.DisconnectAsync();
+                c.Dispose();
+            }
+        }
+    }
+
+    private static Task SendAsync(IMqttClient client, GatewayLoad g, int inFlight)
+    {
+        var next = -1;
+        return Task.WhenAll(Enumerable.Range(0, inFlight).Select(_ => Task.Run(async () =>
+        {
+            int m;
+            while ((m = Interlocked.Increment(ref next)) < g.Messages.Length)
+            {
+                var result = await client.PublishAsync(new MqttApplicationMessageBuilder()
+                    .WithTopic(g.Topic)
+                    .WithPayload(g.Messages[m])
+                    .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
+                    .Build());
+                if ((int)result.ReasonCode >= 0x80) // 0x10 "no matching subscribers" is a success too (MQTT 5 §3.4.2.1)
                 {
-                    tasks.Add(Task.Run(async () =>
-                    {
-                        int m;
-                        while ((m = Interlocked.Increment(ref next)) < g.Messages.Length)
-                        {
-                            var result = await client.PublishAsync(new MqttApplicationMessageBuilder()
-                                .WithTopic(g.Topic)
-                                .WithPayload(g.Messages[m])
-                                .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
-                                .Build());
-                            if ((int)result.ReasonCode >= 0x80) // 0x10 "no matching subscribers" is a success too (MQTT 5 §3.4.2.1)
-                            {
-                                throw new InvalidOperationException($"{g.Id}: PUBACK {result.ReasonCode} {result.ReasonString}");
-                            }
-                        }
-                    }));
+                    throw new InvalidOperationException($"{g.Id}: PUBACK {result.ReasonCode} {result.ReasonString}");
                 }
             }
+        })));
+    }
 
-            await Task.WhenAll(tasks);
-            var elapsed = Stopwatch.GetElapsedTime(started).TotalSeconds;
+    private static async Task<double> IngestAsync(TempDirectory dir, int run, Load load, int inFlight)
+    {
+        var port = FreePort.Next();
+        var app = AggregatorHost.Build(
+        [
+            $"--Aggregator:DataDirectory={dir.File($"agg{run}")}",
+            $"--Aggregator:HttpUrls=http://127.0.0.1:{FreePort.Next()}",
+            $"--Aggregator:Mqtt:Port={port}",
+            "--Aggregator:Mqtt:BindAddress=127.0.0.1",
+            "--Logging:LogLevel:Default=Warning",
+            "--Logging:LogLevel:IocEdge.Aggregator.Broker=Error", // not a line per gateway disconnecting at the end
+        ]);
+        await app.StartAsync();
+        _ = app.Services.GetRequiredService<EmbeddedBroker>();
+        try
+        {
+            var elapsed = await PublishAllAsync(port, load, inFlight);
             var stored = app.Services.GetRequiredService<IReadingStore>().Count();
             if (stored != load.Readings)
             {
@@ -166,12 +215,6 @@ internal static class IngestLoadTool
         }
         finally
         {
-            foreach (var c in clients)
-            {
-                await c.DisconnectAsync();
-                c.Dispose();
-            }
-
             await app.StopAsync();
             await app.DisposeAsync();
         }
@@ -445,7 +488,7 @@ internal static class IngestLoadTool
 
     private sealed record Load(IReadOnlyList<GatewayLoad> Gateways, long Readings, long Bytes)
     {
-        public static Load Make(int gateways, int perGateway, int batch, int channels)
+        public static Load Make(int gateways, int perGateway, int batch, int channels, string prefix = "gw-load")
         {
             var t0 = DateTimeOffset.UtcNow.AddHours(-1);
             var units = new[] { "ug/m3", "ug/m3", "degC", "%RH" };
@@ -454,7 +497,7 @@ internal static class IngestLoadTool
             long bytes = 0;
             for (var g = 0; g < gateways; g++)
             {
-                var id = $"gw-load{g:D4}";
+                var id = $"{prefix}{g:D4}";
                 var messages = new byte[perGateway / batch][];
                 var rows = new Row[messages.Length][];
                 for (var m = 0; m < messages.Length; m++)

@@ -169,7 +169,6 @@ internal static class ScaleTool
         var lagStart = steady.Count > 0 ? steady.Take(Math.Max(1, steady.Count / 4)).Average(s => s.Lag) : 0;
         var lagEnd = steady.Count > 0 ? steady.Skip(steady.Count * 3 / 4).Average(s => s.Lag) : 0;
         var offered = (double)gateways * channels;
-        var storedRate = (storedAfter - storedBefore) / elapsed;
         var sent = (double)published * channels;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"offered {offered:N0} readings/s; published {published:N0} messages, acknowledged {s_acknowledged:N0}, failed {s_failed:N0}"));
