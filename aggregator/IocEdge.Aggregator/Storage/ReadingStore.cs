@@ -114,6 +114,7 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
     private readonly ILogger _logger;
     private readonly TimestampPolicy _timestamps;
     private readonly SqliteConnection _writer;
+    private long _lastCheckpoint = Stopwatch.GetTimestamp();
     private readonly Dictionary<(string Gateway, string Stream), long> _streamIds = [];
     private readonly Dictionary<(string Gateway, string Channel), (long Id, string Unit)> _series = [];
     private readonly RawStatement _updateLatest;
@@ -160,6 +161,11 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
         // Store returns) never precedes durability. cache_size -16384 = 16 MiB of page cache for the writer (SQLite's
         // default is 2 MiB): the readings and history-index B-trees' upper levels stay in memory.
         Execute(_writer, "PRAGMA synchronous=FULL; PRAGMA cache_size=-16384;");
+        // Checkpoints by time, not after every commit: SQLite's automatic checkpoint (after a commit passes 1,000 WAL
+        // pages) copied a page that every commit dirties (a series' newest chunk, its rollup row) into the database file
+        // after every commit; once every CheckpointInterval it is copied once (CheckpointIfDue). journal_size_limit
+        // truncates the reset WAL file to 64 MiB (sqlite.org/pragma.html#pragma_journal_size_limit).
+        Execute(_writer, "PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=67108864;");
         _chunks = new ChunkWriter(_writer);
         if (LegacyReadings.Migrate(_writer, _chunks, _ranges, migrationProgress) is var migrated and > 0)
         {
@@ -177,6 +183,36 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
             """);
 
         logger.StoreOpened(databasePath);
+    }
+
+    /// <summary>
+    /// How often the writer checkpoints the WAL into the database file (after the commit that finds this much time has
+    /// passed), instead of SQLite's automatic checkpoint after every commit past 1,000 WAL pages.
+    /// </summary>
+    public static readonly TimeSpan CheckpointInterval = TimeSpan.FromSeconds(5);
+
+    /// <summary>Tests only: the checkpoint interval of this store (<see cref="CheckpointInterval"/> in the service).</summary>
+    internal TimeSpan CheckpointEvery { get; init; } = CheckpointInterval;
+
+    // After a commit, in the writer: PASSIVE completes (no other writer exists) unless a reader still needs old frames,
+    // and the next commit then starts the WAL from its beginning, so the WAL holds about one interval of commits.
+    private void CheckpointIfDue()
+    {
+        if (Stopwatch.GetElapsedTime(_lastCheckpoint) < CheckpointEvery)
+        {
+            return;
+        }
+
+        _lastCheckpoint = Stopwatch.GetTimestamp();
+        try
+        {
+            Execute(_writer, "PRAGMA wal_checkpoint(PASSIVE)");
+        }
+        catch (SqliteException ex)
+        {
+            // The readings are committed whatever the checkpoint does; the next interval tries again.
+            _logger.CheckpointFailed(ex);
+        }
     }
 
     /// <summary>
@@ -385,6 +421,7 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
             mark = _timings?.Lap(StoreSection.Rollups, mark) ?? 0;
             tx.Commit();
             _timings?.Lap(StoreSection.Commit, mark);
+            CheckpointIfDue();
             return results;
         }
         catch

@@ -21,4 +21,7 @@ internal static partial class StoreLog
     [LoggerMessage(2205, LogLevel.Information,
         "Moved {Rows} readings of the row-per-reading layout into chunks (store written by an older aggregator)")]
     public static partial void LegacyReadingsMigrated(this ILogger logger, long rows);
+
+    [LoggerMessage(2206, LogLevel.Warning, "WAL checkpoint failed (the commit before it stands); the next one runs at the next interval")]
+    public static partial void CheckpointFailed(this ILogger logger, Exception exception);
 }
