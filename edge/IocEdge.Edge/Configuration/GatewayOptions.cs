@@ -91,10 +91,10 @@ public sealed class GatewayMqttOptions
     public TimeSpan BatchMaxAge { get; set; } = TimeSpan.Zero;
 
     /// <summary>
-    /// QoS 1 messages sent and not yet acknowledged by their PUBACK, at most (default 32, EMQX's default max_inflight; each
+    /// QoS 1 messages sent and not yet acknowledged by their PUBACK, at most (default 32, chosen by the drain measurement below; each
     /// connection lowers it to the broker's CONNACK Receive Maximum, MQTT 5 §3.3.4). The aggregator holds a PUBACK until
     /// its commit's fsync, so the window is what keeps a backlog drain moving during a commit: 8 drained 1,000,000
-    /// readings at 0.66x of a bare mosquitto, 32 at 0.88x (docs/BENCHMARKS.md, "Outbox drain"). Memory: up to this many
+    /// readings at 0.72x of a bare mosquitto, 32 at 0.86-0.88x (docs/BENCHMARKS.md, "Outbox drain"). Memory: up to this many
     /// encoded batches (BatchMaxBytes each) are held until their PUBACK.
     /// </summary>
     public int MaxInFlight { get; set; } = 32;

@@ -279,7 +279,7 @@ public sealed class MqttForwarder : BackgroundService
         try
         {
             var connack = await _client.ConnectAsync(builder.Build(), ct).ConfigureAwait(false);
-            // MQTT 5 §3.2.2.3.3: absent means 65,535. mosquitto sends its max_inflight_messages, EMQX its max_inflight.
+            // MQTT 5 §3.2.2.3.3: absent means 65,535. mosquitto sends its max_inflight_messages, EMQX (since its fix 12492) its max_inflight.
             Volatile.Write(ref _receiveMaximum, connack.ReceiveMaximum is { } max and > 0 ? max : ushort.MaxValue);
         }
         catch (Exception ex) when (_tls?.Explain(ex) is { } failure)

@@ -67,7 +67,8 @@ public sealed class FieldFaultsPollerTests
             new() { Id = "do", UnitId = 1, Kind = RegisterKind.HoldingRegister, Address = 0, DataType = ModbusDataType.Float32 },
         ];
         var poller = new ModbusPoller(rig.Master, points, new ModbusPollerOptions(), rig.Time);
-        Assert.Equal(7.9, (await poller.PollAsync())[0].Value);
+        var first = (await poller.PollAsync())[0];
+        Assert.Equal((PointQuality.Good, 7.9), (first.Quality, first.Value));
 
         foreach (ushort[] word in (ushort[][])[[0x7FC0, 0x0000], [0x7F80, 0x0000], [0xFF80, 0x0000]]) // NaN, +inf, -inf (IEEE 754)
         {
@@ -236,7 +237,9 @@ public sealed class FieldFaultsPollerTests
             var server = new ModbusServer(new Dictionary<byte, ModbusDataStore> { [1] = store });
             await server.StartSerialAsync(new DuplexStream(toSlave.Reader.AsStream(), toMaster.Writer.AsStream()), ModbusSerialMode.Rtu, line: null);
             var master = ModbusMaster.CreateSerial(new DuplexStream(toMaster.Reader.AsStream(), toSlave.Writer.AsStream()),
-                new ModbusStreamMasterOptions { Mode = ModbusSerialMode.Rtu, Line = null, Retries = 0 });
+                // The rig's slave always answers (its faults are exception responses), so the timeout only has to outlast a
+                // loaded machine: at 1 s (the default) a first poll slowed by the JIT was once a timeout, and NaN, in CI.
+                new ModbusStreamMasterOptions { Mode = ModbusSerialMode.Rtu, Line = null, Retries = 0, Timeout = TimeSpan.FromSeconds(10) });
             var rig = new Rig(server, master, store);
             server.FaultInjector = rig;
             return rig;
