@@ -84,8 +84,7 @@ public sealed class Mosquitto : IAsyncDisposable
     {
         if (!_process.HasExited)
         {
-            await PeerProcess.RunAsync("kill", ["-TERM", _process.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture)],
-                TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+            await SignalAsync("-TERM").ConfigureAwait(false);
             using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
             await _process.WaitForExitAsync(cts.Token).ConfigureAwait(false);
         }

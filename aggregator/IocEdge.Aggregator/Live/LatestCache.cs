@@ -112,8 +112,11 @@ public sealed class LatestCache
     }
 
     internal static bool IsNewer(LatestReading candidate, LatestReading current) =>
-        candidate.Timestamp > current.Timestamp ||
-        (candidate.Timestamp == current.Timestamp && candidate.Sequence > current.Sequence);
+        IsNewer(candidate.Timestamp, candidate.Sequence, current.Timestamp, current.Sequence);
+
+    /// <summary>The same rule on a reading's device timestamp and sequence (the live feed picks a batch's newest with it).</summary>
+    internal static bool IsNewer(DateTimeOffset timestamp, long sequence, DateTimeOffset thanTimestamp, long thanSequence) =>
+        timestamp > thanTimestamp || (timestamp == thanTimestamp && sequence > thanSequence);
 
     private SeriesKey[] SortedKeys()
     {

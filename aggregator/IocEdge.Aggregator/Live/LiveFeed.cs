@@ -173,9 +173,8 @@ public sealed class LiveFeed
         }
 
         var max = long.MinValue;
-        // The cache is offered each channel's newest reading of the batch once (same rule as LatestCache.Offer: newer
-        // device timestamp, or the same with a higher sequence), not every reading: a backlog message of 500 readings
-        // over 20 channels is 20 offers.
+        // The cache is offered each channel's newest reading of the batch once (LatestCache.IsNewer, the rule Offer
+        // applies), not every reading: a backlog message of 500 readings over 20 channels is 20 offers.
         var newest = new Dictionary<string, int>(StringComparer.Ordinal);
         var readings = batch.Readings;
         for (var i = 0; i < readings.Count; i++)
@@ -191,8 +190,7 @@ public sealed class LiveFeed
             if (tsStatus == TimestampStatus.Ok) // a flagged clock never reaches the latest values (contract §4.3)
             {
                 ref var at = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(newest, r.Channel, out var had);
-                if (!had || r.Timestamp > readings[at].Reading.Timestamp
-                    || (r.Timestamp == readings[at].Reading.Timestamp && seq > readings[at].Sequence))
+                if (!had || LatestCache.IsNewer(r.Timestamp, seq, readings[at].Reading.Timestamp, readings[at].Sequence))
                 {
                     at = i;
                 }

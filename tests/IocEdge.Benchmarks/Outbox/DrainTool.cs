@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 using IocEdge.Aggregator;
 using IocEdge.Aggregator.Broker;
 using IocEdge.Aggregator.Ingest;
@@ -47,7 +46,7 @@ internal static class DrainTool
         var batchSize = ToolArgs.Int(args, "--batch-size", defaults.BatchSize);
         var maxInFlight = ToolArgs.Int(args, "--max-in-flight", defaults.MaxInFlight);
         var inProcess = args.Contains("--in-process");
-        WarmUp = ToolArgs.Int(args, "--warm-up", WarmUp);
+        var warmUp = ToolArgs.Int(args, "--warm-up", 400_000);
 
         using var dir = new TempDirectory("drain-bench");
         var template = dir.File("template.db");
@@ -57,13 +56,19 @@ internal static class DrainTool
                           $"BatchSize {batchSize}, MaxInFlight {maxInFlight}, {Environment.ProcessorCount} cores; aggregator " +
                           (inProcess ? "in this process" : "as its own process"));
 
+        var warmTemplate = dir.File("warm-template.db");
+        if (!inProcess)
+        {
+            Fill(warmTemplate, warmUp); // once, copied for each run like the template
+        }
+
         var aggregator = new List<double>();
         var mosquitto = new List<double>();
         for (var run = 1; run <= runs; run++)
         {
             var a = inProcess
                 ? await DrainToAggregatorAsync(dir, template, run, readings, batchSize, maxInFlight)
-                : await DrainToAggregatorProcessAsync(dir, template, run, readings, batchSize, maxInFlight);
+                : await DrainToAggregatorProcessAsync(dir, template, warmTemplate, warmUp, run, readings, batchSize, maxInFlight);
             aggregator.Add(a);
             var b = await DrainToMosquittoAsync(dir, template, run, readings, batchSize, maxInFlight);
             mosquitto.Add(b);
@@ -84,16 +89,9 @@ internal static class DrainTool
         return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
     }
 
-    private static int WarmUp = 400_000;
-
     private static void Fill(string path, int count)
     {
         using var outbox = new SqliteOutbox(path);
-        FillInto(outbox, count);
-    }
-
-    private static void FillInto(SqliteOutbox outbox, int count)
-    {
         var t0 = new DateTimeOffset(2026, 11, 22, 0, 0, 0, TimeSpan.Zero);
         const int Cycle = 20_000;
         var buffer = new Reading[Math.Min(Cycle, count)];
@@ -195,52 +193,28 @@ internal static class DrainTool
         }
     }
 
-    private static async Task<double> DrainToAggregatorProcessAsync(TempDirectory dir, string template, int run, int readings,
-        int batchSize, int maxInFlight)
+    private static async Task<double> DrainToAggregatorProcessAsync(TempDirectory dir, string template, string warmTemplate,
+        int warmUp, int run, int readings, int batchSize, int maxInFlight)
     {
-        var mqttPort = FreePort.Next();
-        var httpPort = FreePort.Next();
-        await using var aggregator = PeerProcess.Start("dotnet",
-        [
-            Path.Combine(AppContext.BaseDirectory, "iocedge-aggregator.dll"),
-            $"--Aggregator:DataDirectory={dir.File($"agg{run}")}",
-            $"--Aggregator:HttpUrls=http://127.0.0.1:{httpPort}",
-            $"--Aggregator:Mqtt:Port={mqttPort}",
-            "--Aggregator:Mqtt:BindAddress=127.0.0.1",
-            "--Logging:LogLevel:Default=Warning",
-        ]);
-        await aggregator.WaitForTcpAsync(httpPort, TimeSpan.FromSeconds(60));
-        await aggregator.WaitForTcpAsync(mqttPort, TimeSpan.FromSeconds(60));
+        await using var aggregator = await AggregatorProcess.StartAsync(dir.File($"agg{run}"));
         // A long-running aggregator is what a gateway drains its backlog to: warm this one up first (its JIT tiers up
-        // while it takes another gateway's 100,000 readings), so the run measures the steady state, not start-up.
-        using (var warm = new SqliteOutbox(dir.File($"warm{run}/outbox.db")))
+        // while it takes another gateway's backlog), so the run measures the steady state, not start-up.
+        using (var warm = Copy(warmTemplate, dir.File($"warm{run}/outbox.db")))
         {
-            FillInto(warm, WarmUp);
-            await DrainAsync(warm, mqttPort, WarmUp, batchSize, maxInFlight, "gw-warmup");
+            await DrainAsync(warm, aggregator.MqttPort, warmUp, batchSize, maxInFlight, "gw-warmup");
         }
 
         using var outbox = Copy(template, dir.File($"gwa{run}/outbox.db"));
-        var cpu = CpuSeconds(aggregator.Pid);
-        var seconds = await DrainAsync(outbox, mqttPort, readings, batchSize, maxInFlight);
-        Console.WriteLine($"  the aggregator process: {CpuSeconds(aggregator.Pid) - cpu:0.00} CPU s");
-        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}") };
-        using var doc = System.Text.Json.JsonDocument.Parse(await http.GetStringAsync(new Uri("/api/v1/gateways", UriKind.Relative)));
-        var stored = doc.RootElement.GetProperty("gateways").EnumerateArray().Sum(g => g.GetProperty("readings").GetInt64());
-        if (stored != readings + WarmUp)
+        var cpu = aggregator.CpuSeconds();
+        var seconds = await DrainAsync(outbox, aggregator.MqttPort, readings, batchSize, maxInFlight);
+        Console.WriteLine($"  the aggregator process: {aggregator.CpuSeconds() - cpu:0.00} CPU s");
+        var stored = await aggregator.StoredAsync();
+        if (stored != readings + warmUp)
         {
-            throw new InvalidOperationException($"the aggregator stored {stored} readings, not {readings} + {WarmUp} (warm-up)");
+            throw new InvalidOperationException($"the aggregator stored {stored} readings, not {readings} + {warmUp} (warm-up)");
         }
 
         return seconds;
-    }
-
-    /// <summary>User + system CPU seconds of a process so far (proc(5): /proc/PID/stat fields 14 and 15, in clock ticks
-    /// of 1/100 s, the USER_HZ of Linux on x86-64 and arm64).</summary>
-    private static double CpuSeconds(int pid)
-    {
-        var stat = File.ReadAllText($"/proc/{pid}/stat");
-        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
     }
 
     private static async Task<double> DrainToMosquittoAsync(TempDirectory dir, string template, int run, int readings,

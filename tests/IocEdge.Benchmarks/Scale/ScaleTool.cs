@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Text.Json;
 using IocEdge.Protocols.Mqtt;
 using IocEdge.Testing;
 using MQTTnet;
@@ -27,9 +26,6 @@ namespace IocEdge.Benchmarks.Scale;
 /// </summary>
 internal static class ScaleTool
 {
-    private static long s_acknowledged;
-    private static long s_failed;
-
     public static async Task<int> RunAsync(string[] args)
     {
         var gateways = ToolArgs.Int(args, "--gateways", 1000);
@@ -41,24 +37,9 @@ internal static class ScaleTool
             .Select(p => args[p.i + 1]).ToList();
 
         using var dir = new TempDirectory("scale-bench");
-        var mqttPort = FreePort.Next();
-        var httpPort = FreePort.Next();
-        var dll = Path.Combine(AppContext.BaseDirectory, "iocedge-aggregator.dll");
-        await using var aggregator = PeerProcess.Start("dotnet",
-        [
-            dll,
-            $"--Aggregator:DataDirectory={dir.Path}",
-            $"--Aggregator:HttpUrls=http://127.0.0.1:{httpPort}",
-            $"--Aggregator:Mqtt:Port={mqttPort}",
-            "--Aggregator:Mqtt:BindAddress=127.0.0.1",
-            "--Logging:LogLevel:Default=Warning",
-            .. extra,
-        ]);
-        await aggregator.WaitForTcpAsync(httpPort, TimeSpan.FromSeconds(60)).ConfigureAwait(false);
-        await aggregator.WaitForTcpAsync(mqttPort, TimeSpan.FromSeconds(60)).ConfigureAwait(false);
-        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}") };
+        await using var aggregator = await AggregatorProcess.StartAsync(dir.Path, extra).ConfigureAwait(false);
         await Task.Delay(2000).ConfigureAwait(false);
-        var rssIdle = RssMb(aggregator.Pid);
+        var rssIdle = aggregator.RssMb();
         Console.WriteLine($"aggregator pid {aggregator.Pid} idle RSS {rssIdle:0.0} MB; {Environment.ProcessorCount} cores; " +
                           $"{gateways} gateways x {channels} channels at 1 Hz + {idle} idle gateways, {seconds} s");
 
@@ -72,7 +53,7 @@ internal static class ScaleTool
                 await gate.WaitAsync().ConfigureAwait(false);
                 try
                 {
-                    clients[i] = await ConnectAsync(factory, mqttPort, $"gw-scale-{i:D5}").ConfigureAwait(false);
+                    clients[i] = await ConnectAsync(factory, aggregator.MqttPort, $"gw-scale-{i:D5}").ConfigureAwait(false);
                 }
                 finally
                 {
@@ -81,10 +62,10 @@ internal static class ScaleTool
             })).ConfigureAwait(false);
         }
 
-        Console.WriteLine($"connected {clients.Length} gateways in {sw.Elapsed.TotalSeconds:0.0} s; RSS {RssMb(aggregator.Pid):0.0} MB");
+        Console.WriteLine($"connected {clients.Length} gateways in {sw.Elapsed.TotalSeconds:0.0} s; RSS {aggregator.RssMb():0.0} MB");
 
         var latencies = new List<double>[gateways];
-        long published = 0;
+        long published = 0, acknowledged = 0, failed = 0;
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(seconds));
         var peakRss = 0.0;
         var lagSamples = new List<(double At, long Lag)>();
@@ -93,9 +74,9 @@ internal static class ScaleTool
             var start = Stopwatch.GetTimestamp();
             while (!stop.IsCancellationRequested)
             {
-                peakRss = Math.Max(peakRss, RssMb(aggregator.Pid));
+                peakRss = Math.Max(peakRss, aggregator.RssMb());
                 lagSamples.Add((Stopwatch.GetElapsedTime(start).TotalSeconds,
-                    (Interlocked.Read(ref published) - Interlocked.Read(ref s_acknowledged)) * channels));
+                    (Interlocked.Read(ref published) - Interlocked.Read(ref acknowledged)) * channels));
                 try
                 {
                     await Task.Delay(1000, stop.Token).ConfigureAwait(false);
@@ -106,7 +87,39 @@ internal static class ScaleTool
             }
         });
 
-        var storedBefore = await StoredAsync(http).ConfigureAwait(false);
+        // One PUBLISH awaiting its PUBACK, as the forwarder sends it; frees its slot in the gateway's window when answered.
+        async Task PublishAsync(IMqttClient client, string id, byte[] payload, List<double> latencies, SemaphoreSlim slots)
+        {
+            var t = Stopwatch.GetTimestamp();
+            try
+            {
+                var r = await client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(Topics.Readings(id))
+                    .WithPayload(payload).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build())
+                    .ConfigureAwait(false);
+                if (r.IsSuccess)
+                {
+                    Interlocked.Increment(ref acknowledged);
+                    lock (latencies)
+                    {
+                        latencies.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
+                    }
+                }
+                else
+                {
+                    Interlocked.Increment(ref failed);
+                }
+            }
+            catch (Exception)
+            {
+                Interlocked.Increment(ref failed);
+            }
+            finally
+            {
+                slots.Release();
+            }
+        }
+
+        var storedBefore = await aggregator.StoredAsync().ConfigureAwait(false);
         var clock = Stopwatch.StartNew();
         await Task.WhenAll(Enumerable.Range(0, gateways).Select(g => Task.Run(async () =>
         {
@@ -161,8 +174,8 @@ internal static class ScaleTool
         var elapsed = clock.Elapsed.TotalSeconds;
         await sampler.ConfigureAwait(false);
         await Task.Delay(3000).ConfigureAwait(false);
-        var storedAfter = await StoredAsync(http).ConfigureAwait(false);
-        var rssEnd = RssMb(aggregator.Pid);
+        var storedAfter = await aggregator.StoredAsync().ConfigureAwait(false);
+        var rssEnd = aggregator.RssMb();
 
         var all = latencies.Where(l => l is not null).SelectMany(l => l).Order().ToArray();
         var steady = lagSamples.Where(s => s.At >= 5).ToList();
@@ -171,7 +184,7 @@ internal static class ScaleTool
         var offered = (double)gateways * channels;
         var sent = (double)published * channels;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"offered {offered:N0} readings/s; published {published:N0} messages, acknowledged {s_acknowledged:N0}, failed {s_failed:N0}"));
+            $"offered {offered:N0} readings/s; published {published:N0} messages, acknowledged {acknowledged:N0}, failed {failed:N0}"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"published {sent / seconds:N0} readings/s in the {seconds} s window = {sent / seconds / offered:0.00}x offered (a full window holds a gateway back); " +
             $"stored {storedAfter - storedBefore:N0} of the {sent:N0} published ({(storedAfter - storedBefore) / Math.Max(1, sent):0.000}), " +
@@ -191,36 +204,6 @@ internal static class ScaleTool
         return 0;
     }
 
-    private static async Task PublishAsync(IMqttClient client, string id, byte[] payload, List<double> latencies, SemaphoreSlim slots)
-    {
-        var t = Stopwatch.GetTimestamp();
-        try
-        {
-            var r = await client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(Topics.Readings(id))
-                .WithPayload(payload).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build())
-                .ConfigureAwait(false);
-            if (r.IsSuccess)
-            {
-                Interlocked.Increment(ref s_acknowledged);
-                lock (latencies)
-                {
-                    latencies.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
-                }
-            }
-            else
-            {
-                Interlocked.Increment(ref s_failed);
-            }
-        }
-        catch (Exception)
-        {
-            Interlocked.Increment(ref s_failed);
-        }
-        finally
-        {
-            slots.Release();
-        }
-    }
 
     private static async Task<IMqttClient> ConnectAsync(MqttClientFactory factory, int port, string id)
     {
@@ -231,26 +214,5 @@ internal static class ScaleTool
         return client;
     }
 
-    private static async Task<long> StoredAsync(HttpClient http)
-    {
-        using var doc = JsonDocument.Parse(await http.GetStringAsync(new Uri("/api/v1/gateways", UriKind.Relative)).ConfigureAwait(false));
-        return doc.RootElement.GetProperty("gateways").EnumerateArray().Sum(g => g.GetProperty("readings").GetInt64());
-    }
-
     private static double Pct(double[] sorted, double p) => sorted.Length == 0 ? 0 : sorted[Math.Min(sorted.Length - 1, (int)(p * sorted.Length))];
-
-    /// <summary>VmRSS of a process in MB (proc(5): /proc/PID/status, kB).</summary>
-    private static double RssMb(int pid)
-    {
-        try
-        {
-            var line = File.ReadLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
-            return line is null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024.0;
-        }
-        catch (IOException)
-        {
-            return 0;
-        }
-    }
-
 }
