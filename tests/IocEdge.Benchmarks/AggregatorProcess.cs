@@ -53,6 +53,21 @@ internal sealed class AggregatorProcess : IAsyncDisposable
         return doc.RootElement.GetProperty("gateways").EnumerateArray().Sum(g => g.GetProperty("readings").GetInt64());
     }
 
+    /// <summary>Store transactions so far (<c>iocedge_ingest_commits</c> on GET /metrics); -1 when not exposed.</summary>
+    public async Task<long> CommitsAsync()
+    {
+        var text = await _http.GetStringAsync(new Uri("/metrics", UriKind.Relative)).ConfigureAwait(false);
+        foreach (var line in text.Split('\n'))
+        {
+            if (line.StartsWith("iocedge_ingest_commits", StringComparison.Ordinal) && line.LastIndexOf(' ') is var at and > 0)
+            {
+                return (long)double.Parse(line.AsSpan(at + 1), CultureInfo.InvariantCulture);
+            }
+        }
+
+        return -1;
+    }
+
     /// <summary>User + system CPU seconds of the process so far (proc(5): /proc/PID/stat fields 14 and 15, in clock ticks
     /// of 1/100 s, the USER_HZ of Linux on x86-64 and arm64).</summary>
     public double CpuSeconds()
@@ -60,6 +75,23 @@ internal sealed class AggregatorProcess : IAsyncDisposable
         var stat = File.ReadAllText($"/proc/{Pid}/stat");
         var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
         return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
+    }
+
+    /// <summary>
+    /// Bytes the process has caused to be written to storage so far (proc(5): /proc/PID/io, <c>write_bytes</c>): the
+    /// store's WAL and checkpoint writes. 0 once it is gone.
+    /// </summary>
+    public long WrittenBytes()
+    {
+        try
+        {
+            var line = File.ReadLines($"/proc/{Pid}/io").FirstOrDefault(l => l.StartsWith("write_bytes:", StringComparison.Ordinal));
+            return line is null ? 0 : long.Parse(line.AsSpan("write_bytes:".Length).Trim(), CultureInfo.InvariantCulture);
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
     }
 
     /// <summary>VmRSS of the process in MB (proc(5): /proc/PID/status, kB); 0 once it is gone.</summary>

@@ -112,11 +112,11 @@ internal static class ChunkCodec
         }
     }
 
-    private static ulong ZigZag(long v) => (ulong)((v << 1) ^ (v >> 63));
+    internal static ulong ZigZag(long v) => (ulong)((v << 1) ^ (v >> 63));
 
-    private static long UnZigZag(ulong v) => (long)(v >> 1) ^ -(long)(v & 1);
+    internal static long UnZigZag(ulong v) => (long)(v >> 1) ^ -(long)(v & 1);
 
-    private static int WriteVarint(Span<byte> d, ulong v)
+    internal static int WriteVarint(Span<byte> d, ulong v)
     {
         var i = 0;
         while (v >= 0x80)
@@ -129,7 +129,7 @@ internal static class ChunkCodec
         return i;
     }
 
-    private static ulong ReadVarint(ReadOnlySpan<byte> d, ref int p)
+    internal static ulong ReadVarint(ReadOnlySpan<byte> d, ref int p)
     {
         ulong v = 0;
         for (var shift = 0; shift < 70; shift += 7)

@@ -175,6 +175,30 @@ internal sealed class ChunkWriter : IDisposable
         Timings?.Lap(StoreSection.Insert, mark);
     }
 
+    /// <summary>
+    /// Encodes every queued reading as the data of one journal row (<see cref="Journal.Encode"/>) into
+    /// <paramref name="buffer"/>, adds each to <paramref name="staged"/> (series, stream, reading) and forgets them;
+    /// returns the bytes written. The journal row is folded into chunks later (<see cref="Flush"/>).
+    /// </summary>
+    public int TakeForJournal(ref byte[] buffer, List<(long Series, long Stream, ChunkReading Reading)> staged)
+    {
+        var mark = Timings is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
+        var length = Journal.Encode(_pending, ref buffer);
+        foreach (var ((series, stream, _), list) in _pending)
+        {
+            foreach (var r in list)
+            {
+                staged.Add((series, stream, r));
+            }
+
+            Recycle(list);
+        }
+
+        _pending.Clear();
+        Timings?.Lap(StoreSection.Insert, mark);
+        return length;
+    }
+
     /// <summary>Forgets queued readings and allocated chunk ids, and readies every statement (after a failed commit).</summary>
     public void Reset()
     {

@@ -76,6 +76,10 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
             data BLOB NOT NULL,
             PRIMARY KEY(series_id, minute, id)) WITHOUT ROWID;
         CREATE INDEX IF NOT EXISTS chunks_receive ON chunks(series_id, id);
+        CREATE TABLE IF NOT EXISTS journal(
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            received INTEGER NOT NULL,
+            data BLOB NOT NULL);
         CREATE TABLE IF NOT EXISTS stored_seqs(
             stream_id INTEGER NOT NULL,
             lo INTEGER NOT NULL,
@@ -122,8 +126,13 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
     private readonly SequenceRanges _ranges = new();
     private readonly Rollups _rollups;
     private readonly GatewayUpsert _upsertGateway;
-    // Per commit: the newest plausible reading of each series, and each gateway's counters (written once per commit).
-    private readonly Dictionary<long, (long Ts, long Seq, double? Value, int Quality)> _newest = [];
+    // The journal: each commit appends one row; folds move its readings into chunks, rollups and latest values.
+    private readonly UnfoldedReadings _unfolded = new();
+    private readonly RawStatement _insertJournal;
+    private readonly RawStatement _deleteJournal;
+    private readonly List<(long Series, long Stream, ChunkReading Reading)> _staged = [];
+    private byte[] _journalBuffer = new byte[64 * 1024];
+    // Per commit: each gateway's counters (written once per commit).
     private readonly Dictionary<string, GatewayTally> _gatewayTally = new(StringComparer.Ordinal);
     // The write connection is used by the ingest loop (Store, RecordStatus) and the retention loop (Prune), one at a time.
     private readonly Lock _writeLock = new();
@@ -181,8 +190,200 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
             UPDATE series SET last_ts=?2, last_value=?3, last_quality=?4, last_seq=?5, last_received=?6
             WHERE id=?1 AND (last_ts IS NULL OR last_ts < ?2 OR (last_ts = ?2 AND last_seq < ?5))
             """);
+        _insertJournal = new RawStatement(_writer, "INSERT INTO journal(received, data) VALUES (?1, ?2) RETURNING id");
+        _deleteJournal = new RawStatement(_writer, "DELETE FROM journal WHERE id = ?1");
+
+        // What the last run committed but had not folded (a kill, a power cut): folded now, before anything is served.
+        if (FoldJournalAtOpen() is var (rows, readings) and (> 0, _))
+        {
+            logger.JournalFolded(readings, rows);
+        }
 
         logger.StoreOpened(databasePath);
+    }
+
+    /// <summary>
+    /// How long committed readings may wait in the journal before they are folded into chunks, rollups and latest values
+    /// (after the commit that finds this much time has passed). At 1 Hz a fold writes each series' pages once for this many
+    /// readings instead of once per commit; reads merge the unfolded readings, so nothing waits to be visible.
+    /// </summary>
+    public static readonly TimeSpan FoldInterval = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// The journal is folded as soon as it holds this many readings, whatever <see cref="FoldInterval"/> says: the
+    /// in-memory index costs ~64 bytes a reading (16 MB at this figure).
+    /// </summary>
+    public const int FoldReadings = 250_000;
+
+    /// <summary>
+    /// A commit is refused (nothing stored; its senders retry) while this many readings wait unfolded and a fold fails:
+    /// the in-memory index stays bounded (~64 MB) on a disk that takes journal rows but not folds.
+    /// </summary>
+    public const int MaxUnfoldedReadings = 4 * FoldReadings;
+
+    /// <summary>Tests only: this store's fold interval (<see cref="FoldInterval"/> in the service).</summary>
+    internal TimeSpan FoldEvery { get; init; } = FoldInterval;
+
+    /// <summary>Readings committed to the journal and not yet folded into chunks (for tests and the health figures).</summary>
+    internal int UnfoldedCount => _unfolded.Count;
+
+    private (int Rows, int Readings) FoldJournalAtOpen()
+    {
+        var rows = 0;
+        var scratch = new List<ChunkReading>();
+        using (var cmd = _writer.CreateCommand())
+        {
+            cmd.CommandText = "SELECT id, received, data FROM journal ORDER BY id";
+            using var r = cmd.ExecuteReader();
+            while (r.Read())
+            {
+                var (id, received) = (r.GetInt64(0), r.GetInt64(1));
+                _staged.Clear();
+                Journal.Decode(r.GetFieldValue<byte[]>(2), null, scratch, (series, stream, reading) => _staged.Add((series, stream, reading)));
+                _unfolded.Add(id, received, _staged);
+                rows++;
+            }
+        }
+
+        _staged.Clear();
+        var readings = _unfolded.Count;
+        lock (_writeLock)
+        {
+            FoldLocked();
+        }
+
+        return (rows, readings);
+    }
+
+    // After a commit, in the writer. A failed fold leaves the journal and the index as they were: the next commit tries
+    // again, and a commit is refused only once MaxUnfoldedReadings wait (StoreLocked).
+    private void FoldIfDue()
+    {
+        if (_unfolded.Count == 0 ||
+            (_unfolded.Count < FoldReadings && Stopwatch.GetElapsedTime(_unfolded.FirstAdded) < FoldEvery))
+        {
+            return;
+        }
+
+        try
+        {
+            FoldLocked();
+        }
+        catch (SqliteException ex)
+        {
+            _logger.FoldFailed(ex, _unfolded.Count);
+        }
+    }
+
+    /// <summary>
+    /// Moves every journal row the index holds into chunks (one row per series, stream, minute and commit, as the commit
+    /// would have written it), the 1-minute and 1-hour rollups and each series' latest value, and deletes those rows, in
+    /// one transaction. A row already gone (folded by another aggregator sharing the file) is skipped, so a reading is
+    /// folded once. Series are written in id order, so each one's pages are touched once per fold.
+    /// </summary>
+    private void FoldLocked()
+    {
+        var (bySeries, journalIds) = _unfolded.ForFold();
+        if (journalIds.Count == 0)
+        {
+            return;
+        }
+
+        var folded = new HashSet<long>();
+        using (var tx = _writer.BeginTransaction())
+        {
+            try
+            {
+                foreach (var id in journalIds)
+                {
+                    _deleteJournal.Bind(1, id);
+                    if (_deleteJournal.Execute() > 0)
+                    {
+                        folded.Add(id);
+                    }
+                }
+
+                _rollups.Clear();
+                foreach (var series in bySeries.Keys.Order())
+                {
+                    FoldSeries(series, bySeries[series], folded);
+                }
+
+                _rollups.Write();
+                tx.Commit();
+            }
+            catch
+            {
+                _chunks.Reset();
+                _rollups.Reset();
+                _updateLatest.Reset();
+                _deleteJournal.Reset();
+                throw;
+            }
+        }
+
+        _unfolded.Clear();
+    }
+
+    private void FoldSeries(long series, List<PendingReading> readings, HashSet<long> folded)
+    {
+        long run = long.MinValue, runReceived = 0;
+        var hasNewest = false;
+        PendingReading newest = default;
+        foreach (var p in readings)
+        {
+            if (!folded.Contains(p.JournalId))
+            {
+                continue;
+            }
+
+            if (p.JournalId != run)
+            {
+                if (run != long.MinValue)
+                {
+                    _chunks.Flush(runReceived);
+                }
+
+                (run, runReceived) = (p.JournalId, p.Received);
+            }
+
+            var r = p.Reading;
+            _chunks.Add(series, p.Stream, r);
+            // Only readings with a plausible timestamp (contract §4.3) become the latest value or enter a rollup.
+            if (r.TsStatus != TimestampStatus.Ok)
+            {
+                continue;
+            }
+
+            if (!hasNewest || r.Ts > newest.Reading.Ts || (r.Ts == newest.Reading.Ts && r.Seq > newest.Reading.Seq))
+            {
+                (hasNewest, newest) = (true, p);
+            }
+
+            if (r.Quality == Quality.Good && r.Value is { } value && RollupsEnabled)
+            {
+                // HistoryBucket's rule: only good values with a plausible timestamp are measurements.
+                _rollups.Add(series, r.Ts, r.Seq, value);
+            }
+        }
+
+        if (run != long.MinValue)
+        {
+            _chunks.Flush(runReceived);
+        }
+
+        if (hasNewest)
+        {
+            // The statement's own condition keeps a newer value already stored by an earlier fold.
+            var n = newest.Reading;
+            _updateLatest.Bind(1, series);
+            _updateLatest.Bind(2, n.Ts);
+            _updateLatest.Bind(3, n.Value);
+            _updateLatest.Bind(4, (long)n.Quality);
+            _updateLatest.Bind(5, n.Seq);
+            _updateLatest.Bind(6, newest.Received);
+            _updateLatest.Execute();
+        }
     }
 
     /// <summary>
@@ -383,10 +584,15 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
     {
         var results = new StoreResult[batches.Count];
         var received = receivedAt.ToUnixTimeMilliseconds();
+        if (_unfolded.Count >= MaxUnfoldedReadings)
+        {
+            // Folds have failed for a while: fold now or refuse this commit (throws), never grow the index without bound.
+            FoldLocked();
+        }
+
         using var tx = _writer.BeginTransaction();
-        _newest.Clear();
         _gatewayTally.Clear();
-        _rollups.Clear();
+        _staged.Clear();
         try
         {
             var mark = _timings is null ? 0 : Stopwatch.GetTimestamp();
@@ -395,7 +601,17 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
                 results[b] = StoreBatch(batches[b], receivedAt, received, tx);
             }
 
-            _chunks.Flush(received);
+            long journalId = 0;
+            var length = _chunks.TakeForJournal(ref _journalBuffer, _staged);
+            if (_staged.Count > 0)
+            {
+                _insertJournal.Bind(1, received);
+                _insertJournal.Bind(2, _journalBuffer.AsSpan(0, length));
+                _insertJournal.Step();
+                journalId = _insertJournal.ColumnInt64(0);
+                _insertJournal.Reset();
+            }
+
             mark = _timings?.Lap(StoreSection.Messages, mark) ?? 0;
             foreach (var (gateway, t) in _gatewayTally)
             {
@@ -403,24 +619,16 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
             }
 
             mark = _timings?.Lap(StoreSection.Gateways, mark) ?? 0;
-
-            foreach (var (seriesId, n) in _newest)
-            {
-                // The statement's own condition keeps a newer value already stored by an earlier commit.
-                _updateLatest.Bind(1, seriesId);
-                _updateLatest.Bind(2, n.Ts);
-                _updateLatest.Bind(3, n.Value);
-                _updateLatest.Bind(4, (long)n.Quality);
-                _updateLatest.Bind(5, n.Seq);
-                _updateLatest.Bind(6, received);
-                _updateLatest.Execute();
-            }
-
-            mark = _timings?.Lap(StoreSection.Latest, mark) ?? 0;
-            _rollups.Write();
-            mark = _timings?.Lap(StoreSection.Rollups, mark) ?? 0;
             tx.Commit();
             _timings?.Lap(StoreSection.Commit, mark);
+            if (_staged.Count > 0)
+            {
+                _unfolded.Add(journalId, received, _staged);
+            }
+
+            mark = _timings is null ? 0 : Stopwatch.GetTimestamp();
+            FoldIfDue();
+            _timings?.Lap(StoreSection.Rollups, mark);
             CheckpointIfDue();
             return results;
         }
@@ -430,7 +638,8 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
             _streamIds.Clear();
             _series.Clear();
             _chunks.Reset();
-            _rollups.Reset();
+            _staged.Clear();
+            _insertJournal.Reset();
             _upsertGateway.Reset();
             throw;
         }
@@ -495,33 +704,22 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
             _chunks.Add(seriesId, streamId, new ChunkReading(seq, ts, r.Value, r.Quality, tsStatus));
             _ranges.Add(seq);
             stored++;
+            // Kept for the record, but a clock that was wrong must not put 1970 or 2099 in front of the IOC: the fold
+            // keeps a flagged reading out of the latest value and the rollups (FoldSeries).
             switch (tsStatus)
             {
                 case TimestampStatus.Future:
                     future++;
-                    continue;
+                    break;
                 case TimestampStatus.TooOld:
                     tooOld++;
-                    continue;
+                    break;
                 case TimestampStatus.BeforeEpoch:
-                    // Kept for the record, but a clock that was wrong must not put 1970 or 2099 in front of the IOC.
                     beforeEpoch++;
-                    continue;
+                    break;
                 case TimestampStatus.ClockUntrusted:
                     clockUntrusted++;
-                    continue;
-            }
-
-            ref var n = ref CollectionsMarshal.GetValueRefOrAddDefault(_newest, seriesId, out var had);
-            if (!had || n.Ts < ts || (n.Ts == ts && n.Seq < seq))
-            {
-                n = (ts, seq, r.Value, (int)r.Quality);
-            }
-
-            if (r.Quality == Quality.Good && r.Value is { } value && RollupsEnabled)
-            {
-                // HistoryBucket's rule: only good values with a plausible timestamp are measurements.
-                _rollups.Add(seriesId, ts, seq, value);
+                    break;
             }
         }
 
@@ -541,6 +739,12 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxRows, 1);
         var cutoff = olderThan.ToUnixTimeMilliseconds();
+        lock (_writeLock)
+        {
+            // Retention works on chunks and rollups: what waits in the journal goes there first.
+            FoldLocked();
+        }
+
         if (table == StoreTable.Readings)
         {
             lock (_writeLock)
@@ -780,10 +984,12 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
     public IReadOnlyList<LatestReading> Latest(string? gateway = null)
     {
         using var c = OpenReader();
+        using var tx = c.BeginTransaction(deferred: true);
+        var unfolded = NewestUnfolded(c);
         using var cmd = c.CreateCommand();
         cmd.CommandText = """
-            SELECT gateway, channel, last_ts, last_value, unit, last_quality, last_seq, last_received
-            FROM series WHERE last_ts IS NOT NULL AND ($g IS NULL OR gateway = $g)
+            SELECT gateway, channel, last_ts, last_value, unit, last_quality, last_seq, last_received, id
+            FROM series WHERE $g IS NULL OR gateway = $g
             ORDER BY gateway, channel
             """;
         cmd.Parameters.AddWithValue("$g", (object?)gateway ?? DBNull.Value);
@@ -791,9 +997,80 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
         var list = new List<LatestReading>();
         while (r.Read())
         {
-            list.Add(new LatestReading(r.GetString(0), r.GetString(1), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(2)),
-                r.IsDBNull(3) ? null : r.GetDouble(3), r.GetString(4), (Quality)r.GetInt32(5), r.GetInt64(6),
-                DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(7))));
+            var folded = r.IsDBNull(2) ? (ChunkReading?)null
+                : new ChunkReading(r.GetInt64(6), r.GetInt64(2), r.IsDBNull(3) ? null : r.GetDouble(3), (Quality)r.GetInt32(5), TimestampStatus.Ok);
+            var received = r.IsDBNull(7) ? 0 : r.GetInt64(7);
+            if (unfolded.TryGetValue(r.GetInt64(8), out var u) && (folded is not { } f || IsNewer(u.Reading, f)))
+            {
+                (folded, received) = (u.Reading, u.Received);
+            }
+
+            if (folded is { } n)
+            {
+                list.Add(new LatestReading(r.GetString(0), r.GetString(1), DateTimeOffset.FromUnixTimeMilliseconds(n.Ts), n.Value,
+                    r.GetString(4), n.Quality, n.Seq, DateTimeOffset.FromUnixTimeMilliseconds(received)));
+            }
+        }
+
+        return list;
+    }
+
+    private static bool IsNewer(in ChunkReading a, in ChunkReading b) => a.Ts > b.Ts || (a.Ts == b.Ts && a.Seq > b.Seq);
+
+    // Inside a read transaction: per series, the newest unfolded reading with a plausible timestamp (what a fold would
+    // make its latest value, contract §4.3).
+    private Dictionary<long, PendingReading> NewestUnfolded(SqliteConnection c)
+    {
+        var newest = new Dictionary<long, PendingReading>();
+        foreach (var (series, p) in Unfolded(c, null))
+        {
+            if (p.Reading.TsStatus == TimestampStatus.Ok &&
+                (!newest.TryGetValue(series, out var n) || IsNewer(p.Reading, n.Reading)))
+            {
+                newest[series] = p;
+            }
+        }
+
+        return newest;
+    }
+
+    /// <summary>
+    /// Inside a read transaction on <paramref name="c"/> (its first statement: it pins the snapshot): the readings of
+    /// <paramref name="series"/> (every series when null) that the snapshot holds in the journal, not yet in chunks.
+    /// </summary>
+    private List<(long Series, PendingReading Reading)> Unfolded(SqliteConnection c, long? series)
+    {
+        var live = new HashSet<long>();
+        using (var ids = c.CreateCommand())
+        {
+            ids.CommandText = "SELECT id FROM journal";
+            using var r = ids.ExecuteReader();
+            while (r.Read())
+            {
+                live.Add(r.GetInt64(0));
+            }
+        }
+
+        var list = new List<(long Series, PendingReading Reading)>();
+        var missing = _unfolded.Collect(live, series, list);
+        if (missing.Count > 0)
+        {
+            // Rows this process does not index: folded since the snapshot began, or another aggregator's.
+            using var row = c.CreateCommand();
+            row.CommandText = "SELECT received, data FROM journal WHERE id = $id";
+            var pid = row.Parameters.Add(new SqliteParameter("$id", null));
+            var scratch = new List<ChunkReading>();
+            foreach (var id in missing)
+            {
+                pid.Value = id;
+                using var r = row.ExecuteReader();
+                if (r.Read())
+                {
+                    var received = r.GetInt64(0);
+                    Journal.Decode(r.GetFieldValue<byte[]>(1), series, scratch,
+                        (s, stream, reading) => list.Add((s, new PendingReading(id, stream, received, reading))));
+                }
+            }
         }
 
         return list;
@@ -825,14 +1102,22 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
     public IReadOnlyList<ChannelInfo> Channels(string? gateway = null)
     {
         using var c = OpenReader();
+        using var tx = c.BeginTransaction(deferred: true);
+        var unfolded = NewestUnfolded(c);
         using var cmd = c.CreateCommand();
-        cmd.CommandText = "SELECT gateway, channel, unit, last_ts FROM series WHERE $g IS NULL OR gateway = $g ORDER BY gateway, channel";
+        cmd.CommandText = "SELECT gateway, channel, unit, last_ts, id FROM series WHERE $g IS NULL OR gateway = $g ORDER BY gateway, channel";
         cmd.Parameters.AddWithValue("$g", (object?)gateway ?? DBNull.Value);
         using var r = cmd.ExecuteReader();
         var list = new List<ChannelInfo>();
         while (r.Read())
         {
-            list.Add(new ChannelInfo(r.GetString(0), r.GetString(1), r.GetString(2), Time(r, 3)));
+            var last = Time(r, 3);
+            if (unfolded.TryGetValue(r.GetInt64(4), out var u) && (last is null || u.Reading.Ts > last.Value.ToUnixTimeMilliseconds()))
+            {
+                last = DateTimeOffset.FromUnixTimeMilliseconds(u.Reading.Ts);
+            }
+
+            list.Add(new ChannelInfo(r.GetString(0), r.GetString(1), r.GetString(2), last));
         }
 
         return list;
@@ -847,12 +1132,13 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
         long at = afterTs?.ToUnixTimeMilliseconds() ?? long.MinValue, after = afterSeq ?? long.MinValue;
         var start = Math.Max(fromMs, at);
         using var c = OpenReader();
+        using var tx = c.BeginTransaction(deferred: true);
         if (limit <= 0 || start >= toMs || SeriesOf(c, gateway, channel) is not { } series)
         {
             return list;
         }
 
-        ScanMinutes(c, series.Id, ChunkCodec.Minute(start), ChunkCodec.Minute(toMs - 1), minute =>
+        ScanMinutes(c, series.Id, ChunkCodec.Minute(start), ChunkCodec.Minute(toMs - 1), Unfolded(c, series.Id), minute =>
         {
             foreach (var (r, received) in minute)
             {
@@ -892,22 +1178,23 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
         }
 
         using var c = OpenReader();
-        using var tx = c.BeginTransaction(); // one snapshot for every segment
+        using var tx = c.BeginTransaction(deferred: true); // one snapshot for every segment (a read: never BEGIN IMMEDIATE)
         var seriesId = SeriesIdOf(c, gateway, channel);
         if (seriesId is not { } id)
         {
             return [];
         }
 
+        var unfolded = Unfolded(c, id);
         foreach (var (f, t, level) in segments)
         {
             if (level < 0)
             {
-                BucketsFromRaw(c, id, f, t, stepMs, buckets);
+                BucketsFromRaw(c, id, f, t, stepMs, unfolded, buckets);
             }
             else
             {
-                BucketsFromRollup(c, Rollups.Levels[level].Table, id, f, t, stepMs, buckets);
+                BucketsFromRollup(c, Rollups.Levels[level], id, f, t, stepMs, unfolded, buckets);
             }
         }
 
@@ -919,9 +1206,11 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
     {
         var buckets = new BucketList();
         using var c = OpenReader();
+        using var tx = c.BeginTransaction(deferred: true);
         if (SeriesIdOf(c, gateway, channel) is { } id)
         {
-            BucketsFromRaw(c, id, from.ToUnixTimeMilliseconds(), to.ToUnixTimeMilliseconds(), (long)step.TotalMilliseconds, buckets);
+            BucketsFromRaw(c, id, from.ToUnixTimeMilliseconds(), to.ToUnixTimeMilliseconds(), (long)step.TotalMilliseconds,
+                Unfolded(c, id), buckets);
         }
 
         return buckets.ToList();
@@ -943,12 +1232,56 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
 
     /// <summary>
     /// Decodes the chunks of one series whose minute lies in [<paramref name="firstMinute"/>, <paramref name="lastMinute"/>],
-    /// a minute at a time, oldest first, and hands each minute's readings (sorted by device time, then sequence, then receive
-    /// time) to <paramref name="onMinute"/> until it returns false.
+    /// with its readings still in the journal (<paramref name="unfolded"/>, from <see cref="Unfolded"/> in the same
+    /// snapshot), a minute at a time, oldest first, and hands each minute's readings (sorted by device time, then
+    /// sequence, then receive time) to <paramref name="onMinute"/> until it returns false.
     /// </summary>
     private static void ScanMinutes(SqliteConnection c, long seriesId, long firstMinute, long lastMinute,
-        Func<List<(ChunkReading Reading, long Received)>, bool> onMinute)
+        List<(long Series, PendingReading Reading)> unfolded, Func<List<(ChunkReading Reading, long Received)>, bool> onMinute)
     {
+        var pending = new List<(long Minute, ChunkReading Reading, long Received)>();
+        foreach (var (_, p) in unfolded)
+        {
+            var m = ChunkCodec.Minute(p.Reading.Ts);
+            if (m >= firstMinute && m <= lastMinute)
+            {
+                pending.Add((m, p.Reading, p.Received));
+            }
+        }
+
+        pending.Sort(static (a, b) => a.Minute.CompareTo(b.Minute));
+        var next = 0;
+        var emitted = new List<(ChunkReading, long)>();
+        // Emits the journal's minutes before `minute` that have no chunk; false when onMinute asked to stop.
+        bool EmitPendingBefore(long minute)
+        {
+            while (next < pending.Count && pending[next].Minute < minute)
+            {
+                var m = pending[next].Minute;
+                emitted.Clear();
+                for (; next < pending.Count && pending[next].Minute == m; next++)
+                {
+                    emitted.Add((pending[next].Reading, pending[next].Received));
+                }
+
+                if (!onMinute(SortedByTime(emitted)))
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+
+        // Adds the journal's readings of `minute` to that minute's chunk readings.
+        void AddPendingOf(long minute, List<(ChunkReading, long)> into)
+        {
+            for (; next < pending.Count && pending[next].Minute == minute; next++)
+            {
+                into.Add((pending[next].Reading, pending[next].Received));
+            }
+        }
+
         using var cmd = c.CreateCommand();
         cmd.CommandText = """
             SELECT minute, received, data FROM chunks WHERE series_id = $s AND minute >= $h0 AND minute <= $h1 ORDER BY minute, id
@@ -966,12 +1299,18 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
             var minute = r.GetInt64(0);
             if (minute != current && minuteReadings.Count > 0)
             {
+                AddPendingOf(current, minuteReadings);
                 if (!onMinute(SortedByTime(minuteReadings)))
                 {
                     return;
                 }
 
                 minuteReadings.Clear();
+            }
+
+            if (minute != current && !EmitPendingBefore(minute))
+            {
+                return;
             }
 
             current = minute;
@@ -993,8 +1332,14 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
 
         if (minuteReadings.Count > 0)
         {
-            onMinute(SortedByTime(minuteReadings));
+            AddPendingOf(current, minuteReadings);
+            if (!onMinute(SortedByTime(minuteReadings)))
+            {
+                return;
+            }
         }
+
+        EmitPendingBefore(long.MaxValue);
     }
 
     private static List<(ChunkReading Reading, long Received)> SortedByTime(List<(ChunkReading Reading, long Received)> readings)
@@ -1006,44 +1351,73 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
 
     private static long? SeriesIdOf(SqliteConnection c, string gateway, string channel) => SeriesOf(c, gateway, channel)?.Id;
 
-    private static void BucketsFromRollup(SqliteConnection c, string table, long seriesId, long fromMs, long toMs, long stepMs, BucketList into)
+    private static void BucketsFromRollup(SqliteConnection c, (long StepMs, string Table) level, long seriesId, long fromMs, long toMs,
+        long stepMs, List<(long Series, PendingReading Reading)> unfolded, BucketList into)
     {
-        using var cmd = c.CreateCommand();
-        cmd.CommandText = $"""
-            SELECT bucket, count, sum, min_value, max_value, last_ts, last_seq, last_value
-            FROM {table} WHERE series_id = $s AND bucket >= $from AND bucket < $to
-            ORDER BY bucket
-            """;
-        cmd.Parameters.AddWithValue("$s", seriesId);
-        cmd.Parameters.AddWithValue("$from", fromMs);
-        cmd.Parameters.AddWithValue("$to", toMs);
-        using var r = cmd.ExecuteReader();
+        // The level's rows: the table's, and the journal's readings reduced as a fold would add them (Rollups.Add).
+        var rows = new List<RollupRow>();
+        using (var cmd = c.CreateCommand())
+        {
+            cmd.CommandText = $"""
+                SELECT bucket, count, sum, min_value, max_value, last_ts, last_seq, last_value
+                FROM {level.Table} WHERE series_id = $s AND bucket >= $from AND bucket < $to
+                ORDER BY bucket
+                """;
+            cmd.Parameters.AddWithValue("$s", seriesId);
+            cmd.Parameters.AddWithValue("$from", fromMs);
+            cmd.Parameters.AddWithValue("$to", toMs);
+            using var r = cmd.ExecuteReader();
+            while (r.Read())
+            {
+                rows.Add(new RollupRow(r.GetInt64(0), r.GetInt64(1), r.GetDouble(2), r.GetDouble(3), r.GetDouble(4), r.GetInt64(5),
+                    r.GetInt64(6), r.GetDouble(7)));
+            }
+        }
+
+        var sorted = true;
+        foreach (var (_, p) in unfolded)
+        {
+            var x = p.Reading;
+            if (x.Ts >= fromMs && x.Ts < toMs && x.Quality == Quality.Good && x.TsStatus == TimestampStatus.Ok && x.Value is { } v)
+            {
+                rows.Add(new RollupRow(HistoryPlan.Floor(x.Ts, level.StepMs), 1, v, v, v, x.Ts, x.Seq, v));
+                sorted = false;
+            }
+        }
+
+        if (!sorted)
+        {
+            rows.Sort(static (a, b) => a.Bucket.CompareTo(b.Bucket));
+        }
+
         long bucket = long.MinValue, count = 0, lastTs = 0, lastSeq = 0;
         double min = 0, max = 0, sum = 0, last = 0;
-        while (r.Read())
+        foreach (var row in rows)
         {
-            var b = HistoryPlan.Floor(r.GetInt64(0), stepMs);
+            var b = HistoryPlan.Floor(row.Bucket, stepMs);
             if (b != bucket)
             {
                 into.Add(bucket, count, sum, min, max, last);
                 (bucket, count, sum, min, max, lastTs, lastSeq) = (b, 0, 0, double.PositiveInfinity, double.NegativeInfinity, long.MinValue, long.MinValue);
             }
 
-            count += r.GetInt64(1);
-            sum += r.GetDouble(2);
-            min = Math.Min(min, r.GetDouble(3));
-            max = Math.Max(max, r.GetDouble(4));
-            long ts = r.GetInt64(5), seq = r.GetInt64(6);
-            if (ts > lastTs || (ts == lastTs && seq > lastSeq))
+            count += row.Count;
+            sum += row.Sum;
+            min = Math.Min(min, row.Min);
+            max = Math.Max(max, row.Max);
+            if (row.LastTs > lastTs || (row.LastTs == lastTs && row.LastSeq > lastSeq))
             {
-                (lastTs, lastSeq, last) = (ts, seq, r.GetDouble(7));
+                (lastTs, lastSeq, last) = (row.LastTs, row.LastSeq, row.Last);
             }
         }
 
         into.Add(bucket, count, sum, min, max, last);
     }
 
-    private static void BucketsFromRaw(SqliteConnection c, long seriesId, long fromMs, long toMs, long stepMs, BucketList into)
+    private readonly record struct RollupRow(long Bucket, long Count, double Sum, double Min, double Max, long LastTs, long LastSeq, double Last);
+
+    private static void BucketsFromRaw(SqliteConnection c, long seriesId, long fromMs, long toMs, long stepMs,
+        List<(long Series, PendingReading Reading)> unfolded, BucketList into)
     {
         if (fromMs >= toMs)
         {
@@ -1053,7 +1427,7 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
         // Reduced from the raw readings, oldest first (ties: sequence): only good values with a plausible timestamp.
         long bucket = long.MinValue, count = 0;
         double min = 0, max = 0, sum = 0, last = 0;
-        ScanMinutes(c, seriesId, ChunkCodec.Minute(fromMs), ChunkCodec.Minute(toMs - 1), minute =>
+        ScanMinutes(c, seriesId, ChunkCodec.Minute(fromMs), ChunkCodec.Minute(toMs - 1), unfolded, minute =>
         {
             foreach (var (r, _) in minute)
             {
@@ -1086,9 +1460,10 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
     {
         var list = new List<(long, DateTimeOffset, double?, Quality)>();
         using var c = OpenReader();
+        using var tx = c.BeginTransaction(deferred: true);
         if (SeriesOf(c, gateway, channel) is { } series)
         {
-            ScanMinutes(c, series.Id, long.MinValue, long.MaxValue, minute =>
+            ScanMinutes(c, series.Id, long.MinValue, long.MaxValue, Unfolded(c, series.Id), minute =>
             {
                 foreach (var (r, _) in minute)
                 {
@@ -1111,9 +1486,19 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
     {
         var list = new List<StoredReading>();
         using var c = OpenReader();
+        using var tx = c.BeginTransaction(deferred: true);
         if (limit <= 0 || SeriesOf(c, gateway, channel) is not { } series)
         {
             return list;
+        }
+
+        // The journal's readings were received after every folded one: newest commit first, then newest sequence.
+        var unfolded = Unfolded(c, series.Id);
+        unfolded.Sort(static (a, b) => a.Reading.JournalId != b.Reading.JournalId ? b.Reading.JournalId.CompareTo(a.Reading.JournalId)
+            : b.Reading.Reading.Seq.CompareTo(a.Reading.Reading.Seq));
+        for (var i = 0; i < unfolded.Count && list.Count < limit; i++)
+        {
+            list.Add(Stored(unfolded[i].Reading.Reading, series.Unit, unfolded[i].Reading.Received));
         }
 
         // Chunk ids increase in receive order; within a chunk, the newest sequence first.
@@ -1141,13 +1526,30 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
     public long Count()
     {
         using var c = OpenReader();
+        using var tx = c.BeginTransaction(deferred: true);
+        long unfolded = Unfolded(c, null).Count;
         using var cmd = c.CreateCommand();
         cmd.CommandText = "SELECT coalesce(sum(n), 0) FROM chunks";
-        return (long)cmd.ExecuteScalar()!;
+        return (long)cmd.ExecuteScalar()! + unfolded;
     }
 
     public void Dispose()
     {
+        try
+        {
+            // A clean stop leaves an empty journal; a failed fold is redone at the next opening.
+            lock (_writeLock)
+            {
+                FoldLocked();
+            }
+        }
+        catch (SqliteException ex)
+        {
+            _logger.FoldFailed(ex, _unfolded.Count);
+        }
+
+        _insertJournal.Dispose();
+        _deleteJournal.Dispose();
         _chunks.Dispose();
         _rollups.Dispose();
         _upsertGateway.Dispose();

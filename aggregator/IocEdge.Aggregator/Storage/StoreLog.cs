@@ -24,4 +24,12 @@ internal static partial class StoreLog
 
     [LoggerMessage(2206, LogLevel.Warning, "WAL checkpoint failed (the commit before it stands); the next one runs at the next interval")]
     public static partial void CheckpointFailed(this ILogger logger, Exception exception);
+
+    [LoggerMessage(2207, LogLevel.Information,
+        "Folded {Readings} readings of {Rows} journal rows that the last run committed but had not folded")]
+    public static partial void JournalFolded(this ILogger logger, int readings, int rows);
+
+    [LoggerMessage(2208, LogLevel.Warning,
+        "Folding the journal into chunks failed ({Readings} readings wait, all stored); the next commit tries again")]
+    public static partial void FoldFailed(this ILogger logger, Exception exception, int readings);
 }

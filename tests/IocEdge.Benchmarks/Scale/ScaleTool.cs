@@ -120,6 +120,8 @@ internal static class ScaleTool
         }
 
         var storedBefore = await aggregator.StoredAsync().ConfigureAwait(false);
+        var (writtenBefore, cpuBefore) = (aggregator.WrittenBytes(), aggregator.CpuSeconds());
+        var commitsBefore = await aggregator.CommitsAsync().ConfigureAwait(false);
         var clock = Stopwatch.StartNew();
         await Task.WhenAll(Enumerable.Range(0, gateways).Select(g => Task.Run(async () =>
         {
@@ -172,6 +174,8 @@ internal static class ScaleTool
             await Task.WhenAll(inFlight).ConfigureAwait(false);
         }))).ConfigureAwait(false);
         var elapsed = clock.Elapsed.TotalSeconds;
+        var (written, cpu) = (aggregator.WrittenBytes() - writtenBefore, aggregator.CpuSeconds() - cpuBefore);
+        var commits = await aggregator.CommitsAsync().ConfigureAwait(false) - commitsBefore;
         await sampler.ConfigureAwait(false);
         await Task.Delay(3000).ConfigureAwait(false);
         var storedAfter = await aggregator.StoredAsync().ConfigureAwait(false);
@@ -195,6 +199,9 @@ internal static class ScaleTool
             $"PUBACK latency ms: p50 {Pct(all, 0.50):0.0}, p99 {Pct(all, 0.99):0.0}, max {(all.Length > 0 ? all[^1] : 0):0.0} ({all.Length:N0} samples)"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"aggregator RSS MB: idle {rssIdle:0.0} (baseline), peak {peakRss:0.0}, end {rssEnd:0.0} with {clients.Length} gateways connected"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"aggregator in the window: {cpu / elapsed:0.00} cores of CPU, {written / elapsed / 1e6:0.0} MB/s written to storage " +
+            $"({written / Math.Max(1.0, sent):N0} bytes per published reading); {commits / elapsed:0.0} commits/s"));
 
         foreach (var c in clients)
         {
