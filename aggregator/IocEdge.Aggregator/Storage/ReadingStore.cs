@@ -224,8 +224,17 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
     /// <summary>Tests only: this store's fold interval (<see cref="FoldInterval"/> in the service).</summary>
     internal TimeSpan FoldEvery { get; init; } = FoldInterval;
 
-    /// <summary>Readings committed to the journal and not yet folded into chunks (for tests and the health figures).</summary>
+    /// <summary>Tests only: readings committed to the journal and not yet folded into chunks by this instance.</summary>
     internal int UnfoldedCount => _unfolded.Count;
+
+    /// <summary>Tests only: folds now what this instance holds unfolded (<see cref="FoldLocked"/>).</summary>
+    internal void Fold()
+    {
+        lock (_writeLock)
+        {
+            FoldLocked();
+        }
+    }
 
     private (int Rows, int Readings) FoldJournalAtOpen()
     {

@@ -1,0 +1,134 @@
+using IocEdge.Aggregator.Storage;
+using IocEdge.Protocols.Mqtt;
+using IocEdge.Testing;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace IocEdge.Aggregator.Tests;
+
+/// <summary>
+/// The SQLite store's journal: a commit appends one journal row and a later fold moves its readings into chunks,
+/// rollups and latest values. Against real files: every read answers the same before and after the fold (the IOC never
+/// sees a difference), and what was committed but not folded survives a kill and is folded exactly once, also when two
+/// aggregators share the file.
+/// </summary>
+[Trait(Traits.Category, Traits.Unit)]
+[Trait(Traits.Acceptance, "aggregator")]
+public sealed class StoreJournalTests : IDisposable
+{
+    private static readonly DateTimeOffset T0 = new(2026, 11, 30, 6, 0, 0, TimeSpan.Zero);
+    private readonly TempDirectory _dir = new("store-journal");
+
+    public void Dispose()
+    {
+        SqliteConnection.ClearAllPools();
+        _dir.Dispose();
+    }
+
+    // Never folds by time during a test: only Fold(), a reopening or the fold count does.
+    private ReadingStore Open() => new(_dir.File("aggregator.db"), NullLogger<ReadingStore>.Instance) { FoldEvery = TimeSpan.MaxValue };
+
+    // One message: `count` readings of two channels from `first` on, 7 s apart, some bad, some without a value.
+    private static ReadingBatch Batch(string stream, long first, int count, int shuffleSeed = 0)
+    {
+        var seqs = Enumerable.Range(0, count).Select(i => first + i).ToArray();
+        if (shuffleSeed != 0)
+        {
+            new Random(shuffleSeed).Shuffle(seqs);
+        }
+
+        return new ReadingBatch("gw-j", stream, seqs.Select(s => new SequencedReading(s,
+            new Reading(s % 2 == 0 ? "env1/pm2_5" : "env1/pm10", T0.AddSeconds(s * 7),
+                s % 11 == 0 ? null : s * 0.5, "ug/m3", s % 13 == 0 ? Quality.CommFailure : Quality.Good))).ToArray());
+    }
+
+    private static string Everything(ReadingStore store)
+    {
+        var parts = new List<string>();
+        foreach (var ch in new[] { "env1/pm2_5", "env1/pm10" })
+        {
+            parts.Add(string.Join(";", store.History("gw-j", ch)));
+            parts.Add(string.Join(";", store.Range("gw-j", ch, T0.AddMinutes(3).AddSeconds(17), T0.AddHours(5), 40)));
+            var page = store.Range("gw-j", ch, T0, T0.AddHours(5), 25);
+            parts.Add(string.Join(";", store.Range("gw-j", ch, T0, T0.AddHours(5), 25, page[^1].Timestamp, page[^1].Sequence)));
+            parts.Add(string.Join(";", store.Readings("gw-j", ch, 30)));
+            foreach (var step in new[] { TimeSpan.FromHours(1), TimeSpan.FromMinutes(5), TimeSpan.FromSeconds(7) })
+            {
+                // Averages compared to 9 digits: the rollups add in another order than the raw readings.
+                parts.Add(string.Join(";", store.Buckets("gw-j", ch, T0.AddSeconds(-31), T0.AddHours(4).AddSeconds(13), step)
+                    .Select(b => $"{b.Start:O} {b.Count} {b.Min} {b.Max} {b.Avg:G9} {b.Last}")));
+            }
+        }
+
+        parts.Add(string.Join(";", store.Latest()));
+        parts.Add(string.Join(";", store.Channels()));
+        parts.Add(store.Count().ToString(System.Globalization.CultureInfo.InvariantCulture));
+        return string.Join("\n", parts);
+    }
+
+    [Fact]
+    public void Every_read_answers_the_same_before_and_after_the_fold()
+    {
+        using var store = Open();
+        // Three hours of device time over two streams: out-of-order messages, a resend that is partly new, a message
+        // received so late that its timestamps are flagged (never latest, never in a rollup).
+        // Part of it is folded first, so that minutes and hours hold both folded and unfolded readings.
+        store.Store([Batch("s1", 1, 800, shuffleSeed: 3)], T0.AddHours(2));
+        store.Store([Batch("s1", 801, 600)], T0.AddHours(3));
+        store.Fold();
+        store.Store([Batch("s2", 1, 300, shuffleSeed: 5), Batch("s1", 1301, 200)], T0.AddHours(3).AddMinutes(1)); // s1 1301..1400 again
+        store.Store([Batch("s3", 1, 50)], T0.AddDays(40));
+        Assert.Equal(300 + 100 + 50, store.UnfoldedCount);
+
+        var before = Everything(store);
+        store.Fold();
+        Assert.Equal(0, store.UnfoldedCount);
+        var after = Everything(store);
+
+        Assert.Equal(before, after);
+        Assert.Equal(1850L, store.Count());
+        // Each stream's even sequences, once: s1 1..1500, s2 1..300, s3 1..50.
+        var expected = new[] { 1500, 300, 50 }.SelectMany(n => Enumerable.Range(1, n / 2).Select(i => (long)(2 * i))).Order();
+        Assert.Equal(expected, store.History("gw-j", "env1/pm2_5").Select(h => h.Sequence).Order());
+        using var check = new SqliteConnection($"Data Source={_dir.File("aggregator.db")};Pooling=False");
+        check.Open();
+        using var q = check.CreateCommand();
+        q.CommandText = "SELECT count(*) FROM journal";
+        Assert.Equal(0L, q.ExecuteScalar());
+    }
+
+    [Fact]
+    public void What_was_committed_but_not_folded_survives_a_kill_and_is_folded_once_even_with_two_stores_on_the_file()
+    {
+        // The first store is never folded or closed while the second opens: as after a kill -9, or a second aggregator.
+        var first = Open();
+        try
+        {
+            first.Store([Batch("s1", 1, 300)], T0.AddHours(1));
+            first.Store([Batch("s1", 301, 200)], T0.AddHours(1));
+            Assert.Equal(500, first.UnfoldedCount);
+
+            using var second = Open(); // folds the journal it finds at opening
+            Assert.Equal(0, second.UnfoldedCount);
+            Assert.Equal(500L, second.Count());
+            // New journal rows after that fold: the first store must read them, not its own folded rows of the same id.
+            second.Store([Batch("s1", 501, 40)], T0.AddHours(2));
+            Assert.Equal(540L, first.Count());
+            Assert.Equal(540L, second.Count());
+            Assert.Equal(Enumerable.Range(1, 270).Select(i => (long)(2 * i)), first.History("gw-j", "env1/pm2_5").Select(h => h.Sequence));
+
+            // The first store's own fold finds its rows gone and folds nothing twice; the second's still folds its row.
+            first.Fold();
+            first.Dispose();
+            first = null;
+            second.Fold();
+            Assert.Equal(540L, second.Count());
+            Assert.Equal(Enumerable.Range(1, 270).Select(i => (long)(2 * i)), second.History("gw-j", "env1/pm2_5").Select(h => h.Sequence));
+            Assert.Equal(Enumerable.Range(0, 270).Select(i => (long)(2 * i) + 1), second.History("gw-j", "env1/pm10").Select(h => h.Sequence));
+        }
+        finally
+        {
+            first?.Dispose();
+        }
+    }
+}
