@@ -131,4 +131,16 @@ public sealed class StoreJournalTests : IDisposable
             first?.Dispose();
         }
     }
+
+    [Fact]
+    public async Task The_journal_is_folded_each_interval_also_when_no_further_commit_comes()
+    {
+        using var store = new ReadingStore(_dir.File("aggregator.db"), NullLogger<ReadingStore>.Instance) { FoldEvery = TimeSpan.FromMilliseconds(200) };
+        store.Store([Batch("s1", 1, 100)], T0.AddHours(1));
+        Assert.Equal(100, store.UnfoldedCount);
+
+        await Eventually.True(() => store.UnfoldedCount == 0, TimeSpan.FromSeconds(10), "the journal is folded without another commit");
+        Assert.Equal(100L, store.Count());
+        Assert.Equal(50, store.History("gw-j", "env1/pm2_5").Count);
+    }
 }

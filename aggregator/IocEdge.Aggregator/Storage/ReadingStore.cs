@@ -128,6 +128,9 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
     private readonly GatewayUpsert _upsertGateway;
     // The journal: each commit appends one row; folds move its readings into chunks, rollups and latest values.
     private readonly UnfoldedReadings _unfolded = new();
+    private readonly HashSet<long> _folded = [];
+    private ITimer? _foldTimer;
+    private bool _disposed;
     private readonly RawStatement _insertJournal;
     private readonly RawStatement _deleteJournal;
     private readonly List<(long Series, long Stream, ChunkReading Reading)> _staged = [];
@@ -264,7 +267,26 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
         return (rows, readings);
     }
 
-    // After a commit, in the writer. A failed fold leaves the journal and the index as they were: the next commit tries
+    private void FoldFromTimer()
+    {
+        try
+        {
+            lock (_writeLock)
+            {
+                if (!_disposed)
+                {
+                    FoldIfDue();
+                }
+            }
+        }
+        catch (Exception ex)
+        {
+            // A timer callback must never take the process down: the next tick or commit tries again.
+            _logger.FoldFailed(ex, _unfolded.Count);
+        }
+    }
+
+    // After a commit, in the writer (or from the fold timer, under the write lock). A failed fold leaves the journal and the index as they were: the next commit tries
     // again, and a commit is refused only once MaxUnfoldedReadings wait (StoreLocked).
     private void FoldIfDue()
     {
@@ -292,13 +314,13 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
     /// </summary>
     private void FoldLocked()
     {
-        var (bySeries, journalIds) = _unfolded.ForFold();
+        var journalIds = _unfolded.JournalIds;
         if (journalIds.Count == 0)
         {
             return;
         }
 
-        var folded = new HashSet<long>();
+        _folded.Clear();
         using (var tx = _writer.BeginTransaction())
         {
             try
@@ -308,14 +330,14 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
                     _deleteJournal.Bind(1, id);
                     if (_deleteJournal.Execute() > 0)
                     {
-                        folded.Add(id);
+                        _folded.Add(id);
                     }
                 }
 
                 _rollups.Clear();
-                foreach (var series in bySeries.Keys.Order())
+                foreach (var series in _unfolded.SeriesInOrder())
                 {
-                    FoldSeries(series, bySeries[series], folded);
+                    FoldSeries(series);
                 }
 
                 _rollups.Write();
@@ -334,16 +356,16 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
         _unfolded.Clear();
     }
 
-    private void FoldSeries(long series, List<PendingReading> readings, HashSet<long> folded)
+    private void FoldSeries(long series)
     {
         long run = long.MinValue, runReceived = 0;
         var hasNewest = false;
         PendingReading newest = default;
-        foreach (var p in readings)
+        _unfolded.ForEach(series, p =>
         {
-            if (!folded.Contains(p.JournalId))
+            if (!_folded.Contains(p.JournalId))
             {
-                continue;
+                return;
             }
 
             if (p.JournalId != run)
@@ -361,7 +383,7 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
             // Only readings with a plausible timestamp (contract §4.3) become the latest value or enter a rollup.
             if (r.TsStatus != TimestampStatus.Ok)
             {
-                continue;
+                return;
             }
 
             if (!hasNewest || r.Ts > newest.Reading.Ts || (r.Ts == newest.Reading.Ts && r.Seq > newest.Reading.Seq))
@@ -374,7 +396,7 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
                 // HistoryBucket's rule: only good values with a plausible timestamp are measurements.
                 _rollups.Add(series, r.Ts, r.Seq, value);
             }
-        }
+        });
 
         if (run != long.MinValue)
         {
@@ -633,6 +655,9 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
             if (_staged.Count > 0)
             {
                 _unfolded.Add(journalId, received, _staged);
+                // Folds also when no further commit comes (a quiet hour, the end of a backlog): reads then merge nothing.
+                _foldTimer ??= FoldEvery == TimeSpan.MaxValue ? null
+                    : TimeProvider.System.CreateTimer(_ => FoldFromTimer(), null, FoldEvery, FoldEvery);
             }
 
             mark = _timings is null ? 0 : Stopwatch.GetTimestamp();
@@ -1544,11 +1569,13 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
 
     public void Dispose()
     {
+        _foldTimer?.Dispose();
         try
         {
             // A clean stop leaves an empty journal; a failed fold is redone at the next opening.
             lock (_writeLock)
             {
+                _disposed = true;
                 FoldLocked();
             }
         }
