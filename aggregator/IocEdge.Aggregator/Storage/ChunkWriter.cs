@@ -4,9 +4,10 @@ using Microsoft.Data.Sqlite;
 namespace IocEdge.Aggregator.Storage;
 
 /// <summary>
-/// Writes one commit's new readings as chunks (table <c>chunks</c>: one row per series, stream and minute of device time,
-/// the readings packed by <see cref="ChunkCodec"/>), and keeps each stream's stored sequences as ranges (table
-/// <c>stored_seqs</c>, <see cref="SequenceRanges"/>). A commit of 5,000 readings over 100 channels is 100 chunk rows and one
+/// Queues one commit's new readings by series, stream and minute and hands them to the commit's journal row
+/// (<see cref="TakeForJournal"/>); a fold writes them as chunks (<see cref="Flush"/>; table <c>chunks</c>: one row per
+/// series, stream, minute of device time and commit, the readings packed by <see cref="ChunkCodec"/>). Keeps each
+/// stream's stored sequences as ranges (table <c>stored_seqs</c>, <see cref="SequenceRanges"/>). A commit of 5,000 readings over 100 channels is 100 chunk rows and one
 /// range update per stream, where a row per reading was 5,000 rows in two B-trees: the B-tree work per reading is what
 /// bounded the store (docs/BENCHMARKS.md, "the store's layout").
 /// </summary>
@@ -150,7 +151,6 @@ internal sealed class ChunkWriter : IDisposable
     /// <summary>Writes every queued reading as chunk rows received at <paramref name="received"/> (Unix ms).</summary>
     public void Flush(long received)
     {
-        var mark = Timings is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
         foreach (var ((series, stream, minute), list) in _pending)
         {
             var all = CollectionsMarshal.AsSpan(list);
@@ -172,7 +172,6 @@ internal sealed class ChunkWriter : IDisposable
         }
 
         _pending.Clear();
-        Timings?.Lap(StoreSection.Insert, mark);
     }
 
     /// <summary>

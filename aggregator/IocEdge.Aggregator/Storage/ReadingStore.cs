@@ -36,11 +36,14 @@ public sealed record GatewayInfo(string Gateway, string State, DateTimeOffset? S
 /// <summary>
 /// The aggregator's SQLite store. Readings are keyed by (gateway, stream, seq): a key already stored is not stored
 /// again, which is what makes a redelivered message harmless (contract §4.1); each stream's stored sequences are kept as
-/// ranges (<c>stored_seqs</c>, one row for a contiguous stream). Readings are stored in chunks (<c>chunks</c>, one row
-/// per series, stream and minute of device time per commit, packed by <see cref="ChunkCodec"/>), so a commit's B-tree work
-/// grows with its channels, not its readings. Each channel is a row of <c>series</c> that also holds its latest value,
-/// so "latest" is one small table scan whatever the history length. Every reading is stored with its <c>ts_status</c>
-/// (contract §4.3): one whose device timestamp is implausible is kept but never becomes the channel's latest value.
+/// ranges (<c>stored_seqs</c>, one row for a contiguous stream). A commit appends its new readings as one row of
+/// <c>journal</c> (<see cref="Journal"/>); every <see cref="FoldInterval"/> (or <see cref="FoldReadings"/> readings) a fold
+/// moves them into chunks (<c>chunks</c>, one row per series, stream, minute of device time and commit, packed by
+/// <see cref="ChunkCodec"/>), the rollups and each series' latest value, so each series' pages are written once per fold
+/// instead of once per commit. Reads merge the journal's readings of their own snapshot: nothing waits to be visible.
+/// Each channel is a row of <c>series</c> that also holds its latest value, so "latest" is one small table scan whatever
+/// the history length. Every reading is stored with its <c>ts_status</c> (contract §4.3): one whose device timestamp is
+/// implausible is kept but never becomes the channel's latest value.
 /// </summary>
 /// <remarks>
 /// One writer (the ingest loop) owns the write connection; readers open their own pooled connections (WAL lets them
@@ -597,10 +600,13 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
     /// </summary>
     /// <remarks>
     /// Per batch: one index seek loads the stream's stored sequence ranges around the message's span (a redelivery,
-    /// contract §4.1) and one or two statements write them back extended. Per commit, not per reading: the chunks (one
-    /// row per series, stream and minute, <see cref="ChunkWriter"/>), the gateway counters (one UPSERT per gateway), the latest value (one UPDATE per series) and the 1-minute
-    /// and 1-hour rollups (one UPSERT per series and bucket, <see cref="Rollups"/>). The rollups are therefore written in
-    /// the same transaction as the readings, and a duplicate (never inserted) adds nothing to them.
+    /// contract §4.1) and one or two statements write them back extended. Per commit, not per reading: one journal row
+    /// (sequential pages) and the gateway counters (one UPSERT per gateway). Per fold (after the commit that finds it
+    /// due, in its own transaction; a fold that fails is logged and retried, the commit stands): the chunks
+    /// (<see cref="ChunkWriter"/>), the latest value (one UPDATE per series) and the 1-minute and 1-hour rollups (one
+    /// UPSERT per series and bucket, <see cref="Rollups"/>), and the journal rows deleted, in one transaction; a
+    /// duplicate (never journalled) adds nothing to them. Throws without storing when <see cref="MaxUnfoldedReadings"/>
+    /// wait and the fold it then forces fails.
     /// </remarks>
     public StoreResult[] Store(IReadOnlyList<ReadingBatch> batches, DateTimeOffset receivedAt)
     {
@@ -662,7 +668,7 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
 
             mark = _timings is null ? 0 : Stopwatch.GetTimestamp();
             FoldIfDue();
-            _timings?.Lap(StoreSection.Rollups, mark);
+            _timings?.Lap(StoreSection.Fold, mark);
             CheckpointIfDue();
             return results;
         }

@@ -9,20 +9,20 @@ internal enum StoreSection
     /// <summary>Primary-key range probes for already stored sequences (one per message).</summary>
     Probe,
 
-    /// <summary>The multi-row INSERTs into <c>readings</c> (both B-trees: the key and the history index).</summary>
+    /// <summary>Encoding the commit's new readings into its journal row (<see cref="Journal.Encode"/>).</summary>
     Insert,
 
-    /// <summary>The per-message loop as a whole (probe, insert and the per-reading work in C#).</summary>
+    /// <summary>The per-message loop as a whole (probe, the journal row and the per-reading work in C#).</summary>
     Messages,
 
     /// <summary>The gateway counters' UPSERTs.</summary>
     Gateways,
 
-    /// <summary>The latest value's UPDATEs.</summary>
-    Latest,
-
-    /// <summary>Writing the 1-minute and 1-hour rollups.</summary>
-    Rollups,
+    /// <summary>
+    /// Folds the commit triggered: the journal's readings into chunks, rollups and latest values, many commits at a time,
+    /// in their own transaction (<see cref="ReadingStore.FoldInterval"/>).
+    /// </summary>
+    Fold,
 
     /// <summary>COMMIT (the WAL write and its fsync).</summary>
     Commit,
@@ -55,7 +55,7 @@ internal sealed class StoreTimings
         var rows = Milliseconds(StoreSection.Messages) - Milliseconds(StoreSection.Probe) - Milliseconds(StoreSection.Insert);
         return $"probe {Ms(Milliseconds(StoreSection.Probe))} ms, insert {Ms(Milliseconds(StoreSection.Insert))} ms, " +
                $"rows {Ms(rows)} ms, gateways {Ms(Milliseconds(StoreSection.Gateways))} ms, " +
-               $"latest {Ms(Milliseconds(StoreSection.Latest))} ms, rollups {Ms(Milliseconds(StoreSection.Rollups))} ms, " +
+               $"fold {Ms(Milliseconds(StoreSection.Fold))} ms, " +
                $"commit {Ms(Milliseconds(StoreSection.Commit))} ms";
     }
 }
