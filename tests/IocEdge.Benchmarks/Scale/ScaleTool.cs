@@ -193,6 +193,8 @@ internal static class ScaleTool
             $"published {sent / seconds:N0} readings/s in the {seconds} s window = {sent / seconds / offered:0.00}x offered (a full window holds a gateway back); " +
             $"stored {storedAfter - storedBefore:N0} of the {sent:N0} published ({(storedAfter - storedBefore) / Math.Max(1, sent):0.000}), " +
             $"the last {elapsed - seconds:0.0} s after the window draining what was in flight"));
+        Console.WriteLine("lag every 2 s: " + string.Join(" ", lagSamples.Where((_, i) => i % 2 == 0)
+            .Select(x => string.Create(CultureInfo.InvariantCulture, $"{x.At:0}s:{x.Lag / 1000.0:0}k"))));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"lag (readings published, not yet acknowledged): first quarter {lagStart:N0}, last quarter {lagEnd:N0} (growth {lagEnd - lagStart:N0})"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
