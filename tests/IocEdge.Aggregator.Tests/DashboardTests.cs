@@ -36,6 +36,8 @@ public sealed class DashboardTests : IClassFixture<DashboardTests.Chromium>
 
         public async Task InitializeAsync()
         {
+            // Expect(...) has its own timeout (5 s by default), apart from the context's: CI saw `#keyform` take 11 s.
+            SetDefaultExpectTimeout(Patience);
             _playwright = await Playwright.CreateAsync();
             Browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
             {
