@@ -143,4 +143,38 @@ public sealed class StoreJournalTests : IDisposable
         Assert.Equal(100L, store.Count());
         Assert.Equal(50, store.History("gw-j", "env1/pm2_5").Count);
     }
+
+    // At 1 Hz a commit holds one reading per series: a fold must write one chunk per series, stream and minute for all
+    // its commits (not one per commit), and every reading must keep its own receive time.
+    [Fact]
+    public void A_fold_writes_one_chunk_per_series_stream_and_minute_and_each_reading_keeps_its_receive_time()
+    {
+        using var store = Open();
+        for (var s = 1; s <= 10; s++)
+        {
+            var ts = T0.AddSeconds(s);
+            store.Store([new ReadingBatch("gw-j", "s1",
+            [
+                new SequencedReading(2 * s - 1, new Reading("env1/pm2_5", ts, s, "ug/m3", Quality.Good)),
+                new SequencedReading(2 * s, new Reading("env1/pm10", ts, s * 2, "ug/m3", Quality.Good)),
+            ])], ts.AddMilliseconds(300));
+        }
+
+        store.Fold();
+
+        using (var check = new SqliteConnection($"Data Source={_dir.File("aggregator.db")};Pooling=False"))
+        {
+            check.Open();
+            using var q = check.CreateCommand();
+            q.CommandText = "SELECT count(*), sum(n) FROM chunks";
+            using var r = q.ExecuteReader();
+            r.Read();
+            Assert.Equal((2L, 20L), (r.GetInt64(0), r.GetInt64(1)));
+        }
+
+        var newest = store.Readings("gw-j", "env1/pm2_5", 4);
+        Assert.Equal(new long[] { 19, 17, 15, 13 }, newest.Select(x => x.Sequence));
+        Assert.Equal(Enumerable.Range(0, 4).Select(i => T0.AddSeconds(10 - i).AddMilliseconds(300)), newest.Select(x => x.ReceivedAt));
+        Assert.All(store.History("gw-j", "env1/pm10"), h => Assert.Equal(h.Value, h.Sequence));
+    }
 }

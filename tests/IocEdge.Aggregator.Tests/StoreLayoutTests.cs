@@ -48,25 +48,42 @@ public sealed class StoreLayoutTests : IDisposable
     [Fact]
     public void A_chunk_reads_back_every_field_it_was_given()
     {
+        // Receive times of several commits (a fold merges them), earlier and later than the chunk's column.
         ChunkReading[] readings =
         [
-            new(0, -3_600_000 * 5 + 1, -0.0, Quality.Good, TimestampStatus.BeforeEpoch),
-            new(long.MaxValue / 2, -3_600_000 * 4 - 1, double.MaxValue, Quality.OutOfRange, TimestampStatus.ClockUntrusted),
-            new(7, -3_600_000 * 4 - 1, null, Quality.Invalid, TimestampStatus.Future),
-            new(6, -3_600_000 * 5, double.Epsilon, Quality.Stale, TimestampStatus.TooOld),
+            new(0, -3_600_000 * 5 + 1, -0.0, Quality.Good, TimestampStatus.BeforeEpoch, 1_764_000_000_000),
+            new(long.MaxValue / 2, -3_600_000 * 4 - 1, double.MaxValue, Quality.OutOfRange, TimestampStatus.ClockUntrusted, 1_764_000_000_000),
+            new(7, -3_600_000 * 4 - 1, null, Quality.Invalid, TimestampStatus.Future, 1_764_000_009_250),
+            new(6, -3_600_000 * 5, double.Epsilon, Quality.Stale, TimestampStatus.TooOld, -5),
         ];
         var minute = ChunkCodec.Minute(-3_600_000 * 5 + 1);
         Assert.Equal(-300, minute);
         var buffer = new byte[ChunkCodec.MaxLength(readings.Length)];
-        var length = ChunkCodec.Encode(readings, minute, buffer);
+        var length = ChunkCodec.Encode(readings, minute, 1_764_000_009_250, buffer);
 
         var back = new List<ChunkReading>();
-        ChunkCodec.Decode(buffer.AsSpan(0, length), minute, back);
+        ChunkCodec.Decode(buffer.AsSpan(0, length), minute, 1_764_000_009_250, back);
 
         Assert.Equal(readings, back);
-        Assert.Throws<InvalidDataException>(() => ChunkCodec.Decode(buffer.AsSpan(0, length - 1), minute, back));
-        buffer[0] = 2;
-        Assert.Throws<InvalidDataException>(() => ChunkCodec.Decode(buffer.AsSpan(0, length), minute, back));
+        Assert.Throws<InvalidDataException>(() => ChunkCodec.Decode(buffer.AsSpan(0, length - 1), minute, 0, back));
+        buffer[0] = 3;
+        Assert.Throws<InvalidDataException>(() => ChunkCodec.Decode(buffer.AsSpan(0, length), minute, 0, back));
+    }
+
+    // Chunks written before wave 9 (layout v1) carry no receive time per reading: each was received at the chunk's column.
+    [Fact]
+    public void A_layout_1_chunk_still_reads_back_with_the_chunks_receive_time()
+    {
+        // version 1, n = 2; seq +5, ts +1,000 ms, good with a value 2.5; seq +1, ts +1,000 ms, comm_failure without a value.
+        byte[] v1 = [1, 2, 10, 0xD0, 0x0F, 0x80, .. BitConverter.GetBytes(2.5), 2, 0xD0, 0x0F, (byte)Quality.CommFailure];
+        var back = new List<ChunkReading>();
+        ChunkCodec.Decode(v1, 100, 1_764_000_000_123, back);
+
+        Assert.Equal(new[]
+        {
+            new ChunkReading(5, 6_001_000, 2.5, Quality.Good, TimestampStatus.Ok, 1_764_000_000_123),
+            new ChunkReading(6, 6_002_000, null, Quality.CommFailure, TimestampStatus.Ok, 1_764_000_000_123),
+        }, back);
     }
 
     [Fact]

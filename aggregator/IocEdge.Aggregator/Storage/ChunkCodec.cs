@@ -10,33 +10,38 @@ namespace IocEdge.Aggregator.Storage;
 /// <param name="Value">The engineering value, or null.</param>
 /// <param name="Quality">Contract §4.2.</param>
 /// <param name="TsStatus">Contract §4.3/§4.4, as judged when it was stored.</param>
-internal readonly record struct ChunkReading(long Seq, long Ts, double? Value, Quality Quality, TimestampStatus TsStatus);
+/// <param name="Received">When the aggregator received it, Unix milliseconds (the commit's receive time).</param>
+internal readonly record struct ChunkReading(long Seq, long Ts, double? Value, Quality Quality, TimestampStatus TsStatus, long Received);
 
 /// <summary>
-/// The byte layout of one chunk's <c>data</c> column: the readings one commit stored for one series, from one stream,
-/// within one minute of device time (<see cref="MinuteMs"/>). Layout v1, all integers little-endian:
+/// The byte layout of one chunk's <c>data</c> column: readings of one series, from one stream, within one minute of device
+/// time (<see cref="MinuteMs"/>), received by one or several consecutive commits (a fold merges them). Layout v2, all
+/// integers little-endian:
 /// <code>
-/// byte    version (1)
+/// byte    version (2)
 /// varint  n, the number of readings
 /// n times:
 ///   zigzag varint  seq - previous seq (the first: seq - 0)
 ///   zigzag varint  ts - previous ts   (the first: ts - minute start), milliseconds
 ///   byte           flags: bits 0-3 quality (contract §4.2), bits 4-6 ts_status (§4.3), bit 7 a value follows
 ///   8 bytes        the value, IEEE 754 binary64, when bit 7 is set
+///   zigzag varint  received - previous received (the first: received - the chunk's received column), milliseconds
 /// </code>
 /// Varints are LEB128 (7 bits a byte, low first); zigzag maps 0, -1, 1, -2... to 0, 1, 2, 3... A 1 Hz reading with a
-/// value and consecutive sequence costs 1 + 2 + 1 + 8 = 12 bytes.
+/// value and consecutive sequence costs 1 + 2 + 1 + 8 + 1-3 = 13-15 bytes. Layout v1 (written until wave 9) is v2
+/// without the receive times: every reading of a v1 chunk was received at the chunk's <c>received</c> column; it is
+/// still read.
 /// </summary>
 internal static class ChunkCodec
 {
-    /// <summary>The only layout version written and read.</summary>
-    public const byte Version = 1;
+    /// <summary>The layout version written (<see cref="Decode"/> reads 1 and 2).</summary>
+    public const byte Version = 2;
 
     /// <summary>Width of a chunk's time bucket: one minute in milliseconds (all of a chunk's readings lie in it).</summary>
     public const long MinuteMs = 60_000;
 
-    /// <summary>Most bytes one reading takes: two 10-byte varints, the flags, the value.</summary>
-    public const int MaxBytesPerReading = 10 + 10 + 1 + 8;
+    /// <summary>Most bytes one reading takes: two 10-byte varints, the flags, the value, the receive time's varint.</summary>
+    public const int MaxBytesPerReading = 10 + 10 + 1 + 8 + 10;
 
     /// <summary>The minute bucket of a device timestamp (floor division, so 1969 works too).</summary>
     public static long Minute(long ts) => Math.DivRem(ts, MinuteMs) is var (q, r) && r < 0 ? q - 1 : q;
@@ -46,14 +51,15 @@ internal static class ChunkCodec
 
     /// <summary>
     /// Writes <paramref name="readings"/> (all within minute <paramref name="minute"/>) into <paramref name="destination"/>,
-    /// which must hold <see cref="MaxLength"/> bytes; returns the bytes written.
+    /// which must hold <see cref="MaxLength"/> bytes; returns the bytes written. <paramref name="received"/> is the chunk's
+    /// <c>received</c> column (Unix ms), against which the first reading's receive time is coded.
     /// </summary>
-    public static int Encode(ReadOnlySpan<ChunkReading> readings, long minute, Span<byte> destination)
+    public static int Encode(ReadOnlySpan<ChunkReading> readings, long minute, long received, Span<byte> destination)
     {
         var p = 0;
         destination[p++] = Version;
         p += WriteVarint(destination[p..], (ulong)readings.Length);
-        long prevSeq = 0, prevTs = minute * MinuteMs;
+        long prevSeq = 0, prevTs = minute * MinuteMs, prevReceived = received;
         foreach (ref readonly var r in readings)
         {
             p += WriteVarint(destination[p..], ZigZag(r.Seq - prevSeq));
@@ -66,26 +72,29 @@ internal static class ChunkCodec
                 p += 8;
             }
 
-            (prevSeq, prevTs) = (r.Seq, r.Ts);
+            p += WriteVarint(destination[p..], ZigZag(r.Received - prevReceived));
+            (prevSeq, prevTs, prevReceived) = (r.Seq, r.Ts, r.Received);
         }
 
         return p;
     }
 
     /// <summary>
-    /// Appends the readings of one chunk of minute <paramref name="minute"/> to <paramref name="into"/>. Throws
-    /// <see cref="InvalidDataException"/> on an unknown version or a blob that ends early.
+    /// Appends the readings of one chunk of minute <paramref name="minute"/>, whose <c>received</c> column is
+    /// <paramref name="received"/> (Unix ms), to <paramref name="into"/>. Throws <see cref="InvalidDataException"/> on an
+    /// unknown version or a blob that ends early.
     /// </summary>
-    public static void Decode(ReadOnlySpan<byte> data, long minute, List<ChunkReading> into)
+    public static void Decode(ReadOnlySpan<byte> data, long minute, long received, List<ChunkReading> into)
     {
-        if (data.Length < 2 || data[0] != Version)
+        if (data.Length < 2 || data[0] is not (1 or Version))
         {
-            throw new InvalidDataException($"chunk layout version {(data.Length == 0 ? "(empty)" : data[0].ToString(System.Globalization.CultureInfo.InvariantCulture))} is not {Version}");
+            throw new InvalidDataException($"chunk layout version {(data.Length == 0 ? "(empty)" : data[0].ToString(System.Globalization.CultureInfo.InvariantCulture))} is neither 1 nor {Version}");
         }
 
+        var withReceived = data[0] == Version;
         var p = 1;
         var n = (long)ReadVarint(data, ref p);
-        long seq = 0, ts = minute * MinuteMs;
+        long seq = 0, ts = minute * MinuteMs, at = received;
         for (long i = 0; i < n; i++)
         {
             seq += UnZigZag(ReadVarint(data, ref p));
@@ -108,7 +117,12 @@ internal static class ChunkCodec
                 p += 8;
             }
 
-            into.Add(new ChunkReading(seq, ts, value, (Quality)(flags & 0x0F), (TimestampStatus)((flags >> 4) & 0x07)));
+            if (withReceived)
+            {
+                at += UnZigZag(ReadVarint(data, ref p));
+            }
+
+            into.Add(new ChunkReading(seq, ts, value, (Quality)(flags & 0x0F), (TimestampStatus)((flags >> 4) & 0x07), at));
         }
     }
 

@@ -157,7 +157,7 @@ internal sealed class ChunkWriter : IDisposable
             for (var start = 0; start < all.Length; start += MaxReadingsPerChunk)
             {
                 var part = all.Slice(start, Math.Min(MaxReadingsPerChunk, all.Length - start));
-                var length = ChunkCodec.Encode(part, minute, _buffer);
+                var length = ChunkCodec.Encode(part, minute, received, _buffer);
                 _insertChunk.Bind(1, series);
                 _insertChunk.Bind(2, minute);
                 _insertChunk.Bind(3, NextChunkId(series));
@@ -179,10 +179,10 @@ internal sealed class ChunkWriter : IDisposable
     /// <paramref name="buffer"/>, adds each to <paramref name="staged"/> (series, stream, reading) and forgets them;
     /// returns the bytes written. The journal row is folded into chunks later (<see cref="Flush"/>).
     /// </summary>
-    public int TakeForJournal(ref byte[] buffer, List<(long Series, long Stream, ChunkReading Reading)> staged)
+    public int TakeForJournal(long received, ref byte[] buffer, List<(long Series, long Stream, ChunkReading Reading)> staged)
     {
         var mark = Timings is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
-        var length = Journal.Encode(_pending, ref buffer);
+        var length = Journal.Encode(_pending, received, ref buffer);
         foreach (var ((series, stream, _), list) in _pending)
         {
             foreach (var r in list)

@@ -26,7 +26,8 @@ internal static class Journal
     /// Encodes <paramref name="groups"/> into <paramref name="buffer"/> (grown as needed); returns the bytes written.
     /// Every reading of a group must lie in the group's minute.
     /// </summary>
-    public static int Encode(IEnumerable<KeyValuePair<(long Series, long Stream, long Minute), List<ChunkReading>>> groups, ref byte[] buffer)
+    public static int Encode(IEnumerable<KeyValuePair<(long Series, long Stream, long Minute), List<ChunkReading>>> groups, long received,
+        ref byte[] buffer)
     {
         var p = 0;
         foreach (var ((series, stream, minute), list) in groups)
@@ -43,7 +44,7 @@ internal static class Journal
             p += ChunkCodec.WriteVarint(span[p..], ChunkCodec.ZigZag(minute));
             // The length goes in front of the chunk: encode the chunk after a 5-byte gap, then close it up.
             var gap = p + 5;
-            var length = ChunkCodec.Encode(CollectionsMarshal.AsSpan(list), minute, span[gap..]);
+            var length = ChunkCodec.Encode(CollectionsMarshal.AsSpan(list), minute, received, span[gap..]);
             p += ChunkCodec.WriteVarint(span[p..], (ulong)length);
             span.Slice(gap, length).CopyTo(span[p..]);
             p += length;
@@ -53,10 +54,11 @@ internal static class Journal
     }
 
     /// <summary>
-    /// Reads one journal row: calls <paramref name="onReading"/> for each reading of <paramref name="onlySeries"/> (every
-    /// series when null). Throws <see cref="InvalidDataException"/> on a row that ends early or an unknown chunk layout.
+    /// Reads one journal row, received at <paramref name="received"/>: calls <paramref name="onReading"/> for each reading
+    /// of <paramref name="onlySeries"/> (every series when null). Throws <see cref="InvalidDataException"/> on a row that
+    /// ends early or an unknown chunk layout.
     /// </summary>
-    public static void Decode(ReadOnlySpan<byte> data, long? onlySeries, List<ChunkReading> scratch,
+    public static void Decode(ReadOnlySpan<byte> data, long received, long? onlySeries, List<ChunkReading> scratch,
         Action<long, long, ChunkReading> onReading)
     {
         var p = 0;
@@ -74,7 +76,7 @@ internal static class Journal
             if (onlySeries is null || onlySeries == series)
             {
                 scratch.Clear();
-                ChunkCodec.Decode(data.Slice(p, length), minute, scratch);
+                ChunkCodec.Decode(data.Slice(p, length), minute, received, scratch);
                 foreach (var r in scratch)
                 {
                     onReading(series, stream, r);
@@ -252,7 +254,7 @@ internal sealed class UnfoldedReadings
         ref readonly var e = ref _entries[i];
         var (journalId, received) = _rows[e.Row];
         return new PendingReading(journalId, e.Stream, received,
-            new ChunkReading(e.Seq, e.Ts, e.HasValue ? e.Value : null, (Quality)e.Quality, (TimestampStatus)e.TsStatus));
+            new ChunkReading(e.Seq, e.Ts, e.HasValue ? e.Value : null, (Quality)e.Quality, (TimestampStatus)e.TsStatus, received));
     }
 
     private struct Entry

@@ -71,7 +71,7 @@ internal static class LegacyReadings
 
                     received = rowReceived;
                     chunks.Add(r.GetInt64(2), s, new ChunkReading(seq, r.GetInt64(3), r.IsDBNull(4) ? null : r.GetDouble(4),
-                        (IocEdge.Protocols.Mqtt.Quality)r.GetInt32(5), (IocEdge.Aggregator.Ingest.TimestampStatus)r.GetInt32(7)));
+                        (IocEdge.Protocols.Mqtt.Quality)r.GetInt32(5), (IocEdge.Aggregator.Ingest.TimestampStatus)r.GetInt32(7), rowReceived));
                     seqs.Add(seq);
                     rows++;
                 }

@@ -254,7 +254,7 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
             {
                 var (id, received) = (r.GetInt64(0), r.GetInt64(1));
                 _staged.Clear();
-                Journal.Decode(r.GetFieldValue<byte[]>(2), null, scratch, (series, stream, reading) => _staged.Add((series, stream, reading)));
+                Journal.Decode(r.GetFieldValue<byte[]>(2), received, null, scratch, (series, stream, reading) => _staged.Add((series, stream, reading)));
                 _unfolded.Add(id, received, _staged);
                 rows++;
             }
@@ -359,9 +359,13 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
         _unfolded.Clear();
     }
 
+    // One chunk per run of consecutive readings (in commit order) of one stream and minute: at 1 Hz, one chunk for all
+    // the commits of a fold instead of one per commit. Chunk ids therefore still increase in receive order, and each
+    // reading keeps its own receive time (ChunkCodec v2).
     private void FoldSeries(long series)
     {
-        long run = long.MinValue, runReceived = 0;
+        (long Stream, long Minute) run = (long.MinValue, long.MinValue);
+        long runReceived = long.MinValue;
         var hasNewest = false;
         PendingReading newest = default;
         _unfolded.ForEach(series, p =>
@@ -371,15 +375,18 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
                 return;
             }
 
-            if (p.JournalId != run)
+            var key = (p.Stream, ChunkCodec.Minute(p.Reading.Ts));
+            if (key != run)
             {
-                if (run != long.MinValue)
+                if (run.Stream != long.MinValue)
                 {
                     _chunks.Flush(runReceived);
                 }
 
-                (run, runReceived) = (p.JournalId, p.Received);
+                (run, runReceived) = (key, long.MinValue);
             }
+
+            runReceived = Math.Max(runReceived, p.Received);
 
             var r = p.Reading;
             _chunks.Add(series, p.Stream, r);
@@ -401,7 +408,7 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
             }
         });
 
-        if (run != long.MinValue)
+        if (run.Stream != long.MinValue)
         {
             _chunks.Flush(runReceived);
         }
@@ -639,7 +646,7 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
             }
 
             long journalId = 0;
-            var length = _chunks.TakeForJournal(ref _journalBuffer, _staged);
+            var length = _chunks.TakeForJournal(received, ref _journalBuffer, _staged);
             if (_staged.Count > 0)
             {
                 _insertJournal.Bind(1, received);
@@ -741,7 +748,7 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
                 tsStatus = TimestampStatus.ClockUntrusted; // §4.4: the gateway says its clock was not trusted then
             }
 
-            _chunks.Add(seriesId, streamId, new ChunkReading(seq, ts, r.Value, r.Quality, tsStatus));
+            _chunks.Add(seriesId, streamId, new ChunkReading(seq, ts, r.Value, r.Quality, tsStatus, received));
             _ranges.Add(seq);
             stored++;
             // Kept for the record, but a clock that was wrong must not put 1970 or 2099 in front of the IOC: the fold
@@ -873,7 +880,7 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
         using var select = _writer.CreateCommand();
         select.Transaction = tx;
         select.CommandText = """
-            SELECT minute, id, n, data FROM chunks WHERE series_id = $s AND minute <= $h AND received < $c ORDER BY minute, id LIMIT $n
+            SELECT minute, id, n, data, received FROM chunks WHERE series_id = $s AND minute <= $h AND received < $c ORDER BY minute, id LIMIT $n
             """;
         var ss = select.Parameters.Add(new SqliteParameter("$s", null));
         select.Parameters.AddWithValue("$h", cutoffMinute);
@@ -893,7 +900,7 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
 
         rewrite.Parameters.Add(new SqliteParameter("$n", null));
         rewrite.Parameters.Add(new SqliteParameter("$d", null));
-        var candidates = new List<(long Minute, long Id, int N, byte[] Data)>();
+        var candidates = new List<(long Minute, long Id, int N, byte[] Data, long Received)>();
         var decoded = new List<ChunkReading>();
         var wrapped = false;
         for (var visits = 0; deleted < maxRows && visits < maxRows; visits++)
@@ -917,11 +924,11 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
             {
                 while (r.Read())
                 {
-                    candidates.Add((r.GetInt64(0), r.GetInt64(1), r.GetInt32(2), r.GetFieldValue<byte[]>(3)));
+                    candidates.Add((r.GetInt64(0), r.GetInt64(1), r.GetInt32(2), r.GetFieldValue<byte[]>(3), r.GetInt64(4)));
                 }
             }
 
-            foreach (var (minute, id, n, data) in candidates)
+            foreach (var (minute, id, n, data, chunkReceived) in candidates)
             {
                 var budget = maxRows - deleted;
                 if (budget <= 0)
@@ -937,7 +944,7 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
                 }
 
                 decoded.Clear();
-                ChunkCodec.Decode(data, minute, decoded);
+                ChunkCodec.Decode(data, minute, chunkReceived, decoded);
                 var removed = 0;
                 decoded.RemoveAll(x => x.Ts < cutoff && removed < budget && ++removed > 0);
                 if (removed == 0)
@@ -952,7 +959,7 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
                 else
                 {
                     var buffer = new byte[ChunkCodec.MaxLength(decoded.Count)];
-                    var length = ChunkCodec.Encode(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(decoded), minute, buffer);
+                    var length = ChunkCodec.Encode(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(decoded), minute, chunkReceived, buffer);
                     rewrite.Parameters["$n"].Value = decoded.Count;
                     rewrite.Parameters["$d"].Value = buffer.AsSpan(0, length).ToArray();
                     Run(rewrite, series, minute, id);
@@ -1038,17 +1045,17 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
         while (r.Read())
         {
             var folded = r.IsDBNull(2) ? (ChunkReading?)null
-                : new ChunkReading(r.GetInt64(6), r.GetInt64(2), r.IsDBNull(3) ? null : r.GetDouble(3), (Quality)r.GetInt32(5), TimestampStatus.Ok);
-            var received = r.IsDBNull(7) ? 0 : r.GetInt64(7);
+                : new ChunkReading(r.GetInt64(6), r.GetInt64(2), r.IsDBNull(3) ? null : r.GetDouble(3), (Quality)r.GetInt32(5),
+                    TimestampStatus.Ok, r.IsDBNull(7) ? 0 : r.GetInt64(7));
             if (unfolded.TryGetValue(r.GetInt64(8), out var u) && (folded is not { } f || IsNewer(u.Reading, f)))
             {
-                (folded, received) = (u.Reading, u.Received);
+                folded = u.Reading;
             }
 
             if (folded is { } n)
             {
                 list.Add(new LatestReading(r.GetString(0), r.GetString(1), DateTimeOffset.FromUnixTimeMilliseconds(n.Ts), n.Value,
-                    r.GetString(4), n.Quality, n.Seq, DateTimeOffset.FromUnixTimeMilliseconds(received)));
+                    r.GetString(4), n.Quality, n.Seq, DateTimeOffset.FromUnixTimeMilliseconds(n.Received)));
             }
         }
 
@@ -1107,7 +1114,7 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
                 if (r.Read())
                 {
                     var received = r.GetInt64(0);
-                    Journal.Decode(r.GetFieldValue<byte[]>(1), series, scratch,
+                    Journal.Decode(r.GetFieldValue<byte[]>(1), received, series, scratch,
                         (s, stream, reading) => list.Add((s, new PendingReading(id, stream, received, reading))));
                 }
             }
@@ -1363,10 +1370,10 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
 
             r.GetBytes(2, 0, buffer, 0, length);
             decoded.Clear();
-            ChunkCodec.Decode(buffer.AsSpan(0, length), minute, decoded);
+            ChunkCodec.Decode(buffer.AsSpan(0, length), minute, received, decoded);
             foreach (var d in decoded)
             {
-                minuteReadings.Add((d, received));
+                minuteReadings.Add((d, d.Received));
             }
         }
 
@@ -1550,12 +1557,12 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
         while (list.Count < limit && r.Read())
         {
             decoded.Clear();
-            ChunkCodec.Decode(r.GetFieldValue<byte[]>(2), r.GetInt64(0), decoded);
-            decoded.Sort(static (a, b) => b.Seq.CompareTo(a.Seq));
-            var received = r.GetInt64(1);
+            ChunkCodec.Decode(r.GetFieldValue<byte[]>(2), r.GetInt64(0), r.GetInt64(1), decoded);
+            // A chunk a fold merged holds several commits: the newest receive time first, then the newest sequence.
+            decoded.Sort(static (a, b) => a.Received != b.Received ? b.Received.CompareTo(a.Received) : b.Seq.CompareTo(a.Seq));
             for (var i = 0; i < decoded.Count && list.Count < limit; i++)
             {
-                list.Add(Stored(decoded[i], series.Unit, received));
+                list.Add(Stored(decoded[i], series.Unit, decoded[i].Received));
             }
         }
 

@@ -389,7 +389,7 @@ internal static class IngestLoadTool
                     groups[key] = list = [];
                 }
 
-                list.Add(new ChunkReading(r.Seq, r.Ts, r.Value, Quality.Good, TimestampStatus.Ok));
+                list.Add(new ChunkReading(r.Seq, r.Ts, r.Value, Quality.Good, TimestampStatus.Ok, received));
                 lastSeq[g + 1] = r.Seq;
             }
 
@@ -400,7 +400,7 @@ internal static class IngestLoadTool
                     continue;
                 }
 
-                var length = ChunkCodec.Encode(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(list), minute, buffer);
+                var length = ChunkCodec.Encode(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(list), minute, received, buffer);
                 chunkIds[series] = chunkIds.GetValueOrDefault(series) + 1;
                 raw.sqlite3_bind_int64(chunk, 1, series);
                 raw.sqlite3_bind_int64(chunk, 2, minute);

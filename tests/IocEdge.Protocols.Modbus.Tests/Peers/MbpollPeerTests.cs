@@ -26,7 +26,8 @@ public sealed class MbpollPeerTests
     /// <summary>Options go before the device/host, values to write after it (mbpoll's syntax).</summary>
     private static async Task<IReadOnlyDictionary<int, long>> PollAsync(string[] link, string[] options, params string[] values)
     {
-        var (exit, output) = await Mbpoll.RunAsync([.. options, .. link, .. values]);
+        // A 5 s response timeout (mbpoll's default is 1 s): over socat's ptys on a loaded CI machine a write timed out.
+        var (exit, output) = await Mbpoll.RunAsync(["-o", "5", .. options, .. link, .. values]);
         Assert.True(exit == 0, $"mbpoll exited with {exit}:\n{output}");
         return Mbpoll.ParseValues(output);
     }
