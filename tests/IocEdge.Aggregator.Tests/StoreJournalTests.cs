@@ -62,6 +62,9 @@ public sealed class StoreJournalTests : IDisposable
 
         parts.Add(string.Join(";", store.Latest()));
         parts.Add(string.Join(";", store.Channels()));
+        parts.Add(string.Join(";", store.Latest("gw-j")));
+        parts.Add(string.Join(";", store.Channels("gw-j")));
+        parts.Add(string.Join(";", store.Channels("gw-none")));
         parts.Add(store.Count().ToString(System.Globalization.CultureInfo.InvariantCulture));
         return string.Join("\n", parts);
     }

@@ -1032,7 +1032,7 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
     {
         using var c = OpenReader();
         using var tx = c.BeginTransaction(deferred: true);
-        var unfolded = NewestUnfolded(c);
+        var unfolded = NewestUnfolded(c, gateway);
         using var cmd = c.CreateCommand();
         cmd.CommandText = """
             SELECT gateway, channel, last_ts, last_value, unit, last_quality, last_seq, last_received, id
@@ -1064,12 +1064,28 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
 
     private static bool IsNewer(in ChunkReading a, in ChunkReading b) => a.Ts > b.Ts || (a.Ts == b.Ts && a.Seq > b.Seq);
 
-    // Inside a read transaction: per series, the newest unfolded reading with a plausible timestamp (what a fold would
-    // make its latest value, contract §4.3).
-    private Dictionary<long, PendingReading> NewestUnfolded(SqliteConnection c)
+    // Inside a read transaction: per series of `gateway` (all when null), the newest unfolded reading with a plausible
+    // timestamp (what a fold would make its latest value, contract §4.3). Only that gateway's series are looked at: the
+    // series budget asks for one gateway's channels when it first sees it, and 1,000 gateways connecting at once must not
+    // each copy every unfolded reading.
+    private Dictionary<long, PendingReading> NewestUnfolded(SqliteConnection c, string? gateway)
     {
+        HashSet<long>? ids = null;
+        if (gateway is not null)
+        {
+            ids = [];
+            using var cmd = c.CreateCommand();
+            cmd.CommandText = "SELECT id FROM series WHERE gateway = $g";
+            cmd.Parameters.AddWithValue("$g", gateway);
+            using var r = cmd.ExecuteReader();
+            while (r.Read())
+            {
+                ids.Add(r.GetInt64(0));
+            }
+        }
+
         var newest = new Dictionary<long, PendingReading>();
-        foreach (var (series, p) in Unfolded(c, null))
+        foreach (var (series, p) in Unfolded(c, ids))
         {
             if (p.Reading.TsStatus == TimestampStatus.Ok &&
                 (!newest.TryGetValue(series, out var n) || IsNewer(p.Reading, n.Reading)))
@@ -1085,7 +1101,11 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
     /// Inside a read transaction on <paramref name="c"/> (its first statement: it pins the snapshot): the readings of
     /// <paramref name="series"/> (every series when null) that the snapshot holds in the journal, not yet in chunks.
     /// </summary>
-    private List<(long Series, PendingReading Reading)> Unfolded(SqliteConnection c, long? series)
+    private List<(long Series, PendingReading Reading)> Unfolded(SqliteConnection c, long? series) =>
+        Unfolded(c, series is { } one ? new HashSet<long> { one } : null);
+
+    /// <summary>As <see cref="Unfolded(SqliteConnection, long?)"/>, for a set of series (every series when null).</summary>
+    private List<(long Series, PendingReading Reading)> Unfolded(SqliteConnection c, HashSet<long>? series)
     {
         var live = new HashSet<long>();
         using (var ids = c.CreateCommand())
@@ -1099,7 +1119,17 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
         }
 
         var list = new List<(long Series, PendingReading Reading)>();
-        var missing = _unfolded.Collect(live, series, list);
+        if (series is { Count: 0 })
+        {
+            return list;
+        }
+
+        var missing = series is null ? _unfolded.Collect(live, null, list) : [];
+        foreach (var one in series ?? [])
+        {
+            missing = _unfolded.Collect(live, one, list); // the same rows are missing whichever series is asked
+        }
+
         if (missing.Count > 0)
         {
             // Rows this process does not index: folded since the snapshot began, or another aggregator's.
@@ -1114,8 +1144,14 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
                 if (r.Read())
                 {
                     var received = r.GetInt64(0);
-                    Journal.Decode(r.GetFieldValue<byte[]>(1), received, series, scratch,
-                        (s, stream, reading) => list.Add((s, new PendingReading(id, stream, received, reading))));
+                    Journal.Decode(r.GetFieldValue<byte[]>(1), received, series is { Count: 1 } ? series.First() : null, scratch,
+                        (s, stream, reading) =>
+                        {
+                            if (series is null || series.Contains(s))
+                            {
+                                list.Add((s, new PendingReading(id, stream, received, reading)));
+                            }
+                        });
                 }
             }
         }
@@ -1150,7 +1186,7 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
     {
         using var c = OpenReader();
         using var tx = c.BeginTransaction(deferred: true);
-        var unfolded = NewestUnfolded(c);
+        var unfolded = NewestUnfolded(c, gateway);
         using var cmd = c.CreateCommand();
         cmd.CommandText = "SELECT gateway, channel, unit, last_ts, id FROM series WHERE $g IS NULL OR gateway = $g ORDER BY gateway, channel";
         cmd.Parameters.AddWithValue("$g", (object?)gateway ?? DBNull.Value);
@@ -1279,7 +1315,7 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
 
     /// <summary>
     /// Decodes the chunks of one series whose minute lies in [<paramref name="firstMinute"/>, <paramref name="lastMinute"/>],
-    /// with its readings still in the journal (<paramref name="unfolded"/>, from <see cref="Unfolded"/> in the same
+    /// with its readings still in the journal (<paramref name="unfolded"/>, from <see cref="Unfolded(SqliteConnection, long?)"/> in the same
     /// snapshot), a minute at a time, oldest first, and hands each minute's readings (sorted by device time, then
     /// sequence, then receive time) to <paramref name="onMinute"/> until it returns false.
     /// </summary>
@@ -1574,7 +1610,7 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
     {
         using var c = OpenReader();
         using var tx = c.BeginTransaction(deferred: true);
-        long unfolded = Unfolded(c, null).Count;
+        long unfolded = Unfolded(c, (HashSet<long>?)null).Count;
         using var cmd = c.CreateCommand();
         cmd.CommandText = "SELECT coalesce(sum(n), 0) FROM chunks";
         return (long)cmd.ExecuteScalar()! + unfolded;
