@@ -368,9 +368,29 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
         long runReceived = long.MinValue;
         var hasNewest = false;
         PendingReading newest = default;
+        // The run's measurements, added to the rollups once per run (one minute: one bucket per level).
+        long count = 0, lastTs = 0, lastSeq = 0;
+        double sum = 0, min = 0, max = 0, last = 0;
+        var everyRow = _folded.Count == _unfolded.JournalIds.Count; // no row was folded by another aggregator
+
+        void EndRun()
+        {
+            if (run.Stream == long.MinValue)
+            {
+                return;
+            }
+
+            _chunks.Flush(runReceived);
+            if (count > 0)
+            {
+                _rollups.AddRun(series, count, sum, min, max, lastTs, lastSeq, last);
+                count = 0;
+            }
+        }
+
         _unfolded.ForEach(series, p =>
         {
-            if (!_folded.Contains(p.JournalId))
+            if (!everyRow && !_folded.Contains(p.JournalId))
             {
                 return;
             }
@@ -378,11 +398,7 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
             var key = (p.Stream, ChunkCodec.Minute(p.Reading.Ts));
             if (key != run)
             {
-                if (run.Stream != long.MinValue)
-                {
-                    _chunks.Flush(runReceived);
-                }
-
+                EndRun();
                 (run, runReceived) = (key, long.MinValue);
             }
 
@@ -404,14 +420,24 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
             if (r.Quality == Quality.Good && r.Value is { } value && RollupsEnabled)
             {
                 // HistoryBucket's rule: only good values with a plausible timestamp are measurements.
-                _rollups.Add(series, r.Ts, r.Seq, value);
+                if (count++ == 0)
+                {
+                    (sum, min, max, lastTs, lastSeq, last) = (value, value, value, r.Ts, r.Seq, value);
+                }
+                else
+                {
+                    sum += value;
+                    min = Math.Min(min, value);
+                    max = Math.Max(max, value);
+                    if (r.Ts > lastTs || (r.Ts == lastTs && r.Seq > lastSeq))
+                    {
+                        (lastTs, lastSeq, last) = (r.Ts, r.Seq, value);
+                    }
+                }
             }
         });
 
-        if (run.Stream != long.MinValue)
-        {
-            _chunks.Flush(runReceived);
-        }
+        EndRun();
 
         if (hasNewest)
         {

@@ -102,6 +102,35 @@ internal sealed class Rollups : IDisposable
         }
     }
 
+    /// <summary>
+    /// Adds <paramref name="count"/> measurements of one series that all lie in one minute (a fold's run): their sum,
+    /// min, max and the newest of them (<paramref name="lastTs"/>, <paramref name="lastSeq"/>, <paramref name="lastValue"/>).
+    /// The same as <see cref="Add"/> for each, with one bucket lookup per level instead of one per measurement.
+    /// </summary>
+    public void AddRun(long seriesId, long count, double sum, double min, double max, long lastTs, long lastSeq, double lastValue)
+    {
+        for (var l = 0; l < Levels.Length; l++)
+        {
+            var step = Levels[l].StepMs;
+            var bucket = lastTs - (((lastTs % step) + step) % step);
+            ref var a = ref CollectionsMarshal.GetValueRefOrAddDefault(_pending[l], (seriesId, bucket), out var had);
+            if (!had)
+            {
+                a = new Acc(count, sum, min, max, lastTs, lastSeq, lastValue);
+                continue;
+            }
+
+            a.Count += count;
+            a.Sum += sum;
+            a.Min = Math.Min(a.Min, min);
+            a.Max = Math.Max(a.Max, max);
+            if (lastTs > a.LastTs || (lastTs == a.LastTs && lastSeq > a.LastSeq))
+            {
+                (a.LastTs, a.LastSeq, a.LastValue) = (lastTs, lastSeq, lastValue);
+            }
+        }
+    }
+
     /// <summary>Merges this commit's buckets into the tables (inside the open transaction) and forgets them.</summary>
     public void Write()
     {
