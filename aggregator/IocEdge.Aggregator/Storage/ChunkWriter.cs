@@ -6,7 +6,7 @@ namespace IocEdge.Aggregator.Storage;
 /// <summary>
 /// Queues one commit's new readings by series, stream and minute and hands them to the commit's journal row
 /// (<see cref="TakeForJournal"/>); a fold writes them as chunks (<see cref="Flush"/>; table <c>chunks</c>: one row per
-/// series, stream, minute of device time and commit, the readings packed by <see cref="ChunkCodec"/>). Keeps each
+/// series, stream, minute of device time and run of consecutive commits, the readings packed by <see cref="ChunkCodec"/>). Keeps each
 /// stream's stored sequences as ranges (table <c>stored_seqs</c>, <see cref="SequenceRanges"/>). A commit of 5,000 readings over 100 channels is 100 chunk rows and one
 /// range update per stream, where a row per reading was 5,000 rows in two B-trees: the B-tree work per reading is what
 /// bounded the store (docs/BENCHMARKS.md, "the store's layout").

@@ -112,9 +112,13 @@ internal sealed class UnfoldedReadings
     private readonly Dictionary<long, int> _rowOf = [];
     private readonly Dictionary<long, (int First, int Last)> _series = [];
     private long _firstAdded;
+    private long _minTimestamp = long.MaxValue;
 
     /// <summary>Readings held (all series).</summary>
     public int Count => _count;
+
+    /// <summary>The earliest device timestamp held, Unix ms (<see cref="long.MaxValue"/> when empty).</summary>
+    public long MinTimestamp => _minTimestamp;
 
     /// <summary>The <see cref="System.Diagnostics.Stopwatch"/> timestamp of the first <see cref="Add"/> since the last fold (0 when empty).</summary>
     public long FirstAdded => _firstAdded;
@@ -134,6 +138,7 @@ internal sealed class UnfoldedReadings
 
             foreach (var (series, stream, r) in readings)
             {
+                _minTimestamp = Math.Min(_minTimestamp, r.Ts);
                 var at = _count++;
                 _entries[at] = new Entry
                 {
@@ -169,6 +174,7 @@ internal sealed class UnfoldedReadings
             _rowOf.Clear();
             _series.Clear();
             _firstAdded = 0;
+            _minTimestamp = long.MaxValue;
         }
     }
 

@@ -5,10 +5,10 @@ namespace IocEdge.Aggregator.Storage;
 
 /// <summary>
 /// The 1-minute and 1-hour rollups (issue 15 "Store"): per series and bucket, count, sum, min, max and the last value
-/// (newest device timestamp, ties: highest sequence; <see cref="HistoryBucket"/>'s rule). One commit's new
-/// measurements (quality good, a value, a plausible timestamp: never a duplicate, which is not inserted) are reduced
+/// (newest device timestamp, ties: highest sequence; <see cref="HistoryBucket"/>'s rule). One fold's new
+/// measurements (quality good, a value, a plausible timestamp: never a duplicate, which is not journalled) are reduced
 /// in memory, then merged into <c>rollup_1m</c> and <c>rollup_1h</c> with one UPSERT per series and bucket, in the
-/// same transaction as the readings: a rollup never counts a reading the store does not hold, nor misses one it does.
+/// same transaction as the fold's chunks: a rollup never counts a reading the store does not hold, nor misses one it does.
 /// </summary>
 internal sealed class Rollups : IDisposable
 {
@@ -47,7 +47,7 @@ internal sealed class Rollups : IDisposable
 
     /// <summary>
     /// Builds both rollup tables from the stored readings (a store created before rollups existed, on its first open by
-    /// this version), in one transaction; returns how many readings went in. Same rule as <see cref="Add"/>. Such a store
+    /// this version), in one transaction; returns how many readings went in. Same rule as <see cref="AddRun"/>. Such a store
     /// predates chunks too: this reads its row-per-reading <c>readings</c> table, before <see cref="LegacyReadings"/>
     /// moves it into chunks.
     /// </summary>
@@ -77,35 +77,10 @@ internal sealed class Rollups : IDisposable
         return rows;
     }
 
-    /// <summary>Adds one new measurement (<paramref name="ts"/> in Unix milliseconds) to this commit's buckets.</summary>
-    public void Add(long seriesId, long ts, long seq, double value)
-    {
-        for (var l = 0; l < Levels.Length; l++)
-        {
-            var step = Levels[l].StepMs;
-            var bucket = ts - (((ts % step) + step) % step);
-            ref var a = ref CollectionsMarshal.GetValueRefOrAddDefault(_pending[l], (seriesId, bucket), out var had);
-            if (!had)
-            {
-                a = new Acc(1, value, value, value, ts, seq, value);
-                continue;
-            }
-
-            a.Count++;
-            a.Sum += value;
-            a.Min = Math.Min(a.Min, value);
-            a.Max = Math.Max(a.Max, value);
-            if (ts > a.LastTs || (ts == a.LastTs && seq > a.LastSeq))
-            {
-                (a.LastTs, a.LastSeq, a.LastValue) = (ts, seq, value);
-            }
-        }
-    }
-
     /// <summary>
     /// Adds <paramref name="count"/> measurements of one series that all lie in one minute (a fold's run): their sum,
     /// min, max and the newest of them (<paramref name="lastTs"/>, <paramref name="lastSeq"/>, <paramref name="lastValue"/>).
-    /// The same as <see cref="Add"/> for each, with one bucket lookup per level instead of one per measurement.
+    /// One bucket lookup per level for the whole run.
     /// </summary>
     public void AddRun(long seriesId, long count, double sum, double min, double max, long lastTs, long lastSeq, double lastValue)
     {
