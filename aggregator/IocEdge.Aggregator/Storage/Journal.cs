@@ -89,17 +89,32 @@ internal static class Journal
 }
 
 /// <summary>
+/// A fold in progress, as a reader's snapshot or the writer's transaction sees it (table <c>fold</c>): every journal row
+/// with an id up to <paramref name="UpTo"/> is being folded, series by series in ascending id, and the readings of series
+/// up to <paramref name="SeriesDone"/> in those rows are already in <c>chunks</c>. <see cref="None"/> when no fold runs.
+/// </summary>
+internal readonly record struct FoldState(long UpTo, long SeriesDone)
+{
+    /// <summary>No fold in progress: every journal row's readings wait to be folded.</summary>
+    public static readonly FoldState None = new(long.MinValue, long.MinValue);
+
+    /// <summary>True when the reading of <paramref name="series"/> in journal row <paramref name="journalId"/> is already in chunks.</summary>
+    public bool Folded(long journalId, long series) => journalId <= UpTo && series <= SeriesDone;
+}
+
+/// <summary>
 /// The journal's rows not yet folded, indexed by series in memory: what reads merge with <c>chunks</c>. Written by the
-/// store's writer after each commit (<see cref="Add"/>) and emptied after each fold (<see cref="Clear"/>); read by any
-/// thread. A reader takes only the readings of journal rows that its own SQLite snapshot still holds (a row is deleted in
-/// the transaction that folds it), and decodes from the table any row of its snapshot this index does not hold (folded
-/// and cleared since, or written by another aggregator sharing the file): each reading is seen exactly once.
+/// store's writer after each commit (<see cref="Add"/>) and trimmed after each fold (<see cref="RemoveUpTo"/>); read by
+/// any thread. A reader takes only the readings of journal rows that its own SQLite snapshot still holds (a fold deletes
+/// its rows in its last transaction) and not yet folded by the <see cref="FoldState"/> of the same snapshot, and decodes
+/// from the table any row of its snapshot this index does not hold (folded and trimmed since, or written by another
+/// aggregator sharing the file): each reading is seen exactly once.
 /// </summary>
 /// <remarks>
-/// One flat array of compact entries (48 bytes: no object per series or reading) in commit order, each series' readings
-/// chained through it (first and last index per series); the array grows in steps of 65,536 entries and keeps its
-/// capacity from fold to fold, so the index makes no garbage and costs ~48 bytes a reading at its high-water mark
-/// (<see cref="ReadingStore.FoldReadings"/> plus one commit: ~17 MB).
+/// One flat array of compact entries (56 bytes: no object per series or reading) in journal order (each row's readings
+/// contiguous), each series' readings chained through it (first and last index per series); the array grows in steps of
+/// 65,536 entries and keeps its capacity from fold to fold, so the index makes no garbage and costs ~56 bytes a reading at
+/// its high-water mark (<see cref="ReadingStore.FoldReadings"/> plus what is committed while a fold runs: ~17 MB).
 /// </remarks>
 internal sealed class UnfoldedReadings
 {
@@ -108,10 +123,9 @@ internal sealed class UnfoldedReadings
     private readonly Lock _lock = new();
     private Entry[] _entries = [];
     private int _count;
-    private readonly List<(long JournalId, long Received)> _rows = [];
+    private readonly List<Row> _rows = [];
     private readonly Dictionary<long, int> _rowOf = [];
     private readonly Dictionary<long, (int First, int Last)> _series = [];
-    private long _firstAdded;
     private long _minTimestamp = long.MaxValue;
 
     /// <summary>Readings held (all series).</summary>
@@ -120,66 +134,155 @@ internal sealed class UnfoldedReadings
     /// <summary>The earliest device timestamp held, Unix ms (<see cref="long.MaxValue"/> when empty).</summary>
     public long MinTimestamp => _minTimestamp;
 
-    /// <summary>The <see cref="System.Diagnostics.Stopwatch"/> timestamp of the first <see cref="Add"/> since the last fold (0 when empty).</summary>
-    public long FirstAdded => _firstAdded;
+    /// <summary>The <see cref="System.Diagnostics.Stopwatch"/> timestamp at which the oldest row held was added (0 when empty).</summary>
+    public long FirstAdded
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _rows.Count == 0 ? 0 : _rows[0].Added;
+            }
+        }
+    }
 
-    /// <summary>Adds the readings of one committed journal row (series, stream, reading), received at <paramref name="received"/>.</summary>
+    /// <summary>True when the readings of journal row <paramref name="journalId"/> are held.</summary>
+    public bool Holds(long journalId)
+    {
+        lock (_lock)
+        {
+            return _rowOf.ContainsKey(journalId);
+        }
+    }
+
+    /// <summary>The journal rows held with an id up to <paramref name="upTo"/> (the writer, for a fold).</summary>
+    public int RowsUpTo(long upTo)
+    {
+        lock (_lock)
+        {
+            var n = 0;
+            foreach (var row in _rows)
+            {
+                n += row.JournalId <= upTo ? 1 : 0;
+            }
+
+            return n;
+        }
+    }
+
+    /// <summary>
+    /// Adds the readings of one committed journal row (series, stream, reading), received at <paramref name="received"/>.
+    /// Rows are normally added in journal order; one added out of order (a row of another aggregator sharing the file,
+    /// adopted by a fold) puts the index back in journal order, so each series' chain stays in commit order.
+    /// </summary>
     public void Add(long journalId, long received, List<(long Series, long Stream, ChunkReading Reading)> readings)
     {
         lock (_lock)
         {
-            var row = _rows.Count;
-            _rows.Add((journalId, received));
-            _rowOf[journalId] = row;
-            if (_count + readings.Count > _entries.Length)
+            var outOfOrder = _rows.Count > 0 && journalId < _rows[^1].JournalId;
+            AddLocked(new Row(journalId, received, System.Diagnostics.Stopwatch.GetTimestamp(), _count, readings.Count), readings);
+            if (outOfOrder)
             {
-                Array.Resize(ref _entries, ((_count + readings.Count + Step - 1) / Step) * Step);
-            }
-
-            foreach (var (series, stream, r) in readings)
-            {
-                _minTimestamp = Math.Min(_minTimestamp, r.Ts);
-                var at = _count++;
-                _entries[at] = new Entry
-                {
-                    Seq = r.Seq, Ts = r.Ts, Value = r.Value ?? 0, Stream = stream, Row = row, Next = -1,
-                    Quality = (byte)r.Quality, TsStatus = (byte)r.TsStatus, HasValue = r.Value.HasValue,
-                };
-                ref var chain = ref CollectionsMarshal.GetValueRefOrAddDefault(_series, series, out var had);
-                if (had)
-                {
-                    _entries[chain.Last].Next = at;
-                    chain.Last = at;
-                }
-                else
-                {
-                    chain = (at, at);
-                }
-            }
-
-            if (_firstAdded == 0)
-            {
-                _firstAdded = System.Diagnostics.Stopwatch.GetTimestamp();
+                var order = _rows.OrderBy(r => r.JournalId).ToList();
+                Rebuild(order);
             }
         }
     }
 
-    /// <summary>Forgets everything (after a fold committed); the array keeps its capacity for the next rows.</summary>
-    public void Clear()
+    private void AddLocked(Row row, List<(long Series, long Stream, ChunkReading Reading)> readings)
+    {
+        var index = _rows.Count;
+        _rows.Add(row);
+        _rowOf[row.JournalId] = index;
+        Grow(_count + readings.Count);
+        foreach (var (series, stream, r) in readings)
+        {
+            _minTimestamp = Math.Min(_minTimestamp, r.Ts);
+            Append(new Entry
+            {
+                Seq = r.Seq, Ts = r.Ts, Value = r.Value ?? 0, Stream = stream, Series = series, Row = index, Next = -1,
+                Quality = (byte)r.Quality, TsStatus = (byte)r.TsStatus, HasValue = r.Value.HasValue,
+            });
+        }
+    }
+
+    private void Grow(int need)
+    {
+        if (need > _entries.Length)
+        {
+            Array.Resize(ref _entries, ((need + Step - 1) / Step) * Step);
+        }
+    }
+
+    private void Append(Entry e)
+    {
+        var at = _count++;
+        _entries[at] = e;
+        ref var chain = ref CollectionsMarshal.GetValueRefOrAddDefault(_series, e.Series, out var had);
+        if (had)
+        {
+            _entries[chain.Last].Next = at;
+            chain.Last = at;
+        }
+        else
+        {
+            chain = (at, at);
+        }
+    }
+
+    /// <summary>
+    /// Forgets the rows with a journal id up to <paramref name="upTo"/> (after the fold that deleted them committed); the
+    /// later rows stay, moved to the front of the array, which keeps its capacity.
+    /// </summary>
+    public void RemoveUpTo(long upTo)
     {
         lock (_lock)
         {
-            _count = 0;
-            _rows.Clear();
-            _rowOf.Clear();
-            _series.Clear();
-            _firstAdded = 0;
-            _minTimestamp = long.MaxValue;
+            if (_rows.Count > 0 && _rows[0].JournalId > upTo)
+            {
+                return;
+            }
+
+            Rebuild(_rows.Where(r => r.JournalId > upTo).ToList());
         }
     }
 
-    /// <summary>The journal rows held. Only the writer calls it (it alone mutates), so no copy is made.</summary>
-    public IReadOnlyCollection<long> JournalIds => _rowOf.Keys;
+    // Lays the rows' entries out again in the given order, from the front of the array (each row's entries are
+    // contiguous), and rebuilds the chains, the row map and the minimum timestamp. In place when the order is the
+    // array's own (every kept entry moves down or stays); through a copy otherwise.
+    private void Rebuild(List<Row> order)
+    {
+        var source = _entries;
+        var inPlace = true;
+        for (var i = 1; i < order.Count && inPlace; i++)
+        {
+            inPlace = order[i].Start > order[i - 1].Start;
+        }
+
+        if (!inPlace)
+        {
+            source = (Entry[])_entries.Clone();
+        }
+
+        _count = 0;
+        _rows.Clear();
+        _rowOf.Clear();
+        _series.Clear();
+        _minTimestamp = long.MaxValue;
+        foreach (var row in order)
+        {
+            var index = _rows.Count;
+            _rows.Add(row with { Start = _count });
+            _rowOf[row.JournalId] = index;
+            for (var i = row.Start; i < row.Start + row.Count; i++)
+            {
+                var e = source[i];
+                (e.Row, e.Next) = (index, -1);
+                _minTimestamp = Math.Min(_minTimestamp, e.Ts);
+                Append(e);
+            }
+        }
+    }
 
     /// <summary>The series held, in ascending id order (the writer, for a fold).</summary>
     public long[] SeriesInOrder()
@@ -204,15 +307,18 @@ internal sealed class UnfoldedReadings
     }
 
     /// <summary>
-    /// Adds to <paramref name="into"/> the readings of <paramref name="series"/> (every series when null) from the journal
-    /// rows in <paramref name="live"/>; returns the rows of <paramref name="live"/> this index does not hold.
+    /// Adds to <paramref name="into"/> (when given) the readings of <paramref name="series"/> (every series when null) from
+    /// the journal rows in <paramref name="live"/> that <paramref name="fold"/> has not folded yet; returns how many, and
+    /// the rows of <paramref name="live"/> this index does not hold.
     /// </summary>
-    public List<long> Collect(HashSet<long> live, long? series, List<(long Series, PendingReading Reading)> into)
+    public (int Count, List<long> Missing) Collect(HashSet<long> live, FoldState fold, long? series,
+        List<(long Series, PendingReading Reading)>? into)
     {
         var missing = new List<long>();
+        var count = 0;
         if (live.Count == 0)
         {
-            return missing;
+            return (0, missing);
         }
 
         lock (_lock)
@@ -229,39 +335,47 @@ internal sealed class UnfoldedReadings
             {
                 if (_series.TryGetValue(one, out var chain))
                 {
-                    CollectChain(one, chain.First, live, into);
+                    count += CollectChain(one, chain.First, live, fold, into);
                 }
             }
             else
             {
                 foreach (var (s, chain) in _series)
                 {
-                    CollectChain(s, chain.First, live, into);
+                    count += CollectChain(s, chain.First, live, fold, into);
                 }
             }
         }
 
-        return missing;
+        return (count, missing);
     }
 
-    private void CollectChain(long series, int first, HashSet<long> live, List<(long Series, PendingReading Reading)> into)
+    private int CollectChain(long series, int first, HashSet<long> live, FoldState fold, List<(long Series, PendingReading Reading)>? into)
     {
+        var count = 0;
         for (var i = first; i >= 0; i = _entries[i].Next)
         {
-            if (live.Contains(_rows[_entries[i].Row].JournalId))
+            var journalId = _rows[_entries[i].Row].JournalId;
+            if (live.Contains(journalId) && !fold.Folded(journalId, series))
             {
-                into.Add((series, Pending(i)));
+                count++;
+                into?.Add((series, Pending(i)));
             }
         }
+
+        return count;
     }
 
     private PendingReading Pending(int i)
     {
         ref readonly var e = ref _entries[i];
-        var (journalId, received) = _rows[e.Row];
-        return new PendingReading(journalId, e.Stream, received,
-            new ChunkReading(e.Seq, e.Ts, e.HasValue ? e.Value : null, (Quality)e.Quality, (TimestampStatus)e.TsStatus, received));
+        var row = _rows[e.Row];
+        return new PendingReading(row.JournalId, e.Stream, row.Received,
+            new ChunkReading(e.Seq, e.Ts, e.HasValue ? e.Value : null, (Quality)e.Quality, (TimestampStatus)e.TsStatus, row.Received));
     }
+
+    // A journal row held: its id, receive time (Unix ms), when it was added (Stopwatch ticks) and its entries.
+    private readonly record struct Row(long JournalId, long Received, long Added, int Start, int Count);
 
     private struct Entry
     {
@@ -269,6 +383,7 @@ internal sealed class UnfoldedReadings
         public long Ts;
         public double Value;
         public long Stream;
+        public long Series;
         public int Row;
         public int Next;
         public byte Quality;

@@ -30,6 +30,6 @@ internal static partial class StoreLog
     public static partial void JournalFolded(this ILogger logger, int readings, int rows);
 
     [LoggerMessage(2208, LogLevel.Warning,
-        "Folding the journal into chunks failed ({Readings} readings wait, all stored); the next commit tries again")]
+        "Folding the journal into chunks failed ({Readings} readings wait, all stored); tried again in a second")]
     public static partial void FoldFailed(this ILogger logger, Exception exception, int readings);
 }

@@ -19,8 +19,8 @@ internal enum StoreSection
     Gateways,
 
     /// <summary>
-    /// Folds the commit triggered: the journal's readings into chunks, rollups and latest values, many commits at a time,
-    /// in their own transaction (<see cref="ReadingStore.FoldInterval"/>).
+    /// The fold's slices (on the fold thread, between commits): the journal's readings into chunks, rollups and latest
+    /// values, many commits at a time (<see cref="ReadingStore.FoldInterval"/>, <see cref="ReadingStore.FoldSliceReadings"/>).
     /// </summary>
     Fold,
 
