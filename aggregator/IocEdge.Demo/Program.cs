@@ -6,6 +6,7 @@ using IocEdge.Aggregator;
 using IocEdge.Demo;
 using IocEdge.Devices.Profiles;
 using IocEdge.Edge;
+using IocEdge.Edge.Outbox;
 using IocEdge.Edge.Sources;
 using IocEdge.Hardware.SimulatedDevices;
 using Microsoft.Extensions.DependencyInjection;
@@ -135,6 +136,7 @@ await using (station.ConfigureAwait(false))
         {
             b.Services.AddSingleton<IGpioControllerProvider>(new SimulatedGpio(gpio));
             b.Services.AddSingleton<IBusProvider>(new SimulatedBuses(bme, pms));
+            b.Services.AddSingleton<IClockSync>(new SharedClockSync(new SystemClockSync(TimeProvider.System)));
         });
         await gateway.StartAsync().ConfigureAwait(false);
         log.GatewayStarted("gw-demo-01", configPath);

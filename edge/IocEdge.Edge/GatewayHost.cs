@@ -102,6 +102,7 @@ public static class GatewayHost
         // Main turns it into a non-zero exit code (ExitCodeOf) so systemd restarts the service.
         builder.Services.Configure<HostOptions>(h => h.BackgroundServiceExceptionBehavior = BackgroundServiceExceptionBehavior.StopHost);
         builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.TryAddSingleton<IClockSync>(sp => new SystemClockSync(sp.GetRequiredService<TimeProvider>()));
 
         builder.Services.AddOptions<GatewayOptions>()
             .Bind(builder.Configuration.GetSection(GatewayOptions.Section), o => o.ErrorOnUnknownConfiguration = true)
@@ -113,7 +114,7 @@ public static class GatewayHost
         {
             var o = sp.GetRequiredService<IOptions<GatewayOptions>>().Value;
             var time = sp.GetRequiredService<TimeProvider>();
-            var outbox = new SqliteOutbox(o.OutboxPath, o.Outbox, time, new SystemClockSync(time), sp.GetRequiredService<ILogger<SqliteOutbox>>());
+            var outbox = new SqliteOutbox(o.OutboxPath, o.Outbox, time, sp.GetRequiredService<IClockSync>(), sp.GetRequiredService<ILogger<SqliteOutbox>>());
             sp.GetRequiredService<ILogger<SqliteOutbox>>().OutboxOpened(outbox.Path, outbox.StreamId, outbox.Count);
             return outbox;
         });

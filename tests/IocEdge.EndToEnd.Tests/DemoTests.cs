@@ -38,6 +38,20 @@ public sealed partial class DemoTests
         }, TimeSpan.FromSeconds(30), "every instrument's values at " + url);
         Assert.True(printed.Elapsed < TimeSpan.FromSeconds(10), $"values took {printed.Elapsed.TotalSeconds:0.0} s to show after the URL was printed");
 
+        // History too, on any machine: the demo's gateway shares the aggregator's clock, so its readings are never
+        // clock-untrusted (which would keep them out of latest values and history buckets), NTP or not.
+        await Eventually.True(async () =>
+        {
+            using var doc = JsonDocument.Parse(await http.GetStringAsync(new Uri("api/v1/channels", UriKind.Relative)));
+            return doc.RootElement.GetProperty("channels").EnumerateArray()
+                .Any(c => c.GetProperty("channel").GetString() == "env1/pm2_5" && c.GetProperty("last_ts").ValueKind == JsonValueKind.String);
+        }, TimeSpan.FromSeconds(30), "a last_ts for env1/pm2_5 in /api/v1/channels");
+        using (var history = JsonDocument.Parse(await http.GetStringAsync(new Uri(
+            "api/v1/history?gateway=gw-demo-01&channel=env1/pm2_5&step=60&agg=avg", UriKind.Relative))))
+        {
+            Assert.NotEmpty(history.RootElement.GetProperty("points").EnumerateArray());
+        }
+
         var page = await http.GetStringAsync(new Uri("/", UriKind.Relative));
         Assert.Contains("/api/v1/latest", page, StringComparison.Ordinal);
         Assert.False(process.HasExited, process.Output);
