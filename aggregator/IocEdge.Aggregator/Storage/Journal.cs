@@ -4,8 +4,8 @@ using System.Runtime.InteropServices;
 
 namespace IocEdge.Aggregator.Storage;
 
-/// <summary>One stored reading not yet folded into <c>chunks</c>: written by the commit of journal row <paramref name="JournalId"/>, received at <paramref name="Received"/> (Unix ms).</summary>
-internal readonly record struct PendingReading(long JournalId, long Stream, long Received, ChunkReading Reading);
+/// <summary>One stored reading not yet folded into <c>chunks</c>: written by the commit of journal row <paramref name="JournalId"/> (its receive time is the reading's <see cref="ChunkReading.Received"/>).</summary>
+internal readonly record struct PendingReading(long JournalId, long Stream, ChunkReading Reading);
 
 /// <summary>
 /// The store's journal (table <c>journal</c>): each commit appends one row holding all its new readings, so a commit
@@ -370,7 +370,7 @@ internal sealed class UnfoldedReadings
     {
         ref readonly var e = ref _entries[i];
         var row = _rows[e.Row];
-        return new PendingReading(row.JournalId, e.Stream, row.Received,
+        return new PendingReading(row.JournalId, e.Stream,
             new ChunkReading(e.Seq, e.Ts, e.HasValue ? e.Value : null, (Quality)e.Quality, (TimestampStatus)e.TsStatus, row.Received));
     }
 

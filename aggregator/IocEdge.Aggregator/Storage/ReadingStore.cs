@@ -616,7 +616,7 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
                 (run, runReceived) = (key, long.MinValue);
             }
 
-            runReceived = Math.Max(runReceived, p.Received);
+            runReceived = Math.Max(runReceived, p.Reading.Received);
 
             var r = p.Reading;
             _chunks.Add(series, p.Stream, r);
@@ -662,7 +662,7 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
             _updateLatest.Bind(3, n.Value);
             _updateLatest.Bind(4, (long)n.Quality);
             _updateLatest.Bind(5, n.Seq);
-            _updateLatest.Bind(6, newest.Received);
+            _updateLatest.Bind(6, n.Received);
             _updateLatest.Execute();
         }
 
@@ -1426,7 +1426,7 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
                             if ((series is null || series.Contains(s)) && !fold.Folded(id, s))
                             {
                                 count++;
-                                into?.Add((s, new PendingReading(id, stream, received, reading)));
+                                into?.Add((s, new PendingReading(id, stream, reading)));
                             }
                         });
                 }
@@ -1500,14 +1500,14 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
 
         ScanMinutes(c, series.Id, ChunkCodec.Minute(start), ChunkCodec.Minute(toMs - 1), Unfolded(c, series.Id), minute =>
         {
-            foreach (var (r, received) in minute)
+            foreach (var r in minute)
             {
                 if (r.Ts < fromMs || r.Ts >= toMs || (afterTs is not null && (r.Ts < at || (r.Ts == at && r.Seq <= after))))
                 {
                     continue;
                 }
 
-                list.Add(Stored(r, series.Unit, received));
+                list.Add(Stored(r, series.Unit));
                 if (list.Count >= limit)
                 {
                     return false;
@@ -1586,9 +1586,9 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
         return r.Read() ? (r.GetInt64(0), r.GetString(1)) : null;
     }
 
-    private static StoredReading Stored(in ChunkReading r, string unit, long received) =>
+    private static StoredReading Stored(in ChunkReading r, string unit) =>
         new(r.Seq, DateTimeOffset.FromUnixTimeMilliseconds(r.Ts), r.Value, unit, r.Quality, r.TsStatus,
-            DateTimeOffset.FromUnixTimeMilliseconds(received));
+            DateTimeOffset.FromUnixTimeMilliseconds(r.Received));
 
     /// <summary>
     /// Decodes the chunks of one series whose minute lies in [<paramref name="firstMinute"/>, <paramref name="lastMinute"/>],
@@ -1597,21 +1597,21 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
     /// sequence, then receive time) to <paramref name="onMinute"/> until it returns false.
     /// </summary>
     private static void ScanMinutes(SqliteConnection c, long seriesId, long firstMinute, long lastMinute,
-        List<(long Series, PendingReading Reading)> unfolded, Func<List<(ChunkReading Reading, long Received)>, bool> onMinute)
+        List<(long Series, PendingReading Reading)> unfolded, Func<List<ChunkReading>, bool> onMinute)
     {
-        var pending = new List<(long Minute, ChunkReading Reading, long Received)>();
+        var pending = new List<(long Minute, ChunkReading Reading)>();
         foreach (var (_, p) in unfolded)
         {
             var m = ChunkCodec.Minute(p.Reading.Ts);
             if (m >= firstMinute && m <= lastMinute)
             {
-                pending.Add((m, p.Reading, p.Received));
+                pending.Add((m, p.Reading));
             }
         }
 
         pending.Sort(static (a, b) => a.Minute.CompareTo(b.Minute));
         var next = 0;
-        var emitted = new List<(ChunkReading, long)>();
+        var emitted = new List<ChunkReading>();
         // Emits the journal's minutes before `minute` that have no chunk; false when onMinute asked to stop.
         bool EmitPendingBefore(long minute)
         {
@@ -1621,7 +1621,7 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
                 emitted.Clear();
                 for (; next < pending.Count && pending[next].Minute == m; next++)
                 {
-                    emitted.Add((pending[next].Reading, pending[next].Received));
+                    emitted.Add(pending[next].Reading);
                 }
 
                 if (!onMinute(SortedByTime(emitted)))
@@ -1634,11 +1634,11 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
         }
 
         // Adds the journal's readings of `minute` to that minute's chunk readings.
-        void AddPendingOf(long minute, List<(ChunkReading, long)> into)
+        void AddPendingOf(long minute, List<ChunkReading> into)
         {
             for (; next < pending.Count && pending[next].Minute == minute; next++)
             {
-                into.Add((pending[next].Reading, pending[next].Received));
+                into.Add(pending[next].Reading);
             }
         }
 
@@ -1650,8 +1650,7 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
         cmd.Parameters.AddWithValue("$h0", firstMinute);
         cmd.Parameters.AddWithValue("$h1", lastMinute);
         using var r = cmd.ExecuteReader();
-        var minuteReadings = new List<(ChunkReading, long)>();
-        var decoded = new List<ChunkReading>();
+        var minuteReadings = new List<ChunkReading>();
         var current = long.MinValue;
         var buffer = Array.Empty<byte>();
         while (r.Read())
@@ -1682,12 +1681,7 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
             }
 
             r.GetBytes(2, 0, buffer, 0, length);
-            decoded.Clear();
-            ChunkCodec.Decode(buffer.AsSpan(0, length), minute, received, decoded);
-            foreach (var d in decoded)
-            {
-                minuteReadings.Add((d, d.Received));
-            }
+            ChunkCodec.Decode(buffer.AsSpan(0, length), minute, received, minuteReadings);
         }
 
         if (minuteReadings.Count > 0)
@@ -1702,10 +1696,10 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
         EmitPendingBefore(long.MaxValue);
     }
 
-    private static List<(ChunkReading Reading, long Received)> SortedByTime(List<(ChunkReading Reading, long Received)> readings)
+    private static List<ChunkReading> SortedByTime(List<ChunkReading> readings)
     {
-        readings.Sort(static (a, b) => a.Reading.Ts != b.Reading.Ts ? a.Reading.Ts.CompareTo(b.Reading.Ts)
-            : a.Reading.Seq != b.Reading.Seq ? a.Reading.Seq.CompareTo(b.Reading.Seq) : a.Received.CompareTo(b.Received));
+        readings.Sort(static (a, b) => a.Ts != b.Ts ? a.Ts.CompareTo(b.Ts)
+            : a.Seq != b.Seq ? a.Seq.CompareTo(b.Seq) : a.Received.CompareTo(b.Received));
         return readings;
     }
 
@@ -1789,7 +1783,7 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
         double min = 0, max = 0, sum = 0, last = 0;
         ScanMinutes(c, seriesId, ChunkCodec.Minute(fromMs), ChunkCodec.Minute(toMs - 1), unfolded, minute =>
         {
-            foreach (var (r, _) in minute)
+            foreach (var r in minute)
             {
                 if (r.Ts < fromMs || r.Ts >= toMs || r.Quality != Quality.Good || r.TsStatus != TimestampStatus.Ok || r.Value is not { } v)
                 {
@@ -1825,7 +1819,7 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
         {
             ScanMinutes(c, series.Id, long.MinValue, long.MaxValue, Unfolded(c, series.Id), minute =>
             {
-                foreach (var (r, _) in minute)
+                foreach (var r in minute)
                 {
                     list.Add((r.Seq, DateTimeOffset.FromUnixTimeMilliseconds(r.Ts), r.Value, r.Quality));
                 }
@@ -1858,7 +1852,7 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
             : b.Reading.Reading.Seq.CompareTo(a.Reading.Reading.Seq));
         for (var i = 0; i < unfolded.Count && list.Count < limit; i++)
         {
-            list.Add(Stored(unfolded[i].Reading.Reading, series.Unit, unfolded[i].Reading.Received));
+            list.Add(Stored(unfolded[i].Reading.Reading, series.Unit));
         }
 
         // Chunk ids increase in receive order; within a chunk, the newest sequence first.
@@ -1875,7 +1869,7 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
             decoded.Sort(static (a, b) => a.Received != b.Received ? b.Received.CompareTo(a.Received) : b.Seq.CompareTo(a.Seq));
             for (var i = 0; i < decoded.Count && list.Count < limit; i++)
             {
-                list.Add(Stored(decoded[i], series.Unit, decoded[i].Received));
+                list.Add(Stored(decoded[i], series.Unit));
             }
         }
 
