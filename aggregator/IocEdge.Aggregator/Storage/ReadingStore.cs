@@ -126,6 +126,8 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
     private readonly TimestampPolicy _timestamps;
     private readonly SqliteConnection _writer;
     private long _lastCheckpoint = Stopwatch.GetTimestamp();
+    private volatile bool _walWritten;
+    private SqliteConnection? _checkpointer;
     private readonly Dictionary<(string Gateway, string Stream), long> _streamIds = [];
     private readonly Dictionary<(string Gateway, string Channel), (long Id, string Unit)> _series = [];
     private readonly RawStatement _updateLatest;
@@ -145,7 +147,6 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
     private readonly SemaphoreSlim _foldWake = new(0, 1);
     private int _writersWaiting;
     private long _commits;
-    private int _committedSinceSlice;
     private volatile bool _disposed;
     private readonly RawStatement _insertJournal;
     private readonly RawStatement _deleteJournalUpTo;
@@ -194,7 +195,7 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
         Execute(_writer, "PRAGMA synchronous=FULL; PRAGMA cache_size=-16384;");
         // Checkpoints by time, not after every commit: SQLite's automatic checkpoint (after a commit passes 1,000 WAL
         // pages) copied a page that every commit dirties (a series' newest chunk, its rollup row) into the database file
-        // after every commit; once every CheckpointInterval it is copied once (CheckpointIfDue). journal_size_limit
+        // after every commit; once every CheckpointInterval it is copied once (Checkpoint). journal_size_limit
         // truncates the reset WAL file to 64 MiB (sqlite.org/pragma.html#pragma_journal_size_limit).
         Execute(_writer, "PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=67108864;");
         _chunks = new ChunkWriter(_writer);
@@ -247,9 +248,11 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
     public const int MaxUnfoldedReadings = 4 * FoldReadings;
 
     /// <summary>
-    /// A fold works in slices of whole series, each its own transaction, of at least this many readings (or what was
-    /// committed since the previous slice, when more): a commit waits for one slice (~0.8 µs a reading: ~13 ms), never
-    /// for a whole fold (a quarter of a second at <see cref="FoldReadings"/>).
+    /// A fold works in slices of whole series, each its own transaction, of at least this many readings: a commit waits
+    /// for one slice (~0.8 µs a reading: ~13 ms), never for a whole fold (a quarter of a second at
+    /// <see cref="FoldReadings"/>). Between commits the fold thread runs slice after slice; when commits come faster than
+    /// slices fold (a backlog drained at hundreds of thousands of readings a second), the unfolded readings grow until
+    /// <see cref="MaxUnfoldedReadings"/>, where a commit folds everything first: the same work, in one pause.
     /// </summary>
     public const int FoldSliceReadings = 16_384;
 
@@ -317,8 +320,9 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
         _fold != FoldState.None || _unfolded.Count >= FoldReadings ||
         (_unfolded.Count > 0 && Stopwatch.GetElapsedTime(_unfolded.FirstAdded) >= FoldEvery);
 
-    // After a commit: wakes the fold worker when a fold is due, or when the journal was empty (the worker then sleeps
-    // until the new rows are FoldEvery old, so they are folded also when no further commit comes).
+    // After a commit: wakes the fold thread when a fold is due, or when the journal was empty or the WAL checkpointed
+    // (the thread then sleeps until the new rows are FoldEvery old or the checkpoint is due, so both happen also when
+    // no further commit comes).
     private void WakeFolder(bool wasEmpty)
     {
         if (_folder is null)
@@ -347,32 +351,32 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
     {
         while (!_disposed)
         {
-            var wait = Timeout.InfiniteTimeSpan;
-            if (_fold != FoldState.None || _unfolded.Count >= FoldReadings)
-            {
-                wait = TimeSpan.Zero;
-            }
-            else if (_unfolded.Count > 0 && FoldEvery != TimeSpan.MaxValue)
-            {
-                wait = FoldEvery - Stopwatch.GetElapsedTime(_unfolded.FirstAdded);
-                wait = wait < TimeSpan.Zero ? TimeSpan.Zero : wait;
-            }
-
-            _foldWake.Wait(wait);
+            _foldWake.Wait(UntilDue());
             try
             {
                 while (!_disposed)
                 {
+                    var worked = false;
+                    if (CheckpointDue())
+                    {
+                        Checkpoint();
+                        worked = true;
+                    }
+
                     lock (_writeLock)
                     {
-                        if (_disposed || !FoldDue())
+                        if (!_disposed && FoldDue())
                         {
-                            break;
+                            var mark = _timings is null ? 0 : Stopwatch.GetTimestamp();
+                            FoldSliceLocked(FoldSlice);
+                            _timings?.Lap(StoreSection.Fold, mark);
+                            worked = true;
                         }
+                    }
 
-                        var mark = _timings is null ? 0 : Stopwatch.GetTimestamp();
-                        FoldSliceLocked(Math.Max(FoldSlice, Interlocked.Exchange(ref _committedSinceSlice, 0)));
-                        _timings?.Lap(StoreSection.Fold, mark);
+                    if (!worked)
+                    {
+                        break;
                     }
 
                     LetWaitingCommitIn();
@@ -384,6 +388,32 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
                 _logger.FoldFailed(ex, _unfolded.Count);
                 _foldWake.Wait(TimeSpan.FromSeconds(1));
             }
+        }
+    }
+
+    // How long the fold thread may sleep: until the oldest unfolded row is FoldEvery old, or the next checkpoint is due.
+    private TimeSpan UntilDue()
+    {
+        lock (_writeLock)
+        {
+            if (_fold != FoldState.None || _unfolded.Count >= FoldReadings)
+            {
+                return TimeSpan.Zero;
+            }
+
+            var wait = Timeout.InfiniteTimeSpan;
+            if (_unfolded.Count > 0 && FoldEvery != TimeSpan.MaxValue)
+            {
+                wait = FoldEvery - Stopwatch.GetElapsedTime(_unfolded.FirstAdded);
+            }
+
+            if (_walWritten)
+            {
+                var checkpoint = CheckpointEvery - Stopwatch.GetElapsedTime(_lastCheckpoint);
+                wait = wait == Timeout.InfiniteTimeSpan || checkpoint < wait ? checkpoint : wait;
+            }
+
+            return wait == Timeout.InfiniteTimeSpan || wait > TimeSpan.Zero ? wait : TimeSpan.Zero;
         }
     }
 
@@ -504,6 +534,7 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
                 }
 
                 tx.Commit();
+                _walWritten = true;
                 if (ended)
                 {
                     _unfolded.RemoveUpTo(fold.UpTo);
@@ -670,31 +701,47 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
     }
 
     /// <summary>
-    /// How often the writer checkpoints the WAL into the database file (after the commit that finds this much time has
-    /// passed), instead of SQLite's automatic checkpoint after every commit past 1,000 WAL pages.
+    /// How often the WAL is checkpointed into the database file (by the store's fold thread, when commits came since the
+    /// last one), instead of SQLite's automatic checkpoint after every commit past 1,000 WAL pages.
     /// </summary>
     public static readonly TimeSpan CheckpointInterval = TimeSpan.FromSeconds(5);
 
     /// <summary>Tests only: the checkpoint interval of this store (<see cref="CheckpointInterval"/> in the service).</summary>
     internal TimeSpan CheckpointEvery { get; init; } = CheckpointInterval;
 
-    // After a commit, in the writer: PASSIVE completes (no other writer exists) unless a reader still needs old frames,
-    // and the next commit then starts the WAL from its beginning, so the WAL holds about one interval of commits.
-    private void CheckpointIfDue()
-    {
-        if (Stopwatch.GetElapsedTime(_lastCheckpoint) < CheckpointEvery)
-        {
-            return;
-        }
+    private bool CheckpointDue() => _walWritten && Stopwatch.GetElapsedTime(_lastCheckpoint) >= CheckpointEvery;
 
+    // On the fold thread, in two steps. First on a connection of its own, without the write lock: PASSIVE copies the WAL's
+    // frames into the database file while commits go on (a checkpoint needs no writer lock, sqlite.org/wal.html §
+    // "Checkpointing"; after a prefill or a backlog that is ~100-200 ms that a commit, and its PUBACKs and live events,
+    // used to wait for). Then under the write lock on the writer's connection: PASSIVE again copies only the frames
+    // written meanwhile, so the WAL is wholly backfilled and the next commit starts it from its beginning (a checkpoint
+    // that only ever ran beside a busy writer would never let the WAL restart, and it would grow).
+    private void Checkpoint()
+    {
         _lastCheckpoint = Stopwatch.GetTimestamp();
+        _walWritten = false;
         try
         {
-            Execute(_writer, "PRAGMA wal_checkpoint(PASSIVE)");
+            if (_checkpointer is null)
+            {
+                _checkpointer = new SqliteConnection(_connectionString);
+                _checkpointer.Open();
+            }
+
+            Execute(_checkpointer, "PRAGMA wal_checkpoint(PASSIVE)");
+            lock (_writeLock)
+            {
+                if (!_disposed)
+                {
+                    Execute(_writer, "PRAGMA wal_checkpoint(PASSIVE)");
+                }
+            }
         }
         catch (SqliteException ex)
         {
             // The readings are committed whatever the checkpoint does; the next interval tries again.
+            _walWritten = true;
             _logger.CheckpointFailed(ex);
         }
     }
@@ -917,16 +964,17 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
             mark = _timings?.Lap(StoreSection.Gateways, mark) ?? 0;
             tx.Commit();
             _timings?.Lap(StoreSection.Commit, mark);
+            var wasEmpty = _unfolded.Count == 0;
             if (_staged.Count > 0)
             {
-                var wasEmpty = _unfolded.Count == 0;
                 _unfolded.Add(journalId, received, _staged);
-                _committedSinceSlice += _staged.Count;
-                // The worker folds also when no further commit comes (a quiet hour, the end of a backlog).
-                WakeFolder(wasEmpty);
             }
 
-            CheckpointIfDue();
+            // The fold thread folds also when no further commit comes (a quiet hour, the end of a backlog), and
+            // checkpoints the WAL this commit wrote.
+            var wasCheckpointed = !_walWritten;
+            _walWritten = true;
+            WakeFolder((wasEmpty && _staged.Count > 0) || wasCheckpointed);
             return results;
         }
         catch
@@ -1923,6 +1971,7 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
         _writeFold.Dispose();
         _endFold.Dispose();
         _foldWake.Dispose();
+        _checkpointer?.Dispose();
         _chunks.Dispose();
         _rollups.Dispose();
         _upsertGateway.Dispose();
