@@ -8,6 +8,7 @@ using Microsoft.Extensions.Time.Testing;
 using MQTTnet;
 using MQTTnet.Formatter;
 using MQTTnet.Protocol;
+using MQTTnet.Server;
 
 namespace IocEdge.Aggregator.Tests;
 
@@ -110,12 +111,29 @@ public sealed class ExternalBrokerIngestTests : IAsyncLifetime
     }
 
     // The aggregator's clock moves one second per look, so that its reconnection backoff (on TimeProvider) runs out.
+    // On a time-out the message says what each instance did, and what the broker said about the aggregators' sessions.
     private Task WaitStoredAsync(TestAggregator a, string gateway, int expected) =>
         Eventually.True(() =>
         {
             _clock.Advance(TimeSpan.FromSeconds(1));
             return a.Store.History(gateway, "env1/pm2_5").Count >= expected;
-        }, TimeSpan.FromSeconds(20), $"{expected} readings of {gateway} are stored");
+        }, TimeSpan.FromSeconds(20), () => $"{expected} readings of {gateway} are stored (found {a.Store.History(gateway, "env1/pm2_5").Count}; " +
+            string.Join("; ", _aggregators.Select((x, i) => $"instance {i + 1}: {State(x)}")) + "). mosquitto: " +
+            string.Join(" | ", _broker.Log.Split('\n').Where(l => l.Contains("agg-", StringComparison.Ordinal)).TakeLast(20)));
+
+    private static string State(TestAggregator a)
+    {
+        try
+        {
+            var i = Ingest(a);
+            return $"subscribed {i.IsConnected}, {a.Metrics.Messages} messages, {a.Metrics.Stored} readings stored, " +
+                $"{a.Metrics.Duplicates} duplicates, {i.Acknowledged} acknowledged, {i.StoreFailures} store failures";
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            return "stopped (" + ex.GetType().Name + ")";
+        }
+    }
 
     [Fact]
     public async Task Readings_through_mosquitto_are_stored_once_and_a_bad_payload_is_refused_while_good_ones_flow()
@@ -165,6 +183,46 @@ public sealed class ExternalBrokerIngestTests : IAsyncLifetime
         AssertExactlyOnce(a, "gw-ext-f", 300);
         Assert.True(failing.FailuresLeft < 0, "both injected failures happened, then commits succeeded");
         Assert.True(Ingest(a).StoreFailures >= 1);
+    }
+
+    [Fact]
+    public async Task The_instance_reports_connected_only_once_the_broker_granted_its_subscription()
+    {
+        // A real broker (MQTTnet's; it refuses $share, so a plain subscription) that holds the SUBSCRIBE until the test
+        // lets it through. Between the CONNACK and the SUBACK a fresh session has no subscription: mosquitto answers a
+        // gateway's QoS 1 PUBLISH then with "No matching subscribers" and drops it, so "connected" must wait for the SUBACK.
+        var port = FreePort.Next();
+        var subscribing = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var server = new MqttServerFactory().CreateMqttServer(new MqttServerOptionsBuilder().WithDefaultEndpoint()
+            .WithDefaultEndpointBoundIPAddress(System.Net.IPAddress.Loopback).WithDefaultEndpointPort(port).Build());
+        server.InterceptingSubscriptionAsync += async _ =>
+        {
+            subscribing.TrySetResult();
+            await release.Task;
+        };
+        await server.StartAsync();
+        try
+        {
+            var a = await TestAggregator.StartAsync(Path.Combine(_dir.Path, "store"), b =>
+            {
+                Configure(b, "agg-1", group: string.Empty);
+                b.Configuration["Aggregator:ExternalBroker:Port"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            });
+            _aggregators.Add(a);
+
+            // The aggregator sends SUBSCRIBE only after its CONNACK: it is connected now, its subscription not yet granted.
+            await subscribing.Task.WaitAsync(TimeSpan.FromSeconds(10));
+            Assert.False(Ingest(a).IsConnected, "connected is reported before the broker granted the subscription");
+
+            release.TrySetResult();
+            await Eventually.True(() => Ingest(a).IsConnected, TimeSpan.FromSeconds(10), "connected once the SUBACK came");
+        }
+        finally
+        {
+            release.TrySetResult();
+            await server.StopAsync();
+        }
     }
 
     [Fact]

@@ -43,6 +43,7 @@ public sealed partial class ExternalBrokerIngest : BackgroundService
     private IMqttClient? _client;
     private TaskCompletionSource _disconnected = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _connection;
+    private volatile bool _subscribed;
     private long _acknowledged;
     private long _storeFailures;
 
@@ -58,8 +59,12 @@ public sealed partial class ExternalBrokerIngest : BackgroundService
         _logLimiter = new LogLimiter(time);
     }
 
-    /// <summary>True while connected and subscribed.</summary>
-    public bool IsConnected => _client?.IsConnected == true;
+    /// <summary>
+    /// True while connected and subscribed: from the SUBACK that granted every filter until the connection is lost. Not
+    /// from the CONNACK: until the SUBACK, a fresh session (its first start, or after its session expired) has no
+    /// subscription, and mosquitto answers a gateway's QoS 1 PUBLISH with "No matching subscribers" and drops it.
+    /// </summary>
+    public bool IsConnected => _subscribed && _client?.IsConnected == true;
 
     /// <summary>Messages acknowledged to the broker after their commit (or refusal) since start.</summary>
     public long Acknowledged => Interlocked.Read(ref _acknowledged);
@@ -79,6 +84,7 @@ public sealed partial class ExternalBrokerIngest : BackgroundService
         client.DisconnectedAsync += e =>
         {
             // Acknowledgements still waiting belong to the session's old connection: drop them (the broker redelivers).
+            _subscribed = false;
             Interlocked.Increment(ref _connection);
             _disconnected.TrySetResult();
             return Task.CompletedTask;
@@ -92,6 +98,7 @@ public sealed partial class ExternalBrokerIngest : BackgroundService
                 try
                 {
                     _disconnected = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                    _subscribed = false;
                     await ConnectAndSubscribeAsync(client, stoppingToken).ConfigureAwait(false);
                     attempt = 0;
                     await _disconnected.Task.WaitAsync(stoppingToken).ConfigureAwait(false);
@@ -190,6 +197,7 @@ public sealed partial class ExternalBrokerIngest : BackgroundService
             }
         }
 
+        _subscribed = true;
         LogConnected(_options.Host, _options.Port, _options.EffectiveClientId, connected.IsSessionPresent, _options.SharedGroup);
     }
 
