@@ -75,6 +75,40 @@ public sealed class StoreStartupTests : IDisposable
         AssertQuarantinedAndFresh(path, half);
     }
 
+    // Another aggregator sharing the file checkpoints: it writes page 1 (the new page count) before the pages that
+    // extend the file, so for an instant the file is shorter than its header says. That is not a lost tail: the live
+    // store must not be quarantined (it once was, 1 open in 1,314 beside a checkpointing store).
+    [Fact]
+    public void A_store_whose_tail_another_aggregator_is_still_writing_is_not_quarantined()
+    {
+        var path = _dir.File("data/aggregator.db");
+        using (var store = new ReadingStore(path, NullLogger<ReadingStore>.Instance))
+        {
+            store.Store([Batch(1, 20_000)], T0.AddDays(1));
+        }
+
+        SqliteConnection.ClearAllPools();
+        var bytes = File.ReadAllBytes(path);
+        var cut = bytes.Length - (3 * 4096);
+        File.WriteAllBytes(path, bytes[..cut]);
+        var extender = new Thread(() =>
+        {
+            Thread.Sleep(300);
+            using var f = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite);
+            f.Write(bytes.AsSpan(cut));
+        });
+        extender.Start();
+
+        using (var store = new ReadingStore(path, NullLogger<ReadingStore>.Instance))
+        {
+            extender.Join();
+            Assert.Equal(0, store.Quarantined);
+            Assert.Equal(20_000L, store.Count());
+        }
+
+        Assert.False(Directory.Exists(Path.Combine(Path.GetDirectoryName(path)!, "quarantine")));
+    }
+
     [Fact]
     public async Task On_a_full_disk_the_executable_stops_with_one_line_and_exit_73_and_quarantines_nothing()
     {

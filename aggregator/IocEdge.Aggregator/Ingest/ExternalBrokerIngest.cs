@@ -83,6 +83,14 @@ public sealed partial class ExternalBrokerIngest : BackgroundService
         client.ApplicationMessageReceivedAsync += OnMessageAsync;
         client.DisconnectedAsync += e =>
         {
+            // A failed connect attempt raises this too, possibly late, on another thread, once the next attempt is up:
+            // taken for a lost connection, it would mark the live connection's acknowledgements as old (never sent,
+            // so the broker stops delivering at its in-flight limit). The connect loop handles a failed attempt itself.
+            if (!e.ClientWasConnected)
+            {
+                return Task.CompletedTask;
+            }
+
             // Acknowledgements still waiting belong to the session's old connection: drop them (the broker redelivers).
             _subscribed = false;
             Interlocked.Increment(ref _connection);

@@ -153,6 +153,8 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
     private readonly RawStatement _readFold;
     private readonly RawStatement _writeFold;
     private readonly RawStatement _endFold;
+    private readonly RawStatement _dataVersion;
+    private long _lastDataVersion = long.MinValue;
     private readonly List<(long Series, long Stream, ChunkReading Reading)> _staged = [];
     private byte[] _journalBuffer = new byte[64 * 1024];
     // Per commit: each gateway's counters (written once per commit).
@@ -218,6 +220,7 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
         _readFold = new RawStatement(_writer, "SELECT upto, series_done FROM fold WHERE id = 1");
         _writeFold = new RawStatement(_writer, "INSERT OR REPLACE INTO fold(id, upto, series_done) VALUES (1, ?1, ?2)");
         _endFold = new RawStatement(_writer, "DELETE FROM fold");
+        _dataVersion = new RawStatement(_writer, "PRAGMA data_version");
 
         // What the last run committed but had not folded (a kill, a power cut): folded now, before anything is served.
         if (FoldJournalAtOpen() is var (rows, readings) and (> 0, _))
@@ -483,6 +486,16 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
             using var tx = _writer.BeginTransaction();
             try
             {
+                // Another aggregator on the file (PRAGMA data_version changes when another connection commits,
+                // sqlite.org/pragma.html#pragma_data_version) may have written chunks since: the chunk writer's cached
+                // last chunk ids are then re-read, or a chunk id could be taken twice and the slice refused.
+                if (_dataVersion.Step() && _dataVersion.ColumnInt64(0) is var version && version != _lastDataVersion)
+                {
+                    _chunks.Reset();
+                    _lastDataVersion = version;
+                }
+
+                _dataVersion.Reset();
                 var fold = ReadFoldState();
                 var started = fold == FoldState.None;
                 if (started)
@@ -556,6 +569,7 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
                 _readFold.Reset();
                 _writeFold.Reset();
                 _endFold.Reset();
+                _dataVersion.Reset();
                 throw;
             }
         }
@@ -845,8 +859,27 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
     }
 
     // A file shorter than the page count its header declares (bytes 16-17 page size, 28-31 page count, big-endian;
-    // SQLite file format §1.3) lost its tail.
+    // SQLite file format §1.3) lost its tail. Another aggregator sharing the file shows the same for an instant while its
+    // checkpoint writes page 1 (the new count) before the pages that extend the file: only a shortfall that is still
+    // there after a second is a lost tail (a live store was once quarantined by this race, found by opening a second
+    // store 1,314 times beside a checkpointing one).
     private static void CheckLength(string databasePath)
+    {
+        for (var look = 1; ; look++)
+        {
+            try
+            {
+                CheckLengthOnce(databasePath);
+                return;
+            }
+            catch (InvalidDataException) when (look < 10)
+            {
+                Thread.Sleep(100);
+            }
+        }
+    }
+
+    private static void CheckLengthOnce(string databasePath)
     {
         var info = new FileInfo(databasePath);
         if (!info.Exists || info.Length < 100)
@@ -1970,6 +2003,7 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
         _readFold.Dispose();
         _writeFold.Dispose();
         _endFold.Dispose();
+        _dataVersion.Dispose();
         _foldWake.Dispose();
         _checkpointer?.Dispose();
         _chunks.Dispose();
