@@ -123,8 +123,10 @@ internal static class ApiLatencyTool
             store.Store([new ReadingBatch("gw-fill", "s1", batch)], first.AddSeconds(10.0 * (k + n)));
         }
 
-        var bytes = Directory.GetFiles(dataDirectory, "aggregator.db*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length);
-        Console.WriteLine($"prefilled {store.Count():N0} readings in {Stopwatch.GetElapsedTime(started).TotalSeconds:0} s; store files {bytes / 1e6:N0} MB");
+        var files = Directory.GetFiles(dataDirectory, "aggregator.db*", SearchOption.AllDirectories);
+        var bytes = files.Sum(f => new FileInfo(f).Length);
+        var wal = files.Where(f => f.EndsWith("-wal", StringComparison.Ordinal)).Sum(f => new FileInfo(f).Length);
+        Console.WriteLine($"prefilled {store.Count():N0} readings in {Stopwatch.GetElapsedTime(started).TotalSeconds:0} s; store files {bytes / 1e6:N0} MB (WAL {wal / 1e6:N0} MB)");
     }
 
     private static async Task Row(bool report, string what, HttpClient http, string url, HttpClient baseHttp, string baseUrl, int n, int concurrency)
