@@ -15,4 +15,7 @@ internal static partial class DemoLog
 
     [LoggerMessage(3, LogLevel.Information, "Gateway {GatewayId}: configuration {ConfigPath}")]
     public static partial void GatewayStarted(this ILogger logger, string gatewayId, string configPath);
+
+    [LoggerMessage(5, LogLevel.Information, "Started afresh: removed the previous run's data in {DataDirectory} ({Entries} entries; --keep keeps it)")]
+    public static partial void PreviousRunRemoved(this ILogger logger, string dataDirectory, int entries);
 }

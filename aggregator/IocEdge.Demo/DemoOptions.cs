@@ -10,9 +10,38 @@ internal sealed record DemoOptions(int HttpPort, string DataDirectory, bool Keep
 
           --http-port N   the aggregator's HTTP port (default 8080; 0 picks a free one)
           --data DIR      where the demo keeps its SQLite files (default ./.demo)
-          --keep          keep the data of the previous run (default: start afresh)
+          --keep          keep the data of the previous run (default: start afresh, removing only
+                          what the demo wrote in DIR: aggregator/, gateway/, gateway.json)
           --help          this text
         """;
+
+    /// <summary>What a demo run writes in its data folder; starting afresh removes these and nothing else.</summary>
+    public static readonly string[] OwnEntries = ["aggregator", "gateway", "gateway.json"];
+
+    /// <summary>
+    /// Removes what a previous run wrote in <paramref name="dataDirectory"/> (<see cref="OwnEntries"/>), leaving anything
+    /// else there; returns how many entries it removed. Throws <see cref="IOException"/> or
+    /// <see cref="UnauthorizedAccessException"/> when the folder cannot be changed.
+    /// </summary>
+    public static int RemovePreviousRun(string dataDirectory)
+    {
+        var removed = 0;
+        foreach (var entry in OwnEntries.Select(e => Path.Combine(dataDirectory, e)))
+        {
+            if (Directory.Exists(entry))
+            {
+                Directory.Delete(entry, recursive: true);
+                removed++;
+            }
+            else if (File.Exists(entry))
+            {
+                File.Delete(entry);
+                removed++;
+            }
+        }
+
+        return removed;
+    }
 
     public static DemoOptions Parse(string[] args)
     {

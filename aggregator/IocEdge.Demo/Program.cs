@@ -44,12 +44,23 @@ string[] QuietLogging =
 ];
 using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Information));
 var log = loggers.CreateLogger("iocedge-demo");
-if (!options.Keep && Directory.Exists(options.DataDirectory))
+try
 {
-    Directory.Delete(options.DataDirectory, recursive: true);
-}
+    // Starting afresh removes only what a previous demo run wrote there (DemoOptions.OwnEntries): the folder may be
+    // one the user gave (--data) and hold anything else.
+    if (!options.Keep && DemoOptions.RemovePreviousRun(options.DataDirectory) is > 0 and var removed)
+    {
+        log.PreviousRunRemoved(options.DataDirectory, removed);
+    }
 
-Directory.CreateDirectory(options.DataDirectory);
+    Directory.CreateDirectory(options.DataDirectory);
+}
+catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+{
+    await Console.Error.WriteLineAsync(
+        $"--data {options.DataDirectory}: cannot use this folder ({ex.Message}); give a writable folder, e.g. --data ./.demo").ConfigureAwait(false);
+    return 73; // EX_CANTCREAT (sysexits.h)
+}
 
 var httpPort = options.HttpPort == 0 || !IsFree(options.HttpPort) ? FreePort() : options.HttpPort;
 if (options.HttpPort != 0 && httpPort != options.HttpPort)

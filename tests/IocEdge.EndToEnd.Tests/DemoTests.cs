@@ -18,6 +18,10 @@ public sealed partial class DemoTests
     public async Task The_demo_prints_a_url_that_shows_every_instrument_live_within_ten_seconds()
     {
         using var dir = new TempDirectory("demo");
+        // A folder the user already uses: starting afresh removes only what an earlier demo run wrote there.
+        File.WriteAllText(Path.Combine(dir.Path, "notes.txt"), "mine");
+        Directory.CreateDirectory(Path.Combine(dir.Path, "aggregator"));
+        File.WriteAllText(Path.Combine(dir.Path, "aggregator", "left-by-an-earlier-run.txt"), "old");
         var demo = Path.Combine(AppContext.BaseDirectory, "iocedge-demo.dll");
         await using var process = PeerProcess.Start("dotnet", [demo, "--http-port", "0", "--data", dir.Path]);
 
@@ -52,8 +56,24 @@ public sealed partial class DemoTests
             Assert.NotEmpty(history.RootElement.GetProperty("points").EnumerateArray());
         }
 
+        Assert.Equal("mine", File.ReadAllText(Path.Combine(dir.Path, "notes.txt")));
+        Assert.False(File.Exists(Path.Combine(dir.Path, "aggregator", "left-by-an-earlier-run.txt")));
+
         var page = await http.GetStringAsync(new Uri("/", UriKind.Relative));
         Assert.Contains("/api/v1/latest", page, StringComparison.Ordinal);
         Assert.False(process.HasExited, process.Output);
+    }
+
+    // A data folder the demo cannot use: one line naming --data, the problem and the fix, exit 73; no stack trace.
+    [Fact]
+    public async Task A_data_folder_the_demo_cannot_write_gets_one_line_and_exit_73()
+    {
+        var demo = Path.Combine(AppContext.BaseDirectory, "iocedge-demo.dll");
+        var (code, output) = await PeerProcess.RunAsync("dotnet", [demo, "--http-port", "0", "--data", "/proc/iocedge-demo"], TimeSpan.FromSeconds(60));
+
+        Assert.Equal(73, code);
+        var line = Assert.Single(output.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("--data /proc/iocedge-demo: cannot use this folder", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", output, StringComparison.Ordinal);
     }
 }
