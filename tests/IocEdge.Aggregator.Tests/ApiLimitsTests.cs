@@ -93,10 +93,10 @@ public sealed class ApiLimitsTests
 
         Commit(102, 2_000);
         // Id 5 is no longer among the last 1024 events (default 65536: it would be).
-        await using var resumed = feed.SubscribeAsync(null, null, lastEventId: 5, cts.Token).GetAsyncEnumerator(cts.Token);
+        await using var resumed = feed.SubscribeAsync(null, null, lastEventId: feed.IdBase + 5, cts.Token).GetAsyncEnumerator(cts.Token);
         Assert.True(await resumed.MoveNextAsync());
         Assert.Equal("resync", resumed.Current.Type);
-        Assert.Equal(2_101 - 1_024 + 1, JsonDocument.Parse(resumed.Current.Data).RootElement.GetProperty("oldest_id").GetInt64());
+        Assert.Equal(feed.IdBase + 2_101 - 1_024 + 1, JsonDocument.Parse(resumed.Current.Data).RootElement.GetProperty("oldest_id").GetInt64());
     }
 
     [Theory]

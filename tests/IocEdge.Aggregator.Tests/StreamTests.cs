@@ -156,13 +156,38 @@ public sealed class LiveFeedTests : IDisposable
     {
         Commit(1, LiveFeed.RingCapacity + 10);
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-        await using var e = _feed.SubscribeAsync(null, null, lastEventId: 5, cts.Token).GetAsyncEnumerator(cts.Token);
+        await using var e = _feed.SubscribeAsync(null, null, lastEventId: _feed.IdBase + 5, cts.Token).GetAsyncEnumerator(cts.Token);
 
         Assert.True(await e.MoveNextAsync());
         Assert.Equal("resync", e.Current.Type);
-        Assert.Equal(11, JsonDocument.Parse(e.Current.Data).RootElement.GetProperty("oldest_id").GetInt64());
+        Assert.Equal(_feed.IdBase + 11, JsonDocument.Parse(e.Current.Data).RootElement.GetProperty("oldest_id").GetInt64());
         Assert.True(await e.MoveNextAsync());
-        Assert.Equal(11, e.Current.Id);
+        Assert.Equal(_feed.IdBase + 11, e.Current.Id);
+    }
+
+    // After a restart the ids go on above the last run's: a Last-Event-ID from before it, even one lower than the new
+    // run's event count, gets a resync and then the new run's events from its first, never a silent gap.
+    [Fact]
+    public async Task An_id_from_before_a_restart_gets_a_resync_and_the_new_runs_events_from_the_first()
+    {
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(Now);
+        var before = new LiveFeed(_store, Options.Create(new AggregatorOptions()), NullLogger<LiveFeed>.Instance, clock);
+        before.Committed([new ReadingBatch("gw-l", "s1", Enumerable.Range(1, 600).Select(i => new SequencedReading(i,
+            new Reading("env1/t", Now, i, "degC", Quality.Good))).ToArray())], [new StoreResult(600, 0)], [], Now);
+        var lastBefore = before.LastId;
+        clock.Advance(TimeSpan.FromSeconds(30)); // a restart
+        var after = new LiveFeed(_store, Options.Create(new AggregatorOptions()), NullLogger<LiveFeed>.Instance, clock);
+        after.Committed([new ReadingBatch("gw-l", "s1", Enumerable.Range(601, 900).Select(i => new SequencedReading(i,
+            new Reading("env1/t", Now, i, "degC", Quality.Good))).ToArray())], [new StoreResult(900, 0)], [], Now);
+        Assert.True(after.IdBase > lastBefore);
+
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        await using var e = after.SubscribeAsync(null, null, lastEventId: before.IdBase + 500, cts.Token).GetAsyncEnumerator(cts.Token);
+        Assert.True(await e.MoveNextAsync());
+        Assert.Equal("resync", e.Current.Type);
+        Assert.True(await e.MoveNextAsync());
+        Assert.Equal(after.IdBase + 1, e.Current.Id);
+        Assert.Equal(601, JsonDocument.Parse(e.Current.Data).RootElement.GetProperty("seq").GetInt64());
     }
 
     [Fact]

@@ -76,10 +76,19 @@ public sealed class LiveFeed
     private long _lastId;
     private long _dropped;
 
-    public LiveFeed(IReadingStore store, IOptions<AggregatorOptions> options, ILogger<LiveFeed> logger)
+    /// <param name="store">Where the last-value cache is filled from at start.</param>
+    /// <param name="options">The ring's and the subscribers' bounds.</param>
+    /// <param name="logger">Where dropped events are logged.</param>
+    /// <param name="time">The wall clock that places this run's event ids (<see cref="IdBase"/>); the system clock when null.</param>
+    public LiveFeed(IReadingStore store, IOptions<AggregatorOptions> options, ILogger<LiveFeed> logger, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(options);
+        // Ids of this run start above every id of an earlier run: the start time in Unix ms × 1,000 (an earlier run would
+        // need more than 1,000 events a millisecond over its whole life to reach it; still under 2^53 for JavaScript
+        // clients until the year 2255). A Last-Event-ID below it is from before a restart and gets a resync.
+        IdBase = Math.Max(0, (time ?? TimeProvider.System).GetUtcNow().ToUnixTimeMilliseconds()) * 1_000;
+        _lastId = IdBase;
         _timestamps = new TimestampPolicy(options.Value.Timestamps);
         _logger = logger;
         ReplayCapacity = options.Value.Api.StreamReplayEvents;
@@ -103,7 +112,10 @@ public sealed class LiveFeed
     /// <summary>Events dropped for slow subscribers since start, all subscribers together.</summary>
     public long Dropped => Interlocked.Read(ref _dropped);
 
-    /// <summary>The id of the newest event (0 before the first).</summary>
+    /// <summary>The id before this run's first event: ids from an earlier run are below or at it.</summary>
+    public long IdBase { get; }
+
+    /// <summary>The id of the newest event (<see cref="IdBase"/> before the first).</summary>
     public long LastId
     {
         get
@@ -250,7 +262,7 @@ public sealed class LiveFeed
         {
             if (lastEventId is { } after)
             {
-                var oldest = Math.Max(1, _lastId - ReplayCapacity + 1);
+                var oldest = Math.Max(IdBase + 1, _lastId - ReplayCapacity + 1);
                 if (after > _lastId || after < oldest - 1)
                 {
                     resync = new LiveEvent(0, "resync", string.Empty, null,
