@@ -112,9 +112,12 @@ public static class AggregatorHost
                    ?? new AggregatorOptions().HttpUrls;
         builder.WebHost.UseUrls(urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 
+        // A query value that cannot be bound throws, so that BindingProblems answers with a problem body naming it.
+        builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         var app = builder.Build();
         app.Services.GetService<ConfigurationFiles>()?.Log(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("IocEdge.Aggregator"));
         app.UseProvisioningProblems();
+        app.UseBindingProblems();
         app.UseAuthentication();
         app.UseAuthorization();
         // One call per route group protects every route (read scope; admin under /api/v1/admin; /healthz and / open):

@@ -80,6 +80,8 @@ public sealed class ApiTests() : AggregatorClientTests("aggregator-api", Gw)
         {
             ("/api/v1/latest", "/api/v1/latest?limit=1", 200, "application/json"),
             ("/api/v1/latest", "/api/v1/latest?limit=0", 400, "application/problem+json"),
+            ("/api/v1/latest", "/api/v1/latest?limit=abc", 400, "application/problem+json"),
+            ("/api/v1/history", $"/api/v1/history?gateway={Gw}&channel=env1/t&limit=1.5", 400, "application/problem+json"),
             ("/api/v1/gateways", "/api/v1/gateways", 200, "application/json"),
             ("/api/v1/channels", "/api/v1/channels", 200, "application/json"),
             ("/api/v1/readings", $"/api/v1/readings?gateway={Gw}&channel=env1/t", 200, "application/json"),
@@ -93,6 +95,12 @@ public sealed class ApiTests() : AggregatorClientTests("aggregator-api", Gw)
             var (actual, mediaType, body) = await GetAsync(url);
             Assert.Equal((HttpStatusCode)status, actual);
             Assert.Equal(media, mediaType);
+            if (status == 400)
+            {
+                // Every refusal names its parameter, a bad number as much as a number out of range.
+                Assert.True(body.TryGetProperty("parameter", out _), $"GET {url}: no 'parameter' in {body}");
+            }
+
             var errors = contract.Check(path, status, media, body);
             Assert.True(errors.Count == 0, $"GET {url} ({status}) does not match the document: {string.Join("; ", errors)}\n{body}");
         }
