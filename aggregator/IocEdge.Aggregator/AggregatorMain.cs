@@ -131,7 +131,11 @@ public static class AggregatorMain
         }
         catch (Exception ex) when (ex is UnauthorizedAccessException or SqliteException or IOException)
         {
-            await Console.Error.WriteLineAsync($"{Name}: cannot open the store: {ex.Message} Give Aggregator:DataDirectory a folder " +
+            // The folder is named: SQLite's own message ("unable to open database file") does not say which, nor why.
+            var folder = builder.Configuration[$"{AggregatorOptions.Section}:{nameof(AggregatorOptions.DataDirectory)}"]
+                         ?? new AggregatorOptions().DataDirectory;
+            var why = ex is SqliteException { SqliteErrorCode: 14 } ? " (a read-only folder, a file in its place, or no permission)" : string.Empty;
+            await Console.Error.WriteLineAsync($"{Name}: cannot open the store in {folder}: {ex.Message}{why} Give Aggregator:DataDirectory a folder " +
                 "the service user can create and write (default /var/lib/iocedge-aggregator).").ConfigureAwait(false);
             return ExitCantCreate;
         }

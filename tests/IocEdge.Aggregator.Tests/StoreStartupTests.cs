@@ -164,7 +164,7 @@ public sealed class StoreStartupTests : IDisposable
         var err = await stderr;
         Assert.Equal(73, p.ExitCode); // sysexits.h EX_CANTCREAT, not 134 (abort)
         var line = Assert.Single(err.Split('\n', StringSplitOptions.RemoveEmptyEntries));
-        Assert.Contains("cannot open the store", line, StringComparison.Ordinal);
+        Assert.Contains("cannot open the store in " + data, line, StringComparison.Ordinal);
         Assert.Contains("full", line, StringComparison.OrdinalIgnoreCase);
         Assert.False(Directory.Exists(Path.Combine(data, "quarantine"))); // a full disk is not a corrupt store
     }
