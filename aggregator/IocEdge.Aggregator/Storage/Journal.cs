@@ -311,7 +311,7 @@ internal sealed class UnfoldedReadings
     /// the journal rows in <paramref name="live"/> that <paramref name="fold"/> has not folded yet; returns how many, and
     /// the rows of <paramref name="live"/> this index does not hold.
     /// </summary>
-    public (int Count, List<long> Missing) Collect(HashSet<long> live, FoldState fold, long? series,
+    public (int Count, List<long> Missing) Collect(HashSet<long> live, FoldState fold, HashSet<long>? series,
         List<(long Series, PendingReading Reading)>? into)
     {
         var missing = new List<long>();
@@ -331,11 +331,14 @@ internal sealed class UnfoldedReadings
                 }
             }
 
-            if (series is { } one)
+            if (series is not null)
             {
-                if (_series.TryGetValue(one, out var chain))
+                foreach (var one in series)
                 {
-                    count += CollectChain(one, chain.First, live, fold, into);
+                    if (_series.TryGetValue(one, out var chain))
+                    {
+                        count += CollectChain(one, chain.First, live, fold, into);
+                    }
                 }
             }
             else

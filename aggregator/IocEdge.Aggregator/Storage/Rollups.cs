@@ -78,30 +78,23 @@ internal sealed class Rollups : IDisposable
     }
 
     /// <summary>
-    /// Adds <paramref name="count"/> measurements of one series that all lie in one minute (a fold's run): their sum,
-    /// min, max and the newest of them (<paramref name="lastTs"/>, <paramref name="lastSeq"/>, <paramref name="lastValue"/>).
+    /// Adds the measurements of one series that all lie in one minute (a fold's run, reduced with <see cref="Acc.Add"/>).
     /// One bucket lookup per level for the whole run.
     /// </summary>
-    public void AddRun(long seriesId, long count, double sum, double min, double max, long lastTs, long lastSeq, double lastValue)
+    public void AddRun(long seriesId, in Acc run)
     {
         for (var l = 0; l < Levels.Length; l++)
         {
             var step = Levels[l].StepMs;
-            var bucket = lastTs - (((lastTs % step) + step) % step);
+            var bucket = run.LastTs - (((run.LastTs % step) + step) % step);
             ref var a = ref CollectionsMarshal.GetValueRefOrAddDefault(_pending[l], (seriesId, bucket), out var had);
-            if (!had)
+            if (had)
             {
-                a = new Acc(count, sum, min, max, lastTs, lastSeq, lastValue);
-                continue;
+                a.Merge(run);
             }
-
-            a.Count += count;
-            a.Sum += sum;
-            a.Min = Math.Min(a.Min, min);
-            a.Max = Math.Max(a.Max, max);
-            if (lastTs > a.LastTs || (lastTs == a.LastTs && lastSeq > a.LastSeq))
+            else
             {
-                (a.LastTs, a.LastSeq, a.LastValue) = (lastTs, lastSeq, lastValue);
+                a = run;
             }
         }
     }
@@ -157,7 +150,11 @@ internal sealed class Rollups : IDisposable
         }
     }
 
-    private struct Acc(long count, double sum, double min, double max, long lastTs, long lastSeq, double lastValue)
+    /// <summary>
+    /// Measurements reduced: count, sum, min, max and the last value (newest device time, ties: highest sequence;
+    /// <see cref="HistoryBucket"/>'s rule). Empty while <see cref="Count"/> is 0.
+    /// </summary>
+    internal struct Acc(long count, double sum, double min, double max, long lastTs, long lastSeq, double lastValue)
     {
         public long Count = count;
         public double Sum = sum;
@@ -166,5 +163,27 @@ internal sealed class Rollups : IDisposable
         public long LastTs = lastTs;
         public long LastSeq = lastSeq;
         public double LastValue = lastValue;
+
+        /// <summary>Adds one measurement (<paramref name="ts"/> in Unix milliseconds).</summary>
+        public void Add(long ts, long seq, double value) => Merge(new Acc(1, value, value, value, ts, seq, value));
+
+        /// <summary>Adds the measurements <paramref name="other"/> holds (an empty accumulator takes them as they are).</summary>
+        public void Merge(in Acc other)
+        {
+            if (Count == 0)
+            {
+                this = other;
+                return;
+            }
+
+            Count += other.Count;
+            Sum += other.Sum;
+            Min = Math.Min(Min, other.Min);
+            Max = Math.Max(Max, other.Max);
+            if (other.LastTs > LastTs || (other.LastTs == LastTs && other.LastSeq > LastSeq))
+            {
+                (LastTs, LastSeq, LastValue) = (other.LastTs, other.LastSeq, other.LastValue);
+            }
+        }
     }
 }
