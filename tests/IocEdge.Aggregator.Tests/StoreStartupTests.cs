@@ -45,6 +45,19 @@ public sealed class StoreStartupTests : IDisposable
         Assert.Equal(10, store.Store([Batch(1, 10)], T0.AddMinutes(1))[0].Stored); // and the fresh store works
     }
 
+    // A store of 20,000 readings, written and closed: its file and the file's bytes.
+    private (string Path, byte[] Bytes) ClosedStoreOf20000Readings()
+    {
+        var path = _dir.File("data/aggregator.db");
+        using (var store = new ReadingStore(path, NullLogger<ReadingStore>.Instance))
+        {
+            store.Store([Batch(1, 20_000)], T0.AddDays(1));
+        }
+
+        SqliteConnection.ClearAllPools();
+        return (path, File.ReadAllBytes(path));
+    }
+
     [Fact]
     public void A_store_file_with_a_garbage_header_is_quarantined_and_a_fresh_store_starts()
     {
@@ -60,14 +73,7 @@ public sealed class StoreStartupTests : IDisposable
     [Fact]
     public void A_truncated_store_file_is_quarantined_and_a_fresh_store_starts()
     {
-        var path = _dir.File("data/aggregator.db");
-        using (var store = new ReadingStore(path, NullLogger<ReadingStore>.Instance))
-        {
-            store.Store([Batch(1, 20_000)], T0.AddDays(1));
-        }
-
-        SqliteConnection.ClearAllPools();
-        var bytes = File.ReadAllBytes(path);
+        var (path, bytes) = ClosedStoreOf20000Readings();
         Assert.True(bytes.Length > 100_000, $"the store should span many pages, not {bytes.Length} bytes");
         var half = bytes[..(bytes.Length / 2)];
         File.WriteAllBytes(path, half); // a power cut during a copy, a card that lost its tail
@@ -81,14 +87,7 @@ public sealed class StoreStartupTests : IDisposable
     [Fact]
     public void A_store_whose_tail_another_aggregator_is_still_writing_is_not_quarantined()
     {
-        var path = _dir.File("data/aggregator.db");
-        using (var store = new ReadingStore(path, NullLogger<ReadingStore>.Instance))
-        {
-            store.Store([Batch(1, 20_000)], T0.AddDays(1));
-        }
-
-        SqliteConnection.ClearAllPools();
-        var bytes = File.ReadAllBytes(path);
+        var (path, bytes) = ClosedStoreOf20000Readings();
         var cut = bytes.Length - (3 * 4096);
         File.WriteAllBytes(path, bytes[..cut]);
         var extender = new Thread(() =>
