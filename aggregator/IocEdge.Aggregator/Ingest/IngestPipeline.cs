@@ -143,13 +143,15 @@ public sealed class IngestPipeline : BackgroundService
         // value is visible by the time its sender hears it was stored. Cheap (no serialisation here) and never throws.
         _live?.Committed(batches, results, pending.Where(p => p.Status is not null).Select(p => p.Status!), receivedAt);
 
+        // The counters too are updated before any sender hears its PUBACK: a client that reads /metrics (or a test that
+        // reads the counters) after its acknowledgement sees its own message counted. (Completing first raced: the
+        // continuations run on the thread pool, and a fresh-clone run read 3 duplicates of 5.)
         var b = 0;
         int stored = 0, duplicates = 0;
         foreach (var w in pending)
         {
             if (w.Batch is null)
             {
-                w.Done.TrySetResult(default);
                 continue;
             }
 
@@ -157,10 +159,15 @@ public sealed class IngestPipeline : BackgroundService
             _metrics.TimestampsFlagged(w.Batch.GatewayId, r);
             stored += r.Stored;
             duplicates += r.Duplicates;
-            w.Done.TrySetResult(r);
         }
 
         _metrics.Committed(stored, duplicates);
+        b = 0;
+        foreach (var w in pending)
+        {
+            w.Done.TrySetResult(w.Batch is null ? default : results[b++]);
+        }
+
         _logger.Committed(stored, duplicates, pending.Count);
     }
 
