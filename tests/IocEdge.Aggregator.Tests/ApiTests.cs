@@ -133,6 +133,11 @@ public sealed class ApiTests() : AggregatorClientTests("aggregator-api", Gw)
         Assert.Equal(0, latest["env1/c00"].Value); // not moved back to the older -1
         Assert.Equal(1, latest["env1/c01"].Value); // not moved to the future-stamped 999
         Assert.Equal(41, latest["aq2/no2"].Value);
+
+        // A value read once (and so rendered into the cache's entry) is replaced by the next newer reading, not served
+        // from the rendered bytes of the old one.
+        await PublishAsync(("env1/c00", 103, Now.AddSeconds(1), 7.5));
+        Assert.Equal(7.5, (await Aggregator.LatestAsync(Gw))["env1/c00"].Value);
     }
 
     [Fact]

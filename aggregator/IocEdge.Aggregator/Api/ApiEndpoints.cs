@@ -55,6 +55,7 @@ public static class ApiEndpoints
             o.SerializerOptions.NumberHandling = JsonNumberHandling.Strict;
         });
         services.AddSingleton<LiveFeed>();
+        services.AddSingleton<LatestRenderer>();
         services.AddSingleton<ApiMetrics>();
         services.AddOpenApi("v1", o => o.AddDocumentTransformer((doc, _, _) =>
         {
@@ -89,6 +90,7 @@ public static class ApiEndpoints
 
         read.MapGet("/latest", Latest).WithName("latest")
             .WithSummary("Latest value of each channel, from the in-memory last-value cache, paged in (gateway, channel) order.")
+            .Produces<LatestResponse>(StatusCodes.Status200OK, "application/json")
             .ProducesProblem(StatusCodes.Status400BadRequest);
         read.MapGet("/gateways", Gateways).WithName("gateways")
             .WithSummary("Every gateway: online/offline, last seen, counters and its latest health (contract §5).");
@@ -132,8 +134,8 @@ public static class ApiEndpoints
         return new IocApiGroups(read, admin, ops);
     }
 
-    private static Results<Ok<LatestResponse>, ProblemHttpResult> Latest(string? gateway, string? channel, int? limit, string? cursor,
-        LiveFeed live, TimeProvider time, HttpRequest request, IOptions<AggregatorOptions> options)
+    private static Results<LatestPage, ProblemHttpResult> Latest(string? gateway, string? channel, int? limit, string? cursor,
+        LiveFeed live, LatestRenderer renderer, TimeProvider time, HttpRequest request, IOptions<AggregatorOptions> options)
     {
         var api = options.Value.Api;
         if (gateway is not null && !Identifiers.IsValidGatewayId(gateway))
@@ -163,10 +165,8 @@ public static class ApiEndpoints
         }
 
         var (page, more) = live.Cache.Page(gateway, channel, after, limit ?? api.DefaultPageSize);
-        var list = page.Select(l => new LatestDto(l.Gateway, l.Channel, l.Timestamp.UtcDateTime, l.Value, l.Unit,
-            QualityNames.ToWire(l.Quality), l.Sequence, l.ReceivedAt.UtcDateTime)).ToList();
-        var next = more ? NextUrl(request, EncodeCursor(page[^1].Gateway, page[^1].Channel)) : null;
-        return TypedResults.Ok(new LatestResponse(time.GetUtcNow().UtcDateTime, list, next));
+        var next = more ? NextUrl(request, EncodeCursor(page[^1].Reading.Gateway, page[^1].Reading.Channel)) : null;
+        return new LatestPage(page, time.GetUtcNow().UtcDateTime, next, renderer);
     }
 
     private static Ok<GatewaysResponse> Gateways(IReadingStore store, TimeProvider time, Provisioning.GatewayRegistry registry)

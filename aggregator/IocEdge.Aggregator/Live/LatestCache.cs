@@ -11,11 +11,13 @@ namespace IocEdge.Aggregator.Live;
 /// </summary>
 /// <remarks>
 /// Reads are lock-free on the values; the ordered key list (for paging in (gateway, channel) order) is rebuilt only
-/// when a new channel appeared since the last read, which is rare once a station runs.
+/// when a new channel appeared since the last read, which is rare once a station runs. Each value carries a slot for its
+/// rendered form (<see cref="Entry.Rendered"/>): the API serialises a value once, on its first read, and every later
+/// response that includes it copies the bytes (issue 15: <c>latest</c> for 1,000 channels at 50 concurrent requests).
 /// </remarks>
 public sealed class LatestCache
 {
-    private readonly ConcurrentDictionary<SeriesKey, LatestReading> _values = new();
+    private readonly ConcurrentDictionary<SeriesKey, Entry> _values = new();
     private readonly Lock _keysLock = new();
     private SeriesKey[] _sorted = [];
     private volatile bool _keysChanged;
@@ -35,7 +37,7 @@ public sealed class LatestCache
         {
             if (!_values.TryGetValue(key, out var current))
             {
-                if (_values.TryAdd(key, reading))
+                if (_values.TryAdd(key, new Entry(reading)))
                 {
                     _keysChanged = true;
                     return true;
@@ -44,12 +46,12 @@ public sealed class LatestCache
                 continue;
             }
 
-            if (!IsNewer(reading, current))
+            if (!IsNewer(reading, current.Reading))
             {
                 return false;
             }
 
-            if (_values.TryUpdate(key, reading, current))
+            if (_values.TryUpdate(key, new Entry(reading), current))
             {
                 return true;
             }
@@ -58,7 +60,7 @@ public sealed class LatestCache
 
     /// <summary>The latest value of one channel, or null when it has none.</summary>
     public LatestReading? Get(string gateway, string channel) =>
-        _values.TryGetValue(new SeriesKey(gateway, channel), out var r) ? r : null;
+        _values.TryGetValue(new SeriesKey(gateway, channel), out var e) ? e.Reading : null;
 
     /// <summary>
     /// One page of latest values in (gateway, channel) ordinal order: of <paramref name="gateway"/> when given, whose
@@ -66,7 +68,7 @@ public sealed class LatestCache
     /// given (the previous page's last key), at most <paramref name="limit"/>. <c>More</c> is true when entries remain.
     /// O(log n + page).
     /// </summary>
-    public (IReadOnlyList<LatestReading> Page, bool More) Page(string? gateway, string? channelPrefix, SeriesKey? after, int limit)
+    public (IReadOnlyList<Entry> Page, bool More) Page(string? gateway, string? channelPrefix, SeriesKey? after, int limit)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
         var keys = SortedKeys();
@@ -78,7 +80,7 @@ public sealed class LatestCache
 
         var i = Array.BinarySearch(keys, start, SeriesKey.Comparer);
         i = i < 0 ? ~i : after is not null && SeriesKey.Comparer.Compare(keys[i], after.Value) == 0 ? i + 1 : i;
-        var page = new List<LatestReading>(Math.Min(limit, 1024));
+        var page = new List<Entry>(Math.Min(limit, 1024));
         for (; i < keys.Length; i++)
         {
             var k = keys[i];
@@ -102,13 +104,36 @@ public sealed class LatestCache
                 return (page, true);
             }
 
-            if (_values.TryGetValue(k, out var r))
+            if (_values.TryGetValue(k, out var e))
             {
-                page.Add(r);
+                page.Add(e);
             }
         }
 
         return (page, false);
+    }
+
+    /// <summary>
+    /// One channel's latest value as the cache holds it: the reading, and the form a reader rendered it in (for the API,
+    /// its JSON object in UTF-8; about 180 bytes a channel, kept until the next value replaces the entry).
+    /// </summary>
+    public sealed class Entry(LatestReading reading)
+    {
+        private byte[]? _rendered;
+
+        /// <summary>The channel's latest reading.</summary>
+        public LatestReading Reading { get; } = reading;
+
+        /// <summary>
+        /// The reading rendered by <paramref name="render"/>, computed on the first call and kept. Two readers racing may
+        /// both render; the results are equal, so either is kept. <paramref name="render"/> must be the same function on
+        /// every call (one cache serves one API).
+        /// </summary>
+        public byte[] Rendered(Func<LatestReading, byte[]> render)
+        {
+            ArgumentNullException.ThrowIfNull(render);
+            return Volatile.Read(ref _rendered) ?? (_rendered = render(Reading));
+        }
     }
 
     internal static bool IsNewer(LatestReading candidate, LatestReading current) =>
