@@ -250,8 +250,8 @@ public static class ReadingBatchJson
             else if (r.ValueTextEquals("channel"u8))
             {
                 r.Read();
-                channel = r.TokenType == JsonTokenType.String ? r.GetString() : null;
-                if (channel is null || !Identifiers.IsValidChannelId(channel))
+                channel = IdentifierPool.Channels.Read(ref r); // validated (Identifiers.IsValidChannelId), shared
+                if (channel is null)
                 {
                     return $"readings[{index}].channel: must be a channel id such as \"env1/pm2_5\"";
                 }
@@ -286,8 +286,8 @@ public static class ReadingBatchJson
             else if (r.ValueTextEquals("unit"u8))
             {
                 r.Read();
-                unit = r.TokenType == JsonTokenType.String ? r.GetString() : null;
-                if (unit is null || !Identifiers.IsValidUnit(unit))
+                unit = IdentifierPool.Units.Read(ref r); // validated (Identifiers.IsValidUnit), shared
+                if (unit is null)
                 {
                     return $"readings[{index}].unit: must be a unit such as \"ug/m3\" (at most 16 printable characters)";
                 }
