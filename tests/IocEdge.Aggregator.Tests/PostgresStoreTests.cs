@@ -33,6 +33,12 @@ public sealed class PostgresStoreTests(PostgresFixture postgres)
         return (new PostgresReadingStore(cs, NullLogger<PostgresReadingStore>.Instance), new Npgsql.NpgsqlConnectionStringBuilder(cs).Database!);
     }
 
+    // The stored keys as "stream:lo-hi" ranges, in order (stream_ranges).
+    private async Task<string> RangesOfAsync(string db) => (await postgres.Server.SqlAsync(db, """
+        SELECT string_agg(s.stream || ':' || r.lo || '-' || r.hi, ' ' ORDER BY s.stream, r.lo)
+        FROM stream_ranges r JOIN streams s ON s.id = r.stream_id
+        """)).Trim();
+
     private Task<string> PartitionsOfAsync(string db) =>
         postgres.Server.SqlAsync(db, "SELECT string_agg(tableoid::regclass::text || ':' || seq, ' ' ORDER BY seq) FROM readings");
 
@@ -67,12 +73,13 @@ public sealed class PostgresStoreTests(PostgresFixture postgres)
         // ... but the IOC's hourly history of that day is still there (rollup_1h is kept).
         var hourly = store.Buckets("gw-p", "env1/pm2_5", old, old.AddHours(1), TimeSpan.FromHours(1));
         Assert.Equal(new HistoryBucket(old, 2, 10, 20, 15, 20), Assert.Single(hourly));
-        Assert.Equal("0", (await postgres.Server.SqlAsync(db, "SELECT count(*) FROM reading_keys WHERE ts < " +
-            Now.AddDays(-7).ToUnixTimeMilliseconds())).Trim());
+        // The keys outlive the readings as one range: a resend of that day is a duplicate, not stored again.
+        Assert.Equal("s1:1-3", await RangesOfAsync(db));
+        Assert.Equal(new StoreResult(0, 2), store.Store([Batch("s1", (1, old.AddMinutes(5), 10), (2, old.AddMinutes(50), 20))], Now)[0]);
     }
 
     [Fact]
-    public async Task Retention_also_prunes_expired_flagged_readings_and_keys_in_short_transactions_and_a_resend_of_a_pruned_reading_is_still_a_duplicate()
+    public async Task Retention_also_prunes_expired_flagged_readings_in_short_transactions_and_a_resend_of_a_pruned_reading_is_still_a_duplicate()
     {
         var (store, db) = await OpenAsync();
         using var _ = store;
@@ -94,7 +101,8 @@ public sealed class PostgresStoreTests(PostgresFixture postgres)
 
         var xidAfter = long.Parse(await postgres.Server.SqlAsync(db, "SELECT txid_current()"), System.Globalization.CultureInfo.InvariantCulture);
         Assert.Equal("readings_default:7 readings_p20261130:8", (await PartitionsOfAsync(db)).Trim());
-        Assert.Equal("7 8", (await postgres.Server.SqlAsync(db, "SELECT string_agg(seq::text, ' ' ORDER BY seq) FROM reading_keys")).Trim());
+        // The keys stay as ranges of seq (seq 4 and 6 were never sent: gaps), one row per run of seqs, not one per reading.
+        Assert.Equal("s1:1-3 s1:5-5 s1:7-8 s2:1-20000", await RangesOfAsync(db));
         // 20,004 readings were pruned in short transactions, not in one (PostgreSQL's ~100 readings a page, 16 pages a batch).
         Assert.True(xidAfter - xidBefore > 10, $"retention used {xidAfter - xidBefore - 1} write transactions for 20,004 readings");
 
@@ -108,12 +116,12 @@ public sealed class PostgresStoreTests(PostgresFixture postgres)
         Assert.Equal(new StoreResult(1, 0), store.Store([Batch("s1", (4, old.AddMinutes(52), 25))], Now)[0]);
         Assert.Equal(new HistoryBucket(old, 4, 10, 30, 21.25, 30),
             Assert.Single(store.Buckets("gw-p", "env1/pm2_5", old, old.AddHours(1), TimeSpan.FromHours(1))));
-        // The pruned keys are kept as ranges of seq, not one row each.
-        Assert.Equal("3", (await postgres.Server.SqlAsync(db, "SELECT count(*) FROM pruned_keys")).Trim());
+        // The gap filled, its ranges merged.
+        Assert.Equal("s1:1-5 s1:7-8 s2:1-20000", await RangesOfAsync(db));
     }
 
     [Fact]
-    public async Task A_late_reading_stored_while_its_day_is_being_emptied_goes_with_the_partition_and_its_resend_is_a_duplicate()
+    public async Task A_late_reading_stored_just_before_its_day_is_dropped_goes_with_the_partition_and_its_resend_is_a_duplicate()
     {
         var (store, db) = await OpenAsync();
         using var _ = store;
@@ -130,51 +138,71 @@ public sealed class PostgresStoreTests(PostgresFixture postgres)
 
         store.DropPartitionsBefore(Now.AddDays(-7));
 
-        Assert.Equal("0", (await postgres.Server.SqlAsync(db, "SELECT count(*) FROM reading_keys WHERE ts < " +
-            Now.AddDays(-7).ToUnixTimeMilliseconds())).Trim()); // no key left behind by the dropped partition
+        Assert.Equal("s1:1-3", await RangesOfAsync(db)); // the late reading's key too
+        Assert.Equal(0, store.Count());
         Assert.Equal(new StoreResult(0, 3), store.Store([Batch("s1", (1, old.AddMinutes(5), 10), (2, old.AddMinutes(10), 20),
             (3, old.AddMinutes(15), 30))], Now)[0]);
     }
 
     [Fact]
-    public async Task A_resend_that_races_a_retention_batch_pruning_its_key_is_still_a_duplicate()
+    public async Task Two_stores_on_one_database_committing_the_same_readings_at_once_store_each_exactly_once()
     {
+        // Two aggregator instances behind a shared subscription (issue 15): a redelivery can reach both at the same
+        // instant. Each round both commit overlapping seqs together; the stream's row lock makes them take turns.
         var cs = await postgres.Server.CreateDatabaseAsync();
+        var db = new Npgsql.NpgsqlConnectionStringBuilder(cs).Database!;
+        using var a = new PostgresReadingStore(cs, NullLogger<PostgresReadingStore>.Instance);
+        using var b = new PostgresReadingStore(cs, NullLogger<PostgresReadingStore>.Instance);
+        long stored = 0, duplicates = 0;
+        const int Rounds = 40;
+        for (var round = 0; round < Rounds; round++)
+        {
+            // Seqs round*10+1 .. round*10+20: the first half was in the previous round, the second half is new.
+            var batch = new[] { Batch("s1", Enumerable.Range(round * 10 + 1, 20).Select(q => ((long)q, Now.AddSeconds(-1000 + q), (double)q)).ToArray()) };
+            using var start = new Barrier(2);
+            var results = await Task.WhenAll(new[] { a, b }.Select(store => Task.Run(() =>
+            {
+                start.SignalAndWait();
+                return store.Store(batch, Now)[0];
+            })));
+            stored += results.Sum(r => r.Stored);
+            duplicates += results.Sum(r => r.Duplicates);
+        }
+
+        var expected = (Rounds * 10) + 10;
+        Assert.Equal(expected, stored);
+        Assert.Equal((2L * Rounds * 20) - expected, duplicates);
+        Assert.Equal($"{expected} {expected}", (await postgres.Server.SqlAsync(db, "SELECT count(*) || ' ' || count(DISTINCT seq) FROM readings")).Trim());
+        Assert.Equal($"s1:1-{expected}", await RangesOfAsync(db));
+    }
+
+    [Fact]
+    public async Task A_database_of_the_key_per_reading_layout_is_converted_to_ranges_and_keeps_every_key()
+    {
+        // A database written before wave 11: one row per key in reading_keys, and pruned_keys for what retention pruned.
+        var cs = await postgres.Server.CreateDatabaseAsync();
+        var db = new Npgsql.NpgsqlConnectionStringBuilder(cs).Database!;
+        await postgres.Server.SqlAsync(db, """
+            CREATE TABLE streams(id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, gateway text NOT NULL, stream text NOT NULL, UNIQUE(gateway, stream));
+            INSERT INTO streams(gateway, stream) VALUES ('gw-p', 's1'), ('gw-p', 's2');
+            CREATE TABLE reading_keys(stream_id bigint NOT NULL, seq bigint NOT NULL, ts bigint NOT NULL, PRIMARY KEY(stream_id, seq));
+            CREATE TABLE pruned_keys(stream_id bigint NOT NULL, lo bigint NOT NULL, hi bigint NOT NULL, PRIMARY KEY(stream_id, lo));
+            -- s1: 1-3 pruned, 4-6 and 9 stored (7-8 never came); s2: 1 and 3 stored, 2 pruned.
+            INSERT INTO pruned_keys VALUES (1, 1, 3), (2, 2, 2);
+            INSERT INTO reading_keys SELECT 1, g, 0 FROM generate_series(4, 6) g;
+            INSERT INTO reading_keys VALUES (1, 9, 0), (2, 1, 0), (2, 3, 0);
+            """);
+
         using var store = new PostgresReadingStore(cs, NullLogger<PostgresReadingStore>.Instance);
-        var old = new DateTimeOffset(2026, 11, 20, 0, 0, 0, TimeSpan.Zero);
-        store.Store([Batch("s1", (1, old.AddMinutes(5), 10))], old.AddHours(1));
-        store.Store([Batch("s2", (1, Now.AddMinutes(-1), 1))], Now); // today's partitions exist before the race
 
-        // A retention batch in flight on its own connection, at the SQL level exactly as DropPartitionsBefore's batches
-        // run: prune lock taken, the key deleted and its range recorded, not yet committed.
-        await using var conn = new Npgsql.NpgsqlConnection(cs);
-        await conn.OpenAsync();
-        await using var tx = await conn.BeginTransactionAsync();
-        await using (var batch = new Npgsql.NpgsqlCommand("""
-            SELECT pg_advisory_xact_lock(7345603);
-            DELETE FROM reading_keys WHERE seq = 1;
-            INSERT INTO pruned_keys(stream_id, lo, hi) SELECT id, 1, 1 FROM streams WHERE stream = 's1';
-            """, conn, tx))
-        {
-            await batch.ExecuteNonQueryAsync();
-        }
-
-        // The gateway resends the reading meanwhile; the batch commits while the resend is under way.
-        var resend = Task.Run(() => store.Store([Batch("s1", (1, old.AddMinutes(5), 10))], Now));
-        // Wait until the resend's commit is held by a lock in the server (however slow this machine is), then commit.
-        await using (var waiting = new Npgsql.NpgsqlConnection(cs))
-        {
-            await waiting.OpenAsync();
-            await using var query = new Npgsql.NpgsqlCommand(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'", waiting);
-            await Eventually.True(async () => (long)(await query.ExecuteScalarAsync())! > 0, TimeSpan.FromSeconds(60),
-                "the resend never reached the server");
-        }
-
-        await tx.CommitAsync();
-
-        Assert.Equal(new StoreResult(0, 1), (await resend.WaitAsync(TimeSpan.FromSeconds(60)))[0]);
-        Assert.Equal(1, Assert.Single(store.Buckets("gw-p", "env1/pm2_5", old, old.AddHours(1), TimeSpan.FromHours(1))).Count);
+        Assert.Equal("s1:1-6 s1:9-9 s2:1-3", await RangesOfAsync(db));
+        Assert.Equal("", (await postgres.Server.SqlAsync(db,
+            "SELECT coalesce(string_agg(relname, ' '), '') FROM pg_class WHERE relname IN ('reading_keys', 'pruned_keys')")).Trim());
+        // Every key it had is a duplicate; the gap (7, 8) and what comes after are stored.
+        Assert.Equal(new StoreResult(2, 4), store.Store([Batch("s1", (1, Now.AddMinutes(-9), 1), (5, Now.AddMinutes(-8), 5),
+            (7, Now.AddMinutes(-7), 7), (8, Now.AddMinutes(-6), 8), (9, Now.AddMinutes(-5), 9), (6, Now.AddMinutes(-4), 6))], Now)[0]);
+        Assert.Equal(new StoreResult(1, 1), store.Store([Batch("s2", (2, Now.AddMinutes(-3), 2), (4, Now.AddMinutes(-2), 4))], Now)[0]);
+        Assert.Equal("s1:1-9 s2:1-4", await RangesOfAsync(db));
     }
 
     [Fact]

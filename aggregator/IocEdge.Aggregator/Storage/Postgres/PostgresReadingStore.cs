@@ -15,20 +15,22 @@ namespace IocEdge.Aggregator.Storage.Postgres;
 /// deployments that outgrow one file.
 /// </summary>
 /// <remarks>
-/// <para>Write path, one transaction per <see cref="Store"/> call: the readings are sent with binary COPY into a
-/// per-connection temporary <c>staging</c> table; one statement then claims their keys in <c>reading_keys</c> (primary
-/// key (stream_id, seq): <c>ON CONFLICT DO NOTHING</c> is the exactly-once guard, valid across partitions and across
-/// aggregator instances sharing the database), inserts the readings whose key was new into <c>readings</c> and returns
-/// only the keys that were already taken. The 1-minute and 1-hour rollups, each channel's latest value and the gateway
-/// counters of the new rows are reduced in memory and sent as arrays in one batch. A duplicate therefore touches
-/// nothing.</para>
+/// <para>Write path, one transaction per <see cref="Store"/> call (wave 11; before it, a second table held one key row per
+/// reading): the commit locks its streams' rows (<c>SELECT … FOR UPDATE</c> in id order, so two aggregator instances
+/// sharing the database take turns per stream and never deadlock), reads each stream's stored keys as ranges of seq
+/// (<c>stream_ranges</c>, usually one row per stream) around the commit's seqs, sends only the readings no range holds
+/// with binary COPY straight into <c>readings</c>, and replaces the ranges it read by their union with the new seqs.
+/// That is the exactly-once guard (contract §4.1), valid across partitions, retention and instances. The 1-minute and
+/// 1-hour rollups, each channel's latest value and the gateway counters of the new rows are reduced in memory and sent
+/// as arrays in one batch. A duplicate therefore touches nothing. A database of the older layout is converted at the
+/// first opening (<c>reading_keys</c> and <c>pruned_keys</c> become ranges and are dropped); an aggregator of an older
+/// version must not share the database afterwards.</para>
 /// <para><c>readings</c> is partitioned by range of device timestamp (<c>ts</c>, Unix milliseconds) into one
 /// partition per UTC day (<c>readings_pYYYYMMDD</c>), created as data arrives (the receive day and the next one
 /// ahead, and the day of every plausible reading of a backlog). A reading whose timestamp is flagged (§4.3: 1970, 2099)
 /// lands in <c>readings_default</c>; if its day later gets a partition, it is moved there in the same transaction.
-/// Retention (<see cref="DropPartitionsBefore"/>) empties old day partitions and the expired flagged readings of the
-/// default one in short transactions, keys included, remembering the pruned keys as ranges (<c>pruned_keys</c>) so that
-/// exactly-once outlives the readings, then drops the emptied partitions.</para>
+/// Retention (<see cref="DropPartitionsBefore"/>) drops old day partitions and deletes the expired flagged readings of
+/// the default one in short transactions; the keys' ranges stay, so exactly-once outlives the readings.</para>
 /// <para>Rollups (<c>rollup_1m</c>, <c>rollup_1h</c>: count, sum, min, max and the last value with its timestamp and
 /// sequence) hold only measurements (quality good, timestamp plausible, a value), the same rows
 /// <see cref="Buckets"/> reduces; <see cref="Buckets"/> reads them when the step and the range are whole minutes or
@@ -62,12 +64,7 @@ public sealed class PostgresReadingStore : IReadingStore
             last_seq bigint,
             last_received bigint,
             UNIQUE(gateway, channel));
-        CREATE TABLE IF NOT EXISTS reading_keys(
-            stream_id bigint NOT NULL,
-            seq bigint NOT NULL,
-            ts bigint NOT NULL,
-            PRIMARY KEY(stream_id, seq));
-        CREATE TABLE IF NOT EXISTS pruned_keys(
+        CREATE TABLE IF NOT EXISTS stream_ranges(
             stream_id bigint NOT NULL,
             lo bigint NOT NULL,
             hi bigint NOT NULL,
@@ -108,32 +105,42 @@ public sealed class PostgresReadingStore : IReadingStore
             health text,
             health_at bigint);
         ALTER TABLE gateways ADD COLUMN IF NOT EXISTS ts_clock_untrusted bigint NOT NULL DEFAULT 0;
+        DO $$
+        BEGIN
+            -- Wave 11: a database of the key-per-reading layout (reading_keys, and pruned_keys for what retention
+            -- pruned) gets its keys as ranges of seq per stream, merged where they touch, then loses both tables.
+            IF to_regclass('reading_keys') IS NOT NULL THEN
+                CREATE TABLE IF NOT EXISTS pruned_keys(stream_id bigint NOT NULL, lo bigint NOT NULL, hi bigint NOT NULL);
+                INSERT INTO stream_ranges(stream_id, lo, hi)
+                SELECT stream_id, min(lo), max(hi) FROM (
+                    SELECT stream_id, lo, hi, sum(brk) OVER (PARTITION BY stream_id ORDER BY lo, hi) AS grp FROM (
+                        SELECT stream_id, lo, hi,
+                            CASE WHEN lo <= max(hi) OVER (PARTITION BY stream_id ORDER BY lo, hi
+                                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) + 1 THEN 0 ELSE 1 END AS brk
+                        FROM (SELECT stream_id, seq AS lo, seq AS hi FROM reading_keys
+                              UNION ALL SELECT stream_id, lo, hi FROM pruned_keys) keys) marked) grouped
+                GROUP BY stream_id, grp;
+                DROP TABLE reading_keys;
+                DROP TABLE IF EXISTS pruned_keys;
+            END IF;
+        END $$;
         """;
 
-    private const string Staging = """
-        CREATE TEMP TABLE IF NOT EXISTS staging(
-            b int NOT NULL, stream_id bigint NOT NULL, seq bigint NOT NULL, series_id bigint NOT NULL, ts bigint NOT NULL,
-            value double precision, quality smallint NOT NULL, received bigint NOT NULL, ts_status smallint NOT NULL)
-            ON COMMIT DELETE ROWS
-        """;
+    // The streams of a commit, locked in id order: two instances committing readings of one stream take turns (each
+    // reads the stream's ranges after the other's commit), and never deadlock over two streams.
+    private const string LockStreams = "SELECT id FROM streams WHERE id = ANY(@s) ORDER BY id FOR UPDATE";
 
-    // One statement after the COPY: claim the keys, insert the readings whose key was new, and return the staged rows
-    // whose key was already taken (duplicates: usually none, so nearly nothing comes back). A key that retention pruned
-    // (pruned_keys, ranges of seq per stream) is taken too: a resend of a pruned reading is a duplicate, never stored
-    // again (contract §4.1). The shared advisory lock orders this statement after a retention batch that is pruning
-    // (PruneLock): without it a resend could claim a key in the instant between its deletion and its range's commit.
-    private const string Merge = """
-        SELECT pg_advisory_xact_lock_shared(7345603);
-        WITH k AS MATERIALIZED (
-            INSERT INTO reading_keys(stream_id, seq, ts) SELECT s.stream_id, s.seq, s.ts FROM staging s
-            WHERE NOT EXISTS (SELECT 1 FROM pruned_keys p WHERE p.stream_id = s.stream_id AND p.lo <= s.seq AND p.hi >= s.seq)
-            ON CONFLICT DO NOTHING RETURNING stream_id, seq),
-        ins AS (
-            INSERT INTO readings(stream_id, seq, series_id, ts, value, quality, received, ts_status)
-            SELECT s.stream_id, s.seq, s.series_id, s.ts, s.value, s.quality, s.received, s.ts_status
-            FROM staging s JOIN k ON k.stream_id = s.stream_id AND k.seq = s.seq)
-        SELECT s.stream_id, s.seq FROM staging s
-        WHERE NOT EXISTS (SELECT 1 FROM k WHERE k.stream_id = s.stream_id AND k.seq = s.seq)
+    // The ranges of each stream that hold or touch the commit's seqs (lo..hi of the commit, widened by one so that a
+    // range ending just before lo or starting just after hi is merged): the range holding lo-1 or the first one after
+    // it, up to the last one starting at or before hi+1. An index range scan on the primary key per stream, however
+    // many ranges the stream has elsewhere.
+    private const string ReadRanges = """
+        SELECT q.id, r.lo, r.hi FROM unnest(@s::bigint[], @lo::bigint[], @hi::bigint[]) AS q(id, lo, hi)
+        JOIN LATERAL (
+            SELECT x.lo, x.hi FROM stream_ranges x
+            WHERE x.stream_id = q.id AND x.lo <= q.hi + 1
+              AND x.lo >= coalesce((SELECT max(p.lo) FROM stream_ranges p WHERE p.stream_id = q.id AND p.lo <= q.lo - 1), q.lo - 1)
+              AND x.hi >= q.lo - 1) r ON true
         """;
 
     // The rollups of the commit's new measurements, reduced in memory: one row per (series, bucket).
@@ -277,14 +284,62 @@ public sealed class PostgresReadingStore : IReadingStore
             EnsurePartition(conn, tx, day);
         }
 
-        // Pass 2: binary COPY into the session's staging table, then one merge statement.
+        // Pass 2: lock the commit's streams, read their ranges of stored seqs around the commit's, and keep the rows whose
+        // key no range holds (contract §4.1: a key already stored is a duplicate). Usually one range per stream.
+        var spans = new Dictionary<long, (long Lo, long Hi)>();
+        foreach (var row in rows)
+        {
+            spans[row.StreamId] = spans.TryGetValue(row.StreamId, out var sp)
+                ? (Math.Min(sp.Lo, row.Seq), Math.Max(sp.Hi, row.Seq))
+                : (row.Seq, row.Seq);
+        }
+
+        var ranges = new Dictionary<long, List<(long Lo, long Hi)>>();
+        if (spans.Count > 0)
+        {
+            using (var lockStreams = new NpgsqlCommand(LockStreams, conn, tx))
+            {
+                lockStreams.Parameters.AddWithValue("s", spans.Keys.ToArray());
+                lockStreams.ExecuteNonQuery();
+            }
+
+            using var read = new NpgsqlCommand(ReadRanges, conn, tx);
+            read.Parameters.AddWithValue("s", spans.Keys.ToArray());
+            read.Parameters.AddWithValue("lo", spans.Values.Select(v => v.Lo).ToArray());
+            read.Parameters.AddWithValue("hi", spans.Values.Select(v => v.Hi).ToArray());
+            using var r = read.ExecuteReader();
+            while (r.Read())
+            {
+                var id = r.GetInt64(0);
+                if (!ranges.TryGetValue(id, out var list))
+                {
+                    ranges[id] = list = [];
+                }
+
+                list.Add((r.GetInt64(1), r.GetInt64(2)));
+            }
+        }
+
+        var taken = new HashSet<(long, long)>();
+        var fresh = new Dictionary<long, List<long>>();
         using (var import = conn.BeginBinaryImport(
-            "COPY staging(b, stream_id, seq, series_id, ts, value, quality, received, ts_status) FROM STDIN (FORMAT BINARY)"))
+            "COPY readings(stream_id, seq, series_id, ts, value, quality, received, ts_status) FROM STDIN (FORMAT BINARY)"))
         {
             foreach (var row in rows)
             {
+                if (ranges.TryGetValue(row.StreamId, out var held) && Holds(held, row.Seq))
+                {
+                    taken.Add((row.StreamId, row.Seq));
+                    continue;
+                }
+
+                if (!fresh.TryGetValue(row.StreamId, out var seqs))
+                {
+                    fresh[row.StreamId] = seqs = [];
+                }
+
+                seqs.Add(row.Seq);
                 import.StartRow();
-                import.Write(row.Batch, NpgsqlDbType.Integer);
                 import.Write(row.StreamId, NpgsqlDbType.Bigint);
                 import.Write(row.Seq, NpgsqlDbType.Bigint);
                 import.Write(row.SeriesId, NpgsqlDbType.Bigint);
@@ -304,17 +359,6 @@ public sealed class PostgresReadingStore : IReadingStore
             }
 
             import.Complete();
-        }
-
-        var taken = new HashSet<(long, long)>();
-        using (var merge = new NpgsqlCommand(Merge, conn, tx))
-        using (var r = merge.ExecuteReader())
-        {
-            r.NextResult(); // past the advisory lock's row
-            while (r.Read())
-            {
-                taken.Add((r.GetInt64(0), r.GetInt64(1)));
-            }
         }
 
         // Counters, rollups and latest values from the rows that were new, reduced here rather than sorted by the server.
@@ -371,6 +415,11 @@ public sealed class PostgresReadingStore : IReadingStore
         }
 
         using var after = new NpgsqlBatch(conn, tx);
+        if (fresh.Count > 0)
+        {
+            AddRangeCommands(after, fresh, ranges);
+        }
+
         if (minute.Count > 0)
         {
             after.BatchCommands.Add(RollupCommand("rollup_1m", minute));
@@ -410,6 +459,82 @@ public sealed class PostgresReadingStore : IReadingStore
 
         tx.Commit();
         return results;
+    }
+
+    /// <summary>True when one of <paramref name="ranges"/> (lo..hi, inclusive) holds <paramref name="seq"/>.</summary>
+    private static bool Holds(List<(long Lo, long Hi)> ranges, long seq)
+    {
+        foreach (var (lo, hi) in ranges)
+        {
+            if (seq >= lo && seq <= hi)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// Replaces, for each stream that got new keys, the ranges read around them by the union of those ranges and the new
+    /// seqs, merged where they touch: a stream numbered 1, 2, 3, … (contract §4.1) keeps one row however long it runs; a
+    /// seq never received (a gap) stays outside every range, so it is stored when it comes.
+    /// </summary>
+    private static void AddRangeCommands(NpgsqlBatch batch, Dictionary<long, List<long>> fresh, Dictionary<long, List<(long Lo, long Hi)>> read)
+    {
+        List<long> delS = [], delL = [], insS = [], insL = [], insH = [];
+        foreach (var (stream, seqs) in fresh)
+        {
+            var all = new List<(long Lo, long Hi)>(seqs.Count + 2);
+            if (read.TryGetValue(stream, out var old))
+            {
+                foreach (var x in old)
+                {
+                    delS.Add(stream);
+                    delL.Add(x.Lo);
+                    all.Add(x);
+                }
+            }
+
+            foreach (var q in seqs)
+            {
+                all.Add((q, q));
+            }
+
+            all.Sort();
+            var (lo, hi) = all[0];
+            for (var i = 1; i < all.Count; i++)
+            {
+                if (all[i].Lo <= hi + 1)
+                {
+                    hi = Math.Max(hi, all[i].Hi);
+                    continue;
+                }
+
+                insS.Add(stream);
+                insL.Add(lo);
+                insH.Add(hi);
+                (lo, hi) = all[i];
+            }
+
+            insS.Add(stream);
+            insL.Add(lo);
+            insH.Add(hi);
+        }
+
+        if (delS.Count > 0)
+        {
+            var delete = new NpgsqlBatchCommand("DELETE FROM stream_ranges WHERE (stream_id, lo) IN (SELECT * FROM unnest(@s::bigint[], @l::bigint[]))");
+            delete.Parameters.AddWithValue("s", delS.ToArray());
+            delete.Parameters.AddWithValue("l", delL.ToArray());
+            batch.BatchCommands.Add(delete);
+        }
+
+        var insert = new NpgsqlBatchCommand("INSERT INTO stream_ranges(stream_id, lo, hi) SELECT * FROM unnest(@s::bigint[], @l::bigint[], @h::bigint[])");
+        insert.Parameters.AddWithValue("s", insS.ToArray());
+        insert.Parameters.AddWithValue("l", insL.ToArray());
+        insert.Parameters.AddWithValue("h", insH.ToArray());
+        batch.BatchCommands.Add(insert);
     }
 
     /// <inheritdoc/>
@@ -575,25 +700,22 @@ public sealed class PostgresReadingStore : IReadingStore
 
     /// <summary>
     /// Pages of a partition one retention transaction visits (PostgreSQL's 8 KiB pages hold about 100 readings each, so
-    /// about 1,600 readings and their keys a transaction: a few milliseconds of row locks, never a whole table).
+    /// about 1,600 readings a transaction: a few milliseconds of row locks, never a whole table). Used for the default
+    /// partition's flagged readings; a whole day's partition is dropped instead.
     /// </summary>
     public const int RetentionBatchPages = 16;
 
-    /// <summary>Tests only: called with a partition's name after its pages were emptied, before it is dropped.</summary>
+    /// <summary>Tests only: called with a partition's name before it is dropped.</summary>
     internal Action<string>? BeforePartitionDrop { get; set; }
-
-    // Held exclusively by a retention batch while it deletes keys and records their ranges, shared by every ingest merge.
-    private const long PruneLock = 7345603;
 
     /// <summary>
     /// Retention, one pass (aggregator/README.md, "Store"): for every daily partition of <c>readings</c> that ends at or
-    /// before <paramref name="cutoff"/> (whole days only), deletes its readings and their keys in short transactions of
-    /// <see cref="RetentionBatchPages"/> pages, then drops the emptied partition; and from <c>readings_default</c> (readings
-    /// whose timestamp was flagged, contract §4.3) deletes, in the same short transactions, those whose device time and
-    /// receive time are both before <paramref name="cutoff"/> (the SQLite store's rule, Storage/StoreRetention.cs), with
-    /// their keys. Every pruned key is remembered as a range of seq per stream (<c>pruned_keys</c>), so a resend of a
-    /// pruned reading is still a duplicate (contract §4.1), while a reading never received before is stored. Rollups are
-    /// kept (they are small and serve long-range history). Returns the names of the dropped partitions, oldest first.
+    /// before <paramref name="cutoff"/> (whole days only), drops the partition; and from <c>readings_default</c> (readings
+    /// whose timestamp was flagged, contract §4.3) deletes, in short transactions of <see cref="RetentionBatchPages"/>
+    /// pages, those whose device time and receive time are both before <paramref name="cutoff"/> (the SQLite store's
+    /// rule, Storage/StoreRetention.cs). The keys stay in <c>stream_ranges</c> (ranges of seq per stream), so a resend of
+    /// a pruned reading is still a duplicate (contract §4.1), while a reading never received before is stored. Rollups
+    /// are kept (they are small and serve long-range history). Returns the names of the dropped partitions, oldest first.
     /// </summary>
     /// <exception cref="StoreUnavailableException">The server cannot be reached.</exception>
     public IReadOnlyList<string> DropPartitionsBefore(DateTimeOffset cutoff)
@@ -626,20 +748,11 @@ public sealed class PostgresReadingStore : IReadingStore
             var dropped = new List<string>();
             foreach (var (day, name) in names)
             {
-                // No vacuum of the partition while it is emptied: the space freed is then never reused, so a commit
-                // that adds a late reading of that day (a backlog) appends it at the end, where the last step looks.
-                Execute(c, null, $"SET lock_timeout = '5s'; ALTER TABLE {name} SET (autovacuum_enabled = false); RESET lock_timeout");
-                var pages = PruneByPages(c, name, null, limit).Pages;
+                // The keys live on as ranges (stream_ranges), so a whole day goes in one DROP: no row is deleted one by one,
+                // and a resend of any of its readings is still a duplicate (contract §4.1).
                 BeforePartitionDrop?.Invoke(name);
                 using var tx = c.BeginTransaction();
-                // The emptied partition goes. What a commit appended since its pages were measured goes with its key,
-                // under the locks that hold such commits back for this instant: the last page measured and any after it,
-                // a few pages, not a scan of the whole partition while ingest waits.
-                Execute(c, tx, $"SET LOCAL lock_timeout = '5s'; SELECT pg_advisory_xact_lock(7345602); SELECT pg_advisory_xact_lock({PruneLock}); " +
-                    $"LOCK TABLE {name} IN ACCESS EXCLUSIVE MODE");
-                RecordPruned(c, tx, DeleteReturningKeys(c, tx,
-                    $"DELETE FROM {name} WHERE ctid >= '({Math.Max(0, pages - 1)},0)'::tid RETURNING stream_id, seq", limit));
-                Execute(c, tx, $"DROP TABLE {name}");
+                Execute(c, tx, $"SET LOCAL lock_timeout = '5s'; SELECT pg_advisory_xact_lock(7345602); DROP TABLE {name}");
                 tx.Commit();
                 lock (_writeLock)
                 {
@@ -650,7 +763,7 @@ public sealed class PostgresReadingStore : IReadingStore
                 _logger.PartitionDropped(name);
             }
 
-            var fromDefault = PruneByPages(c, "readings_default", "ts < @c AND received < @c", limit).Readings;
+            var fromDefault = PruneByPages(c, "readings_default", "ts < @c AND received < @c", limit);
             if (fromDefault > 0)
             {
                 _logger.DefaultPartitionPruned(fromDefault);
@@ -661,12 +774,11 @@ public sealed class PostgresReadingStore : IReadingStore
     }
 
     /// <summary>
-    /// Deletes the rows of <paramref name="table"/> matching <paramref name="predicate"/> (all when null; <c>@c</c> is
-    /// the cutoff in Unix ms), and their keys, <see cref="RetentionBatchPages"/> pages a transaction (a TID range scan:
-    /// each page is read once a pass, whatever the table's size). Returns the readings deleted and the table's size in
-    /// pages when the pass began (the pages it visited).
+    /// Deletes the rows of <paramref name="table"/> matching <paramref name="predicate"/> (<c>@c</c> is the cutoff in Unix
+    /// ms), <see cref="RetentionBatchPages"/> pages a transaction (a TID range scan: each page is read once a pass,
+    /// whatever the table's size). Their keys stay in <c>stream_ranges</c>. Returns the readings deleted.
     /// </summary>
-    private static (long Readings, long Pages) PruneByPages(NpgsqlConnection c, string table, string? predicate, long cutoff)
+    private static long PruneByPages(NpgsqlConnection c, string table, string predicate, long cutoff)
     {
         long pages;
         using (var size = new NpgsqlCommand($"SELECT pg_relation_size('{table}') / current_setting('block_size')::bigint", c))
@@ -677,82 +789,14 @@ public sealed class PostgresReadingStore : IReadingStore
         long deleted = 0;
         for (long page = 0; page < pages; page += RetentionBatchPages)
         {
-            using var tx = c.BeginTransaction();
-            Execute(c, tx, $"SELECT pg_advisory_xact_lock({PruneLock})");
-            var sql = $"""
-                DELETE FROM {table} WHERE ctid >= '({page},0)'::tid AND ctid < '({page + RetentionBatchPages},0)'::tid
-                {(predicate is null ? string.Empty : "AND " + predicate)} RETURNING stream_id, seq
-                """;
-            var keys = DeleteReturningKeys(c, tx, sql, cutoff);
-            RecordPruned(c, tx, keys);
-            tx.Commit();
-            deleted += keys.Count;
+            using var cmd = new NpgsqlCommand($"""
+                DELETE FROM {table} WHERE ctid >= '({page},0)'::tid AND ctid < '({page + RetentionBatchPages},0)'::tid AND {predicate}
+                """, c);
+            cmd.Parameters.AddWithValue("c", cutoff);
+            deleted += cmd.ExecuteNonQuery();
         }
 
-        return (deleted, pages);
-    }
-
-    // Runs a DELETE of readings (RETURNING stream_id, seq) and deletes their keys in the same statement; returns the keys.
-    private static List<(long Stream, long Seq)> DeleteReturningKeys(NpgsqlConnection c, NpgsqlTransaction tx, string deleteReadings, long cutoff)
-    {
-        var keys = new List<(long, long)>();
-        using var cmd = new NpgsqlCommand($"""
-            WITH gone AS ({deleteReadings})
-            DELETE FROM reading_keys k USING gone g WHERE k.stream_id = g.stream_id AND k.seq = g.seq RETURNING k.stream_id, k.seq
-            """, c, tx);
-        cmd.Parameters.AddWithValue("c", cutoff);
-        using var r = cmd.ExecuteReader();
-        while (r.Read())
-        {
-            keys.Add((r.GetInt64(0), r.GetInt64(1)));
-        }
-
-        return keys;
-    }
-
-    /// <summary>
-    /// Adds <paramref name="keys"/> to <c>pruned_keys</c>, merged with the ranges their streams already have: a stream
-    /// numbered 1, 2, 3, … (contract §4.1) keeps one range however many days were pruned; a seq never received (a gap)
-    /// stays outside every range, so it can still be stored when it comes.
-    /// </summary>
-    private static void RecordPruned(NpgsqlConnection c, NpgsqlTransaction tx, List<(long Stream, long Seq)> keys)
-    {
-        if (keys.Count == 0)
-        {
-            return;
-        }
-
-        var streams = keys.Select(k => k.Stream).Distinct().ToArray();
-        var ranges = keys.Select(k => (k.Stream, Lo: k.Seq, Hi: k.Seq)).ToList();
-        using (var old = new NpgsqlCommand("DELETE FROM pruned_keys WHERE stream_id = ANY(@s) RETURNING stream_id, lo, hi", c, tx))
-        {
-            old.Parameters.AddWithValue("s", streams);
-            using var r = old.ExecuteReader();
-            while (r.Read())
-            {
-                ranges.Add((r.GetInt64(0), r.GetInt64(1), r.GetInt64(2)));
-            }
-        }
-
-        ranges.Sort();
-        var merged = new List<(long Stream, long Lo, long Hi)>();
-        foreach (var x in ranges)
-        {
-            if (merged.Count > 0 && merged[^1].Stream == x.Stream && x.Lo <= merged[^1].Hi + 1)
-            {
-                merged[^1] = (x.Stream, merged[^1].Lo, Math.Max(merged[^1].Hi, x.Hi));
-            }
-            else
-            {
-                merged.Add(x);
-            }
-        }
-
-        using var add = new NpgsqlCommand("INSERT INTO pruned_keys(stream_id, lo, hi) SELECT * FROM unnest(@s::bigint[], @l::bigint[], @h::bigint[])", c, tx);
-        add.Parameters.AddWithValue("s", merged.Select(m => m.Stream).ToArray());
-        add.Parameters.AddWithValue("l", merged.Select(m => m.Lo).ToArray());
-        add.Parameters.AddWithValue("h", merged.Select(m => m.Hi).ToArray());
-        add.ExecuteNonQuery();
+        return deleted;
     }
 
     public void Dispose()
@@ -775,19 +819,8 @@ public sealed class PostgresReadingStore : IReadingStore
 
         _writer?.Dispose();
         _writer = null;
-        var c = _dataSource.OpenConnection();
-        try
-        {
-            Execute(c, null, Staging);
-        }
-        catch
-        {
-            c.Dispose();
-            throw;
-        }
-
-        _writer = c;
-        return c;
+        _writer = _dataSource.OpenConnection();
+        return _writer;
     }
 
     /// <summary>
