@@ -127,7 +127,7 @@ public sealed class PostgresStoreTests(PostgresFixture postgres)
         using var _ = store;
         var old = new DateTimeOffset(2026, 11, 20, 0, 0, 0, TimeSpan.Zero);
         store.Store([Batch("s1", (1, old.AddMinutes(5), 10), (2, old.AddMinutes(10), 20))], old.AddHours(1));
-        // A backlog reading of 20 November (seq 3, never sent before) commits after retention emptied that day's pages.
+        // A backlog reading of 20 November (seq 3, never sent before) commits just before retention drops that day.
         store.BeforePartitionDrop = name =>
         {
             if (name == "readings_p20261120")
