@@ -239,6 +239,39 @@ public sealed class ApiTests() : AggregatorClientTests("aggregator-api", Gw)
         Assert.StartsWith(parameter + ":", doc.RootElement.GetProperty("detail").GetString(), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("/api/v1/history?gatway=gw-api&channel=env1/t", "gatway", "this route takes gateway, channel, from, to, step, agg, limit, cursor, format.")]
+    [InlineData("/api/v1/history?gateway=gw-api&channel=env1/t&step=1h&aggr=max", "aggr", "this route takes gateway, channel, from, to, step, agg, limit, cursor, format.")]
+    [InlineData("/api/v1/latest?gateway=gw-api&limt=5", "limt", "this route takes gateway, channel, limit, cursor.")]
+    [InlineData("/api/v1/readings?gateway=gw-api&chanel=env1/t", "chanel", "this route takes gateway, channel, limit.")]
+    [InlineData("/api/v1/channels?gw=gw-api", "gw", "this route takes gateway.")]
+    [InlineData("/api/v1/stream?gateway=gw-api&chanel=env1/", "chanel", "this route takes gateway, channel.")]
+    [InlineData("/api/v1/gateways?gateway=gw-api", "gateway", "this route takes no query parameters.")]
+    public async Task A_query_parameter_the_route_does_not_take_is_refused_naming_it_and_what_the_route_takes(string url, string parameter, string takes)
+    {
+        // A typo (gatway) used to be ignored: the answer was that of a request without a gateway.
+        await PublishAsync(("env1/t", 1, Now.AddMinutes(-1), 20));
+
+        var (status, media, body) = await GetAsync(url);
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("application/problem+json", media);
+        Assert.Equal(parameter, body.GetProperty("parameter").GetString());
+        Assert.Equal($"{parameter}: unknown parameter '{parameter}': {takes}", body.GetProperty("detail").GetString());
+    }
+
+    [Fact]
+    public async Task Query_parameters_are_matched_like_ASP_NET_Core_binds_them_and_next_urls_are_accepted()
+    {
+        await PublishAsync(Enumerable.Range(0, 3).Select(i => ($"env1/c{i}", (long)i + 1, Now.AddSeconds(-10 + i), (double)i)).ToArray());
+
+        // Names bind case-insensitively, so they are accepted case-insensitively; a next URL (cursor added) is taken.
+        var page = await Aggregator.GetJsonAsync($"/api/v1/latest?Gateway={Gw}&LIMIT=2");
+        Assert.Equal(2, page.GetProperty("readings").GetArrayLength());
+        var last = await Aggregator.GetJsonAsync(page.GetProperty("next").GetString()!);
+        Assert.Equal("env1/c2", Assert.Single(last.GetProperty("readings").EnumerateArray()).GetProperty("channel").GetString());
+    }
+
     [Fact]
     public async Task Healthz_answers_from_the_ingest_loop_and_is_503_once_it_has_stopped()
     {

@@ -84,8 +84,9 @@ public static class ApiEndpoints
     {
         ArgumentNullException.ThrowIfNull(app);
         _ = app.Services.GetRequiredService<ApiMetrics>(); // its instruments exist from start
-        var read = app.MapGroup("/api/v1").WithTags("read");
-        var admin = app.MapGroup("/api/v1/admin").WithTags("admin");
+        // A query parameter a route does not take is refused, not ignored (QueryParameters).
+        var read = app.MapGroup("/api/v1").WithTags("read").RejectUnknownQueryParameters();
+        var admin = app.MapGroup("/api/v1/admin").WithTags("admin").RejectUnknownQueryParameters();
         var ops = app.MapGroup(string.Empty).WithTags("operations");
 
         read.MapGet("/latest", Latest).WithName("latest")
@@ -457,14 +458,14 @@ public static class ApiEndpoints
     }
 
     /// <summary>An RFC 9457 problem (application/problem+json) naming the query parameter at fault in <c>parameter</c>.</summary>
-    private static ProblemHttpResult Bad(string parameter, string detail) => TypedResults.Problem(
+    internal static ProblemHttpResult Bad(string parameter, string detail) => TypedResults.Problem(
         detail: $"{parameter}: {detail}",
         statusCode: StatusCodes.Status400BadRequest,
         title: $"Invalid parameter '{parameter}'",
         extensions: new Dictionary<string, object?> { ["parameter"] = parameter });
 
     // Echoed input is clipped, so a long query string does not come back whole in the answer.
-    private static string Clip(string s) => s.Length <= 64 ? s : string.Concat(s.AsSpan(0, 64), "…");
+    internal static string Clip(string s) => s.Length <= 64 ? s : string.Concat(s.AsSpan(0, 64), "…");
 
     private static ContentHttpResult Csv(StringBuilder sb, string gateway, string channel, HttpResponse response)
     {
