@@ -272,6 +272,45 @@ public sealed class ApiTests() : AggregatorClientTests("aggregator-api", Gw)
         Assert.Equal("env1/c2", Assert.Single(last.GetProperty("readings").EnumerateArray()).GetProperty("channel").GetString());
     }
 
+    [Theory]
+    [InlineData("/api/v1/latest?gateway=gw-typo", "gateway", "no gateway 'gw-typo' has sent data or is registered; GET /api/v1/gateways lists them.")]
+    [InlineData("/api/v1/channels?gateway=gw-typo", "gateway", "no gateway 'gw-typo' has sent data or is registered; GET /api/v1/gateways lists them.")]
+    [InlineData("/api/v1/history?gateway=gw-typo&channel=env1/pm2_5", "gateway", "no gateway 'gw-typo' has sent data or is registered; GET /api/v1/gateways lists them.")]
+    [InlineData("/api/v1/readings?gateway=gw-typo&channel=env1/pm2_5", "gateway", "no gateway 'gw-typo' has sent data or is registered; GET /api/v1/gateways lists them.")]
+    [InlineData("/api/v1/history?gateway=gw-api&channel=env1/pm25", "channel", "gateway 'gw-api' has no channel 'env1/pm25': did you mean 'env1/pm2_5'?")]
+    [InlineData("/api/v1/readings?gateway=gw-api&channel=env1/pm25", "channel", "gateway 'gw-api' has no channel 'env1/pm25': did you mean 'env1/pm2_5'?")]
+    [InlineData("/api/v1/history?gateway=gw-api&channel=env2/pm2_5&step=1h", "channel", "gateway 'gw-api' has no channel 'env2/pm2_5': did you mean 'env1/pm2_5'?")]
+    [InlineData("/api/v1/readings?gateway=gw-api&channel=wx1/rain", "channel", "gateway 'gw-api' has no channel 'wx1/rain'; GET /api/v1/channels?gateway=gw-api lists them.")]
+    public async Task A_gateway_or_channel_that_does_not_exist_is_a_404_naming_it_not_an_empty_answer(string url, string parameter, string detail)
+    {
+        await PublishAsync(("env1/pm2_5", 1, Now.AddMinutes(-1), 20), ("env1/t", 2, Now.AddMinutes(-1), 30));
+        var (_, _, docBody) = await GetAsync("/openapi/v1.json");
+
+        var (status, media, body) = await GetAsync(url);
+
+        Assert.Equal(HttpStatusCode.NotFound, status);
+        Assert.Equal("application/problem+json", media);
+        Assert.Equal(parameter, body.GetProperty("parameter").GetString());
+        Assert.Equal($"{parameter}: {detail}", body.GetProperty("detail").GetString());
+        var path = url[..url.IndexOf('?', StringComparison.Ordinal)];
+        var errors = new OpenApiContract(docBody).Check(path, 404, "application/problem+json", body);
+        Assert.True(errors.Count == 0, string.Join("; ", errors));
+    }
+
+    [Fact]
+    public async Task A_registered_gateway_without_data_and_a_known_one_answer_200_not_404()
+    {
+        await PublishAsync(("env1/t", 1, Now.AddMinutes(-1), 20));
+        var registry = (IocEdge.Aggregator.Provisioning.GatewayRegistry)Aggregator.Services.GetService(typeof(IocEdge.Aggregator.Provisioning.GatewayRegistry))!;
+        registry.Reported("gw-new", new IocEdge.Aggregator.Provisioning.ConfigReport(1, "applied", null, Now));
+
+        Assert.Equal(0, (await Aggregator.GetJsonAsync("/api/v1/latest?gateway=gw-new")).GetProperty("readings").GetArrayLength());
+        Assert.Equal(0, (await Aggregator.GetJsonAsync("/api/v1/channels?gateway=gw-new")).GetProperty("channels").GetArrayLength());
+        Assert.Equal(0, (await Aggregator.GetJsonAsync($"/api/v1/latest?gateway={Gw}&channel=aq9/")).GetProperty("readings").GetArrayLength());
+        Assert.Equal(1, (await Aggregator.GetJsonAsync($"/api/v1/readings?gateway={Gw}&channel=env1/t")).GetProperty("readings").GetArrayLength());
+        Assert.Equal(HttpStatusCode.NotFound, (await GetAsync("/api/v1/readings?gateway=gw-new&channel=env1/t")).Status);
+    }
+
     [Fact]
     public async Task Healthz_answers_from_the_ingest_loop_and_is_503_once_it_has_stopped()
     {

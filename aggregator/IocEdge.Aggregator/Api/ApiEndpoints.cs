@@ -92,19 +92,23 @@ public static class ApiEndpoints
         read.MapGet("/latest", Latest).WithName("latest")
             .WithSummary("Latest value of each channel, from the in-memory last-value cache, paged in (gateway, channel) order.")
             .Produces<LatestResponse>(StatusCodes.Status200OK, "application/json")
-            .ProducesProblem(StatusCodes.Status400BadRequest);
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound);
         read.MapGet("/gateways", Gateways).WithName("gateways")
             .WithSummary("Every gateway: online/offline, last seen, counters and its latest health (contract §5).");
         read.MapGet("/channels", Channels).WithName("channels")
             .WithSummary("The channel catalogue: gateway, channel, unit, newest device time.")
-            .ProducesProblem(StatusCodes.Status400BadRequest);
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound);
         read.MapGet("/readings", Readings).WithName("readings")
             .WithSummary("The newest stored readings of one channel, by receive order, newest first.")
-            .ProducesProblem(StatusCodes.Status400BadRequest);
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound);
         read.MapGet("/history", History).WithName("history")
             .WithSummary("One channel's history: buckets of step seconds reduced with agg, or raw readings (keyset paged); JSON or CSV.")
             .Produces<HistoryResponse>(StatusCodes.Status200OK, "application/json")
             .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound)
             .AddOpenApiOperationTransformer((op, _, _) =>
             {
                 // The same 200 as CSV (format=csv or Accept: text/csv): one header line, then one line per point or reading.
@@ -136,7 +140,8 @@ public static class ApiEndpoints
     }
 
     private static Results<LatestPage, ProblemHttpResult> Latest(string? gateway, string? channel, int? limit, string? cursor,
-        LiveFeed live, LatestRenderer renderer, TimeProvider time, HttpRequest request, IOptions<AggregatorOptions> options)
+        LiveFeed live, LatestRenderer renderer, TimeProvider time, HttpRequest request, IOptions<AggregatorOptions> options, IReadingStore store,
+        Provisioning.GatewayRegistry registry)
     {
         var api = options.Value.Api;
         if (gateway is not null && !Identifiers.IsValidGatewayId(gateway))
@@ -166,6 +171,11 @@ public static class ApiEndpoints
         }
 
         var (page, more) = live.Cache.Page(gateway, channel, after, limit ?? api.DefaultPageSize);
+        if (page.Count == 0 && gateway is not null && UnknownGateway(gateway, live, store, registry) is { } unknown)
+        {
+            return unknown;
+        }
+
         var next = more ? NextUrl(request, EncodeCursor(page[^1].Reading.Gateway, page[^1].Reading.Channel)) : null;
         return new LatestPage(page, time.GetUtcNow().UtcDateTime, next, renderer);
     }
@@ -180,7 +190,8 @@ public static class ApiEndpoints
         return TypedResults.Ok(new GatewaysResponse(time.GetUtcNow().UtcDateTime, list));
     }
 
-    private static Results<Ok<ChannelsResponse>, ProblemHttpResult> Channels(string? gateway, IReadingStore store, TimeProvider time)
+    private static Results<Ok<ChannelsResponse>, ProblemHttpResult> Channels(string? gateway, IReadingStore store, TimeProvider time,
+        LiveFeed live, Provisioning.GatewayRegistry registry)
     {
         if (gateway is not null && !Identifiers.IsValidGatewayId(gateway))
         {
@@ -188,11 +199,16 @@ public static class ApiEndpoints
         }
 
         var list = store.Channels(gateway).Select(c => new ChannelDto(c.Gateway, c.Channel, c.Unit, c.LastTimestamp?.UtcDateTime)).ToList();
+        if (list.Count == 0 && gateway is not null && UnknownGateway(gateway, live, store, registry) is { } unknown)
+        {
+            return unknown;
+        }
+
         return TypedResults.Ok(new ChannelsResponse(time.GetUtcNow().UtcDateTime, list));
     }
 
     private static Results<Ok<ReadingsResponse>, ProblemHttpResult> Readings(string? gateway, string? channel, int? limit, IReadingStore store,
-        TimeProvider time, IOptions<AggregatorOptions> options)
+        TimeProvider time, IOptions<AggregatorOptions> options, LiveFeed live, Provisioning.GatewayRegistry registry)
     {
         var max = options.Value.Api.MaxItemsPerResponse;
         var defaultLimit = Math.Min(DefaultReadingsPerPage, max);
@@ -206,13 +222,18 @@ public static class ApiEndpoints
             return Bad("limit", $"give 1-{max} (default {defaultLimit}).");
         }
 
+        if (UnknownChannel(gateway!, channel!, live, store, registry) is { } unknown)
+        {
+            return unknown;
+        }
+
         var list = store.Readings(gateway!, channel!, limit ?? defaultLimit).Select(ToDto).ToList();
         return TypedResults.Ok(new ReadingsResponse(time.GetUtcNow().UtcDateTime, gateway!, channel!, list));
     }
 
     private static Results<Ok<HistoryResponse>, ContentHttpResult, ProblemHttpResult> History(string? gateway, string? channel, string? from,
         string? to, string? step, string? agg, int? limit, string? cursor, string? format, IReadingStore store, TimeProvider time,
-        HttpRequest request, HttpResponse response, IOptions<AggregatorOptions> options)
+        HttpRequest request, HttpResponse response, IOptions<AggregatorOptions> options, LiveFeed live, Provisioning.GatewayRegistry registry)
     {
         var api = options.Value.Api;
         if (ChannelProblem(gateway, channel) is { } problem)
@@ -260,6 +281,9 @@ public static class ApiEndpoints
             return Bad("format", $"'{Clip(format)}' is not a format: give json (default) or csv.");
         }
 
+        // Whether the gateway and channel exist is asked once every parameter is known valid (a bad one is a 400 first).
+        var exists = () => UnknownChannel(gateway!, channel!, live, store, registry);
+
         if (step is null)
         {
             if (agg is not null)
@@ -267,7 +291,7 @@ public static class ApiEndpoints
                 return Bad("agg", "agg reduces buckets: give step too (e.g. step=1h&agg=avg), or leave agg out for raw readings.");
             }
 
-            return Raw(gateway!, channel!, fromTs, toTs, limit, cursor, csv, now, request, response, store, api);
+            return Raw(gateway!, channel!, fromTs, toTs, limit, cursor, csv, now, request, response, store, api, exists);
         }
 
         if (!TryParseStep(step, out var stepSpan))
@@ -297,6 +321,11 @@ public static class ApiEndpoints
             return Bad(limit is not null ? "limit" : "cursor", $"buckets come in one response (at most {api.MaxItemsPerResponse}): limit and cursor page raw readings only.");
         }
 
+        if (exists() is { } unknown)
+        {
+            return unknown;
+        }
+
         var points = store.Buckets(gateway!, channel!, fromTs, toTs, stepSpan).Select(b => new HistoryPointDto(b.Start.UtcDateTime, aggregate switch
         {
             HistoryAggregate.Avg => b.Avg,
@@ -322,7 +351,7 @@ public static class ApiEndpoints
 
     private static Results<Ok<HistoryResponse>, ContentHttpResult, ProblemHttpResult> Raw(string gateway, string channel, DateTimeOffset from,
         DateTimeOffset to, int? limit, string? cursor, bool csv, DateTimeOffset now, HttpRequest request, HttpResponse response, IReadingStore store,
-        ApiOptions api)
+        ApiOptions api, Func<ProblemHttpResult?> exists)
     {
         if (limit < 1 || limit > api.MaxItemsPerResponse)
         {
@@ -342,6 +371,11 @@ public static class ApiEndpoints
 
             afterTs = DateTimeOffset.FromUnixTimeMilliseconds(tsMs);
             afterSeq = s;
+        }
+
+        if (exists() is { } unknown)
+        {
+            return unknown;
         }
 
         var pageSize = limit ?? api.DefaultPageSize;
@@ -457,11 +491,106 @@ public static class ApiEndpoints
         return null;
     }
 
-    /// <summary>An RFC 9457 problem (application/problem+json) naming the query parameter at fault in <c>parameter</c>.</summary>
-    internal static ProblemHttpResult Bad(string parameter, string detail) => TypedResults.Problem(
+    /// <summary>
+    /// 404 naming <c>gateway</c> when no gateway of that id has sent anything (it has a latest value, or a row in the
+    /// store's gateways) nor is registered (<see cref="Provisioning.GatewayRegistry"/>); null when it is known. Asked
+    /// only when an answer came out empty: the last-value cache answers first (O(log n)), the store's gateway list and
+    /// the registry only when it has nothing of that gateway.
+    /// </summary>
+    private static ProblemHttpResult? UnknownGateway(string gateway, LiveFeed live, IReadingStore store, Provisioning.GatewayRegistry registry)
+    {
+        if (live.Cache.Page(gateway, null, null, 1).Page.Count > 0 ||
+            store.Gateways().Any(g => string.Equals(g.Gateway, gateway, StringComparison.Ordinal)) || registry.Find(gateway) is not null)
+        {
+            return null;
+        }
+
+        return Bad("gateway", $"no gateway '{gateway}' has sent data or is registered; GET /api/v1/gateways lists them.", StatusCodes.Status404NotFound);
+    }
+
+    /// <summary>
+    /// 404 naming <c>channel</c> (with the nearest known channel when one differs only slightly) when a known gateway
+    /// has no such channel, or naming <c>gateway</c> when the gateway is unknown; null when the channel is known. A
+    /// channel with a latest value is known at once (O(1)); otherwise the gateway's channel catalogue is read.
+    /// </summary>
+    private static ProblemHttpResult? UnknownChannel(string gateway, string channel, LiveFeed live, IReadingStore store,
+        Provisioning.GatewayRegistry registry)
+    {
+        if (live.Cache.Get(gateway, channel) is not null)
+        {
+            return null;
+        }
+
+        var channels = store.Channels(gateway);
+        if (channels.Any(c => string.Equals(c.Channel, channel, StringComparison.Ordinal)))
+        {
+            return null;
+        }
+
+        if (channels.Count == 0 && UnknownGateway(gateway, live, store, registry) is { } unknown)
+        {
+            return unknown;
+        }
+
+        var hint = NearestChannel(channel, channels.Select(c => c.Channel)) is { } near
+            ? $": did you mean '{near}'?"
+            : $"; GET /api/v1/channels?gateway={gateway} lists them.";
+        return Bad("channel", $"gateway '{gateway}' has no channel '{channel}'{hint}", StatusCodes.Status404NotFound);
+    }
+
+    /// <summary>
+    /// The known channel nearest to <paramref name="channel"/> (fewest edits) among those that differ only slightly from
+    /// it: the same device (the part before '/') or at most 2 edits away; null when none does.
+    /// </summary>
+    internal static string? NearestChannel(string channel, IEnumerable<string> known)
+    {
+        var device = channel.Split('/')[0];
+        string? best = null;
+        var bestDistance = int.MaxValue;
+        foreach (var k in known)
+        {
+            var distance = EditDistance(channel, k);
+            if ((distance <= 2 || string.Equals(k.Split('/')[0], device, StringComparison.Ordinal)) && distance < bestDistance)
+            {
+                (best, bestDistance) = (k, distance);
+            }
+        }
+
+        return best;
+    }
+
+    // Levenshtein distance (insertions, deletions, substitutions), two rows.
+    private static int EditDistance(string a, string b)
+    {
+        var previous = new int[b.Length + 1];
+        var current = new int[b.Length + 1];
+        for (var j = 0; j <= b.Length; j++)
+        {
+            previous[j] = j;
+        }
+
+        for (var i = 1; i <= a.Length; i++)
+        {
+            current[0] = i;
+            for (var j = 1; j <= b.Length; j++)
+            {
+                current[j] = Math.Min(Math.Min(current[j - 1], previous[j]) + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
+            }
+
+            (previous, current) = (current, previous);
+        }
+
+        return previous[b.Length];
+    }
+
+    /// <summary>
+    /// An RFC 9457 problem (application/problem+json) naming the query parameter at fault in <c>parameter</c>: 400 for
+    /// a value that is not valid, 404 for a gateway or channel that does not exist.
+    /// </summary>
+    internal static ProblemHttpResult Bad(string parameter, string detail, int status = StatusCodes.Status400BadRequest) => TypedResults.Problem(
         detail: $"{parameter}: {detail}",
-        statusCode: StatusCodes.Status400BadRequest,
-        title: $"Invalid parameter '{parameter}'",
+        statusCode: status,
+        title: status == StatusCodes.Status404NotFound ? $"Unknown {parameter}" : $"Invalid parameter '{parameter}'",
         extensions: new Dictionary<string, object?> { ["parameter"] = parameter });
 
     // Echoed input is clipped, so a long query string does not come back whole in the answer.
