@@ -311,6 +311,45 @@ public sealed class ApiTests() : AggregatorClientTests("aggregator-api", Gw)
         Assert.Equal(HttpStatusCode.NotFound, (await GetAsync("/api/v1/readings?gateway=gw-new&channel=env1/t")).Status);
     }
 
+    [Theory]
+    [InlineData("from=2026-11-22T03:00:00Z&to=2026-11-22T01:00:00Z", "from", "from: from (2026-11-22T03:00:00Z) must be before to (2026-11-22T01:00:00Z).")]
+    [InlineData("from=2026-11-22T10:00:00%2B07:00&to=2026-11-22T01:00:00Z", "from", "from: from (2026-11-22T03:00:00Z) must be before to (2026-11-22T01:00:00Z).")]
+    [InlineData("to=tomorrow", "to", "to: 'tomorrow' is not a time: give RFC 3339 such as 2026-11-30T00:00:00Z or 2026-11-30T07:00:00+07:00.")]
+    [InlineData("from=yesterday", "from", "from: 'yesterday' is not a time: give RFC 3339 such as 2026-11-30T00:00:00Z or 2026-11-30T07:00:00+07:00.")]
+    [InlineData("from=2026-11-22T00:00:00", "from", "from: '2026-11-22T00:00:00' has no zone, so it could be UTC or local time: give a zone: 2026-11-30T00:00:00Z or 2026-11-30T07:00:00+07:00.")]
+    [InlineData("to=2026-11-22T00:00:00", "to", "to: '2026-11-22T00:00:00' has no zone, so it could be UTC or local time: give a zone: 2026-11-30T00:00:00Z or 2026-11-30T07:00:00+07:00.")]
+    public async Task A_bad_time_gets_a_message_in_RFC_3339_naming_its_own_parameter(string query, string parameter, string detail)
+    {
+        await PublishAsync(("env1/t", 1, Now.AddMinutes(-1), 20));
+
+        var (status, _, body) = await GetAsync($"/api/v1/history?gateway={Gw}&channel=env1/t&{query}");
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal(parameter, body.GetProperty("parameter").GetString());
+        Assert.Equal(detail, body.GetProperty("detail").GetString());
+    }
+
+    [Fact]
+    public async Task A_time_in_Vietnam_s_zone_answers_as_its_UTC_equivalent_encoded_or_typed_with_a_bare_plus()
+    {
+        await PublishTwoHoursAsync();
+
+        const string Utc = "from=2026-11-22T01:30:00Z&to=2026-11-22T02:30:00Z";
+        const string Encoded = "from=2026-11-22T08:30:00%2B07:00&to=2026-11-22T09:30:00%2B07:00";
+        const string Typed = "from=2026-11-22T08:30:00+07:00&to=2026-11-22T09:30:00+07:00"; // '+' arrives as a space
+        var answers = new List<string>();
+        foreach (var range in new[] { Utc, Encoded, Typed })
+        {
+            var (status, _, body) = await GetAsync($"/api/v1/history?gateway={Gw}&channel=env1/t&{range}");
+            Assert.True(status == HttpStatusCode.OK, $"{range}: {status} {body}");
+            Assert.Equal(60, body.GetProperty("readings").GetArrayLength());
+            answers.Add($"{body.GetProperty("from")} {body.GetProperty("to")} {body.GetProperty("readings")}");
+        }
+
+        Assert.Equal(answers[0], answers[1]);
+        Assert.Equal(answers[0], answers[2]);
+    }
+
     [Fact]
     public async Task Healthz_answers_from_the_ingest_loop_and_is_503_once_it_has_stopped()
     {

@@ -5,6 +5,7 @@ using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.RegularExpressions;
 using System.Xml;
 using IocEdge.Aggregator.Ingest;
 using IocEdge.Aggregator.Live;
@@ -30,7 +31,7 @@ namespace IocEdge.Aggregator.Api;
 public sealed record IocApiGroups(RouteGroupBuilder Read, RouteGroupBuilder Admin, RouteGroupBuilder Operations);
 
 /// <summary>The IOC's HTTP API, version 1 (see aggregator/README.md, "HTTP API", and openapi.json beside this project).</summary>
-public static class ApiEndpoints
+public static partial class ApiEndpoints
 {
     /// <summary>Span of a history request that gives no <c>from</c> (ending at <c>to</c>, or now).</summary>
     public static readonly TimeSpan DefaultHistoryRange = TimeSpan.FromDays(1);
@@ -243,23 +244,23 @@ public static class ApiEndpoints
 
         var now = time.GetUtcNow();
         DateTimeOffset toTs = now, fromTs;
-        if (to is not null && !TryParseTime(to, out toTs))
+        if (to is not null && TimeProblem("to", to, out toTs) is { } badTo)
         {
-            return Bad("to", $"'{Clip(to)}' is not a time: give RFC 3339 UTC such as 2026-11-30T00:00:00Z.");
+            return badTo;
         }
 
         if (from is null)
         {
             fromTs = toTs - DefaultHistoryRange;
         }
-        else if (!TryParseTime(from, out fromTs))
+        else if (TimeProblem("from", from, out fromTs) is { } badFrom)
         {
-            return Bad("from", $"'{Clip(from)}' is not a time: give RFC 3339 UTC such as 2026-11-29T00:00:00Z.");
+            return badFrom;
         }
 
         if (fromTs >= toTs)
         {
-            return Bad("from", $"from ({fromTs:O}) must be before to ({toTs:O}).");
+            return Bad("from", $"from ({Rfc3339Exact(fromTs)}) must be before to ({(to is null ? "now, " : string.Empty)}{Rfc3339Exact(toTs)}).");
         }
 
         if (toTs - fromTs > api.MaxHistoryRange)
@@ -610,8 +611,37 @@ public static class ApiEndpoints
 
     private static string Number(double v) => v.ToString("R", CultureInfo.InvariantCulture);
 
-    private static bool TryParseTime(string s, out DateTimeOffset value) =>
-        DateTimeOffset.TryParse(s, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out value);
+    // RFC 3339 date-time; the zone is optional here only to say so when it is missing.
+    [GeneratedRegex(@"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?(?<zone>[Zz]|[+-]\d{2}:\d{2})?$")]
+    private static partial Regex DateTime3339();
+
+    /// <summary>
+    /// Parses <paramref name="text"/> as an RFC 3339 time with its zone (<c>Z</c> or <c>±hh:mm</c>); null when it is
+    /// one, else the problem naming <paramref name="parameter"/>. A time without a zone is refused rather than taken as
+    /// UTC (in Vietnam it would be read 7 hours off). A single space right before a final <c>hh:mm</c> is read as '+':
+    /// that is what an unencoded <c>+07:00</c> typed in a URL arrives as.
+    /// </summary>
+    internal static ProblemHttpResult? TimeProblem(string parameter, string text, out DateTimeOffset value)
+    {
+        value = default;
+        var s = text.Length > 7 && text[^6] == ' ' && text[^7] != ' ' && text[^3] == ':' ? string.Concat(text.AsSpan(0, text.Length - 6), "+", text.AsSpan(text.Length - 5)) : text;
+        var m = DateTime3339().Match(s);
+        if (m.Success && !m.Groups["zone"].Success)
+        {
+            return Bad(parameter, $"'{Clip(text)}' has no zone, so it could be UTC or local time: give a zone: 2026-11-30T00:00:00Z or 2026-11-30T07:00:00+07:00.");
+        }
+
+        if (!m.Success || !DateTimeOffset.TryParse(s, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal, out value))
+        {
+            return Bad(parameter, $"'{Clip(text)}' is not a time: give RFC 3339 such as 2026-11-30T00:00:00Z or 2026-11-30T07:00:00+07:00.");
+        }
+
+        return null;
+    }
+
+    // RFC 3339 in UTC for messages: whole seconds as 2026-11-30T00:00:00Z, a fraction only when there is one.
+    private static string Rfc3339Exact(DateTimeOffset t) => t.UtcDateTime.ToString(
+        t.UtcTicks % TimeSpan.TicksPerSecond == 0 ? "yyyy-MM-dd'T'HH:mm:ss'Z'" : "yyyy-MM-dd'T'HH:mm:ss.FFFFFFF'Z'", CultureInfo.InvariantCulture);
 
     /// <summary>Seconds ("3600"), a number with s/m/h/d ("15m", "1h"), or ISO 8601 ("PT1H"); at least one second, at most 400 days (<see cref="MaxStep"/>).</summary>
     internal static bool TryParseStep(string s, out TimeSpan step)
