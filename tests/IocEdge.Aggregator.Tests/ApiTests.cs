@@ -67,6 +67,34 @@ public sealed class ApiTests() : AggregatorClientTests("aggregator-api", Gw)
         "--filter FullyQualifiedName~The_served_OpenAPI_document, then review and commit the diff.";
 
     [Fact]
+    public async Task The_OpenAPI_document_describes_every_parameter_and_says_which_are_required_and_what_values_they_take()
+    {
+        var (_, _, doc) = await GetAsync("/openapi/v1.json");
+        JsonElement Parameter(string path, string name) => doc.GetProperty("paths").GetProperty(path).GetProperty("get").GetProperty("parameters")
+            .EnumerateArray().Single(p => p.GetProperty("name").GetString() == name);
+
+        foreach (var path in new[] { "/api/v1/latest", "/api/v1/channels", "/api/v1/readings", "/api/v1/history", "/api/v1/stream" })
+        {
+            foreach (var p in doc.GetProperty("paths").GetProperty(path).GetProperty("get").GetProperty("parameters").EnumerateArray())
+            {
+                Assert.True(p.TryGetProperty("description", out var d) && d.GetString()!.Length > 10, $"{path} {p.GetProperty("name")} has no description");
+            }
+        }
+
+        foreach (var path in new[] { "/api/v1/readings", "/api/v1/history" })
+        {
+            Assert.True(Parameter(path, "gateway").GetProperty("required").GetBoolean(), path + " gateway");
+            Assert.True(Parameter(path, "channel").GetProperty("required").GetBoolean(), path + " channel");
+        }
+
+        Assert.Equal(["avg", "min", "max", "last", "count"], Parameter("/api/v1/history", "agg").GetProperty("schema").GetProperty("enum")
+            .EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal(["json", "csv"], Parameter("/api/v1/history", "format").GetProperty("schema").GetProperty("enum").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal("date-time", Parameter("/api/v1/history", "from").GetProperty("schema").GetProperty("format").GetString());
+        Assert.Equal("date-time", Parameter("/api/v1/history", "to").GetProperty("schema").GetProperty("format").GetString());
+    }
+
+    [Fact]
     public async Task Real_responses_hold_to_the_OpenAPI_document()
     {
         await Client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(Topics.Status(Gw)).WithRetainFlag()

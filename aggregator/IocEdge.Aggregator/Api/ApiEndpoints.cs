@@ -80,6 +80,19 @@ public static partial class ApiEndpoints
         return services;
     }
 
+    private static readonly ParameterDoc GatewayFilter = new("gateway",
+        "Only this gateway (contract §2 id, e.g. gw-demo-01); 404 when no such gateway has sent data or is registered.");
+
+    private static readonly ParameterDoc GatewayRequired = new("gateway",
+        "The gateway (contract §2 id, e.g. gw-demo-01); 404 when no such gateway has sent data or is registered.", Required: true);
+
+    private static readonly ParameterDoc ChannelPrefix = new("channel", "Only channels whose id starts with this: a device (env1/) or a whole channel id.");
+
+    private static readonly ParameterDoc ChannelRequired = new("channel", "The channel id (contract §2: device/point, e.g. env1/pm2_5); 404 when the gateway has no such channel.",
+        Required: true);
+
+    private static readonly ParameterDoc Cursor = new("cursor", "Opaque: follow the next URL of the previous page as it is.");
+
     /// <summary>Maps every route; returns the groups (see <see cref="IocApiGroups"/>).</summary>
     public static IocApiGroups MapIocApi(this WebApplication app)
     {
@@ -91,6 +104,8 @@ public static partial class ApiEndpoints
         var ops = app.MapGroup(string.Empty).WithTags("operations");
 
         read.MapGet("/latest", Latest).WithName("latest")
+            .Describe(GatewayFilter, ChannelPrefix,
+                new("limit", "Channels per page: 1 to Api:MaxItemsPerResponse (10000), default Api:DefaultPageSize (1000)."), Cursor)
             .WithSummary("Latest value of each channel, from the in-memory last-value cache, paged in (gateway, channel) order.")
             .Produces<LatestResponse>(StatusCodes.Status200OK, "application/json")
             .ProducesProblem(StatusCodes.Status400BadRequest)
@@ -98,14 +113,26 @@ public static partial class ApiEndpoints
         read.MapGet("/gateways", Gateways).WithName("gateways")
             .WithSummary("Every gateway: online/offline, last seen, counters and its latest health (contract §5).");
         read.MapGet("/channels", Channels).WithName("channels")
+            .Describe(GatewayFilter)
             .WithSummary("The channel catalogue: gateway, channel, unit, newest device time.")
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status404NotFound);
         read.MapGet("/readings", Readings).WithName("readings")
+            .Describe(GatewayRequired, ChannelRequired, new("limit", "Readings: 1 to Api:MaxItemsPerResponse (10000), default 100."))
             .WithSummary("The newest stored readings of one channel, by receive order, newest first.")
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status404NotFound);
         read.MapGet("/history", History).WithName("history")
+            .Describe(GatewayRequired, ChannelRequired,
+                new("from", "Start, inclusive, device time: RFC 3339 with a zone (2026-11-30T00:00:00Z or 2026-11-30T07:00:00+07:00). Default: a day before to.",
+                    Format: "date-time"),
+                new("to", "End, exclusive, device time: RFC 3339 with a zone. Default: now. At most Api:MaxHistoryRange (400 days) after from.",
+                    Format: "date-time"),
+                new("step", "Bucket width: seconds (3600), 15m, 1h, 1d or ISO 8601 (PT1H); at least 1 s. With it the answer has points; without it, raw readings."),
+                new("agg", "How each bucket is reduced (with step only); default avg.", Values: ["avg", "min", "max", "last", "count"]),
+                new("limit", "Raw readings per page (without step only): 1 to Api:MaxItemsPerResponse (10000), default Api:DefaultPageSize (1000)."),
+                Cursor,
+                new("format", "json (default) or csv; Accept: text/csv also gives CSV.", Values: ["json", "csv"]))
             .WithSummary("One channel's history: buckets of step seconds reduced with agg, or raw readings (keyset paged); JSON or CSV.")
             .Produces<HistoryResponse>(StatusCodes.Status200OK, "application/json")
             .ProducesProblem(StatusCodes.Status400BadRequest)
@@ -128,6 +155,8 @@ public static partial class ApiEndpoints
                 return Task.CompletedTask;
             });
         read.MapGet("/stream", Stream).WithName("stream")
+            .Describe(GatewayFilter, ChannelPrefix,
+                new("Last-Event-ID", "The id of the last event received: the stream resends what followed it (or a resync event when it is no longer held)."))
             .WithSummary("Server-Sent Events: each committed reading and gateway status change; resumable with Last-Event-ID.")
             .ProducesProblem(StatusCodes.Status400BadRequest);
 
