@@ -207,6 +207,20 @@ public sealed class ApiTests() : AggregatorClientTests("aggregator-api", Gw)
     }
 
     [Fact]
+    public async Task A_history_answer_has_only_the_properties_of_its_mode()
+    {
+        await PublishTwoHoursAsync();
+
+        var buckets = await Aggregator.GetJsonAsync($"/api/v1/history?gateway={Gw}&channel=env1/t&from=2026-11-22T01:00:00Z&to=2026-11-22T03:00:00Z&step=1h");
+        var raw = await Aggregator.GetJsonAsync($"/api/v1/history?gateway={Gw}&channel=env1/t&from=2026-11-22T01:00:00Z&to=2026-11-22T01:10:00Z");
+
+        string[] common = ["generated_at", "gateway", "channel", "from", "to"];
+        Assert.Equal([.. common, "step_s", "agg", "points"], buckets.EnumerateObject().Select(p => p.Name));
+        Assert.Equal([.. common, "readings", "next"], raw.EnumerateObject().Select(p => p.Name));
+        Assert.Equal(JsonValueKind.Null, raw.GetProperty("next").ValueKind); // the last page: paging applies, nothing follows
+    }
+
+    [Fact]
     public async Task Raw_history_is_keyset_paged_and_comes_as_CSV_for_spreadsheets()
     {
         await PublishTwoHoursAsync();

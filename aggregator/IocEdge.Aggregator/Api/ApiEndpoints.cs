@@ -51,7 +51,8 @@ public static partial class ApiEndpoints
     {
         services.ConfigureHttpJsonOptions(o =>
         {
-            o.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default);
+            o.SerializerOptions.TypeInfoResolverChain.Insert(0, System.Text.Json.Serialization.Metadata.JsonTypeInfoResolver.WithAddedModifier(
+                ApiJsonContext.Default, HistoryResponse.OmitNextOfBuckets));
             o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
             o.SerializerOptions.NumberHandling = JsonNumberHandling.Strict;
         });
@@ -65,6 +66,16 @@ public static partial class ApiEndpoints
             doc.Info.Title = "IocEdge aggregator API";
             doc.Info.Version = "v1";
             doc.Info.Description = "The HTTP API an IOC pulls from: gateways, channel catalogue, latest values, history, live stream.";
+            return Task.CompletedTask;
+        }).AddSchemaTransformer((schema, context, _) =>
+        {
+            // A property left out of some answers (JsonIgnore WhenWritingNull, or a ShouldSerialize of its own: history's
+            // per-mode properties) is not required.
+            foreach (var property in context.JsonTypeInfo.Properties.Where(p => p.ShouldSerialize is not null))
+            {
+                schema.Required?.Remove(property.Name);
+            }
+
             return Task.CompletedTask;
         }));
         services.AddOpenTelemetry().WithMetrics(m => m
