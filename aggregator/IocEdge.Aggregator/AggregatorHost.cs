@@ -126,8 +126,8 @@ public static class AggregatorHost
         groups.Read.RequireApiKeys();
         groups.Admin.RequireApiKeys();
         groups.Operations.RequireApiKeys();
-        app.MapGroup(string.Empty).RequireApiKeys().MapAdminApi();
-        app.MapGroup("/api/v1/admin").RequireApiKeys().MapProvisioningAdmin();
+        app.MapGroup(string.Empty).RequireApiKeys().RejectUnknownQueryParameters().MapAdminApi();
+        app.MapGroup("/api/v1/admin").RequireApiKeys().RejectUnknownQueryParameters().MapProvisioningAdmin();
         app.MapEnrol();
         return app;
     }

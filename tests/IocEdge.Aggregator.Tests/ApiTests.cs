@@ -67,6 +67,34 @@ public sealed class ApiTests() : AggregatorClientTests("aggregator-api", Gw)
         "--filter FullyQualifiedName~The_served_OpenAPI_document, then review and commit the diff.";
 
     [Fact]
+    public async Task The_OpenAPI_document_describes_every_parameter_and_says_which_are_required_and_what_values_they_take()
+    {
+        var (_, _, doc) = await GetAsync("/openapi/v1.json");
+        JsonElement Parameter(string path, string name) => doc.GetProperty("paths").GetProperty(path).GetProperty("get").GetProperty("parameters")
+            .EnumerateArray().Single(p => p.GetProperty("name").GetString() == name);
+
+        foreach (var path in new[] { "/api/v1/latest", "/api/v1/channels", "/api/v1/readings", "/api/v1/history", "/api/v1/stream" })
+        {
+            foreach (var p in doc.GetProperty("paths").GetProperty(path).GetProperty("get").GetProperty("parameters").EnumerateArray())
+            {
+                Assert.True(p.TryGetProperty("description", out var d) && d.GetString()!.Length > 10, $"{path} {p.GetProperty("name")} has no description");
+            }
+        }
+
+        foreach (var path in new[] { "/api/v1/readings", "/api/v1/history" })
+        {
+            Assert.True(Parameter(path, "gateway").GetProperty("required").GetBoolean(), path + " gateway");
+            Assert.True(Parameter(path, "channel").GetProperty("required").GetBoolean(), path + " channel");
+        }
+
+        Assert.Equal(["avg", "min", "max", "last", "count"], Parameter("/api/v1/history", "agg").GetProperty("schema").GetProperty("enum")
+            .EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal(["json", "csv"], Parameter("/api/v1/history", "format").GetProperty("schema").GetProperty("enum").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal("date-time", Parameter("/api/v1/history", "from").GetProperty("schema").GetProperty("format").GetString());
+        Assert.Equal("date-time", Parameter("/api/v1/history", "to").GetProperty("schema").GetProperty("format").GetString());
+    }
+
+    [Fact]
     public async Task Real_responses_hold_to_the_OpenAPI_document()
     {
         await Client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(Topics.Status(Gw)).WithRetainFlag()
@@ -179,6 +207,20 @@ public sealed class ApiTests() : AggregatorClientTests("aggregator-api", Gw)
     }
 
     [Fact]
+    public async Task A_history_answer_has_only_the_properties_of_its_mode()
+    {
+        await PublishTwoHoursAsync();
+
+        var buckets = await Aggregator.GetJsonAsync($"/api/v1/history?gateway={Gw}&channel=env1/t&from=2026-11-22T01:00:00Z&to=2026-11-22T03:00:00Z&step=1h");
+        var raw = await Aggregator.GetJsonAsync($"/api/v1/history?gateway={Gw}&channel=env1/t&from=2026-11-22T01:00:00Z&to=2026-11-22T01:10:00Z");
+
+        string[] common = ["generated_at", "gateway", "channel", "from", "to"];
+        Assert.Equal([.. common, "step_s", "agg", "points"], buckets.EnumerateObject().Select(p => p.Name));
+        Assert.Equal([.. common, "readings", "next"], raw.EnumerateObject().Select(p => p.Name));
+        Assert.Equal(JsonValueKind.Null, raw.GetProperty("next").ValueKind); // the last page: paging applies, nothing follows
+    }
+
+    [Fact]
     public async Task Raw_history_is_keyset_paged_and_comes_as_CSV_for_spreadsheets()
     {
         await PublishTwoHoursAsync();
@@ -237,6 +279,117 @@ public sealed class ApiTests() : AggregatorClientTests("aggregator-api", Gw)
         Assert.Equal(parameter, doc.RootElement.GetProperty("parameter").GetString());
         Assert.Equal(400, doc.RootElement.GetProperty("status").GetInt32());
         Assert.StartsWith(parameter + ":", doc.RootElement.GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("/api/v1/history?gatway=gw-api&channel=env1/t", "gatway", "this route takes gateway, channel, from, to, step, agg, limit, cursor, format.")]
+    [InlineData("/api/v1/history?gateway=gw-api&channel=env1/t&step=1h&aggr=max", "aggr", "this route takes gateway, channel, from, to, step, agg, limit, cursor, format.")]
+    [InlineData("/api/v1/latest?gateway=gw-api&limt=5", "limt", "this route takes gateway, channel, limit, cursor.")]
+    [InlineData("/api/v1/readings?gateway=gw-api&chanel=env1/t", "chanel", "this route takes gateway, channel, limit.")]
+    [InlineData("/api/v1/channels?gw=gw-api", "gw", "this route takes gateway.")]
+    [InlineData("/api/v1/stream?gateway=gw-api&chanel=env1/", "chanel", "this route takes gateway, channel.")]
+    [InlineData("/api/v1/gateways?gateway=gw-api", "gateway", "this route takes no query parameters.")]
+    public async Task A_query_parameter_the_route_does_not_take_is_refused_naming_it_and_what_the_route_takes(string url, string parameter, string takes)
+    {
+        // A typo (gatway) used to be ignored: the answer was that of a request without a gateway.
+        await PublishAsync(("env1/t", 1, Now.AddMinutes(-1), 20));
+
+        var (status, media, body) = await GetAsync(url);
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("application/problem+json", media);
+        Assert.Equal(parameter, body.GetProperty("parameter").GetString());
+        Assert.Equal($"{parameter}: unknown parameter '{parameter}': {takes}", body.GetProperty("detail").GetString());
+    }
+
+    [Fact]
+    public async Task Query_parameters_are_matched_like_ASP_NET_Core_binds_them_and_next_urls_are_accepted()
+    {
+        await PublishAsync(Enumerable.Range(0, 3).Select(i => ($"env1/c{i}", (long)i + 1, Now.AddSeconds(-10 + i), (double)i)).ToArray());
+
+        // Names bind case-insensitively, so they are accepted case-insensitively; a next URL (cursor added) is taken.
+        var page = await Aggregator.GetJsonAsync($"/api/v1/latest?Gateway={Gw}&LIMIT=2");
+        Assert.Equal(2, page.GetProperty("readings").GetArrayLength());
+        var last = await Aggregator.GetJsonAsync(page.GetProperty("next").GetString()!);
+        Assert.Equal("env1/c2", Assert.Single(last.GetProperty("readings").EnumerateArray()).GetProperty("channel").GetString());
+    }
+
+    [Theory]
+    [InlineData("/api/v1/latest?gateway=gw-typo", "gateway", "no gateway 'gw-typo' has sent data or is registered; GET /api/v1/gateways lists them.")]
+    [InlineData("/api/v1/channels?gateway=gw-typo", "gateway", "no gateway 'gw-typo' has sent data or is registered; GET /api/v1/gateways lists them.")]
+    [InlineData("/api/v1/history?gateway=gw-typo&channel=env1/pm2_5", "gateway", "no gateway 'gw-typo' has sent data or is registered; GET /api/v1/gateways lists them.")]
+    [InlineData("/api/v1/readings?gateway=gw-typo&channel=env1/pm2_5", "gateway", "no gateway 'gw-typo' has sent data or is registered; GET /api/v1/gateways lists them.")]
+    [InlineData("/api/v1/history?gateway=gw-api&channel=env1/pm25", "channel", "gateway 'gw-api' has no channel 'env1/pm25': did you mean 'env1/pm2_5'?")]
+    [InlineData("/api/v1/readings?gateway=gw-api&channel=env1/pm25", "channel", "gateway 'gw-api' has no channel 'env1/pm25': did you mean 'env1/pm2_5'?")]
+    [InlineData("/api/v1/history?gateway=gw-api&channel=env2/pm2_5&step=1h", "channel", "gateway 'gw-api' has no channel 'env2/pm2_5': did you mean 'env1/pm2_5'?")]
+    [InlineData("/api/v1/readings?gateway=gw-api&channel=wx1/rain", "channel", "gateway 'gw-api' has no channel 'wx1/rain'; GET /api/v1/channels?gateway=gw-api lists them.")]
+    public async Task A_gateway_or_channel_that_does_not_exist_is_a_404_naming_it_not_an_empty_answer(string url, string parameter, string detail)
+    {
+        await PublishAsync(("env1/pm2_5", 1, Now.AddMinutes(-1), 20), ("env1/t", 2, Now.AddMinutes(-1), 30));
+        var (_, _, docBody) = await GetAsync("/openapi/v1.json");
+
+        var (status, media, body) = await GetAsync(url);
+
+        Assert.Equal(HttpStatusCode.NotFound, status);
+        Assert.Equal("application/problem+json", media);
+        Assert.Equal(parameter, body.GetProperty("parameter").GetString());
+        Assert.Equal($"{parameter}: {detail}", body.GetProperty("detail").GetString());
+        var path = url[..url.IndexOf('?', StringComparison.Ordinal)];
+        var errors = new OpenApiContract(docBody).Check(path, 404, "application/problem+json", body);
+        Assert.True(errors.Count == 0, string.Join("; ", errors));
+    }
+
+    [Fact]
+    public async Task A_registered_gateway_without_data_and_a_known_one_answer_200_not_404()
+    {
+        await PublishAsync(("env1/t", 1, Now.AddMinutes(-1), 20));
+        var registry = (IocEdge.Aggregator.Provisioning.GatewayRegistry)Aggregator.Services.GetService(typeof(IocEdge.Aggregator.Provisioning.GatewayRegistry))!;
+        registry.Reported("gw-new", new IocEdge.Aggregator.Provisioning.ConfigReport(1, "applied", null, Now));
+
+        Assert.Equal(0, (await Aggregator.GetJsonAsync("/api/v1/latest?gateway=gw-new")).GetProperty("readings").GetArrayLength());
+        Assert.Equal(0, (await Aggregator.GetJsonAsync("/api/v1/channels?gateway=gw-new")).GetProperty("channels").GetArrayLength());
+        Assert.Equal(0, (await Aggregator.GetJsonAsync($"/api/v1/latest?gateway={Gw}&channel=aq9/")).GetProperty("readings").GetArrayLength());
+        Assert.Equal(1, (await Aggregator.GetJsonAsync($"/api/v1/readings?gateway={Gw}&channel=env1/t")).GetProperty("readings").GetArrayLength());
+        Assert.Equal(HttpStatusCode.NotFound, (await GetAsync("/api/v1/readings?gateway=gw-new&channel=env1/t")).Status);
+    }
+
+    [Theory]
+    [InlineData("from=2026-11-22T03:00:00Z&to=2026-11-22T01:00:00Z", "from", "from: from (2026-11-22T03:00:00Z) must be before to (2026-11-22T01:00:00Z).")]
+    [InlineData("from=2026-11-22T10:00:00%2B07:00&to=2026-11-22T01:00:00Z", "from", "from: from (2026-11-22T03:00:00Z) must be before to (2026-11-22T01:00:00Z).")]
+    [InlineData("to=tomorrow", "to", "to: 'tomorrow' is not a time: give RFC 3339 such as 2026-11-30T00:00:00Z or 2026-11-30T07:00:00+07:00.")]
+    [InlineData("from=yesterday", "from", "from: 'yesterday' is not a time: give RFC 3339 such as 2026-11-30T00:00:00Z or 2026-11-30T07:00:00+07:00.")]
+    [InlineData("from=2026-11-22T00:00:00", "from", "from: '2026-11-22T00:00:00' has no zone, so it could be UTC or local time: give a zone: 2026-11-30T00:00:00Z or 2026-11-30T07:00:00+07:00.")]
+    [InlineData("to=2026-11-22T00:00:00", "to", "to: '2026-11-22T00:00:00' has no zone, so it could be UTC or local time: give a zone: 2026-11-30T00:00:00Z or 2026-11-30T07:00:00+07:00.")]
+    public async Task A_bad_time_gets_a_message_in_RFC_3339_naming_its_own_parameter(string query, string parameter, string detail)
+    {
+        await PublishAsync(("env1/t", 1, Now.AddMinutes(-1), 20));
+
+        var (status, _, body) = await GetAsync($"/api/v1/history?gateway={Gw}&channel=env1/t&{query}");
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal(parameter, body.GetProperty("parameter").GetString());
+        Assert.Equal(detail, body.GetProperty("detail").GetString());
+    }
+
+    [Fact]
+    public async Task A_time_in_Vietnam_s_zone_answers_as_its_UTC_equivalent_encoded_or_typed_with_a_bare_plus()
+    {
+        await PublishTwoHoursAsync();
+
+        const string Utc = "from=2026-11-22T01:30:00Z&to=2026-11-22T02:30:00Z";
+        const string Encoded = "from=2026-11-22T08:30:00%2B07:00&to=2026-11-22T09:30:00%2B07:00";
+        const string Typed = "from=2026-11-22T08:30:00+07:00&to=2026-11-22T09:30:00+07:00"; // '+' arrives as a space
+        var answers = new List<string>();
+        foreach (var range in new[] { Utc, Encoded, Typed })
+        {
+            var (status, _, body) = await GetAsync($"/api/v1/history?gateway={Gw}&channel=env1/t&{range}");
+            Assert.True(status == HttpStatusCode.OK, $"{range}: {status} {body}");
+            Assert.Equal(60, body.GetProperty("readings").GetArrayLength());
+            answers.Add($"{body.GetProperty("from")} {body.GetProperty("to")} {body.GetProperty("readings")}");
+        }
+
+        Assert.Equal(answers[0], answers[1]);
+        Assert.Equal(answers[0], answers[2]);
     }
 
     [Fact]

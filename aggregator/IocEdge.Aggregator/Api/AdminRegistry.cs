@@ -127,7 +127,7 @@ public static class AdminRegistry
                 log.EnrolmentRefused(Security.Bounded.Text(gateway, 64), context.Connection.RemoteIpAddress?.ToString(), ex.Reason);
                 throw;
             }
-        }).WithName("Enrol");
+        }).WithName("Enrol").RejectUnknownQueryParameters();
         return app;
     }
 

@@ -5,6 +5,7 @@ using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.RegularExpressions;
 using System.Xml;
 using IocEdge.Aggregator.Ingest;
 using IocEdge.Aggregator.Live;
@@ -30,7 +31,7 @@ namespace IocEdge.Aggregator.Api;
 public sealed record IocApiGroups(RouteGroupBuilder Read, RouteGroupBuilder Admin, RouteGroupBuilder Operations);
 
 /// <summary>The IOC's HTTP API, version 1 (see aggregator/README.md, "HTTP API", and openapi.json beside this project).</summary>
-public static class ApiEndpoints
+public static partial class ApiEndpoints
 {
     /// <summary>Span of a history request that gives no <c>from</c> (ending at <c>to</c>, or now).</summary>
     public static readonly TimeSpan DefaultHistoryRange = TimeSpan.FromDays(1);
@@ -50,7 +51,8 @@ public static class ApiEndpoints
     {
         services.ConfigureHttpJsonOptions(o =>
         {
-            o.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default);
+            o.SerializerOptions.TypeInfoResolverChain.Insert(0, System.Text.Json.Serialization.Metadata.JsonTypeInfoResolver.WithAddedModifier(
+                ApiJsonContext.Default, HistoryResponse.OmitNextOfBuckets));
             o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
             o.SerializerOptions.NumberHandling = JsonNumberHandling.Strict;
         });
@@ -64,6 +66,16 @@ public static class ApiEndpoints
             doc.Info.Title = "IocEdge aggregator API";
             doc.Info.Version = "v1";
             doc.Info.Description = "The HTTP API an IOC pulls from: gateways, channel catalogue, latest values, history, live stream.";
+            return Task.CompletedTask;
+        }).AddSchemaTransformer((schema, context, _) =>
+        {
+            // A property left out of some answers (JsonIgnore WhenWritingNull, or a ShouldSerialize of its own: history's
+            // per-mode properties) is not required.
+            foreach (var property in context.JsonTypeInfo.Properties.Where(p => p.ShouldSerialize is not null))
+            {
+                schema.Required?.Remove(property.Name);
+            }
+
             return Task.CompletedTask;
         }));
         services.AddOpenTelemetry().WithMetrics(m => m
@@ -79,31 +91,63 @@ public static class ApiEndpoints
         return services;
     }
 
+    private static readonly ParameterDoc GatewayFilter = new("gateway",
+        "Only this gateway (contract §2 id, e.g. gw-demo-01); 404 when no such gateway has sent data or is registered.");
+
+    private static readonly ParameterDoc GatewayRequired = new("gateway",
+        "The gateway (contract §2 id, e.g. gw-demo-01); 404 when no such gateway has sent data or is registered.", Required: true);
+
+    private static readonly ParameterDoc ChannelPrefix = new("channel", "Only channels whose id starts with this: a device (env1/) or a whole channel id.");
+
+    private static readonly ParameterDoc ChannelRequired = new("channel", "The channel id (contract §2: device/point, e.g. env1/pm2_5); 404 when the gateway has no such channel.",
+        Required: true);
+
+    private static readonly ParameterDoc Cursor = new("cursor", "Opaque: follow the next URL of the previous page as it is.");
+
     /// <summary>Maps every route; returns the groups (see <see cref="IocApiGroups"/>).</summary>
     public static IocApiGroups MapIocApi(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
         _ = app.Services.GetRequiredService<ApiMetrics>(); // its instruments exist from start
-        var read = app.MapGroup("/api/v1").WithTags("read");
-        var admin = app.MapGroup("/api/v1/admin").WithTags("admin");
+        // A query parameter a route does not take is refused, not ignored (QueryParameters).
+        var read = app.MapGroup("/api/v1").WithTags("read").RejectUnknownQueryParameters();
+        var admin = app.MapGroup("/api/v1/admin").WithTags("admin").RejectUnknownQueryParameters();
         var ops = app.MapGroup(string.Empty).WithTags("operations");
 
         read.MapGet("/latest", Latest).WithName("latest")
+            .Describe(GatewayFilter, ChannelPrefix,
+                new("limit", "Channels per page: 1 to Api:MaxItemsPerResponse (10000), default Api:DefaultPageSize (1000)."), Cursor)
             .WithSummary("Latest value of each channel, from the in-memory last-value cache, paged in (gateway, channel) order.")
             .Produces<LatestResponse>(StatusCodes.Status200OK, "application/json")
-            .ProducesProblem(StatusCodes.Status400BadRequest);
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound);
         read.MapGet("/gateways", Gateways).WithName("gateways")
             .WithSummary("Every gateway: online/offline, last seen, counters and its latest health (contract §5).");
         read.MapGet("/channels", Channels).WithName("channels")
+            .Describe(GatewayFilter)
             .WithSummary("The channel catalogue: gateway, channel, unit, newest device time.")
-            .ProducesProblem(StatusCodes.Status400BadRequest);
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound);
         read.MapGet("/readings", Readings).WithName("readings")
+            .Describe(GatewayRequired, ChannelRequired, new("limit", "Readings: 1 to Api:MaxItemsPerResponse (10000), default 100."))
             .WithSummary("The newest stored readings of one channel, by receive order, newest first.")
-            .ProducesProblem(StatusCodes.Status400BadRequest);
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound);
         read.MapGet("/history", History).WithName("history")
+            .Describe(GatewayRequired, ChannelRequired,
+                new("from", "Start, inclusive, device time: RFC 3339 with a zone (2026-11-30T00:00:00Z or 2026-11-30T07:00:00+07:00). Default: a day before to.",
+                    Format: "date-time"),
+                new("to", "End, exclusive, device time: RFC 3339 with a zone. Default: now. At most Api:MaxHistoryRange (400 days) after from.",
+                    Format: "date-time"),
+                new("step", "Bucket width: seconds (3600), 15m, 1h, 1d or ISO 8601 (PT1H); at least 1 s. With it the answer has points; without it, raw readings."),
+                new("agg", "How each bucket is reduced (with step only); default avg.", Values: ["avg", "min", "max", "last", "count"]),
+                new("limit", "Raw readings per page (without step only): 1 to Api:MaxItemsPerResponse (10000), default Api:DefaultPageSize (1000)."),
+                Cursor,
+                new("format", "json (default) or csv; Accept: text/csv also gives CSV.", Values: ["json", "csv"]))
             .WithSummary("One channel's history: buckets of step seconds reduced with agg, or raw readings (keyset paged); JSON or CSV.")
             .Produces<HistoryResponse>(StatusCodes.Status200OK, "application/json")
             .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound)
             .AddOpenApiOperationTransformer((op, _, _) =>
             {
                 // The same 200 as CSV (format=csv or Accept: text/csv): one header line, then one line per point or reading.
@@ -122,6 +166,8 @@ public static class ApiEndpoints
                 return Task.CompletedTask;
             });
         read.MapGet("/stream", Stream).WithName("stream")
+            .Describe(GatewayFilter, ChannelPrefix,
+                new("Last-Event-ID", "The id of the last event received: the stream resends what followed it (or a resync event when it is no longer held)."))
             .WithSummary("Server-Sent Events: each committed reading and gateway status change; resumable with Last-Event-ID.")
             .ProducesProblem(StatusCodes.Status400BadRequest);
 
@@ -135,7 +181,8 @@ public static class ApiEndpoints
     }
 
     private static Results<LatestPage, ProblemHttpResult> Latest(string? gateway, string? channel, int? limit, string? cursor,
-        LiveFeed live, LatestRenderer renderer, TimeProvider time, HttpRequest request, IOptions<AggregatorOptions> options)
+        LiveFeed live, LatestRenderer renderer, TimeProvider time, HttpRequest request, IOptions<AggregatorOptions> options, IReadingStore store,
+        Provisioning.GatewayRegistry registry)
     {
         var api = options.Value.Api;
         if (gateway is not null && !Identifiers.IsValidGatewayId(gateway))
@@ -165,6 +212,11 @@ public static class ApiEndpoints
         }
 
         var (page, more) = live.Cache.Page(gateway, channel, after, limit ?? api.DefaultPageSize);
+        if (page.Count == 0 && gateway is not null && UnknownGateway(gateway, live, store, registry) is { } unknown)
+        {
+            return unknown;
+        }
+
         var next = more ? NextUrl(request, EncodeCursor(page[^1].Reading.Gateway, page[^1].Reading.Channel)) : null;
         return new LatestPage(page, time.GetUtcNow().UtcDateTime, next, renderer);
     }
@@ -179,7 +231,8 @@ public static class ApiEndpoints
         return TypedResults.Ok(new GatewaysResponse(time.GetUtcNow().UtcDateTime, list));
     }
 
-    private static Results<Ok<ChannelsResponse>, ProblemHttpResult> Channels(string? gateway, IReadingStore store, TimeProvider time)
+    private static Results<Ok<ChannelsResponse>, ProblemHttpResult> Channels(string? gateway, IReadingStore store, TimeProvider time,
+        LiveFeed live, Provisioning.GatewayRegistry registry)
     {
         if (gateway is not null && !Identifiers.IsValidGatewayId(gateway))
         {
@@ -187,11 +240,16 @@ public static class ApiEndpoints
         }
 
         var list = store.Channels(gateway).Select(c => new ChannelDto(c.Gateway, c.Channel, c.Unit, c.LastTimestamp?.UtcDateTime)).ToList();
+        if (list.Count == 0 && gateway is not null && UnknownGateway(gateway, live, store, registry) is { } unknown)
+        {
+            return unknown;
+        }
+
         return TypedResults.Ok(new ChannelsResponse(time.GetUtcNow().UtcDateTime, list));
     }
 
     private static Results<Ok<ReadingsResponse>, ProblemHttpResult> Readings(string? gateway, string? channel, int? limit, IReadingStore store,
-        TimeProvider time, IOptions<AggregatorOptions> options)
+        TimeProvider time, IOptions<AggregatorOptions> options, LiveFeed live, Provisioning.GatewayRegistry registry)
     {
         var max = options.Value.Api.MaxItemsPerResponse;
         var defaultLimit = Math.Min(DefaultReadingsPerPage, max);
@@ -205,13 +263,18 @@ public static class ApiEndpoints
             return Bad("limit", $"give 1-{max} (default {defaultLimit}).");
         }
 
+        if (UnknownChannel(gateway!, channel!, live, store, registry) is { } unknown)
+        {
+            return unknown;
+        }
+
         var list = store.Readings(gateway!, channel!, limit ?? defaultLimit).Select(ToDto).ToList();
         return TypedResults.Ok(new ReadingsResponse(time.GetUtcNow().UtcDateTime, gateway!, channel!, list));
     }
 
     private static Results<Ok<HistoryResponse>, ContentHttpResult, ProblemHttpResult> History(string? gateway, string? channel, string? from,
         string? to, string? step, string? agg, int? limit, string? cursor, string? format, IReadingStore store, TimeProvider time,
-        HttpRequest request, HttpResponse response, IOptions<AggregatorOptions> options)
+        HttpRequest request, HttpResponse response, IOptions<AggregatorOptions> options, LiveFeed live, Provisioning.GatewayRegistry registry)
     {
         var api = options.Value.Api;
         if (ChannelProblem(gateway, channel) is { } problem)
@@ -221,23 +284,23 @@ public static class ApiEndpoints
 
         var now = time.GetUtcNow();
         DateTimeOffset toTs = now, fromTs;
-        if (to is not null && !TryParseTime(to, out toTs))
+        if (to is not null && TimeProblem("to", to, out toTs) is { } badTo)
         {
-            return Bad("to", $"'{Clip(to)}' is not a time: give RFC 3339 UTC such as 2026-11-30T00:00:00Z.");
+            return badTo;
         }
 
         if (from is null)
         {
             fromTs = toTs - DefaultHistoryRange;
         }
-        else if (!TryParseTime(from, out fromTs))
+        else if (TimeProblem("from", from, out fromTs) is { } badFrom)
         {
-            return Bad("from", $"'{Clip(from)}' is not a time: give RFC 3339 UTC such as 2026-11-29T00:00:00Z.");
+            return badFrom;
         }
 
         if (fromTs >= toTs)
         {
-            return Bad("from", $"from ({fromTs:O}) must be before to ({toTs:O}).");
+            return Bad("from", $"from ({Rfc3339Exact(fromTs)}) must be before to ({(to is null ? "now, " : string.Empty)}{Rfc3339Exact(toTs)}).");
         }
 
         if (toTs - fromTs > api.MaxHistoryRange)
@@ -259,6 +322,9 @@ public static class ApiEndpoints
             return Bad("format", $"'{Clip(format)}' is not a format: give json (default) or csv.");
         }
 
+        // Whether the gateway and channel exist is asked once every parameter is known valid (a bad one is a 400 first).
+        var exists = () => UnknownChannel(gateway!, channel!, live, store, registry);
+
         if (step is null)
         {
             if (agg is not null)
@@ -266,7 +332,7 @@ public static class ApiEndpoints
                 return Bad("agg", "agg reduces buckets: give step too (e.g. step=1h&agg=avg), or leave agg out for raw readings.");
             }
 
-            return Raw(gateway!, channel!, fromTs, toTs, limit, cursor, csv, now, request, response, store, api);
+            return Raw(gateway!, channel!, fromTs, toTs, limit, cursor, csv, now, request, response, store, api, exists);
         }
 
         if (!TryParseStep(step, out var stepSpan))
@@ -296,6 +362,11 @@ public static class ApiEndpoints
             return Bad(limit is not null ? "limit" : "cursor", $"buckets come in one response (at most {api.MaxItemsPerResponse}): limit and cursor page raw readings only.");
         }
 
+        if (exists() is { } unknown)
+        {
+            return unknown;
+        }
+
         var points = store.Buckets(gateway!, channel!, fromTs, toTs, stepSpan).Select(b => new HistoryPointDto(b.Start.UtcDateTime, aggregate switch
         {
             HistoryAggregate.Avg => b.Avg,
@@ -321,7 +392,7 @@ public static class ApiEndpoints
 
     private static Results<Ok<HistoryResponse>, ContentHttpResult, ProblemHttpResult> Raw(string gateway, string channel, DateTimeOffset from,
         DateTimeOffset to, int? limit, string? cursor, bool csv, DateTimeOffset now, HttpRequest request, HttpResponse response, IReadingStore store,
-        ApiOptions api)
+        ApiOptions api, Func<ProblemHttpResult?> exists)
     {
         if (limit < 1 || limit > api.MaxItemsPerResponse)
         {
@@ -341,6 +412,11 @@ public static class ApiEndpoints
 
             afterTs = DateTimeOffset.FromUnixTimeMilliseconds(tsMs);
             afterSeq = s;
+        }
+
+        if (exists() is { } unknown)
+        {
+            return unknown;
         }
 
         var pageSize = limit ?? api.DefaultPageSize;
@@ -456,15 +532,110 @@ public static class ApiEndpoints
         return null;
     }
 
-    /// <summary>An RFC 9457 problem (application/problem+json) naming the query parameter at fault in <c>parameter</c>.</summary>
-    private static ProblemHttpResult Bad(string parameter, string detail) => TypedResults.Problem(
+    /// <summary>
+    /// 404 naming <c>gateway</c> when no gateway of that id has sent anything (it has a latest value, or a row in the
+    /// store's gateways) nor is registered (<see cref="Provisioning.GatewayRegistry"/>); null when it is known. Asked
+    /// only when an answer came out empty: the last-value cache answers first (O(log n)), the store's gateway list and
+    /// the registry only when it has nothing of that gateway.
+    /// </summary>
+    private static ProblemHttpResult? UnknownGateway(string gateway, LiveFeed live, IReadingStore store, Provisioning.GatewayRegistry registry)
+    {
+        if (live.Cache.Page(gateway, null, null, 1).Page.Count > 0 ||
+            store.Gateways().Any(g => string.Equals(g.Gateway, gateway, StringComparison.Ordinal)) || registry.Find(gateway) is not null)
+        {
+            return null;
+        }
+
+        return Bad("gateway", $"no gateway '{gateway}' has sent data or is registered; GET /api/v1/gateways lists them.", StatusCodes.Status404NotFound);
+    }
+
+    /// <summary>
+    /// 404 naming <c>channel</c> (with the nearest known channel when one differs only slightly) when a known gateway
+    /// has no such channel, or naming <c>gateway</c> when the gateway is unknown; null when the channel is known. A
+    /// channel with a latest value is known at once (O(1)); otherwise the gateway's channel catalogue is read.
+    /// </summary>
+    private static ProblemHttpResult? UnknownChannel(string gateway, string channel, LiveFeed live, IReadingStore store,
+        Provisioning.GatewayRegistry registry)
+    {
+        if (live.Cache.Get(gateway, channel) is not null)
+        {
+            return null;
+        }
+
+        var channels = store.Channels(gateway);
+        if (channels.Any(c => string.Equals(c.Channel, channel, StringComparison.Ordinal)))
+        {
+            return null;
+        }
+
+        if (channels.Count == 0 && UnknownGateway(gateway, live, store, registry) is { } unknown)
+        {
+            return unknown;
+        }
+
+        var hint = NearestChannel(channel, channels.Select(c => c.Channel)) is { } near
+            ? $": did you mean '{near}'?"
+            : $"; GET /api/v1/channels?gateway={gateway} lists them.";
+        return Bad("channel", $"gateway '{gateway}' has no channel '{channel}'{hint}", StatusCodes.Status404NotFound);
+    }
+
+    /// <summary>
+    /// The known channel nearest to <paramref name="channel"/> (fewest edits) among those that differ only slightly from
+    /// it: the same device (the part before '/') or at most 2 edits away; null when none does.
+    /// </summary>
+    internal static string? NearestChannel(string channel, IEnumerable<string> known)
+    {
+        var device = channel.Split('/')[0];
+        string? best = null;
+        var bestDistance = int.MaxValue;
+        foreach (var k in known)
+        {
+            var distance = EditDistance(channel, k);
+            if ((distance <= 2 || string.Equals(k.Split('/')[0], device, StringComparison.Ordinal)) && distance < bestDistance)
+            {
+                (best, bestDistance) = (k, distance);
+            }
+        }
+
+        return best;
+    }
+
+    // Levenshtein distance (insertions, deletions, substitutions), two rows.
+    private static int EditDistance(string a, string b)
+    {
+        var previous = new int[b.Length + 1];
+        var current = new int[b.Length + 1];
+        for (var j = 0; j <= b.Length; j++)
+        {
+            previous[j] = j;
+        }
+
+        for (var i = 1; i <= a.Length; i++)
+        {
+            current[0] = i;
+            for (var j = 1; j <= b.Length; j++)
+            {
+                current[j] = Math.Min(Math.Min(current[j - 1], previous[j]) + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
+            }
+
+            (previous, current) = (current, previous);
+        }
+
+        return previous[b.Length];
+    }
+
+    /// <summary>
+    /// An RFC 9457 problem (application/problem+json) naming the query parameter at fault in <c>parameter</c>: 400 for
+    /// a value that is not valid, 404 for a gateway or channel that does not exist.
+    /// </summary>
+    internal static ProblemHttpResult Bad(string parameter, string detail, int status = StatusCodes.Status400BadRequest) => TypedResults.Problem(
         detail: $"{parameter}: {detail}",
-        statusCode: StatusCodes.Status400BadRequest,
-        title: $"Invalid parameter '{parameter}'",
+        statusCode: status,
+        title: status == StatusCodes.Status404NotFound ? $"Unknown {parameter}" : $"Invalid parameter '{parameter}'",
         extensions: new Dictionary<string, object?> { ["parameter"] = parameter });
 
     // Echoed input is clipped, so a long query string does not come back whole in the answer.
-    private static string Clip(string s) => s.Length <= 64 ? s : string.Concat(s.AsSpan(0, 64), "…");
+    internal static string Clip(string s) => s.Length <= 64 ? s : string.Concat(s.AsSpan(0, 64), "…");
 
     private static ContentHttpResult Csv(StringBuilder sb, string gateway, string channel, HttpResponse response)
     {
@@ -480,8 +651,37 @@ public static class ApiEndpoints
 
     private static string Number(double v) => v.ToString("R", CultureInfo.InvariantCulture);
 
-    private static bool TryParseTime(string s, out DateTimeOffset value) =>
-        DateTimeOffset.TryParse(s, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out value);
+    // RFC 3339 date-time; the zone is optional here only to say so when it is missing.
+    [GeneratedRegex(@"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?(?<zone>[Zz]|[+-]\d{2}:\d{2})?$")]
+    private static partial Regex DateTime3339();
+
+    /// <summary>
+    /// Parses <paramref name="text"/> as an RFC 3339 time with its zone (<c>Z</c> or <c>±hh:mm</c>); null when it is
+    /// one, else the problem naming <paramref name="parameter"/>. A time without a zone is refused rather than taken as
+    /// UTC (in Vietnam it would be read 7 hours off). A single space right before a final <c>hh:mm</c> is read as '+':
+    /// that is what an unencoded <c>+07:00</c> typed in a URL arrives as.
+    /// </summary>
+    internal static ProblemHttpResult? TimeProblem(string parameter, string text, out DateTimeOffset value)
+    {
+        value = default;
+        var s = text.Length > 7 && text[^6] == ' ' && text[^7] != ' ' && text[^3] == ':' ? string.Concat(text.AsSpan(0, text.Length - 6), "+", text.AsSpan(text.Length - 5)) : text;
+        var m = DateTime3339().Match(s);
+        if (m.Success && !m.Groups["zone"].Success)
+        {
+            return Bad(parameter, $"'{Clip(text)}' has no zone, so it could be UTC or local time: give a zone: 2026-11-30T00:00:00Z or 2026-11-30T07:00:00+07:00.");
+        }
+
+        if (!m.Success || !DateTimeOffset.TryParse(s, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal, out value))
+        {
+            return Bad(parameter, $"'{Clip(text)}' is not a time: give RFC 3339 such as 2026-11-30T00:00:00Z or 2026-11-30T07:00:00+07:00.");
+        }
+
+        return null;
+    }
+
+    // RFC 3339 in UTC for messages: whole seconds as 2026-11-30T00:00:00Z, a fraction only when there is one.
+    private static string Rfc3339Exact(DateTimeOffset t) => t.UtcDateTime.ToString(
+        t.UtcTicks % TimeSpan.TicksPerSecond == 0 ? "yyyy-MM-dd'T'HH:mm:ss'Z'" : "yyyy-MM-dd'T'HH:mm:ss.FFFFFFF'Z'", CultureInfo.InvariantCulture);
 
     /// <summary>Seconds ("3600"), a number with s/m/h/d ("15m", "1h"), or ISO 8601 ("PT1H"); at least one second, at most 400 days (<see cref="MaxStep"/>).</summary>
     internal static bool TryParseStep(string s, out TimeSpan step)

@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -78,9 +79,10 @@ public sealed record ChannelsResponse(DateTime GeneratedAt, IReadOnlyList<Channe
 public sealed record HistoryPointDto(DateTime Ts, double Value, long Count);
 
 /// <summary>
-/// A channel's history between <c>from</c> (inclusive) and <c>to</c> (exclusive), device time. With <c>step</c>
-/// (seconds) <c>points</c> holds one bucket each; without it <c>readings</c> holds raw readings, oldest first, paged:
-/// <c>next</c> is the URL of the following page, null on the last.
+/// A channel's history between <c>from</c> (inclusive) and <c>to</c> (exclusive), device time. Two modes, and each
+/// answer has only its own mode's properties: with <c>step</c>, <c>step_s</c>, <c>agg</c> and <c>points</c> (one bucket
+/// each, in one response); without it, <c>readings</c> (raw readings, oldest first) and <c>next</c> (the URL of the
+/// following page, null on the last).
 /// </summary>
 public sealed record HistoryResponse(
     DateTime GeneratedAt,
@@ -88,11 +90,38 @@ public sealed record HistoryResponse(
     string Channel,
     DateTime From,
     DateTime To,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    [property: Description("Buckets only (with step): the bucket width in seconds.")]
     long? StepS,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    [property: Description("Buckets only (with step): how each bucket was reduced.")]
     string? Agg,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    [property: Description("Buckets only (with step): one point per bucket that holds measurements, oldest first. Absent for raw readings.")]
     IReadOnlyList<HistoryPointDto>? Points,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    [property: Description("Raw readings only (without step): one page, oldest first. Absent with step.")]
     IReadOnlyList<ReadingDto>? Readings,
-    string? Next);
+    [property: Description("Raw readings only (without step): the URL of the next page, null on the last page. Absent with step.")]
+    string? Next)
+{
+    /// <summary>
+    /// Leaves <c>next</c> out of bucket answers (it is written, null on the last page, in raw answers): a modifier of
+    /// the serializer's contract, as <c>next</c> is null in both cases.
+    /// </summary>
+    internal static void OmitNextOfBuckets(System.Text.Json.Serialization.Metadata.JsonTypeInfo type)
+    {
+        if (type.Type != typeof(HistoryResponse))
+        {
+            return;
+        }
+
+        foreach (var property in type.Properties.Where(p => p.Name == "next"))
+        {
+            property.ShouldSerialize = static (o, _) => ((HistoryResponse)o).Readings is not null;
+        }
+    }
+}
 
 /// <summary>/healthz: <c>ok</c> or <c>unhealthy</c>, why, and seconds since the last successful commit (null before the first).</summary>
 public sealed record HealthzResponse(string Status, string? Problem, double? LastCommitAgeS);
