@@ -14,6 +14,10 @@ internal static partial class Log
     [LoggerMessage(1003, LogLevel.Warning, "Gateway {GatewayId} disconnected ({DisconnectType})")]
     public static partial void GatewayDisconnected(this ILogger logger, string gatewayId, string disconnectType);
 
+    // A DISCONNECT the gateway itself sent (it is stopping): nothing is wrong.
+    [LoggerMessage(1012, LogLevel.Information, "Gateway {GatewayId} disconnected cleanly (it sent DISCONNECT)")]
+    public static partial void GatewayDisconnectedCleanly(this ILogger logger, string gatewayId);
+
     [LoggerMessage(1004, LogLevel.Warning,
         "Refused a message from client {ClientId} on {Topic}: {Reason} (0x{ReasonCode:X2}) {Detail}; {Suppressed} more like it were not logged in the minute before")]
     public static partial void MessageRefused(this ILogger logger, string clientId, string topic, string reason, int reasonCode, string detail,

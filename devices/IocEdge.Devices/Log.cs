@@ -10,8 +10,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 4001, Level = LogLevel.Information, Message = "Input {Name} (GPIO {Pin}) is now {State}")]
     public static partial void InputChanged(ILogger logger, string name, int pin, string state);
 
-    [LoggerMessage(EventId = 4010, Level = LogLevel.Warning,
-        Message = "Counter {Name}: no state file at {Path}; the total starts at zero")]
+    // Information: every counter's first start has no state file yet; a corrupt one (4011) stays a warning.
+    [LoggerMessage(EventId = 4010, Level = LogLevel.Information,
+        Message = "Counter {Name}: no state file at {Path} yet (first start); the total starts at zero")]
     public static partial void CounterStateMissing(ILogger logger, string name, string path);
 
     [LoggerMessage(EventId = 4011, Level = LogLevel.Warning,

@@ -423,5 +423,8 @@ public sealed class ApiTests() : AggregatorClientTests("aggregator-api", Gw)
         Assert.Equal(1, PrometheusText.Value(mine, "iocedge_ingest_commits_total"));
         Assert.Equal(2, PrometheusText.Value(mine, "iocedge_api_latest_channels"));
         Assert.Equal(0, PrometheusText.Value(theirs, "iocedge_ingest_stored_total"));
+        // The exporter's resource: the service's own name, not unknown_service:<process>.
+        Assert.Contains("service_name=\"iocedge-aggregator\"", mine, StringComparison.Ordinal);
+        Assert.DoesNotContain("unknown_service", mine, StringComparison.Ordinal);
     }
 }

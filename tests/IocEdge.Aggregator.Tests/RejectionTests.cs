@@ -28,6 +28,7 @@ public sealed class RejectionTests : IAsyncLifetime
     {
         b.Services.AddSingleton<TimeProvider>(_time);
         b.Logging.AddProvider(_log);
+        b.Logging.AddFilter<LogSink>("IocEdge", LogLevel.Information); // the sink sees what the journal would
     });
 
     public async Task DisposeAsync()
@@ -53,6 +54,24 @@ public sealed class RejectionTests : IAsyncLifetime
             .WithQualityOfServiceLevel(qos).WithRetainFlag(retain).Build());
 
     private async Task<string> MetricsAsync() => await _aggregator.Http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+
+    [Fact]
+    public async Task A_gateway_that_disconnects_itself_is_logged_as_information_and_one_that_vanishes_as_a_warning()
+    {
+        using var clean = await ConnectAsync("gw-clean");
+        Assert.True((await PublishAsync(clean, Topics.Readings("gw-clean"), Readings("gw-clean"))).IsSuccess); // a gateway now
+        await clean.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().Build());
+        using var lost = await ConnectAsync("gw-lost");
+        Assert.True((await PublishAsync(lost, Topics.Readings("gw-lost"), Readings("gw-lost"))).IsSuccess); // a gateway now
+        lost.Dispose(); // the socket closes without DISCONNECT
+
+        await Eventually.True(() => Task.FromResult(new[] { "gw-clean", "gw-lost" }.All(g =>
+            _log.Lines.Any(l => l.Message.StartsWith($"Gateway {g} disconnected", StringComparison.Ordinal)))), TimeSpan.FromSeconds(10), "both disconnects logged");
+        var cleanLine = Assert.Single(_log.Lines, l => l.Message.StartsWith("Gateway gw-clean disconnected", StringComparison.Ordinal));
+        Assert.Equal(LogLevel.Information, cleanLine.Level);
+        var lostLine = Assert.Single(_log.Lines, l => l.Message.StartsWith("Gateway gw-lost disconnected", StringComparison.Ordinal));
+        Assert.Equal(LogLevel.Warning, lostLine.Level);
+    }
 
     [Fact]
     public async Task A_valid_payload_on_a_topic_outside_the_id_alphabet_is_refused_counted_and_logged()

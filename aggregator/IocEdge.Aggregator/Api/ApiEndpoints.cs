@@ -20,6 +20,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
 
 namespace IocEdge.Aggregator.Api;
 
@@ -33,6 +34,9 @@ public sealed record IocApiGroups(RouteGroupBuilder Read, RouteGroupBuilder Admi
 /// <summary>The IOC's HTTP API, version 1 (see aggregator/README.md, "HTTP API", and openapi.json beside this project).</summary>
 public static partial class ApiEndpoints
 {
+    /// <summary>The OpenTelemetry resource's service name.</summary>
+    public const string ServiceName = "iocedge-aggregator";
+
     /// <summary>Span of a history request that gives no <c>from</c> (ending at <c>to</c>, or now).</summary>
     public static readonly TimeSpan DefaultHistoryRange = TimeSpan.FromDays(1);
 
@@ -78,7 +82,9 @@ public static partial class ApiEndpoints
 
             return Task.CompletedTask;
         }));
-        services.AddOpenTelemetry().WithMetrics(m => m
+        // The resource's service.name (Prometheus: target_info{service_name="iocedge-aggregator"}), the same in the
+        // service and the demo, which runs this host; without it OpenTelemetry says unknown_service:<process>.
+        services.AddOpenTelemetry().ConfigureResource(r => r.AddService(ServiceName)).WithMetrics(m => m
             .AddMeter(IngestMetrics.MeterName + "*")
             .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0));
         // Meters are process-wide: only this host's own (made by its IMeterFactory) are exported, so two hosts in one

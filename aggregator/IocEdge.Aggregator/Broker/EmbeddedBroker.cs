@@ -641,7 +641,15 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable, Provision
             return;
         }
 
-        _logger.GatewayDisconnected(e.ClientId, e.DisconnectType.ToString());
+        if (e.DisconnectType == MqttClientDisconnectType.Clean)
+        {
+            _logger.GatewayDisconnectedCleanly(e.ClientId);
+        }
+        else
+        {
+            _logger.GatewayDisconnected(e.ClientId, e.DisconnectType.ToString());
+        }
+
         if (e.DisconnectType != MqttClientDisconnectType.Clean)
         {
             // An unclean end is what the gateway's will announces; record it even if the will is not delivered to us.

@@ -75,7 +75,7 @@ public sealed record PulseCounterOptions
 /// <summary>
 /// Counts pulses on a GPIO edge, ignores contact bounce, computes a rate over a sliding window and keeps the
 /// running total across restarts in a small state file written atomically (temp file, flush, rename).
-/// A missing or corrupt state file starts the total at zero with a warning (a corrupt one is kept aside as
+/// A missing state file (a first start) starts the total at zero, logged as information; a corrupt one also starts it at zero, with a warning (a corrupt one is kept aside as
 /// <c>.corrupt</c> for inspection); it never stops the gateway.
 /// </summary>
 public sealed class PulseCounter : IDisposable
