@@ -25,7 +25,7 @@ try
 catch (ArgumentException ex)
 {
     await Console.Error.WriteLineAsync(ex.Message).ConfigureAwait(false);
-    return 2;
+    return 64; // EX_USAGE (sysexits.h)
 }
 
 if (options.Help)
@@ -60,6 +60,15 @@ catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
     await Console.Error.WriteLineAsync(
         $"--data {options.DataDirectory}: cannot use this folder ({ex.Message}); give a writable folder, e.g. --data ./.demo").ConfigureAwait(false);
     return 73; // EX_CANTCREAT (sysexits.h)
+}
+
+if (options.HttpPortGiven && options.HttpPort != 0 && !IsFree(options.HttpPort))
+{
+    // A port the user asked for is theirs to keep: using another would print a URL they did not expect.
+    await Console.Error.WriteLineAsync(
+        $"--http-port {options.HttpPort}: the port is in use (another demo or service?): stop it, or give another --http-port (0 picks a free one).")
+        .ConfigureAwait(false);
+    return 69; // EX_UNAVAILABLE (sysexits.h)
 }
 
 var httpPort = options.HttpPort == 0 || !IsFree(options.HttpPort) ? FreePort() : options.HttpPort;

@@ -76,4 +76,41 @@ public sealed partial class DemoTests
         Assert.StartsWith("--data /proc/iocedge-demo: cannot use this folder", line, StringComparison.Ordinal);
         Assert.DoesNotContain("Unhandled exception", output, StringComparison.Ordinal);
     }
+
+    // Command-line mistakes: one line naming the option, the problem and the fix, exit 64 (EX_USAGE); no usage dump.
+    [Theory]
+    [InlineData("--http-port abc", "--http-port 'abc' is not a port number: give 1-65535, or 0 for a free one")]
+    [InlineData("--http-port 70000", "--http-port '70000' is not a port number")]
+    [InlineData("--http-port", "--http-port needs a port number")]
+    [InlineData("--data", "--data needs a folder")]
+    [InlineData("--verbose", "'--verbose' is not an option of iocedge-demo: see iocedge-demo --help")]
+    public async Task A_command_line_mistake_gets_one_line_naming_the_option_and_exit_64(string arguments, string expected)
+    {
+        var demo = Path.Combine(AppContext.BaseDirectory, "iocedge-demo.dll");
+        var (code, output) = await PeerProcess.RunAsync("dotnet", [demo, .. arguments.Split(' ')], TimeSpan.FromSeconds(60));
+
+        Assert.Equal(64, code);
+        var line = Assert.Single(output.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith(expected, line, StringComparison.Ordinal);
+    }
+
+    // A port asked for with --http-port that is taken stops the demo (its URL would otherwise not be the one asked
+    // for); nothing is started, nothing written.
+    [Fact]
+    public async Task An_http_port_asked_for_that_is_taken_gets_one_line_and_exit_69()
+    {
+        using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        taken.Start();
+        var port = ((System.Net.IPEndPoint)taken.LocalEndpoint).Port;
+        using var dir = new TempDirectory("demo-port");
+        var demo = Path.Combine(AppContext.BaseDirectory, "iocedge-demo.dll");
+
+        var (code, output) = await PeerProcess.RunAsync("dotnet", [demo, "--http-port", port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--data", dir.Path], TimeSpan.FromSeconds(60));
+
+        Assert.Equal(69, code);
+        var line = Assert.Single(output.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith($"--http-port {port}: the port is in use", line, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(dir.Path, "aggregator")));
+    }
 }
