@@ -148,7 +148,12 @@ public sealed class GatewayTlsTests : IAsyncLifetime
             Assert.Contains("Gateway:Mqtt:Tls:CaFile", failure.Fix, StringComparison.Ordinal);
             Assert.Contains(log.Messages(1007), m => m.Contains("UnknownCa", StringComparison.Ordinal) && m.Contains("CaFile", StringComparison.Ordinal));
             Assert.Equal(0, wrong.Forwarder.Forwarded);
-            Assert.Empty(await aggregator.LatestAsync(Gateway));
+            // Nothing reached the aggregator: it has never heard of this (unprovisioned, anonymous) gateway, a 404 (wave 11).
+            using (var none = await aggregator.Http.GetAsync(new Uri($"/api/v1/latest?gateway={Gateway}", UriKind.Relative)))
+            {
+                Assert.Equal(System.Net.HttpStatusCode.NotFound, none.StatusCode);
+            }
+
             buffered = wrong.Outbox.LastSequence;
         }
 
