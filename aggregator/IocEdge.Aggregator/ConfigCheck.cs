@@ -211,7 +211,8 @@ public static class ConfigCheck
         return string.Empty;
     }
 
-    private static int Distance(string a, string b)
+    /// <summary>Levenshtein distance (insert, delete, substitute each cost 1), ordinal; one row of length |b| + 1.</summary>
+    internal static int Distance(string a, string b)
     {
         var d = new int[b.Length + 1];
         for (var j = 0; j <= b.Length; j++)

@@ -44,6 +44,17 @@ public sealed class ApiTests() : AggregatorClientTests("aggregator-api", Gw)
         return (response.StatusCode, response.Content.Headers.ContentType?.MediaType, doc.RootElement.Clone());
     }
 
+    // GET path and assert an RFC 9457 problem of this status naming parameter, with exactly this detail; returns its body.
+    private async Task<JsonElement> ProblemAsync(string path, HttpStatusCode expected, string parameter, string detail)
+    {
+        var (status, media, body) = await GetAsync(path);
+        Assert.Equal(expected, status);
+        Assert.Equal("application/problem+json", media);
+        Assert.Equal(parameter, body.GetProperty("parameter").GetString());
+        Assert.Equal(detail, body.GetProperty("detail").GetString());
+        return body;
+    }
+
     [Fact]
     public async Task The_served_OpenAPI_document_is_the_one_checked_into_the_repository()
     {
@@ -294,12 +305,7 @@ public sealed class ApiTests() : AggregatorClientTests("aggregator-api", Gw)
         // A typo (gatway) used to be ignored: the answer was that of a request without a gateway.
         await PublishAsync(("env1/t", 1, Now.AddMinutes(-1), 20));
 
-        var (status, media, body) = await GetAsync(url);
-
-        Assert.Equal(HttpStatusCode.BadRequest, status);
-        Assert.Equal("application/problem+json", media);
-        Assert.Equal(parameter, body.GetProperty("parameter").GetString());
-        Assert.Equal($"{parameter}: unknown parameter '{parameter}': {takes}", body.GetProperty("detail").GetString());
+        await ProblemAsync(url, HttpStatusCode.BadRequest, parameter, $"{parameter}: unknown parameter '{parameter}': {takes}");
     }
 
     [Fact]
@@ -328,12 +334,8 @@ public sealed class ApiTests() : AggregatorClientTests("aggregator-api", Gw)
         await PublishAsync(("env1/pm2_5", 1, Now.AddMinutes(-1), 20), ("env1/t", 2, Now.AddMinutes(-1), 30));
         var (_, _, docBody) = await GetAsync("/openapi/v1.json");
 
-        var (status, media, body) = await GetAsync(url);
+        var body = await ProblemAsync(url, HttpStatusCode.NotFound, parameter, $"{parameter}: {detail}");
 
-        Assert.Equal(HttpStatusCode.NotFound, status);
-        Assert.Equal("application/problem+json", media);
-        Assert.Equal(parameter, body.GetProperty("parameter").GetString());
-        Assert.Equal($"{parameter}: {detail}", body.GetProperty("detail").GetString());
         var path = url[..url.IndexOf('?', StringComparison.Ordinal)];
         var errors = new OpenApiContract(docBody).Check(path, 404, "application/problem+json", body);
         Assert.True(errors.Count == 0, string.Join("; ", errors));
@@ -364,11 +366,7 @@ public sealed class ApiTests() : AggregatorClientTests("aggregator-api", Gw)
     {
         await PublishAsync(("env1/t", 1, Now.AddMinutes(-1), 20));
 
-        var (status, _, body) = await GetAsync($"/api/v1/history?gateway={Gw}&channel=env1/t&{query}");
-
-        Assert.Equal(HttpStatusCode.BadRequest, status);
-        Assert.Equal(parameter, body.GetProperty("parameter").GetString());
-        Assert.Equal(detail, body.GetProperty("detail").GetString());
+        await ProblemAsync($"/api/v1/history?gateway={Gw}&channel=env1/t&{query}", HttpStatusCode.BadRequest, parameter, detail);
     }
 
     [Fact]

@@ -596,7 +596,7 @@ public static partial class ApiEndpoints
         var bestDistance = int.MaxValue;
         foreach (var k in known)
         {
-            var distance = EditDistance(channel, k);
+            var distance = ConfigCheck.Distance(channel, k);
             if ((distance <= 2 || string.Equals(k.Split('/')[0], device, StringComparison.Ordinal)) && distance < bestDistance)
             {
                 (best, bestDistance) = (k, distance);
@@ -604,30 +604,6 @@ public static partial class ApiEndpoints
         }
 
         return best;
-    }
-
-    // Levenshtein distance (insertions, deletions, substitutions), two rows.
-    private static int EditDistance(string a, string b)
-    {
-        var previous = new int[b.Length + 1];
-        var current = new int[b.Length + 1];
-        for (var j = 0; j <= b.Length; j++)
-        {
-            previous[j] = j;
-        }
-
-        for (var i = 1; i <= a.Length; i++)
-        {
-            current[0] = i;
-            for (var j = 1; j <= b.Length; j++)
-            {
-                current[j] = Math.Min(Math.Min(current[j - 1], previous[j]) + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
-            }
-
-            (previous, current) = (current, previous);
-        }
-
-        return previous[b.Length];
     }
 
     /// <summary>

@@ -1787,8 +1787,8 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
             using var r = cmd.ExecuteReader();
             while (r.Read())
             {
-                rows.Add(new RollupRow(r.GetInt64(0), r.GetInt64(1), r.GetDouble(2), r.GetDouble(3), r.GetDouble(4), r.GetInt64(5),
-                    r.GetInt64(6), r.GetDouble(7)));
+                rows.Add(new RollupRow(r.GetInt64(0), new Rollups.Acc(r.GetInt64(1), r.GetDouble(2), r.GetDouble(3), r.GetDouble(4),
+                    r.GetInt64(5), r.GetInt64(6), r.GetDouble(7))));
             }
         }
 
@@ -1798,7 +1798,7 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
             var x = p.Reading;
             if (x.Ts >= fromMs && x.Ts < toMs && x.Quality == Quality.Good && x.TsStatus == TimestampStatus.Ok && x.Value is { } v)
             {
-                rows.Add(new RollupRow(HistoryPlan.Floor(x.Ts, level.StepMs), 1, v, v, v, x.Ts, x.Seq, v));
+                rows.Add(new RollupRow(HistoryPlan.Floor(x.Ts, level.StepMs), new Rollups.Acc(1, v, v, v, x.Ts, x.Seq, v)));
                 sorted = false;
             }
         }
@@ -1808,31 +1808,24 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
             rows.Sort(static (a, b) => a.Bucket.CompareTo(b.Bucket));
         }
 
-        long bucket = long.MinValue, count = 0, lastTs = 0, lastSeq = 0;
-        double min = 0, max = 0, sum = 0, last = 0;
+        var bucket = long.MinValue;
+        var acc = default(Rollups.Acc);
         foreach (var row in rows)
         {
             var b = HistoryPlan.Floor(row.Bucket, stepMs);
             if (b != bucket)
             {
-                into.Add(bucket, count, sum, min, max, last);
-                (bucket, count, sum, min, max, lastTs, lastSeq) = (b, 0, 0, double.PositiveInfinity, double.NegativeInfinity, long.MinValue, long.MinValue);
+                into.Add(bucket, acc.Count, acc.Sum, acc.Min, acc.Max, acc.LastValue);
+                (bucket, acc) = (b, default);
             }
 
-            count += row.Count;
-            sum += row.Sum;
-            min = Math.Min(min, row.Min);
-            max = Math.Max(max, row.Max);
-            if (row.LastTs > lastTs || (row.LastTs == lastTs && row.LastSeq > lastSeq))
-            {
-                (lastTs, lastSeq, last) = (row.LastTs, row.LastSeq, row.Last);
-            }
+            acc.Merge(row.Acc);
         }
 
-        into.Add(bucket, count, sum, min, max, last);
+        into.Add(bucket, acc.Count, acc.Sum, acc.Min, acc.Max, acc.LastValue);
     }
 
-    private readonly record struct RollupRow(long Bucket, long Count, double Sum, double Min, double Max, long LastTs, long LastSeq, double Last);
+    private readonly record struct RollupRow(long Bucket, Rollups.Acc Acc);
 
     private static void BucketsFromRaw(SqliteConnection c, long seriesId, long fromMs, long toMs, long stepMs,
         List<(long Series, PendingReading Reading)> unfolded, BucketList into)

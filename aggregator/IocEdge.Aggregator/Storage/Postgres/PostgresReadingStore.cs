@@ -297,14 +297,15 @@ public sealed class PostgresReadingStore : IReadingStore
         var ranges = new Dictionary<long, List<(long Lo, long Hi)>>();
         if (spans.Count > 0)
         {
+            var streams = spans.Keys.ToArray();
             using (var lockStreams = new NpgsqlCommand(LockStreams, conn, tx))
             {
-                lockStreams.Parameters.AddWithValue("s", spans.Keys.ToArray());
+                lockStreams.Parameters.AddWithValue("s", streams);
                 lockStreams.ExecuteNonQuery();
             }
 
             using var read = new NpgsqlCommand(ReadRanges, conn, tx);
-            read.Parameters.AddWithValue("s", spans.Keys.ToArray());
+            read.Parameters.AddWithValue("s", streams);
             read.Parameters.AddWithValue("lo", spans.Values.Select(v => v.Lo).ToArray());
             read.Parameters.AddWithValue("hi", spans.Values.Select(v => v.Hi).ToArray());
             using var r = read.ExecuteReader();
