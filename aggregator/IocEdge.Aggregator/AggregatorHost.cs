@@ -116,6 +116,7 @@ public static class AggregatorHost
         builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         var app = builder.Build();
         app.Services.GetService<ConfigurationFiles>()?.Log(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("IocEdge.Aggregator"));
+        app.UseApiResponseCompression();
         app.UseProvisioningProblems();
         app.UseBindingProblems();
         app.UseAuthentication();

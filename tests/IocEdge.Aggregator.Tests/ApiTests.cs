@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using IocEdge.Aggregator.Ingest;
 using IocEdge.Protocols.Mqtt;
 using IocEdge.Testing;
@@ -177,6 +178,102 @@ public sealed class ApiTests() : AggregatorClientTests("aggregator-api", Gw)
         // from the rendered bytes of the old one.
         await PublishAsync(("env1/c00", 103, Now.AddSeconds(1), 7.5));
         Assert.Equal(7.5, (await Aggregator.LatestAsync(Gw))["env1/c00"].Value);
+    }
+
+    // GET /api/v1/latest?{query} with If-None-Match: tag (when given): the status, the entity tag, Cache-Control and the body.
+    private async Task<(HttpStatusCode Status, EntityTagHeaderValue? Tag, string? CacheControl, string Body)> ConditionalLatestAsync(
+        string query, EntityTagHeaderValue? tag)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri($"/api/v1/latest?{query}", UriKind.Relative));
+        if (tag is not null)
+        {
+            request.Headers.IfNoneMatch.Add(tag);
+        }
+
+        using var response = await Aggregator.Http.SendAsync(request);
+        return (response.StatusCode, response.Headers.ETag, response.Headers.CacheControl?.ToString(), await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task Latest_answers_304_to_a_poller_while_none_of_its_pages_values_changed()
+    {
+        await PublishAsync(("env1/a", 1, Now.AddSeconds(-30), 1), ("env1/b", 2, Now.AddSeconds(-30), 2), ("aq2/no2", 3, Now.AddSeconds(-30), 3));
+        var query = $"gateway={Gw}&channel=env1/";
+
+        var (status, tag, cacheControl, body) = await ConditionalLatestAsync(query, null);
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.NotNull(tag);
+        Assert.True(tag.IsWeak, $"{tag} is a strong tag, but generated_at differs between two answers of the same values");
+        Assert.Equal("no-cache", cacheControl); // a browser's cache asks again each time, with the tag
+        Assert.Contains("\"env1/b\"", body, StringComparison.Ordinal);
+
+        // Nothing changed: 304, no body, the same tag.
+        (status, var again, _, body) = await ConditionalLatestAsync(query, tag);
+        Assert.Equal(HttpStatusCode.NotModified, status);
+        Assert.Equal(tag, again);
+        Assert.Empty(body);
+
+        // A new value of a channel outside the page (another prefix), and a late resend older than env1/a's value:
+        // the page's values are unchanged, so still 304.
+        await PublishAsync(("aq2/no2", 4, Now.AddSeconds(-10), 40), ("env1/a", 5, Now.AddSeconds(-3600), -1));
+        Assert.Equal(HttpStatusCode.NotModified, (await ConditionalLatestAsync(query, tag)).Status);
+
+        // A newer value of env1/a: 200, a new tag, the new value.
+        await PublishAsync(("env1/a", 6, Now.AddSeconds(-5), 11));
+        (status, var changed, _, body) = await ConditionalLatestAsync(query, tag);
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.NotEqual(tag, changed);
+        Assert.Contains("\"value\":11", body, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.NotModified, (await ConditionalLatestAsync(query, changed)).Status);
+
+        // A channel that joins the page: 200 again.
+        await PublishAsync(("env1/c", 7, Now.AddSeconds(-5), 12));
+        (status, _, _, body) = await ConditionalLatestAsync(query, changed);
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Contains("\"env1/c\"", body, StringComparison.Ordinal);
+
+        // A tag from another instance of the cache (a restart): never a match, whatever its numbers.
+        var foreign = new EntityTagHeaderValue(changed!.Tag.Replace(changed.Tag.Split('-')[0].TrimStart('"'), "0000000000000000", StringComparison.Ordinal), true);
+        Assert.Equal(HttpStatusCode.OK, (await ConditionalLatestAsync(query, foreign)).Status);
+    }
+
+    [Theory]
+    [InlineData("gzip")]
+    [InlineData("br")]
+    public async Task Json_and_csv_answers_are_compressed_for_a_client_that_accepts_it_and_the_stream_never_is(string coding)
+    {
+        await PublishAsync(Enumerable.Range(0, 200).Select(i => ($"env1/c{i:D3}", (long)i + 1, Now.AddSeconds(-300 + i), i * 0.25)).ToArray());
+        using var raw = new HttpClient(new SocketsHttpHandler { AutomaticDecompression = DecompressionMethods.None })
+            { BaseAddress = Aggregator.Http.BaseAddress };
+        raw.DefaultRequestHeaders.AcceptEncoding.ParseAdd(coding);
+
+        foreach (var path in new[] { $"/api/v1/latest?gateway={Gw}", $"/api/v1/history?gateway={Gw}&channel=env1/c007&from=2026-11-22T00:00:00Z&format=csv" })
+        {
+            var identity = await Aggregator.Http.GetByteArrayAsync(new Uri(path, UriKind.Relative));
+            using var response = await raw.GetAsync(new Uri(path, UriKind.Relative));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal([coding], response.Content.Headers.ContentEncoding);
+            Assert.Contains("Accept-Encoding", response.Headers.Vary);
+            var wire = await response.Content.ReadAsByteArrayAsync();
+            await using var decoder = coding == "gzip"
+                ? (Stream)new System.IO.Compression.GZipStream(new MemoryStream(wire), System.IO.Compression.CompressionMode.Decompress)
+                : new System.IO.Compression.BrotliStream(new MemoryStream(wire), System.IO.Compression.CompressionMode.Decompress);
+            using var text = new StreamReader(decoder);
+            var decoded = await text.ReadToEndAsync();
+            // The same content (latest's generated_at is the only part that may differ between two requests).
+            Assert.Equal(Regex.Replace(Encoding.UTF8.GetString(identity), "\"generated_at\":\"[^\"]*\"", ""),
+                Regex.Replace(decoded, "\"generated_at\":\"[^\"]*\"", ""));
+            if (path.Contains("latest", StringComparison.Ordinal))
+            {
+                Assert.True(wire.Length * 4 < identity.Length, $"{coding}: {wire.Length} bytes for {identity.Length}");
+            }
+        }
+
+        // Server-Sent Events stay identity: a compressor would hold events back.
+        using var stream = await raw.GetAsync(new Uri($"/api/v1/stream?gateway={Gw}", UriKind.Relative), HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(HttpStatusCode.OK, stream.StatusCode);
+        Assert.Equal("text/event-stream", stream.Content.Headers.ContentType?.MediaType);
+        Assert.All(stream.Content.Headers.ContentEncoding, e => Assert.Equal("identity", e)); // ASP.NET Core's SSE result says identity
     }
 
     [Fact]

@@ -63,6 +63,7 @@ public static partial class ApiEndpoints
         services.AddSingleton<LiveFeed>();
         services.AddSingleton<LatestRenderer>();
         services.AddSingleton<ApiMetrics>();
+        services.AddApiResponseCompression();
         services.AddOpenApi("v1", o => o.AddDocumentTransformer((doc, _, _) =>
         {
             // The document is checked into the repository: nothing in it may depend on where this instance listens.
@@ -123,8 +124,9 @@ public static partial class ApiEndpoints
         read.MapGet("/latest", Latest).WithName("latest")
             .Describe(GatewayFilter, ChannelPrefix,
                 new("limit", "Channels per page: 1 to Api:MaxItemsPerResponse (10000), default Api:DefaultPageSize (1000)."), Cursor)
-            .WithSummary("Latest value of each channel, from the in-memory last-value cache, paged in (gateway, channel) order.")
+            .WithSummary("Latest value of each channel, from the in-memory last-value cache, paged in (gateway, channel) order. Each page carries a weak ETag: with If-None-Match a poller gets 304 while none of its values changed.")
             .Produces<LatestResponse>(StatusCodes.Status200OK, "application/json")
+            .Produces(StatusCodes.Status304NotModified)
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status404NotFound);
         read.MapGet("/gateways", Gateways).WithName("gateways")
@@ -186,7 +188,7 @@ public static partial class ApiEndpoints
         return new IocApiGroups(read, admin, ops);
     }
 
-    private static Results<LatestPage, ProblemHttpResult> Latest(string? gateway, string? channel, int? limit, string? cursor,
+    private static Results<LatestPage, StatusCodeHttpResult, ProblemHttpResult> Latest(string? gateway, string? channel, int? limit, string? cursor,
         LiveFeed live, LatestRenderer renderer, TimeProvider time, HttpRequest request, IOptions<AggregatorOptions> options, IReadingStore store,
         Provisioning.GatewayRegistry registry)
     {
@@ -223,8 +225,36 @@ public static partial class ApiEndpoints
             return unknown;
         }
 
+        // A poller that sends back the page's entity tag gets 304 while none of the page's values changed.
+        var tag = LatestTag(live.Cache, page, more);
+        var headers = request.HttpContext.Response.GetTypedHeaders();
+        headers.ETag = tag;
+        headers.CacheControl = new CacheControlHeaderValue { NoCache = true };
+        if (request.GetTypedHeaders().IfNoneMatch is { Count: > 0 } ifNoneMatch &&
+            ifNoneMatch.Any(t => t.Equals(EntityTagHeaderValue.Any) || t.Compare(tag, useStrongComparison: false)))
+        {
+            return TypedResults.StatusCode(StatusCodes.Status304NotModified);
+        }
+
         var next = more ? NextUrl(request, EncodeCursor(page[^1].Reading.Gateway, page[^1].Reading.Channel)) : null;
         return new LatestPage(page, time.GetUtcNow().UtcDateTime, next, renderer);
+    }
+
+    /// <summary>
+    /// The weak entity tag of a latest page (RFC 9110 §8.8.3): the cache's epoch, the page's largest revision, its
+    /// count and whether more follow. Any replaced value or joined channel raises the largest revision (entries are
+    /// never removed), so two pages with the same tag hold the same values; <c>generated_at</c> differs, hence weak.
+    /// </summary>
+    internal static EntityTagHeaderValue LatestTag(LatestCache cache, IReadOnlyList<LatestCache.Entry> page, bool more)
+    {
+        long newest = 0;
+        foreach (var e in page)
+        {
+            newest = Math.Max(newest, e.Revision);
+        }
+
+        return new EntityTagHeaderValue(string.Create(CultureInfo.InvariantCulture, $"\"{cache.Epoch}-{newest:x}-{page.Count}{(more ? "+" : "")}\""),
+            isWeak: true);
     }
 
     private static Ok<GatewaysResponse> Gateways(IReadingStore store, TimeProvider time, Provisioning.GatewayRegistry registry)

@@ -18,9 +18,17 @@ namespace IocEdge.Aggregator.Live;
 public sealed class LatestCache
 {
     private readonly ConcurrentDictionary<SeriesKey, Entry> _values = new();
+    private long _revision;
     private readonly Lock _keysLock = new();
     private SeriesKey[] _sorted = [];
     private volatile bool _keysChanged;
+
+    /// <summary>
+    /// This cache's instance tag (64 random bits, hex): with <see cref="Entry.Revision"/> it names a state of the cache
+    /// that no other process or instance can have named, so an entity tag made of them (GET /api/v1/latest) never
+    /// matches one from before a restart.
+    /// </summary>
+    public string Epoch { get; } = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8));
 
     /// <summary>How many channels have a latest value.</summary>
     public int Count => _values.Count;
@@ -37,7 +45,7 @@ public sealed class LatestCache
         {
             if (!_values.TryGetValue(key, out var current))
             {
-                if (_values.TryAdd(key, new Entry(reading)))
+                if (_values.TryAdd(key, new Entry(reading, Interlocked.Increment(ref _revision))))
                 {
                     _keysChanged = true;
                     return true;
@@ -51,7 +59,7 @@ public sealed class LatestCache
                 return false;
             }
 
-            if (_values.TryUpdate(key, new Entry(reading), current))
+            if (_values.TryUpdate(key, new Entry(reading, Interlocked.Increment(ref _revision)), current))
             {
                 return true;
             }
@@ -117,12 +125,19 @@ public sealed class LatestCache
     /// One channel's latest value as the cache holds it: the reading, and the form a reader rendered it in (for the API,
     /// its JSON object in UTF-8; about 180 bytes a channel, kept until the next value replaces the entry).
     /// </summary>
-    public sealed class Entry(LatestReading reading)
+    public sealed class Entry(LatestReading reading, long revision)
     {
         private byte[]? _rendered;
 
         /// <summary>The channel's latest reading.</summary>
         public LatestReading Reading { get; } = reading;
+
+        /// <summary>
+        /// When this value entered the cache: a counter of this cache instance, increasing with every value it takes
+        /// (any channel). The largest revision of a page (and its count) changes whenever one of its values is replaced
+        /// or a channel joins it, as entries are never removed.
+        /// </summary>
+        public long Revision { get; } = revision;
 
         /// <summary>
         /// The reading rendered by <paramref name="render"/>, computed on the first call and kept. Two readers racing may

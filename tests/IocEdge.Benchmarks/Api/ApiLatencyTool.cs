@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Net;
 using System.Text;
 using IocEdge.Aggregator;
 using IocEdge.Aggregator.Ingest;
@@ -22,7 +23,7 @@ namespace IocEdge.Benchmarks.Api;
 /// bare Kestrel (slim builder) endpoint on another port returning the very same response bytes, measured by the same
 /// client, so the ratio shows what the API adds over the HTTP stack. Usage:
 /// <c>dotnet run -c Release --project tests/IocEdge.Benchmarks -- api-latency [--requests N] [--rate R] [--seconds S]
-/// [--prefill READINGS]</c>. <c>--prefill</c> first stores that many readings of another gateway (1,000 channels, one
+/// [--prefill READINGS] [--encodings identity,gzip,br]</c>. <c>--encodings</c> (default identity,gzip) times each request once per content coding the client accepts. <c>--prefill</c> first stores that many readings of another gateway (1,000 channels, one
 /// reading every 10 s each, the newest a day old, 60,000 a commit straight into the store) so that the same requests
 /// can be timed on a store of 1 M and of 100 M readings (issue 15: "within 1.5x").
 /// </summary>
@@ -34,6 +35,13 @@ internal static class ApiLatencyTool
         var rate = ToolArgs.Int(args, "--rate", 10_000);
         var seconds = ToolArgs.Int(args, "--seconds", 5);
         var prefill = ToolArgs.Int(args, "--prefill", 0);
+        var encodings = (ToolArgs.String(args, "--encodings") ?? "identity,gzip").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (encodings.FirstOrDefault(c => c is not ("identity" or "gzip" or "br")) is { } unknown)
+        {
+            Console.Error.WriteLine($"api-latency: --encodings: '{unknown}' is not identity, gzip or br.");
+            return 64;
+        }
+
         using var dir = new TempDirectory("api-latency");
         var httpPort = FreePort.Next();
         await using var app = AggregatorHost.Build(
@@ -65,32 +73,53 @@ internal static class ApiLatencyTool
                 new Reading("hist/t", dayStart.AddSeconds(i), i % 100, "degC", Quality.Good))).ToArray()), CancellationToken.None);
         }
 
-        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}") };
+        var apiBase = new Uri($"http://127.0.0.1:{httpPort}");
+        using var http = new HttpClient { BaseAddress = apiBase };
         var latestUrl = "/api/v1/latest?gateway=gw-bench&limit=1000";
         var historyUrl = $"/api/v1/history?gateway=gw-bench&channel=hist/t&from={dayStart.UtcDateTime:yyyy-MM-ddTHH:mm:ssZ}&to={now.UtcDateTime:yyyy-MM-ddTHH:mm:ssZ}&step=1h&agg=avg";
-        var latestBytes = await http.GetByteArrayAsync(new Uri(latestUrl, UriKind.Relative));
-        var historyBytes = await http.GetByteArrayAsync(new Uri(historyUrl, UriKind.Relative));
 
-        // Baseline: bare Kestrel returning the same bytes.
+        // Per content coding: the API's own bytes for the two requests as they come off the wire (compressed when the
+        // client asks for it), which the baseline returns unchanged; the measuring client decompresses, as any must.
+        var latestBodies = new Dictionary<string, byte[]>();
+        var historyBodies = new Dictionary<string, byte[]>();
+        foreach (var coding in encodings)
+        {
+            using var raw = new HttpClient(new SocketsHttpHandler { AutomaticDecompression = DecompressionMethods.None }) { BaseAddress = apiBase };
+            if (coding != "identity")
+            {
+                raw.DefaultRequestHeaders.AcceptEncoding.ParseAdd(coding);
+            }
+
+            latestBodies[coding] = await WireBytesAsync(raw, latestUrl, coding);
+            historyBodies[coding] = await WireBytesAsync(raw, historyUrl, coding);
+        }
+
+        // Baseline: bare Kestrel returning the same bytes (with the same Content-Encoding).
         var basePort = FreePort.Next();
         var bb = WebApplication.CreateSlimBuilder();
         bb.WebHost.UseUrls($"http://127.0.0.1:{basePort}");
         bb.Logging.SetMinimumLevel(Microsoft.Extensions.Logging.LogLevel.Warning);
         await using var bare = bb.Build();
-        bare.MapGet("/latest", () => Results.Bytes(latestBytes, "application/json"));
-        bare.MapGet("/history", () => Results.Bytes(historyBytes, "application/json"));
+        bare.MapGet("/latest/{coding}", (string coding, HttpResponse r) => Bare(r, coding, latestBodies[coding]));
+        bare.MapGet("/history/{coding}", (string coding, HttpResponse r) => Bare(r, coding, historyBodies[coding]));
         await bare.StartAsync();
-        using var baseHttp = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{basePort}") };
+        var baseUri = new Uri($"http://127.0.0.1:{basePort}");
 
-        Console.WriteLine($"latest: {latestBytes.Length} bytes, 1000 channels; history: {historyBytes.Length} bytes, 24 points from 86,400 readings");
-        Console.WriteLine("what                                   p50 ms   p99 ms   baseline p50   baseline p99   p99 ratio");
+        Console.WriteLine(string.Join("; ", encodings.Select(c =>
+            $"{c}: latest {latestBodies[c].Length:N0} bytes (1000 channels), history {historyBodies[c].Length:N0} bytes (24 points from 86,400 readings)")));
+        Console.WriteLine("what                                             p50 ms   p99 ms   baseline p50   baseline p99   p99 ratio");
         for (var round = 0; round < 2; round++)
         {
             // Round 0 warms both up (JIT, connections); round 1 is reported.
             var report = round == 1;
-            await Row(report, "latest 1000 ch, one at a time", http, latestUrl, baseHttp, "/latest", requests, 1);
-            await Row(report, "latest 1000 ch, 50 concurrent", http, latestUrl, baseHttp, "/latest", requests, 50);
-            await Row(report, "history 1 day 1 Hz step=1h", http, historyUrl, baseHttp, "/history", requests / 4, 1);
+            foreach (var coding in encodings)
+            {
+                using var client = Client(apiBase, coding);
+                using var baseClient = Client(baseUri, coding);
+                await Row(report, $"latest 1000 ch, one at a time, {coding}", client, latestUrl, baseClient, $"/latest/{coding}", requests, 1);
+                await Row(report, $"latest 1000 ch, 50 concurrent, {coding}", client, latestUrl, baseClient, $"/latest/{coding}", requests, 50);
+                await Row(report, $"history 1 day 1 Hz step=1h, {coding}", client, historyUrl, baseClient, $"/history/{coding}", requests / 4, 1);
+            }
         }
 
         await PublishToVisibleAsync(app, pipeline, http, rate, seconds, () => ++seq);
@@ -129,6 +158,36 @@ internal static class ApiLatencyTool
         Console.WriteLine($"prefilled {store.Count():N0} readings in {Stopwatch.GetElapsedTime(started).TotalSeconds:0} s; store files {bytes / 1e6:N0} MB (WAL {wal / 1e6:N0} MB)");
     }
 
+    private static HttpClient Client(Uri baseAddress, string coding) =>
+        new(new SocketsHttpHandler
+        {
+            AutomaticDecompression = coding switch { "gzip" => DecompressionMethods.GZip, "br" => DecompressionMethods.Brotli, _ => DecompressionMethods.None },
+        })
+        { BaseAddress = baseAddress };
+
+    private static async Task<byte[]> WireBytesAsync(HttpClient raw, string url, string coding)
+    {
+        using var response = await raw.GetAsync(new Uri(url, UriKind.Relative));
+        response.EnsureSuccessStatusCode();
+        var got = response.Content.Headers.ContentEncoding.FirstOrDefault() ?? "identity";
+        if (got != coding)
+        {
+            throw new InvalidOperationException($"{url}: asked for {coding}, the API answered {got}.");
+        }
+
+        return await response.Content.ReadAsByteArrayAsync();
+    }
+
+    private static IResult Bare(HttpResponse response, string coding, byte[] body)
+    {
+        if (coding != "identity")
+        {
+            response.Headers.ContentEncoding = coding;
+        }
+
+        return Results.Bytes(body, "application/json");
+    }
+
     private static async Task Row(bool report, string what, HttpClient http, string url, HttpClient baseHttp, string baseUrl, int n, int concurrency)
     {
         var api = await MeasureAsync(http, url, n, concurrency);
@@ -136,7 +195,7 @@ internal static class ApiLatencyTool
         if (report)
         {
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{what,-38} {Pct(api, 0.5),7:0.00}  {Pct(api, 0.99),7:0.00}  {Pct(b, 0.5),13:0.00}  {Pct(b, 0.99),13:0.00}  {Pct(api, 0.99) / Pct(b, 0.99),9:0.0}x"));
+                $"{what,-48} {Pct(api, 0.5),7:0.00}  {Pct(api, 0.99),7:0.00}  {Pct(b, 0.5),13:0.00}  {Pct(b, 0.99),13:0.00}  {Pct(api, 0.99) / Pct(b, 0.99),9:0.0}x"));
         }
     }
 
