@@ -165,6 +165,19 @@ public abstract class StoreContractTests : IDisposable
         Assert.Equal([(t0, 1L), (t0.AddMinutes(30), 2L), (Hour, 2L)], minutes.Select(m => (m.Start, m.Count)));
         Assert.Equal(6, minutes[1].Last); // the newest in the bucket (59 min), not the largest
     }
+
+    [Fact]
+    public void A_buckets_average_shows_no_binary_rounding_noise()
+    {
+        // 0.1 + 0.2 is 0.30000000000000004 in binary; the average of these two readings is 0.15, not 0.15000000000000002,
+        // from the raw readings (one minute) and from the rollups (an hour of ten readings of 0.1: 0.1, not 0.09999999999999999).
+        var t0 = Hour.AddHours(-1);
+        Store.Store([Batch("gw-a", "s1", (1, t0.AddSeconds(1), 0.1), (2, t0.AddSeconds(2), 0.2))], Now);
+        Store.Store([Batch("gw-a", "s1", Enumerable.Range(0, 10).Select(i => (3L + i, Hour.AddMinutes(i), (double?)0.1)).ToArray())], Now);
+
+        Assert.Equal(0.15, Store.Buckets("gw-a", "env1/pm2_5", t0, t0.AddMinutes(1), TimeSpan.FromMinutes(1)).Single().Avg);
+        Assert.Equal(0.1, Store.Buckets("gw-a", "env1/pm2_5", Hour, Now, TimeSpan.FromHours(1)).Single().Avg);
+    }
 }
 
 [Trait(Traits.Category, Traits.Unit)]
