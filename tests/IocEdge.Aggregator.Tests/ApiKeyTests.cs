@@ -103,6 +103,25 @@ public sealed class ApiKeyTests : IAsyncLifetime
             .WithClientId("gw-new").WithCredentials("gw-new", password).Build());
         Assert.Equal(MqttClientConnectResultCode.Success, connected.ResultCode);
     }
+
+    [Fact]
+    public async Task An_admin_route_refuses_a_misspelt_parameter_with_an_admin_key_and_creates_nothing()
+    {
+        var keysBefore = await File.ReadAllTextAsync(Path.Combine(_dir.Path, "api-keys.json"));
+
+        // "scop" for "scope": without the check the key would be made with the default scope, not the one meant.
+        var (status, body) = await PostAsync("/api/v1/admin/api-keys?scop=admin&name=ioc", _admin);
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        var problem = JsonDocument.Parse(body).RootElement;
+        Assert.Equal("scop", problem.GetProperty("parameter").GetString());
+        Assert.Equal("scop: unknown parameter 'scop': this route takes scope, name.", problem.GetProperty("detail").GetString());
+        Assert.Equal(keysBefore, await File.ReadAllTextAsync(Path.Combine(_dir.Path, "api-keys.json")));
+
+        (status, body) = await PostAsync("/api/v1/admin/gateways/gw-x/revoke?now=1", _admin);
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("now: unknown parameter 'now': this route takes no query parameters.",
+            JsonDocument.Parse(body).RootElement.GetProperty("detail").GetString());
+    }
 }
 
 /// <summary>With no key at all (a first start, the demo), reads are open and admin routes are not.</summary>
