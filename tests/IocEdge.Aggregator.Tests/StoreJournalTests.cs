@@ -101,6 +101,31 @@ public sealed class StoreJournalTests : IDisposable
     }
 
     [Fact]
+    public void Readings_held_across_the_in_memory_indexs_growth_are_all_read_and_folded_once()
+    {
+        // 200,000 unfolded readings in 40 commits: the journal's in-memory index grows three times past its first 65,536
+        // entries (UnfoldedReadings.Grow), and every reading is still read (count, day buckets, newest) and folded once.
+        using var store = Open();
+        for (var c = 0; c < 40; c++)
+        {
+            store.Store([new ReadingBatch("gw-j", "s1", Enumerable.Range(c * 5_000, 5_000).Select(i => new SequencedReading(i + 1,
+                new Reading(i % 2 == 0 ? "env1/a" : "env1/b", T0.AddSeconds(i), i, "ug/m3", Quality.Good))).ToArray())], T0.AddHours(56));
+        }
+
+        string Reads() => string.Join("\n", new[] { "env1/a", "env1/b" }.Select(ch =>
+            string.Join(";", store.Buckets("gw-j", ch, T0, T0.AddDays(3), TimeSpan.FromDays(1)).Select(b => $"{b.Count} {b.Min} {b.Max} {b.Last}")) +
+            "|" + string.Join(";", store.Readings("gw-j", ch, 3))));
+        var before = Reads();
+        Assert.Equal(200_000, store.Count());
+        Assert.Contains("199998", before, StringComparison.Ordinal); // the newest of env1/a, from the last commit
+
+        store.Fold();
+
+        Assert.Equal(200_000, store.Count());
+        Assert.Equal(before, Reads());
+    }
+
+    [Fact]
     public void What_was_committed_but_not_folded_survives_a_kill_and_is_folded_once_even_with_two_stores_on_the_file()
     {
         // The first store is never folded or closed while the second opens: as after a kill -9, or a second aggregator.
