@@ -2,6 +2,7 @@ using IocEdge.Aggregator.Storage;
 using IocEdge.Protocols.Mqtt;
 using IocEdge.Testing;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace IocEdge.Aggregator.Tests;
@@ -123,6 +124,26 @@ public sealed class StoreJournalTests : IDisposable
 
         Assert.Equal(200_000, store.Count());
         Assert.Equal(before, Reads());
+    }
+
+    [Fact]
+    public void A_commit_that_finds_the_backstop_reached_folds_first_and_says_so()
+    {
+        // The fold "fell behind" (never runs by time here): at 1,000 unfolded readings (the service: 1,000,000) the next
+        // commit folds them all first, is counted and logged, and nothing is lost.
+        using var log = new LogSink();
+        using (var store = new ReadingStore(_dir.File("aggregator.db"), new Logger<ReadingStore>(new LoggerFactory([log]))) { FoldEvery = TimeSpan.MaxValue, MaxUnfolded = 1_000 })
+        {
+            store.Store([Batch("s1", 1, 600)], T0.AddHours(2));
+            store.Store([Batch("s1", 601, 600)], T0.AddHours(2));
+            Assert.Equal((1_200, 0L), (store.UnfoldedReadings, store.BackstopFolds));
+
+            store.Store([Batch("s1", 1_201, 300)], T0.AddHours(3));
+
+            Assert.Equal((300, 1L), (store.UnfoldedReadings, store.BackstopFolds)); // only the last commit waits now
+            Assert.Equal(1_500, store.Count());
+            Assert.Contains(log.Messages(2209), m => m.Contains("1200 readings wait", StringComparison.Ordinal));
+        }
     }
 
     [Fact]

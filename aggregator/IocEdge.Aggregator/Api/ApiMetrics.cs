@@ -14,6 +14,8 @@ namespace IocEdge.Aggregator.Api;
 /// <item><c>iocedge_api_stream_clients</c> (gauge): connected /api/v1/stream clients.</item>
 /// <item><c>iocedge_api_stream_dropped_total</c>: events dropped for slow stream clients (each told with a <c>dropped</c> event).</item>
 /// <item><c>iocedge_api_latest_channels</c> (gauge): channels in the last-value cache.</item>
+/// <item><c>iocedge_store_unfolded_readings</c> (gauge) and <c>iocedge_store_backstop_folds_total</c> (SQLite store only):
+/// readings in the journal waiting for the fold, and commits that had to fold a backlog of 1,000,000 first.</item>
 /// </list>
 /// </summary>
 public sealed class ApiMetrics
@@ -35,6 +37,13 @@ public sealed class ApiMetrics
         meter.CreateObservableCounter("iocedge_api_stream_dropped", () => live.Dropped,
             description: "Events dropped for slow /api/v1/stream clients (each told with a 'dropped' event).");
         meter.CreateObservableGauge("iocedge_api_latest_channels", () => live.Cache.Count, description: "Channels in the last-value cache.");
+        if (store is ReadingStore sqlite)
+        {
+            meter.CreateObservableGauge("iocedge_store_unfolded_readings", () => sqlite.UnfoldedReadings,
+                description: "Readings in the SQLite store's journal not yet folded into chunks (a fold runs every 10 s or at 250,000).");
+            meter.CreateObservableCounter("iocedge_store_backstop_folds", () => sqlite.BackstopFolds,
+                description: "Commits that found 1,000,000 readings unfolded and folded them first (the fold fell behind; ingest paused).");
+        }
     }
 
     private static (List<Measurement<double>> Numbers, List<Measurement<long>> Strings) Healths(IReadingStore store) =>

@@ -262,11 +262,25 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
     /// <summary>Tests only: this store's fold interval (<see cref="FoldInterval"/> in the service).</summary>
     internal TimeSpan FoldEvery { get; init; } = FoldInterval;
 
+    /// <summary>Tests only: this store's backstop (<see cref="MaxUnfoldedReadings"/> in the service).</summary>
+    internal int MaxUnfolded { get; init; } = MaxUnfoldedReadings;
+
     /// <summary>Tests only: readings of at least this many per slice (<see cref="FoldSliceReadings"/> in the service).</summary>
     internal int FoldSlice { get; init; } = FoldSliceReadings;
 
     /// <summary>Tests only: readings committed to the journal and not yet folded into chunks by this instance.</summary>
     internal int UnfoldedCount => _unfolded.Count;
+
+    /// <summary>Readings committed to the journal and not yet folded into chunks (gauge; at most <see cref="MaxUnfoldedReadings"/>).</summary>
+    public int UnfoldedReadings => _unfolded.Count;
+
+    /// <summary>
+    /// Commits that found <see cref="MaxUnfoldedReadings"/> waiting and folded them all first: the fold fell behind the
+    /// ingest, and ingest paused for a whole fold (counter; 0 in a service that keeps up).
+    /// </summary>
+    public long BackstopFolds => Interlocked.Read(ref _backstopFolds);
+
+    private long _backstopFolds;
 
     /// <summary>Tests only: folds now, to the end, what this instance holds unfolded (<see cref="FoldAllLocked"/>).</summary>
     internal void Fold()
@@ -948,10 +962,12 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
     {
         var results = new StoreResult[batches.Count];
         var received = receivedAt.ToUnixTimeMilliseconds();
-        if (_unfolded.Count >= MaxUnfoldedReadings)
+        if (_unfolded.Count >= MaxUnfolded)
         {
             // Folds have failed (or fallen behind) for a while: fold now or refuse this commit (throws), never grow the
             // index without bound.
+            _logger.FoldBackstop(_unfolded.Count);
+            Interlocked.Increment(ref _backstopFolds);
             FoldAllLocked();
         }
 

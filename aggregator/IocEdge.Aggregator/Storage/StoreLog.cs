@@ -32,4 +32,8 @@ internal static partial class StoreLog
     [LoggerMessage(2208, LogLevel.Warning,
         "Folding the journal into chunks failed ({Readings} readings wait, all stored); tried again in a second")]
     public static partial void FoldFailed(this ILogger logger, Exception exception, int readings);
+
+    [LoggerMessage(2209, LogLevel.Warning,
+        "The fold fell behind the ingest: {Readings} readings wait in the journal; this commit folds them all first (ingest pauses for it)")]
+    public static partial void FoldBackstop(this ILogger logger, int readings);
 }
