@@ -54,12 +54,15 @@ internal sealed class AggregatorProcess : IAsyncDisposable
     }
 
     /// <summary>Store transactions so far (<c>iocedge_ingest_commits</c> on GET /metrics); -1 when not exposed.</summary>
-    public async Task<long> CommitsAsync()
+    public Task<long> CommitsAsync() => MetricAsync("iocedge_ingest_commits");
+
+    /// <summary>The first sample of metric <paramref name="name"/> on GET /metrics (a prefix: _total may follow); -1 when not exposed.</summary>
+    public async Task<long> MetricAsync(string name)
     {
         var text = await _http.GetStringAsync(new Uri("/metrics", UriKind.Relative)).ConfigureAwait(false);
         foreach (var line in text.Split('\n'))
         {
-            if (line.StartsWith("iocedge_ingest_commits", StringComparison.Ordinal) && line.LastIndexOf(' ') is var at and > 0)
+            if (line.StartsWith(name, StringComparison.Ordinal) && line.LastIndexOf(' ') is var at and > 0)
             {
                 return (long)double.Parse(line.AsSpan(at + 1), CultureInfo.InvariantCulture);
             }

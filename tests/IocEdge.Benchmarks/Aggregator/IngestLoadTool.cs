@@ -113,6 +113,12 @@ internal static class IngestLoadTool
         await PublishAllAsync(aggregator.MqttPort, warm, inFlight);
         var elapsed = await PublishAllAsync(aggregator.MqttPort, load, inFlight);
         var stored = await aggregator.StoredAsync();
+        var backstops = await aggregator.MetricAsync("iocedge_store_backstop_folds");
+        if (backstops > 0)
+        {
+            Console.WriteLine($"run {run}: {backstops} commit(s) found 1,000,000 readings unfolded and folded them first (the fold fell behind)");
+        }
+
         if (stored != load.Readings + warm.Readings)
         {
             throw new InvalidOperationException($"the aggregator stored {stored} readings, not {load.Readings} + {warm.Readings} (warm-up)");
