@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Net.Sockets;
 using IocEdge.Aggregator.Ingest;
@@ -182,6 +183,9 @@ public sealed class PostgresReadingStore : IReadingStore
     private readonly HashSet<long> _partitions = [];
     private NpgsqlConnection? _writer;
 
+    /// <summary>Benchmarks only (pg-ingest --profile): where each commit's time goes. Null in the service.</summary>
+    internal PostgresTimings? Timings { get; set; }
+
     /// <param name="connectionString">
     /// An Npgsql connection string (Host, Port, Database, Username, Password…); the database must exist and the user
     /// must be allowed to create tables in it. Its password is never logged nor put in an error message.
@@ -239,6 +243,8 @@ public sealed class PostgresReadingStore : IReadingStore
     {
         var results = new StoreResult[batches.Count];
         var received = receivedAt.ToUnixTimeMilliseconds();
+        var timings = Timings;
+        var mark = timings is null ? 0 : Stopwatch.GetTimestamp();
         var conn = Writer();
         using var tx = conn.BeginTransaction();
         // Pass 1: ids of streams and series (cached), keys seen earlier in this same commit, days that need a partition.
@@ -279,10 +285,13 @@ public sealed class PostgresReadingStore : IReadingStore
             }
         }
 
+        mark = timings?.Lap(PostgresSection.Rows, mark) ?? 0;
         foreach (var day in days)
         {
             EnsurePartition(conn, tx, day);
         }
+
+        mark = timings?.Lap(PostgresSection.Partitions, mark) ?? 0;
 
         // Pass 2: lock the commit's streams, read their ranges of stored seqs around the commit's, and keep the rows whose
         // key no range holds (contract §4.1: a key already stored is a duplicate). Usually one range per stream.
@@ -304,6 +313,8 @@ public sealed class PostgresReadingStore : IReadingStore
                 lockStreams.ExecuteNonQuery();
             }
 
+            mark = timings?.Lap(PostgresSection.Lock, mark) ?? 0;
+
             using var read = new NpgsqlCommand(ReadRanges, conn, tx);
             read.Parameters.AddWithValue("s", streams);
             read.Parameters.AddWithValue("lo", spans.Values.Select(v => v.Lo).ToArray());
@@ -320,6 +331,8 @@ public sealed class PostgresReadingStore : IReadingStore
                 list.Add((r.GetInt64(1), r.GetInt64(2)));
             }
         }
+
+        mark = timings?.Lap(PostgresSection.RangesRead, mark) ?? 0;
 
         var taken = new HashSet<(long, long)>();
         var fresh = new Dictionary<long, List<long>>();
@@ -361,6 +374,8 @@ public sealed class PostgresReadingStore : IReadingStore
 
             import.Complete();
         }
+
+        mark = timings?.Lap(PostgresSection.Copy, mark) ?? 0;
 
         // Counters, rollups and latest values from the rows that were new, reduced here rather than sorted by the server.
         var flagged = new int[batches.Count, 5];
@@ -415,7 +430,7 @@ public sealed class PostgresReadingStore : IReadingStore
             c[5] += results[b].ClockUntrusted;
         }
 
-        using var after = new NpgsqlBatch(conn, tx);
+        var after = new List<(PostgresSection Section, NpgsqlBatchCommand Command)>();
         if (fresh.Count > 0)
         {
             AddRangeCommands(after, fresh, ranges);
@@ -423,8 +438,8 @@ public sealed class PostgresReadingStore : IReadingStore
 
         if (minute.Count > 0)
         {
-            after.BatchCommands.Add(RollupCommand("rollup_1m", minute));
-            after.BatchCommands.Add(RollupCommand("rollup_1h", hour));
+            after.Add((PostgresSection.Rollup1m, RollupCommand("rollup_1m", minute)));
+            after.Add((PostgresSection.Rollup1h, RollupCommand("rollup_1h", hour)));
         }
 
         if (newest.Count > 0)
@@ -436,7 +451,7 @@ public sealed class PostgresReadingStore : IReadingStore
             latest.Parameters.AddWithValue("seq", newest.Values.Select(v => v.Seq).ToArray());
             latest.Parameters.Add(new NpgsqlParameter("v", NpgsqlDbType.Array | NpgsqlDbType.Double) { Value = newest.Values.Select(v => v.Value).ToArray() });
             latest.Parameters.AddWithValue("q", newest.Values.Select(v => v.Quality).ToArray());
-            after.BatchCommands.Add(latest);
+            after.Add((PostgresSection.Latest, latest));
         }
 
         if (perGateway.Count > 0)
@@ -450,15 +465,40 @@ public sealed class PostgresReadingStore : IReadingStore
                 gw.Parameters.AddWithValue("ndfoeu"[i].ToString(), perGateway.Values.Select(v => v[col]).ToArray());
             }
 
-            after.BatchCommands.Add(gw);
+            after.Add((PostgresSection.Gateways, gw));
         }
 
-        if (after.BatchCommands.Count > 0)
+        mark = timings?.Lap(PostgresSection.Reduce, mark) ?? 0;
+        if (timings is { Split: true })
         {
-            after.ExecuteNonQuery();
+            // Profiling: one round trip per statement, so that each gets its own time.
+            foreach (var (section, command) in after)
+            {
+                using var one = new NpgsqlBatch(conn, tx);
+                one.BatchCommands.Add(command);
+                one.ExecuteNonQuery();
+                mark = timings.Lap(section, mark);
+            }
+        }
+        else if (after.Count > 0)
+        {
+            using var batch = new NpgsqlBatch(conn, tx);
+            foreach (var (_, command) in after)
+            {
+                batch.BatchCommands.Add(command);
+            }
+
+            batch.ExecuteNonQuery();
+            mark = timings?.Lap(PostgresSection.After, mark) ?? 0;
         }
 
         tx.Commit();
+        if (timings is not null)
+        {
+            timings.Lap(PostgresSection.Commit, mark);
+            timings.Commits++;
+        }
+
         return results;
     }
 
@@ -481,7 +521,7 @@ public sealed class PostgresReadingStore : IReadingStore
     /// seqs, merged where they touch: a stream numbered 1, 2, 3, … (contract §4.1) keeps one row however long it runs; a
     /// seq never received (a gap) stays outside every range, so it is stored when it comes.
     /// </summary>
-    private static void AddRangeCommands(NpgsqlBatch batch, Dictionary<long, List<long>> fresh, Dictionary<long, List<(long Lo, long Hi)>> read)
+    private static void AddRangeCommands(List<(PostgresSection, NpgsqlBatchCommand)> batch, Dictionary<long, List<long>> fresh, Dictionary<long, List<(long Lo, long Hi)>> read)
     {
         List<long> delS = [], delL = [], insS = [], insL = [], insH = [];
         foreach (var (stream, seqs) in fresh)
@@ -528,14 +568,14 @@ public sealed class PostgresReadingStore : IReadingStore
             var delete = new NpgsqlBatchCommand("DELETE FROM stream_ranges WHERE (stream_id, lo) IN (SELECT * FROM unnest(@s::bigint[], @l::bigint[]))");
             delete.Parameters.AddWithValue("s", delS.ToArray());
             delete.Parameters.AddWithValue("l", delL.ToArray());
-            batch.BatchCommands.Add(delete);
+            batch.Add((PostgresSection.RangesWrite, delete));
         }
 
         var insert = new NpgsqlBatchCommand("INSERT INTO stream_ranges(stream_id, lo, hi) SELECT * FROM unnest(@s::bigint[], @l::bigint[], @h::bigint[])");
         insert.Parameters.AddWithValue("s", insS.ToArray());
         insert.Parameters.AddWithValue("l", insL.ToArray());
         insert.Parameters.AddWithValue("h", insH.ToArray());
-        batch.BatchCommands.Add(insert);
+        batch.Add((PostgresSection.RangesWrite, insert));
     }
 
     /// <inheritdoc/>
