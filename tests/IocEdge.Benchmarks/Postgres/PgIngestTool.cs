@@ -37,9 +37,15 @@ internal static class PgIngestTool
         if (profile)
         {
             // pg_stat_statements must be preloaded: set it and restart the server before any database is made.
-            await server.SqlAsync("postgres", "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'").ConfigureAwait(false);
+            await server.SqlAsync("postgres", "ALTER SYSTEM SET shared_preload_libraries = pg_stat_statements, auto_explain").ConfigureAwait(false);
             await server.StopAsync(immediate: false).ConfigureAwait(false);
-            await server.StartAgainAsync().ConfigureAwait(false);
+            try { await server.StartAgainAsync().ConfigureAwait(false); } catch { Console.WriteLine(server.Log); throw; }
+            foreach (var setting in new[] { "log_min_duration = '3ms'", "log_analyze = on", "log_buffers = on", "log_wal = on" })
+            {
+                await server.SqlAsync("postgres", "ALTER SYSTEM SET auto_explain." + setting).ConfigureAwait(false);
+            }
+
+            await server.SqlAsync("postgres", "SELECT pg_reload_conf()").ConfigureAwait(false);
         }
 
         var storeCs = await server.CreateDatabaseAsync("pg_store").ConfigureAwait(false);
@@ -132,6 +138,7 @@ internal static class PgIngestTool
                 """).ConfigureAwait(false));
         }
 
+        File.WriteAllText("/var/tmp/pg-ingest-server.log", server.Log);
         return 0;
     }
 

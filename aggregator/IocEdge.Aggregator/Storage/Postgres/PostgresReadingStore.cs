@@ -156,7 +156,8 @@ public sealed class PostgresReadingStore : IReadingStore
               AND x.hi >= q.lo - 1) r ON true
         """;
 
-    // The rollups of the commit's new measurements, reduced in memory: one row per (series, bucket).
+    // The rollups of the commit's new measurements, reduced in memory: one row per (series, bucket), sorted by key (two
+    // instances adding to the same rows lock them in the same order; the index is walked in order).
     private const string RollupUpsert = """
         INSERT INTO {0} AS r(series_id, bucket, n, sum, min, max, last_ts, last_seq, last_value)
         SELECT * FROM unnest(@s::bigint[], @b::bigint[], @n::bigint[], @sum::float8[], @min::float8[], @max::float8[],
@@ -1060,16 +1061,28 @@ public sealed class PostgresReadingStore : IReadingStore
     private static NpgsqlBatchCommand RollupCommand(string table, Dictionary<(long Series, long Bucket), Rollup> rollups)
     {
         var cmd = new NpgsqlBatchCommand(RollupUpsert.Replace("{0}", table, StringComparison.Ordinal));
+        var keys = rollups.Keys.ToArray();
+        Array.Sort(keys);
+        long[] s = new long[keys.Length], b = new long[keys.Length], n = new long[keys.Length], lt = new long[keys.Length],
+            ls = new long[keys.Length];
+        double[] sum = new double[keys.Length], min = new double[keys.Length], max = new double[keys.Length], lv = new double[keys.Length];
+        for (var i = 0; i < keys.Length; i++)
+        {
+            var v = rollups[keys[i]];
+            (s[i], b[i], n[i], sum[i], min[i], max[i], lt[i], ls[i], lv[i]) =
+                (keys[i].Series, keys[i].Bucket, v.N, v.Sum, v.Min, v.Max, v.LastTs, v.LastSeq, v.LastValue);
+        }
+
         var p = cmd.Parameters;
-        p.AddWithValue("s", rollups.Keys.Select(k => k.Series).ToArray());
-        p.AddWithValue("b", rollups.Keys.Select(k => k.Bucket).ToArray());
-        p.AddWithValue("n", rollups.Values.Select(v => v.N).ToArray());
-        p.AddWithValue("sum", rollups.Values.Select(v => v.Sum).ToArray());
-        p.AddWithValue("min", rollups.Values.Select(v => v.Min).ToArray());
-        p.AddWithValue("max", rollups.Values.Select(v => v.Max).ToArray());
-        p.AddWithValue("lt", rollups.Values.Select(v => v.LastTs).ToArray());
-        p.AddWithValue("ls", rollups.Values.Select(v => v.LastSeq).ToArray());
-        p.AddWithValue("lv", rollups.Values.Select(v => v.LastValue).ToArray());
+        p.AddWithValue("s", s);
+        p.AddWithValue("b", b);
+        p.AddWithValue("n", n);
+        p.AddWithValue("sum", sum);
+        p.AddWithValue("min", min);
+        p.AddWithValue("max", max);
+        p.AddWithValue("lt", lt);
+        p.AddWithValue("ls", ls);
+        p.AddWithValue("lv", lv);
         return cmd;
     }
 
