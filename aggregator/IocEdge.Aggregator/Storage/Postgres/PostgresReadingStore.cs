@@ -319,20 +319,21 @@ public sealed class PostgresReadingStore : IReadingStore
         var ranges = new Dictionary<long, List<(long Lo, long Hi)>>();
         if (spans.Count > 0)
         {
+            // One round trip, two statements: the lock, then the read. The server runs them in order and, at READ
+            // COMMITTED, takes the read's snapshot when the read starts: after the lock is granted, so it sees the ranges
+            // of an instance that held the lock before (one statement would read with a snapshot from before the wait).
             var streams = spans.Keys.ToArray();
-            using (var lockStreams = new NpgsqlCommand(LockStreams, conn, tx))
-            {
-                lockStreams.Parameters.AddWithValue("s", streams);
-                lockStreams.ExecuteNonQuery();
-            }
-
-            mark = timings?.Lap(PostgresSection.Lock, mark) ?? 0;
-
-            using var read = new NpgsqlCommand(ReadRanges, conn, tx);
+            using var lockAndRead = new NpgsqlBatch(conn, tx);
+            var lockStreams = new NpgsqlBatchCommand(LockStreams);
+            lockStreams.Parameters.AddWithValue("s", streams);
+            lockAndRead.BatchCommands.Add(lockStreams);
+            var read = new NpgsqlBatchCommand(ReadRanges);
             read.Parameters.AddWithValue("s", streams);
             read.Parameters.AddWithValue("lo", spans.Values.Select(v => v.Lo).ToArray());
             read.Parameters.AddWithValue("hi", spans.Values.Select(v => v.Hi).ToArray());
-            using var r = read.ExecuteReader();
+            lockAndRead.BatchCommands.Add(read);
+            using var r = lockAndRead.ExecuteReader();
+            r.NextResult(); // past the locked ids
             while (r.Read())
             {
                 var id = r.GetInt64(0);
@@ -345,7 +346,7 @@ public sealed class PostgresReadingStore : IReadingStore
             }
         }
 
-        mark = timings?.Lap(PostgresSection.RangesRead, mark) ?? 0;
+        mark = timings?.Lap(PostgresSection.LockAndRanges, mark) ?? 0;
 
         var taken = new HashSet<(long, long)>();
         var fresh = new Dictionary<long, List<long>>();

@@ -13,11 +13,11 @@ internal enum PostgresSection
     /// <summary>The partitions of the commit's days (a cached check after the first commit of a day).</summary>
     Partitions,
 
-    /// <summary><c>SELECT … FOR UPDATE</c> of the commit's streams.</summary>
-    Lock,
-
-    /// <summary>Reading the ranges of stored seqs around the commit's.</summary>
-    RangesRead,
+    /// <summary>
+    /// <c>SELECT … FOR UPDATE</c> of the commit's streams and reading their ranges of stored seqs around the commit's
+    /// (one round trip since wave 12).
+    /// </summary>
+    LockAndRanges,
 
     /// <summary>The binary COPY of the new readings into <c>readings</c> (rows written and the server's insert).</summary>
     Copy,
