@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using IocEdge.Aggregator.Ingest;
 using IocEdge.Protocols.Mqtt;
 using Microsoft.Extensions.Logging;
@@ -261,8 +262,14 @@ public sealed class PostgresReadingStore : IReadingStore
         var conn = Writer();
         using var tx = conn.BeginTransaction();
         // Pass 1: ids of streams and series (cached), keys seen earlier in this same commit, days that need a partition.
-        var rows = new List<Row>();
-        var seen = new HashSet<(long, long)>();
+        var count = 0;
+        foreach (var batch in batches)
+        {
+            count += batch.Readings.Count;
+        }
+
+        var rows = new List<Row>(count);
+        var seen = new HashSet<(long, long)>(count);
         var copied = new int[batches.Count];
         var localDuplicates = new int[batches.Count];
         var days = new HashSet<long> { Day(received), Day(received) + 1 };
@@ -348,8 +355,14 @@ public sealed class PostgresReadingStore : IReadingStore
 
         mark = timings?.Lap(PostgresSection.LockAndRanges, mark) ?? 0;
 
-        var taken = new HashSet<(long, long)>();
+        // The new rows go out with binary COPY; counters, rollups and latest values are reduced from them in the same
+        // loop, while the server inserts what was sent before (the client's work overlaps the server's).
         var fresh = new Dictionary<long, List<long>>();
+        var flagged = new int[batches.Count, 5];
+        var stored = new int[batches.Count];
+        var minute = new Dictionary<(long, long), Rollup>();
+        var hour = new Dictionary<(long, long), Rollup>();
+        var newest = new Dictionary<long, Row>();
         using (var import = conn.BeginBinaryImport(
             "COPY readings(stream_id, seq, series_id, ts, value, quality, received, ts_status) FROM STDIN (FORMAT BINARY)"))
         {
@@ -357,8 +370,7 @@ public sealed class PostgresReadingStore : IReadingStore
             {
                 if (ranges.TryGetValue(row.StreamId, out var held) && Holds(held, row.Seq))
                 {
-                    taken.Add((row.StreamId, row.Seq));
-                    continue;
+                    continue; // already stored: a duplicate (copied - stored)
                 }
 
                 if (!fresh.TryGetValue(row.StreamId, out var seqs))
@@ -384,44 +396,31 @@ public sealed class PostgresReadingStore : IReadingStore
                 import.Write(row.Quality, NpgsqlDbType.Smallint);
                 import.Write(received, NpgsqlDbType.Bigint);
                 import.Write(row.TsStatus, NpgsqlDbType.Smallint);
+
+                stored[row.Batch]++;
+                flagged[row.Batch, row.TsStatus]++;
+                if (row.TsStatus != (short)TimestampStatus.Ok)
+                {
+                    continue; // kept for the record; never latest, never in a rollup (§4.3)
+                }
+
+                ref var n = ref CollectionsMarshal.GetValueRefOrAddDefault(newest, row.SeriesId, out var known);
+                if (!known || n.Ts < row.Ts || (n.Ts == row.Ts && n.Seq < row.Seq))
+                {
+                    n = row;
+                }
+
+                if (row.Quality == (short)Quality.Good && row.Value is { } value)
+                {
+                    Add(minute, (row.SeriesId, row.Ts - (row.Ts % MinuteMs)), row, value);
+                    Add(hour, (row.SeriesId, row.Ts - (row.Ts % HourMs)), row, value);
+                }
             }
 
             import.Complete();
         }
 
         mark = timings?.Lap(PostgresSection.Copy, mark) ?? 0;
-
-        // Counters, rollups and latest values from the rows that were new, reduced here rather than sorted by the server.
-        var flagged = new int[batches.Count, 5];
-        var stored = new int[batches.Count];
-        var minute = new Dictionary<(long, long), Rollup>();
-        var hour = new Dictionary<(long, long), Rollup>();
-        var newest = new Dictionary<long, Row>();
-        foreach (var row in rows)
-        {
-            if (taken.Count > 0 && taken.Contains((row.StreamId, row.Seq)))
-            {
-                continue;
-            }
-
-            stored[row.Batch]++;
-            flagged[row.Batch, row.TsStatus]++;
-            if (row.TsStatus != (short)TimestampStatus.Ok)
-            {
-                continue; // kept for the record; never latest, never in a rollup (§4.3)
-            }
-
-            if (!newest.TryGetValue(row.SeriesId, out var n) || n.Ts < row.Ts || (n.Ts == row.Ts && n.Seq < row.Seq))
-            {
-                newest[row.SeriesId] = row;
-            }
-
-            if (row.Quality == (short)Quality.Good && row.Value is { } value)
-            {
-                Add(minute, (row.SeriesId, row.Ts - (row.Ts % MinuteMs)), row, value);
-                Add(hour, (row.SeriesId, row.Ts - (row.Ts % HourMs)), row, value);
-            }
-        }
 
         // Gateway counters: one row per gateway of this commit.
         var perGateway = new Dictionary<string, long[]>(StringComparer.Ordinal);
@@ -1048,14 +1047,15 @@ public sealed class PostgresReadingStore : IReadingStore
 
     private static void Add(Dictionary<(long, long), Rollup> rollups, (long Series, long Bucket) key, Row row, double value)
     {
-        if (!rollups.TryGetValue(key, out var r))
+        ref var r = ref CollectionsMarshal.GetValueRefOrAddDefault(rollups, key, out var exists);
+        if (!exists)
         {
-            rollups[key] = new Rollup(1, value, value, value, row.Ts, row.Seq, value);
+            r = new Rollup(1, value, value, value, row.Ts, row.Seq, value);
             return;
         }
 
         var newer = r.LastTs < row.Ts || (r.LastTs == row.Ts && r.LastSeq < row.Seq);
-        rollups[key] = new Rollup(r.N + 1, r.Sum + value, Math.Min(r.Min, value), Math.Max(r.Max, value),
+        r = new Rollup(r.N + 1, r.Sum + value, Math.Min(r.Min, value), Math.Max(r.Max, value),
             newer ? row.Ts : r.LastTs, newer ? row.Seq : r.LastSeq, newer ? value : r.LastValue);
     }
 

@@ -19,10 +19,13 @@ internal enum PostgresSection
     /// </summary>
     LockAndRanges,
 
-    /// <summary>The binary COPY of the new readings into <c>readings</c> (rows written and the server's insert).</summary>
+    /// <summary>
+    /// The binary COPY of the new readings into <c>readings</c> (rows written and the server's insert); since wave 12 the
+    /// C# reduction of the same rows into counters, rollups and latest values runs in its loop.
+    /// </summary>
     Copy,
 
-    /// <summary>C#: counters, rollups and latest values reduced from the new rows; building the statements' arrays.</summary>
+    /// <summary>C#: the gateway counters and the arrays of the statements after the COPY (before wave 12 also the reduction).</summary>
     Reduce,
 
     /// <summary>Replacing the ranges read by their union with the new seqs (delete + insert).</summary>
