@@ -268,6 +268,7 @@ public sealed class PostgresReadingStore : IReadingStore
             count += batch.Readings.Count;
         }
 
+        ResolveIds(conn, tx, batches);
         var rows = new List<Row>(count);
         var seen = new HashSet<(long, long)>(count);
         var copied = new int[batches.Count];
@@ -918,6 +919,90 @@ public sealed class PostgresReadingStore : IReadingStore
         }
 
         _partitions.Add(day);
+    }
+
+    /// <summary>
+    /// Creates and caches, in one round trip, the ids of the commit's streams and series that are not cached yet (after a
+    /// start, or a new gateway or channel), each kind inserted in one order, sorted by name: two instances creating the
+    /// same new ones wait for each other instead of deadlocking over two rows inserted in opposite orders. A series whose
+    /// stored unit differs is left to <see cref="SeriesId"/>, which logs and stores the change.
+    /// </summary>
+    private void ResolveIds(NpgsqlConnection conn, NpgsqlTransaction tx, IReadOnlyList<ReadingBatch> batches)
+    {
+        var streams = new SortedSet<(string Gateway, string Stream)>(Comparer<(string, string)>.Create(CompareOrdinal));
+        var series = new SortedDictionary<(string Gateway, string Channel), string>(Comparer<(string, string)>.Create(CompareOrdinal));
+        foreach (var batch in batches)
+        {
+            if (!_streamIds.ContainsKey((batch.GatewayId, batch.StreamId)))
+            {
+                streams.Add((batch.GatewayId, batch.StreamId));
+            }
+
+            foreach (var (_, reading) in batch.Readings)
+            {
+                if (!_series.ContainsKey((batch.GatewayId, reading.Channel)))
+                {
+                    series.TryAdd((batch.GatewayId, reading.Channel), reading.Unit);
+                }
+            }
+        }
+
+        if (streams.Count == 0 && series.Count == 0)
+        {
+            return;
+        }
+
+        // Four statements: each SELECT takes a fresh snapshot, so it sees rows another instance committed meanwhile.
+        using var resolve = new NpgsqlBatch(conn, tx);
+        var insertStreams = new NpgsqlBatchCommand("""
+            INSERT INTO streams(gateway, stream)
+            SELECT g, s FROM unnest(@g::text[], @s::text[]) WITH ORDINALITY AS n(g, s, i) ORDER BY i ON CONFLICT DO NOTHING
+            """);
+        insertStreams.Parameters.AddWithValue("g", streams.Select(k => k.Gateway).ToArray());
+        insertStreams.Parameters.AddWithValue("s", streams.Select(k => k.Stream).ToArray());
+        resolve.BatchCommands.Add(insertStreams);
+        var selectStreams = new NpgsqlBatchCommand("""
+            SELECT t.gateway, t.stream, t.id FROM streams t JOIN unnest(@g::text[], @s::text[]) AS n(g, s) ON t.gateway = n.g AND t.stream = n.s
+            """);
+        selectStreams.Parameters.AddWithValue("g", streams.Select(k => k.Gateway).ToArray());
+        selectStreams.Parameters.AddWithValue("s", streams.Select(k => k.Stream).ToArray());
+        resolve.BatchCommands.Add(selectStreams);
+        var insertSeries = new NpgsqlBatchCommand("""
+            INSERT INTO series(gateway, channel, unit)
+            SELECT g, c, u FROM unnest(@g::text[], @c::text[], @u::text[]) WITH ORDINALITY AS n(g, c, u, i) ORDER BY i ON CONFLICT DO NOTHING
+            """);
+        insertSeries.Parameters.AddWithValue("g", series.Keys.Select(k => k.Gateway).ToArray());
+        insertSeries.Parameters.AddWithValue("c", series.Keys.Select(k => k.Channel).ToArray());
+        insertSeries.Parameters.AddWithValue("u", series.Values.ToArray());
+        resolve.BatchCommands.Add(insertSeries);
+        var selectSeries = new NpgsqlBatchCommand("""
+            SELECT t.gateway, t.channel, t.id, t.unit FROM series t JOIN unnest(@g::text[], @c::text[]) AS n(g, c) ON t.gateway = n.g AND t.channel = n.c
+            """);
+        selectSeries.Parameters.AddWithValue("g", series.Keys.Select(k => k.Gateway).ToArray());
+        selectSeries.Parameters.AddWithValue("c", series.Keys.Select(k => k.Channel).ToArray());
+        resolve.BatchCommands.Add(selectSeries);
+        using var r = resolve.ExecuteReader();
+        while (r.Read())
+        {
+            _streamIds[(r.GetString(0), r.GetString(1))] = r.GetInt64(2);
+        }
+
+        r.NextResult();
+        while (r.Read())
+        {
+            var key = (r.GetString(0), r.GetString(1));
+            var unit = r.GetString(3);
+            if (unit == series[key])
+            {
+                _series[key] = (r.GetInt64(2), unit);
+            }
+        }
+    }
+
+    private static int CompareOrdinal((string, string) x, (string, string) y)
+    {
+        var c = string.CompareOrdinal(x.Item1, y.Item1);
+        return c != 0 ? c : string.CompareOrdinal(x.Item2, y.Item2);
     }
 
     private long StreamId(NpgsqlConnection conn, NpgsqlTransaction tx, string gateway, string stream)
