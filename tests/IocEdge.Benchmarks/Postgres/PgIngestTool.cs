@@ -22,7 +22,8 @@ namespace IocEdge.Benchmarks.Postgres;
 /// Each gateway has 20 channels read at 1 Hz; a message holds per-message/20 seconds of them. <c>--profile</c> prints,
 /// per round, the client-side time of each section of a commit (<see cref="PostgresTimings"/>; the statements after the
 /// COPY one round trip each, or together with <c>--profile-batch</c>, as the service sends them), and at the end the
-/// server's own account of the store's statements (pg_stat_statements: calls, execution time, buffers, WAL).
+/// server's own account of the store's statements (pg_stat_statements: calls, execution time, buffers, WAL), the
+/// tables' HOT updates and sizes, and the plans of the last commit's slowest statements (auto_explain).
 /// </remarks>
 internal static class PgIngestTool
 {
@@ -36,10 +37,11 @@ internal static class PgIngestTool
         await using var server = await PostgresServer.StartAsync(durable: true).ConfigureAwait(false);
         if (profile)
         {
-            // pg_stat_statements must be preloaded: set it and restart the server before any database is made.
+            // pg_stat_statements and auto_explain (the plans of statements over 3 ms, with buffers and WAL, into the
+            // server's log) must be preloaded: set them and restart the server before any database is made.
             await server.SqlAsync("postgres", "ALTER SYSTEM SET shared_preload_libraries = pg_stat_statements, auto_explain").ConfigureAwait(false);
             await server.StopAsync(immediate: false).ConfigureAwait(false);
-            try { await server.StartAgainAsync().ConfigureAwait(false); } catch { Console.WriteLine(server.Log); throw; }
+            await server.StartAgainAsync().ConfigureAwait(false);
             foreach (var setting in new[] { "log_min_duration = '3ms'", "log_analyze = on", "log_buffers = on", "log_wal = on" })
             {
                 await server.SqlAsync("postgres", "ALTER SYSTEM SET auto_explain." + setting).ConfigureAwait(false);
@@ -138,7 +140,16 @@ internal static class PgIngestTool
                 """).ConfigureAwait(false));
         }
 
-        File.WriteAllText("/var/tmp/pg-ingest-server.log", server.Log);
+        if (profile)
+        {
+            // The plans of the last commit's slow statements (and of the count above), as auto_explain logged them.
+            var log = server.Log.Split('\n');
+            var plans = log.Select((line, i) => (line, i)).Where(x => x.line.Contains("LOG:  duration:", StringComparison.Ordinal))
+                .Select(x => x.i).ToList();
+            Console.WriteLine("auto_explain, the last plans:");
+            Console.WriteLine(string.Join('\n', log[plans[Math.Max(0, plans.Count - 5)]..]));
+        }
+
         return 0;
     }
 
