@@ -24,9 +24,10 @@ namespace IocEdge.Aggregator.Storage.Postgres;
 /// with binary COPY straight into <c>readings</c>, and replaces the ranges it read by their union with the new seqs.
 /// That is the exactly-once guard (contract §4.1), valid across partitions, retention and instances. The 1-minute and
 /// 1-hour rollups, each channel's latest value and the gateway counters of the new rows are reduced in memory and sent
-/// as arrays in one batch. A duplicate therefore touches nothing. A database of the older layout is converted at the
-/// first opening (<c>reading_keys</c> and <c>pruned_keys</c> become ranges and are dropped); an aggregator of an older
-/// version must not share the database afterwards.</para>
+/// as arrays in one batch (wave 12: reduced in the COPY's loop, rollup rows sorted by key; the rewritten tables keep half
+/// of each page free so that these updates are HOT). A duplicate therefore touches nothing. A database of the older
+/// layout is converted at the first opening (<c>reading_keys</c> and <c>pruned_keys</c> become ranges and are dropped);
+/// an aggregator of an older version must not share the database afterwards.</para>
 /// <para><c>readings</c> is partitioned by range of device timestamp (<c>ts</c>, Unix milliseconds) into one
 /// partition per UTC day (<c>readings_pYYYYMMDD</c>), created as data arrives (the receive day and the next one
 /// ahead, and the day of every plausible reading of a backlog). A reading whose timestamp is flagged (§4.3: 1970, 2099)
