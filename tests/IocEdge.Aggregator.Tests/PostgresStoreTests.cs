@@ -240,6 +240,27 @@ public sealed class PostgresStoreTests(PostgresFixture postgres)
     }
 
     [Fact]
+    public async Task A_commit_writes_its_readings_keys_rollups_latest_and_counters_in_one_transaction()
+    {
+        // The PUBACK leaves after Store returns: everything of the commit must be in one transaction, so that a failure
+        // anywhere leaves none of it (the statements after the COPY and the COMMIT share a round trip since wave 12).
+        // Every row it wrote carries that transaction's id (xmin).
+        var (store, db) = await OpenAsync();
+        using var _ = store;
+        store.Store([Batch("s1", (1, Now.AddMinutes(-2), 1), (2, Now.AddMinutes(-1), 2))], Now);
+        store.Store([Batch("s1", (3, Now.AddSeconds(-30), 3), (4, Now.AddSeconds(-20), 4))], Now);
+        Assert.Equal("1 6", (await postgres.Server.SqlAsync(db, """
+            SELECT count(DISTINCT x) || ' ' || count(DISTINCT t) FROM (
+                SELECT 'readings' AS t, xmin::text AS x FROM readings WHERE seq >= 3
+                UNION ALL SELECT 'rollup_1m', xmin::text FROM rollup_1m WHERE last_seq >= 3
+                UNION ALL SELECT 'rollup_1h', xmin::text FROM rollup_1h
+                UNION ALL SELECT 'series', xmin::text FROM series
+                UNION ALL SELECT 'stream_ranges', xmin::text FROM stream_ranges
+                UNION ALL SELECT 'gateways', xmin::text FROM gateways) w
+            """)).Trim());
+    }
+
+    [Fact]
     public async Task A_channel_whose_unit_changes_keeps_one_series_with_the_newest_unit_after_a_restart_too()
     {
         // A reconfigured instrument: the unit changes within one commit, and again in the first commit of a restarted

@@ -43,10 +43,13 @@ internal enum PostgresSection
     /// <summary>The gateway counters' upsert.</summary>
     Gateways,
 
-    /// <summary>The statements after the COPY sent together (one round trip), when they are not timed one by one.</summary>
+    /// <summary>
+    /// The statements after the COPY sent together (one round trip, since wave 12 ending with the COMMIT), when they are
+    /// not timed one by one.
+    /// </summary>
     After,
 
-    /// <summary>COMMIT (the WAL flush and its fsync: synchronous_commit on).</summary>
+    /// <summary>COMMIT (the WAL flush and its fsync: synchronous_commit on); in <see cref="After"/> unless split.</summary>
     Commit,
 }
 
