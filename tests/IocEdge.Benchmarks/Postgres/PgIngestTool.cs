@@ -18,8 +18,12 @@ namespace IocEdge.Benchmarks.Postgres;
 /// A real PostgreSQL 15 is started by the tool (durable: fsync and synchronous_commit on) and stopped at the end.
 /// </summary>
 /// <remarks>
-/// Usage: <c>pg-ingest [--gateways 100] [--per-message 200] [--commits 25] [--rounds 5]</c>. Each gateway has 20
-/// channels read at 1 Hz; a message holds per-message/20 seconds of them.
+/// Usage: <c>pg-ingest [--gateways 100] [--per-message 200] [--commits 25] [--rounds 5] [--profile [--profile-batch]]</c>.
+/// Each gateway has 20 channels read at 1 Hz; a message holds per-message/20 seconds of them. <c>--profile</c> prints,
+/// per round, the client-side time of each section of a commit (<see cref="PostgresTimings"/>; the statements after the
+/// COPY one round trip each, or together with <c>--profile-batch</c>, as the service sends them), and at the end the
+/// server's own account of the store's statements (pg_stat_statements: calls, execution time, buffers, WAL), the
+/// tables' HOT updates and sizes, and the plans of the last commit's slowest statements (auto_explain).
 /// </remarks>
 internal static class PgIngestTool
 {
@@ -29,10 +33,32 @@ internal static class PgIngestTool
     {
         int gateways = Arg(args, "--gateways", 100), perMessage = Arg(args, "--per-message", 200);
         int commits = Arg(args, "--commits", 25), rounds = Arg(args, "--rounds", 5);
+        var profile = args.Contains("--profile");
         await using var server = await PostgresServer.StartAsync(durable: true).ConfigureAwait(false);
+        if (profile)
+        {
+            // pg_stat_statements and auto_explain (the plans of statements over 3 ms, with buffers and WAL, into the
+            // server's log) must be preloaded: set them and restart the server before any database is made.
+            await server.SqlAsync("postgres", "ALTER SYSTEM SET shared_preload_libraries = pg_stat_statements, auto_explain").ConfigureAwait(false);
+            await server.StopAsync(immediate: false).ConfigureAwait(false);
+            await server.StartAgainAsync().ConfigureAwait(false);
+            foreach (var setting in new[] { "log_min_duration = '3ms'", "log_analyze = on", "log_buffers = on", "log_wal = on" })
+            {
+                await server.SqlAsync("postgres", "ALTER SYSTEM SET auto_explain." + setting).ConfigureAwait(false);
+            }
+
+            await server.SqlAsync("postgres", "SELECT pg_reload_conf()").ConfigureAwait(false);
+        }
+
         var storeCs = await server.CreateDatabaseAsync("pg_store").ConfigureAwait(false);
         var copyCs = await server.CreateDatabaseAsync("pg_copy").ConfigureAwait(false);
         using var store = new PostgresReadingStore(storeCs, NullLogger<PostgresReadingStore>.Instance);
+        if (profile)
+        {
+            store.Timings = new PostgresTimings { Split = !args.Contains("--profile-batch") };
+            await server.SqlAsync("pg_store", "CREATE EXTENSION pg_stat_statements").ConfigureAwait(false);
+        }
+
         // The baseline's database gets the same schema (and the day's partitions) from a store that is then closed.
         var receivedAt = DateTimeOffset.UtcNow;
         var start = receivedAt.AddHours(-6);
@@ -78,11 +104,52 @@ internal static class PgIngestTool
 
             copyRates.Add(total / sw.Elapsed.TotalSeconds);
             Console.WriteLine($"round {round + 1}: store {storeRates[^1]:N0} readings/s, raw COPY {copyRates[^1]:N0} rows/s");
+            if (store.Timings is { } timings)
+            {
+                Console.WriteLine($"  store sections, {timings}");
+                timings.Reset();
+                if (round == 0)
+                {
+                    // The first round creates the series and streams; the server's figures start after it.
+                    await server.SqlAsync("pg_store", "SELECT pg_stat_statements_reset()").ConfigureAwait(false);
+                }
+            }
         }
 
         double s = Median(storeRates), b = Median(copyRates);
         Console.WriteLine($"median: store {s:N0} readings/s; raw binary COPY baseline {b:N0} rows/s; ratio {s / b:F2}x; " +
                           $"stored {store.Count():N0}");
+        if (profile)
+        {
+            Console.WriteLine("pg_stat_statements after round 1, the store's database, per commit: ms, rows, shared buffers, WAL bytes:");
+            var perCommit = Math.Max(1, (rounds - 1) * commits).ToString(CultureInfo.InvariantCulture);
+            Console.WriteLine(await server.SqlAsync("pg_store", $$"""
+                SELECT format('%8s ms %6s rows  hit %6s read %4s dirtied %5s  wal %8s B  %s',
+                    round((total_exec_time / {{perCommit}})::numeric, 2), rows / {{perCommit}},
+                    shared_blks_hit / {{perCommit}}, shared_blks_read / {{perCommit}}, shared_blks_dirtied / {{perCommit}},
+                    wal_bytes / {{perCommit}}, left(regexp_replace(query, '\s+', ' ', 'g'), 110))
+                FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'pg_store')
+                ORDER BY total_exec_time DESC LIMIT 14
+                """).ConfigureAwait(false));
+            Console.WriteLine("tables (updates, of which HOT; dead rows; heap and index size):");
+            Console.WriteLine(await server.SqlAsync("pg_store", """
+                SELECT format('%-14s upd %8s hot %8s dead %7s  heap %6s  indexes %6s', relname, n_tup_upd, n_tup_hot_upd,
+                    n_dead_tup, pg_size_pretty(pg_relation_size(relid)), pg_size_pretty(pg_indexes_size(relid)))
+                FROM pg_stat_user_tables WHERE relname IN ('series', 'rollup_1m', 'rollup_1h', 'stream_ranges', 'streams', 'gateways')
+                ORDER BY relname
+                """).ConfigureAwait(false));
+        }
+
+        if (profile)
+        {
+            // The plans of the last commit's slow statements (and of the count above), as auto_explain logged them.
+            var log = server.Log.Split('\n');
+            var plans = log.Select((line, i) => (line, i)).Where(x => x.line.Contains("LOG:  duration:", StringComparison.Ordinal))
+                .Select(x => x.i).ToList();
+            Console.WriteLine("auto_explain, the last plans:");
+            Console.WriteLine(string.Join('\n', log[plans[Math.Max(0, plans.Count - 5)]..]));
+        }
+
         return 0;
     }
 

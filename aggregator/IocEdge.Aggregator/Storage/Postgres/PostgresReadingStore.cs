@@ -1,5 +1,7 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using IocEdge.Aggregator.Ingest;
 using IocEdge.Protocols.Mqtt;
 using Microsoft.Extensions.Logging;
@@ -22,9 +24,10 @@ namespace IocEdge.Aggregator.Storage.Postgres;
 /// with binary COPY straight into <c>readings</c>, and replaces the ranges it read by their union with the new seqs.
 /// That is the exactly-once guard (contract §4.1), valid across partitions, retention and instances. The 1-minute and
 /// 1-hour rollups, each channel's latest value and the gateway counters of the new rows are reduced in memory and sent
-/// as arrays in one batch. A duplicate therefore touches nothing. A database of the older layout is converted at the
-/// first opening (<c>reading_keys</c> and <c>pruned_keys</c> become ranges and are dropped); an aggregator of an older
-/// version must not share the database afterwards.</para>
+/// as arrays in one batch (wave 12: reduced in the COPY's loop, rollup rows sorted by key; the rewritten tables keep half
+/// of each page free so that these updates are HOT). A duplicate therefore touches nothing. A database of the older
+/// layout is converted at the first opening (<c>reading_keys</c> and <c>pruned_keys</c> become ranges and are dropped);
+/// an aggregator of an older version must not share the database afterwards.</para>
 /// <para><c>readings</c> is partitioned by range of device timestamp (<c>ts</c>, Unix milliseconds) into one
 /// partition per UTC day (<c>readings_pYYYYMMDD</c>), created as data arrives (the receive day and the next one
 /// ahead, and the day of every plausible reading of a backlog). A reading whose timestamp is flagged (§4.3: 1970, 2099)
@@ -63,7 +66,7 @@ public sealed class PostgresReadingStore : IReadingStore
             last_quality smallint,
             last_seq bigint,
             last_received bigint,
-            UNIQUE(gateway, channel));
+            UNIQUE(gateway, channel)) WITH (fillfactor = 50);
         CREATE TABLE IF NOT EXISTS stream_ranges(
             stream_id bigint NOT NULL,
             lo bigint NOT NULL,
@@ -84,12 +87,12 @@ public sealed class PostgresReadingStore : IReadingStore
             series_id bigint NOT NULL, bucket bigint NOT NULL, n bigint NOT NULL, sum double precision NOT NULL,
             min double precision NOT NULL, max double precision NOT NULL,
             last_ts bigint NOT NULL, last_seq bigint NOT NULL, last_value double precision NOT NULL,
-            PRIMARY KEY(series_id, bucket));
+            PRIMARY KEY(series_id, bucket)) WITH (fillfactor = 50);
         CREATE TABLE IF NOT EXISTS rollup_1h(
             series_id bigint NOT NULL, bucket bigint NOT NULL, n bigint NOT NULL, sum double precision NOT NULL,
             min double precision NOT NULL, max double precision NOT NULL,
             last_ts bigint NOT NULL, last_seq bigint NOT NULL, last_value double precision NOT NULL,
-            PRIMARY KEY(series_id, bucket));
+            PRIMARY KEY(series_id, bucket)) WITH (fillfactor = 50);
         CREATE TABLE IF NOT EXISTS gateways(
             gateway text PRIMARY KEY,
             state text NOT NULL DEFAULT 'unknown',
@@ -105,6 +108,18 @@ public sealed class PostgresReadingStore : IReadingStore
             health text,
             health_at bigint);
         ALTER TABLE gateways ADD COLUMN IF NOT EXISTS ts_clock_untrusted bigint NOT NULL DEFAULT 0;
+        DO $$
+        DECLARE t text;
+        BEGIN
+            -- Wave 12: tables whose rows every commit rewrites keep half of each page free, so that the new version of
+            -- a row fits in its own page (a HOT update: no index entry, a smaller WAL record, pruned without VACUUM).
+            -- A database made before gets it for the pages it fills from now on.
+            FOREACH t IN ARRAY ARRAY['series', 'rollup_1m', 'rollup_1h'] LOOP
+                IF NOT EXISTS (SELECT 1 FROM pg_class WHERE oid = t::regclass AND 'fillfactor=50' = ANY(coalesce(reloptions, '{}'))) THEN
+                    EXECUTE format('ALTER TABLE %I SET (fillfactor = 50)', t);
+                END IF;
+            END LOOP;
+        END $$;
         DO $$
         BEGIN
             -- Wave 11: a database of the key-per-reading layout (reading_keys, and pruned_keys for what retention
@@ -143,7 +158,8 @@ public sealed class PostgresReadingStore : IReadingStore
               AND x.hi >= q.lo - 1) r ON true
         """;
 
-    // The rollups of the commit's new measurements, reduced in memory: one row per (series, bucket).
+    // The rollups of the commit's new measurements, reduced in memory: one row per (series, bucket), sorted by key (two
+    // instances adding to the same rows lock them in the same order; the index is walked in order).
     private const string RollupUpsert = """
         INSERT INTO {0} AS r(series_id, bucket, n, sum, min, max, last_ts, last_seq, last_value)
         SELECT * FROM unnest(@s::bigint[], @b::bigint[], @n::bigint[], @sum::float8[], @min::float8[], @max::float8[],
@@ -181,6 +197,9 @@ public sealed class PostgresReadingStore : IReadingStore
     private readonly Dictionary<(string Gateway, string Channel), (long Id, string Unit)> _series = [];
     private readonly HashSet<long> _partitions = [];
     private NpgsqlConnection? _writer;
+
+    /// <summary>Benchmarks only (pg-ingest --profile): where each commit's time goes. Null in the service.</summary>
+    internal PostgresTimings? Timings { get; set; }
 
     /// <param name="connectionString">
     /// An Npgsql connection string (Host, Port, Database, Username, Password…); the database must exist and the user
@@ -239,11 +258,20 @@ public sealed class PostgresReadingStore : IReadingStore
     {
         var results = new StoreResult[batches.Count];
         var received = receivedAt.ToUnixTimeMilliseconds();
+        var timings = Timings;
+        var mark = timings is null ? 0 : Stopwatch.GetTimestamp();
         var conn = Writer();
         using var tx = conn.BeginTransaction();
         // Pass 1: ids of streams and series (cached), keys seen earlier in this same commit, days that need a partition.
-        var rows = new List<Row>();
-        var seen = new HashSet<(long, long)>();
+        var count = 0;
+        foreach (var batch in batches)
+        {
+            count += batch.Readings.Count;
+        }
+
+        ResolveIds(conn, tx, batches);
+        var rows = new List<Row>(count);
+        var seen = new HashSet<(long, long)>(count);
         var copied = new int[batches.Count];
         var localDuplicates = new int[batches.Count];
         var days = new HashSet<long> { Day(received), Day(received) + 1 };
@@ -279,10 +307,13 @@ public sealed class PostgresReadingStore : IReadingStore
             }
         }
 
+        mark = timings?.Lap(PostgresSection.Rows, mark) ?? 0;
         foreach (var day in days)
         {
             EnsurePartition(conn, tx, day);
         }
+
+        mark = timings?.Lap(PostgresSection.Partitions, mark) ?? 0;
 
         // Pass 2: lock the commit's streams, read their ranges of stored seqs around the commit's, and keep the rows whose
         // key no range holds (contract §4.1: a key already stored is a duplicate). Usually one range per stream.
@@ -297,18 +328,21 @@ public sealed class PostgresReadingStore : IReadingStore
         var ranges = new Dictionary<long, List<(long Lo, long Hi)>>();
         if (spans.Count > 0)
         {
+            // One round trip, two statements: the lock, then the read. The server runs them in order and, at READ
+            // COMMITTED, takes the read's snapshot when the read starts: after the lock is granted, so it sees the ranges
+            // of an instance that held the lock before (one statement would read with a snapshot from before the wait).
             var streams = spans.Keys.ToArray();
-            using (var lockStreams = new NpgsqlCommand(LockStreams, conn, tx))
-            {
-                lockStreams.Parameters.AddWithValue("s", streams);
-                lockStreams.ExecuteNonQuery();
-            }
-
-            using var read = new NpgsqlCommand(ReadRanges, conn, tx);
+            using var lockAndRead = new NpgsqlBatch(conn, tx);
+            var lockStreams = new NpgsqlBatchCommand(LockStreams);
+            lockStreams.Parameters.AddWithValue("s", streams);
+            lockAndRead.BatchCommands.Add(lockStreams);
+            var read = new NpgsqlBatchCommand(ReadRanges);
             read.Parameters.AddWithValue("s", streams);
             read.Parameters.AddWithValue("lo", spans.Values.Select(v => v.Lo).ToArray());
             read.Parameters.AddWithValue("hi", spans.Values.Select(v => v.Hi).ToArray());
-            using var r = read.ExecuteReader();
+            lockAndRead.BatchCommands.Add(read);
+            using var r = lockAndRead.ExecuteReader();
+            r.NextResult(); // past the locked ids
             while (r.Read())
             {
                 var id = r.GetInt64(0);
@@ -321,8 +355,16 @@ public sealed class PostgresReadingStore : IReadingStore
             }
         }
 
-        var taken = new HashSet<(long, long)>();
+        mark = timings?.Lap(PostgresSection.LockAndRanges, mark) ?? 0;
+
+        // The new rows go out with binary COPY; counters, rollups and latest values are reduced from them in the same
+        // loop, while the server inserts what was sent before (the client's work overlaps the server's).
         var fresh = new Dictionary<long, List<long>>();
+        var flagged = new int[batches.Count, 5];
+        var stored = new int[batches.Count];
+        var minute = new Dictionary<(long, long), Rollup>();
+        var hour = new Dictionary<(long, long), Rollup>();
+        var newest = new Dictionary<long, Row>();
         using (var import = conn.BeginBinaryImport(
             "COPY readings(stream_id, seq, series_id, ts, value, quality, received, ts_status) FROM STDIN (FORMAT BINARY)"))
         {
@@ -330,8 +372,7 @@ public sealed class PostgresReadingStore : IReadingStore
             {
                 if (ranges.TryGetValue(row.StreamId, out var held) && Holds(held, row.Seq))
                 {
-                    taken.Add((row.StreamId, row.Seq));
-                    continue;
+                    continue; // already stored: a duplicate (copied - stored)
                 }
 
                 if (!fresh.TryGetValue(row.StreamId, out var seqs))
@@ -357,42 +398,31 @@ public sealed class PostgresReadingStore : IReadingStore
                 import.Write(row.Quality, NpgsqlDbType.Smallint);
                 import.Write(received, NpgsqlDbType.Bigint);
                 import.Write(row.TsStatus, NpgsqlDbType.Smallint);
+
+                stored[row.Batch]++;
+                flagged[row.Batch, row.TsStatus]++;
+                if (row.TsStatus != (short)TimestampStatus.Ok)
+                {
+                    continue; // kept for the record; never latest, never in a rollup (§4.3)
+                }
+
+                ref var n = ref CollectionsMarshal.GetValueRefOrAddDefault(newest, row.SeriesId, out var known);
+                if (!known || n.Ts < row.Ts || (n.Ts == row.Ts && n.Seq < row.Seq))
+                {
+                    n = row;
+                }
+
+                if (row.Quality == (short)Quality.Good && row.Value is { } value)
+                {
+                    Add(minute, (row.SeriesId, row.Ts - (row.Ts % MinuteMs)), row, value);
+                    Add(hour, (row.SeriesId, row.Ts - (row.Ts % HourMs)), row, value);
+                }
             }
 
             import.Complete();
         }
 
-        // Counters, rollups and latest values from the rows that were new, reduced here rather than sorted by the server.
-        var flagged = new int[batches.Count, 5];
-        var stored = new int[batches.Count];
-        var minute = new Dictionary<(long, long), Rollup>();
-        var hour = new Dictionary<(long, long), Rollup>();
-        var newest = new Dictionary<long, Row>();
-        foreach (var row in rows)
-        {
-            if (taken.Count > 0 && taken.Contains((row.StreamId, row.Seq)))
-            {
-                continue;
-            }
-
-            stored[row.Batch]++;
-            flagged[row.Batch, row.TsStatus]++;
-            if (row.TsStatus != (short)TimestampStatus.Ok)
-            {
-                continue; // kept for the record; never latest, never in a rollup (§4.3)
-            }
-
-            if (!newest.TryGetValue(row.SeriesId, out var n) || n.Ts < row.Ts || (n.Ts == row.Ts && n.Seq < row.Seq))
-            {
-                newest[row.SeriesId] = row;
-            }
-
-            if (row.Quality == (short)Quality.Good && row.Value is { } value)
-            {
-                Add(minute, (row.SeriesId, row.Ts - (row.Ts % MinuteMs)), row, value);
-                Add(hour, (row.SeriesId, row.Ts - (row.Ts % HourMs)), row, value);
-            }
-        }
+        mark = timings?.Lap(PostgresSection.Copy, mark) ?? 0;
 
         // Gateway counters: one row per gateway of this commit.
         var perGateway = new Dictionary<string, long[]>(StringComparer.Ordinal);
@@ -415,7 +445,7 @@ public sealed class PostgresReadingStore : IReadingStore
             c[5] += results[b].ClockUntrusted;
         }
 
-        using var after = new NpgsqlBatch(conn, tx);
+        var after = new List<(PostgresSection Section, NpgsqlBatchCommand Command)>();
         if (fresh.Count > 0)
         {
             AddRangeCommands(after, fresh, ranges);
@@ -423,8 +453,8 @@ public sealed class PostgresReadingStore : IReadingStore
 
         if (minute.Count > 0)
         {
-            after.BatchCommands.Add(RollupCommand("rollup_1m", minute));
-            after.BatchCommands.Add(RollupCommand("rollup_1h", hour));
+            after.Add((PostgresSection.Rollup1m, RollupCommand("rollup_1m", minute)));
+            after.Add((PostgresSection.Rollup1h, RollupCommand("rollup_1h", hour)));
         }
 
         if (newest.Count > 0)
@@ -436,7 +466,7 @@ public sealed class PostgresReadingStore : IReadingStore
             latest.Parameters.AddWithValue("seq", newest.Values.Select(v => v.Seq).ToArray());
             latest.Parameters.Add(new NpgsqlParameter("v", NpgsqlDbType.Array | NpgsqlDbType.Double) { Value = newest.Values.Select(v => v.Value).ToArray() });
             latest.Parameters.AddWithValue("q", newest.Values.Select(v => v.Quality).ToArray());
-            after.BatchCommands.Add(latest);
+            after.Add((PostgresSection.Latest, latest));
         }
 
         if (perGateway.Count > 0)
@@ -450,15 +480,42 @@ public sealed class PostgresReadingStore : IReadingStore
                 gw.Parameters.AddWithValue("ndfoeu"[i].ToString(), perGateway.Values.Select(v => v[col]).ToArray());
             }
 
-            after.BatchCommands.Add(gw);
+            after.Add((PostgresSection.Gateways, gw));
         }
 
-        if (after.BatchCommands.Count > 0)
+        // The COMMIT ends the same batch: one round trip less. It runs only if every statement before it succeeded (the
+        // server skips the rest of a batch after an error), and the writer is dropped after any failure (Guarded), so a
+        // failed commit rolls back as before; the results are returned only once the COMMIT has succeeded.
+        after.Add((PostgresSection.Commit, new NpgsqlBatchCommand("COMMIT")));
+        mark = timings?.Lap(PostgresSection.Reduce, mark) ?? 0;
+        if (timings is { Split: true })
         {
-            after.ExecuteNonQuery();
+            // Profiling: one round trip per statement, so that each gets its own time.
+            foreach (var (section, command) in after)
+            {
+                using var one = new NpgsqlBatch(conn, tx);
+                one.BatchCommands.Add(command);
+                one.ExecuteNonQuery();
+                mark = timings.Lap(section, mark);
+            }
+        }
+        else
+        {
+            using var batch = new NpgsqlBatch(conn, tx);
+            foreach (var (_, command) in after)
+            {
+                batch.BatchCommands.Add(command);
+            }
+
+            batch.ExecuteNonQuery();
+            mark = timings?.Lap(PostgresSection.After, mark) ?? 0;
         }
 
-        tx.Commit();
+        if (timings is not null)
+        {
+            timings.Commits++;
+        }
+
         return results;
     }
 
@@ -481,7 +538,7 @@ public sealed class PostgresReadingStore : IReadingStore
     /// seqs, merged where they touch: a stream numbered 1, 2, 3, … (contract §4.1) keeps one row however long it runs; a
     /// seq never received (a gap) stays outside every range, so it is stored when it comes.
     /// </summary>
-    private static void AddRangeCommands(NpgsqlBatch batch, Dictionary<long, List<long>> fresh, Dictionary<long, List<(long Lo, long Hi)>> read)
+    private static void AddRangeCommands(List<(PostgresSection, NpgsqlBatchCommand)> batch, Dictionary<long, List<long>> fresh, Dictionary<long, List<(long Lo, long Hi)>> read)
     {
         List<long> delS = [], delL = [], insS = [], insL = [], insH = [];
         foreach (var (stream, seqs) in fresh)
@@ -528,14 +585,14 @@ public sealed class PostgresReadingStore : IReadingStore
             var delete = new NpgsqlBatchCommand("DELETE FROM stream_ranges WHERE (stream_id, lo) IN (SELECT * FROM unnest(@s::bigint[], @l::bigint[]))");
             delete.Parameters.AddWithValue("s", delS.ToArray());
             delete.Parameters.AddWithValue("l", delL.ToArray());
-            batch.BatchCommands.Add(delete);
+            batch.Add((PostgresSection.RangesWrite, delete));
         }
 
         var insert = new NpgsqlBatchCommand("INSERT INTO stream_ranges(stream_id, lo, hi) SELECT * FROM unnest(@s::bigint[], @l::bigint[], @h::bigint[])");
         insert.Parameters.AddWithValue("s", insS.ToArray());
         insert.Parameters.AddWithValue("l", insL.ToArray());
         insert.Parameters.AddWithValue("h", insH.ToArray());
-        batch.BatchCommands.Add(insert);
+        batch.Add((PostgresSection.RangesWrite, insert));
     }
 
     /// <inheritdoc/>
@@ -867,6 +924,90 @@ public sealed class PostgresReadingStore : IReadingStore
         _partitions.Add(day);
     }
 
+    /// <summary>
+    /// Creates and caches, in one round trip, the ids of the commit's streams and series that are not cached yet (after a
+    /// start, or a new gateway or channel), each kind inserted in one order, sorted by name: two instances creating the
+    /// same new ones wait for each other instead of deadlocking over two rows inserted in opposite orders. A series whose
+    /// stored unit differs is left to <see cref="SeriesId"/>, which logs and stores the change.
+    /// </summary>
+    private void ResolveIds(NpgsqlConnection conn, NpgsqlTransaction tx, IReadOnlyList<ReadingBatch> batches)
+    {
+        var streams = new SortedSet<(string Gateway, string Stream)>(Comparer<(string, string)>.Create(CompareOrdinal));
+        var series = new SortedDictionary<(string Gateway, string Channel), string>(Comparer<(string, string)>.Create(CompareOrdinal));
+        foreach (var batch in batches)
+        {
+            if (!_streamIds.ContainsKey((batch.GatewayId, batch.StreamId)))
+            {
+                streams.Add((batch.GatewayId, batch.StreamId));
+            }
+
+            foreach (var (_, reading) in batch.Readings)
+            {
+                if (!_series.ContainsKey((batch.GatewayId, reading.Channel)))
+                {
+                    series.TryAdd((batch.GatewayId, reading.Channel), reading.Unit);
+                }
+            }
+        }
+
+        if (streams.Count == 0 && series.Count == 0)
+        {
+            return;
+        }
+
+        // Four statements: each SELECT takes a fresh snapshot, so it sees rows another instance committed meanwhile.
+        using var resolve = new NpgsqlBatch(conn, tx);
+        var insertStreams = new NpgsqlBatchCommand("""
+            INSERT INTO streams(gateway, stream)
+            SELECT g, s FROM unnest(@g::text[], @s::text[]) WITH ORDINALITY AS n(g, s, i) ORDER BY i ON CONFLICT DO NOTHING
+            """);
+        insertStreams.Parameters.AddWithValue("g", streams.Select(k => k.Gateway).ToArray());
+        insertStreams.Parameters.AddWithValue("s", streams.Select(k => k.Stream).ToArray());
+        resolve.BatchCommands.Add(insertStreams);
+        var selectStreams = new NpgsqlBatchCommand("""
+            SELECT t.gateway, t.stream, t.id FROM streams t JOIN unnest(@g::text[], @s::text[]) AS n(g, s) ON t.gateway = n.g AND t.stream = n.s
+            """);
+        selectStreams.Parameters.AddWithValue("g", streams.Select(k => k.Gateway).ToArray());
+        selectStreams.Parameters.AddWithValue("s", streams.Select(k => k.Stream).ToArray());
+        resolve.BatchCommands.Add(selectStreams);
+        var insertSeries = new NpgsqlBatchCommand("""
+            INSERT INTO series(gateway, channel, unit)
+            SELECT g, c, u FROM unnest(@g::text[], @c::text[], @u::text[]) WITH ORDINALITY AS n(g, c, u, i) ORDER BY i ON CONFLICT DO NOTHING
+            """);
+        insertSeries.Parameters.AddWithValue("g", series.Keys.Select(k => k.Gateway).ToArray());
+        insertSeries.Parameters.AddWithValue("c", series.Keys.Select(k => k.Channel).ToArray());
+        insertSeries.Parameters.AddWithValue("u", series.Values.ToArray());
+        resolve.BatchCommands.Add(insertSeries);
+        var selectSeries = new NpgsqlBatchCommand("""
+            SELECT t.gateway, t.channel, t.id, t.unit FROM series t JOIN unnest(@g::text[], @c::text[]) AS n(g, c) ON t.gateway = n.g AND t.channel = n.c
+            """);
+        selectSeries.Parameters.AddWithValue("g", series.Keys.Select(k => k.Gateway).ToArray());
+        selectSeries.Parameters.AddWithValue("c", series.Keys.Select(k => k.Channel).ToArray());
+        resolve.BatchCommands.Add(selectSeries);
+        using var r = resolve.ExecuteReader();
+        while (r.Read())
+        {
+            _streamIds[(r.GetString(0), r.GetString(1))] = r.GetInt64(2);
+        }
+
+        r.NextResult();
+        while (r.Read())
+        {
+            var key = (r.GetString(0), r.GetString(1));
+            var unit = r.GetString(3);
+            if (unit == series[key])
+            {
+                _series[key] = (r.GetInt64(2), unit);
+            }
+        }
+    }
+
+    private static int CompareOrdinal((string, string) x, (string, string) y)
+    {
+        var c = string.CompareOrdinal(x.Item1, y.Item1);
+        return c != 0 ? c : string.CompareOrdinal(x.Item2, y.Item2);
+    }
+
     private long StreamId(NpgsqlConnection conn, NpgsqlTransaction tx, string gateway, string stream)
     {
         if (_streamIds.TryGetValue((gateway, stream), out var id))
@@ -994,30 +1135,43 @@ public sealed class PostgresReadingStore : IReadingStore
 
     private static void Add(Dictionary<(long, long), Rollup> rollups, (long Series, long Bucket) key, Row row, double value)
     {
-        if (!rollups.TryGetValue(key, out var r))
+        ref var r = ref CollectionsMarshal.GetValueRefOrAddDefault(rollups, key, out var exists);
+        if (!exists)
         {
-            rollups[key] = new Rollup(1, value, value, value, row.Ts, row.Seq, value);
+            r = new Rollup(1, value, value, value, row.Ts, row.Seq, value);
             return;
         }
 
         var newer = r.LastTs < row.Ts || (r.LastTs == row.Ts && r.LastSeq < row.Seq);
-        rollups[key] = new Rollup(r.N + 1, r.Sum + value, Math.Min(r.Min, value), Math.Max(r.Max, value),
+        r = new Rollup(r.N + 1, r.Sum + value, Math.Min(r.Min, value), Math.Max(r.Max, value),
             newer ? row.Ts : r.LastTs, newer ? row.Seq : r.LastSeq, newer ? value : r.LastValue);
     }
 
     private static NpgsqlBatchCommand RollupCommand(string table, Dictionary<(long Series, long Bucket), Rollup> rollups)
     {
         var cmd = new NpgsqlBatchCommand(RollupUpsert.Replace("{0}", table, StringComparison.Ordinal));
+        var keys = rollups.Keys.ToArray();
+        Array.Sort(keys);
+        long[] s = new long[keys.Length], b = new long[keys.Length], n = new long[keys.Length], lt = new long[keys.Length],
+            ls = new long[keys.Length];
+        double[] sum = new double[keys.Length], min = new double[keys.Length], max = new double[keys.Length], lv = new double[keys.Length];
+        for (var i = 0; i < keys.Length; i++)
+        {
+            var v = rollups[keys[i]];
+            (s[i], b[i], n[i], sum[i], min[i], max[i], lt[i], ls[i], lv[i]) =
+                (keys[i].Series, keys[i].Bucket, v.N, v.Sum, v.Min, v.Max, v.LastTs, v.LastSeq, v.LastValue);
+        }
+
         var p = cmd.Parameters;
-        p.AddWithValue("s", rollups.Keys.Select(k => k.Series).ToArray());
-        p.AddWithValue("b", rollups.Keys.Select(k => k.Bucket).ToArray());
-        p.AddWithValue("n", rollups.Values.Select(v => v.N).ToArray());
-        p.AddWithValue("sum", rollups.Values.Select(v => v.Sum).ToArray());
-        p.AddWithValue("min", rollups.Values.Select(v => v.Min).ToArray());
-        p.AddWithValue("max", rollups.Values.Select(v => v.Max).ToArray());
-        p.AddWithValue("lt", rollups.Values.Select(v => v.LastTs).ToArray());
-        p.AddWithValue("ls", rollups.Values.Select(v => v.LastSeq).ToArray());
-        p.AddWithValue("lv", rollups.Values.Select(v => v.LastValue).ToArray());
+        p.AddWithValue("s", s);
+        p.AddWithValue("b", b);
+        p.AddWithValue("n", n);
+        p.AddWithValue("sum", sum);
+        p.AddWithValue("min", min);
+        p.AddWithValue("max", max);
+        p.AddWithValue("lt", lt);
+        p.AddWithValue("ls", ls);
+        p.AddWithValue("lv", lv);
         return cmd;
     }
 
