@@ -21,6 +21,9 @@ public static class AggregatorMain
     /// <summary>sysexits.h EX_CANTCREAT: the data directory or the store cannot be created or written.</summary>
     public const int ExitCantCreate = 73;
 
+    /// <summary>sysexits.h EX_DATAERR: the store was written by a newer aggregator.</summary>
+    public const int ExitDataError = 65;
+
     /// <summary>sysexits.h EX_SOFTWARE: an unexpected internal error.</summary>
     public const int ExitSoftware = 70;
 
@@ -128,6 +131,12 @@ public static class AggregatorMain
             await Console.Error.WriteLineAsync($"{Name}: cannot reach the store: {FirstLine(db.Message)}. Start the server or fix " +
                 "Aggregator:Store:ConnectionString (host, port, database, user, password).").ConfigureAwait(false);
             return ExitUnavailable;
+        }
+        catch (Exception ex) when (Find<Storage.StoreSchemaTooNewException>(ex) is { } newer)
+        {
+            await Console.Error.WriteLineAsync($"{Name}: {newer.Message}. Run that version (or a later one) on this store, or give this " +
+                "one another store (Aggregator:DataDirectory or Aggregator:Store:ConnectionString); the store was left as it is.").ConfigureAwait(false);
+            return ExitDataError;
         }
         catch (Exception ex) when (ex is UnauthorizedAccessException or SqliteException or IOException)
         {

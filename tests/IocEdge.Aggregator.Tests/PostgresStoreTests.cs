@@ -320,6 +320,27 @@ public sealed class PostgresStoreTests(PostgresFixture postgres)
     }
 
     [Fact]
+    public async Task A_database_written_by_a_newer_aggregator_is_refused_before_anything_is_written()
+    {
+        var cs = await postgres.Server.CreateDatabaseAsync();
+        var db = new Npgsql.NpgsqlConnectionStringBuilder(cs).Database!;
+        using (var store = new PostgresReadingStore(cs, NullLogger<PostgresReadingStore>.Instance))
+        {
+            store.Store([Batch("s1", (1, Now.AddMinutes(-1), 1))], Now);
+        }
+
+        Assert.Equal($"{PostgresReadingStore.SchemaVersion}", (await postgres.Server.SqlAsync(db, "SELECT version FROM iocedge_schema")).Trim());
+
+        // A newer aggregator's layout (here: its version row, and a table this one does not know).
+        await postgres.Server.SqlAsync(db, $"UPDATE iocedge_schema SET version = {PostgresReadingStore.SchemaVersion + 1}; DROP TABLE rollup_1h");
+
+        var refused = Assert.Throws<StoreSchemaTooNewException>(() => new PostgresReadingStore(cs, NullLogger<PostgresReadingStore>.Instance));
+        Assert.Contains($"has store schema {PostgresReadingStore.SchemaVersion + 1}", refused.Message, StringComparison.Ordinal);
+        // Nothing was written: the schema script did not run (it would have created rollup_1h again).
+        Assert.Equal("", (await postgres.Server.SqlAsync(db, "SELECT coalesce(string_agg(relname, ' '), '') FROM pg_class WHERE relname = 'rollup_1h'")).Trim());
+    }
+
+    [Fact]
     public async Task Hourly_history_over_a_range_not_on_whole_minutes_comes_from_the_rollups_after_retention()
     {
         // Issue 15: the IOC asks "the last 24 h" from any second. The whole minutes and hours of the range are served

@@ -168,6 +168,51 @@ public sealed class StoreStartupTests : IDisposable
         Assert.False(Directory.Exists(Path.Combine(data, "quarantine"))); // a full disk is not a corrupt store
     }
 
+    [Fact]
+    public async Task A_store_written_by_a_newer_aggregator_is_refused_in_one_line_exit_65_and_left_as_it_is()
+    {
+        var (path, _) = ClosedStoreOf20000Readings();
+        using (var check = new SqliteConnection($"Data Source={path};Pooling=False"))
+        {
+            check.Open();
+            using var read = check.CreateCommand();
+            read.CommandText = "PRAGMA user_version";
+            Assert.Equal((long)ReadingStore.SchemaVersion, (long)read.ExecuteScalar()!); // kept by this code
+            read.CommandText = $"PRAGMA user_version = {ReadingStore.SchemaVersion + 1}"; // as a newer aggregator would leave it
+            read.ExecuteNonQuery();
+        }
+
+        var bytes = File.ReadAllBytes(path);
+
+        // In the library: refused before anything is written, not quarantined.
+        Assert.Throws<StoreSchemaTooNewException>(() => new ReadingStore(path, NullLogger<ReadingStore>.Instance));
+        SqliteConnection.ClearAllPools();
+
+        // The executable: one line naming the file and both versions, exit 65 (EX_DATAERR), not 73 nor a stack trace.
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[]
+                 {
+                     Path.Combine(AppContext.BaseDirectory, "iocedge-aggregator.dll"), $"--Aggregator:DataDirectory={Path.GetDirectoryName(path)}",
+                     $"--Aggregator:HttpUrls=http://127.0.0.1:{FreePort.Next()}", $"--Aggregator:Mqtt:Port={FreePort.Next()}",
+                     "--Aggregator:Mqtt:BindAddress=127.0.0.1",
+                 })
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        using var p = Process.Start(psi)!;
+        var stderr = p.StandardError.ReadToEndAsync();
+        _ = p.StandardOutput.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await p.WaitForExitAsync(cts.Token);
+        var line = Assert.Single((await stderr).Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal(65, p.ExitCode);
+        Assert.Contains($"has store schema {ReadingStore.SchemaVersion + 1}, written by a newer aggregator; this one knows up to {ReadingStore.SchemaVersion}",
+            line, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(Path.GetDirectoryName(path)!, "quarantine")));
+        Assert.Equal(bytes, File.ReadAllBytes(path)); // untouched
+    }
+
     private static async Task<int> RunAsync(string file, params string[] args)
     {
         using var p = Process.Start(new ProcessStartInfo(file, args) { RedirectStandardError = true })!;

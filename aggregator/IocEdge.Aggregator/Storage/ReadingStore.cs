@@ -822,6 +822,21 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
         }
     }
 
+    /// <summary>
+    /// The layout this code writes, kept in the file's <c>PRAGMA user_version</c> (sqlite.org/pragma.html#pragma_user_version;
+    /// 0 in a file made before versions were kept, wave 12). A file with a higher version was written by a newer
+    /// aggregator and is refused at opening (<see cref="StoreSchemaTooNewException"/>). Raise it with every change an
+    /// older aggregator could not read or would undo.
+    /// </summary>
+    public const int SchemaVersion = 1;
+
+    private static long UserVersion(SqliteConnection connection)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA user_version";
+        return (long)command.ExecuteScalar()!;
+    }
+
     private SqliteConnection OpenWriter(string databasePath)
     {
         CheckLength(databasePath);
@@ -829,6 +844,13 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
         try
         {
             writer.Open();
+            var version = UserVersion(writer);
+            if (version > SchemaVersion)
+            {
+                throw new StoreSchemaTooNewException(
+                    $"{Path.GetFullPath(databasePath)} has store schema {version}, written by a newer aggregator; this one knows up to {SchemaVersion}");
+            }
+
             Execute(writer, Schema);
             AddMissingColumns(writer);
             using (var probe = writer.CreateCommand())
@@ -852,6 +874,11 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
                 SELECT count(*) FROM (SELECT 1 FROM series ORDER BY id DESC LIMIT 1);
                 SELECT count(*) FROM (SELECT 1 FROM rollup_1m ORDER BY series_id DESC, bucket DESC LIMIT 1);
                 """);
+            if (version < SchemaVersion)
+            {
+                Execute(writer, $"PRAGMA user_version = {SchemaVersion}");
+            }
+
             return writer;
         }
         catch

@@ -198,6 +198,14 @@ public sealed class PostgresReadingStore : IReadingStore
     private readonly HashSet<long> _partitions = [];
     private NpgsqlConnection? _writer;
 
+    /// <summary>
+    /// The layout this code writes, kept in table <c>iocedge_schema</c> (absent in a database made before versions were
+    /// kept, wave 12). A database with a higher version was written by a newer aggregator and is refused at opening
+    /// (<see cref="StoreSchemaTooNewException"/>). Raise it with every change an older aggregator could not read or would
+    /// undo (wave 11's conversion of <c>reading_keys</c> to ranges was one, before this was kept).
+    /// </summary>
+    public const int SchemaVersion = 1;
+
     /// <summary>Benchmarks only (pg-ingest --profile): where each commit's time goes. Null in the service.</summary>
     internal PostgresTimings? Timings { get; set; }
 
@@ -209,6 +217,7 @@ public sealed class PostgresReadingStore : IReadingStore
     /// <param name="timestamps">The device-timestamp rule (contract §4.3); <see cref="TimestampPolicy.Default"/> when null.</param>
     /// <exception cref="ArgumentException">The connection string is malformed.</exception>
     /// <exception cref="StoreUnavailableException">The server cannot be reached or refuses the login or the schema.</exception>
+    /// <exception cref="StoreSchemaTooNewException">A newer aggregator wrote the database (<see cref="SchemaVersion"/>).</exception>
     public PostgresReadingStore(string connectionString, ILogger<PostgresReadingStore> logger, TimestampPolicy? timestamps = null)
     {
         ArgumentNullException.ThrowIfNull(connectionString);
@@ -223,7 +232,18 @@ public sealed class PostgresReadingStore : IReadingStore
             {
                 using var c = _dataSource.OpenConnection();
                 using var tx = c.BeginTransaction();
+                Execute(c, tx, "SELECT pg_advisory_xact_lock(7345601); CREATE TABLE IF NOT EXISTS iocedge_schema(id int PRIMARY KEY CHECK (id = 1), version int NOT NULL)");
+                using (var read = new NpgsqlCommand("SELECT version FROM iocedge_schema WHERE id = 1", c, tx))
+                {
+                    if (read.ExecuteScalar() is int version && version > SchemaVersion)
+                    {
+                        throw new StoreSchemaTooNewException(
+                            $"PostgreSQL at {_server} has store schema {version}, written by a newer aggregator; this one knows up to {SchemaVersion}");
+                    }
+                }
+
                 Execute(c, tx, Schema);
+                Execute(c, tx, $"INSERT INTO iocedge_schema VALUES (1, {SchemaVersion}) ON CONFLICT (id) DO UPDATE SET version = GREATEST(iocedge_schema.version, excluded.version)");
                 tx.Commit();
                 return 0;
             });
