@@ -519,6 +519,7 @@ public sealed class ApiTests() : AggregatorClientTests("aggregator-api", Gw)
         Assert.Equal(2, PrometheusText.Value(mine, "iocedge_api_latest_channels"));
         Assert.Contains(PrometheusText.Value(mine, "iocedge_store_unfolded_readings"), new double?[] { 2, 0 }); // 0 once the 10 s fold ran
         Assert.Equal(0, PrometheusText.Value(mine, "iocedge_store_backstop_folds_total"));
+        Assert.Contains("iocedge_store_backstop_folds_total{otel_scope_name=\"IocEdge.Aggregator.Store\"}", mine, StringComparison.Ordinal);
         Assert.Equal(0, PrometheusText.Value(theirs, "iocedge_ingest_stored_total"));
         // The exporter's resource: the service's own name, not unknown_service:<process>.
         Assert.Contains("service_name=\"iocedge-aggregator\"", mine, StringComparison.Ordinal);

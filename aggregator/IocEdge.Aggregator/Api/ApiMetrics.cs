@@ -14,7 +14,7 @@ namespace IocEdge.Aggregator.Api;
 /// <item><c>iocedge_api_stream_clients</c> (gauge): connected /api/v1/stream clients.</item>
 /// <item><c>iocedge_api_stream_dropped_total</c>: events dropped for slow stream clients (each told with a <c>dropped</c> event).</item>
 /// <item><c>iocedge_api_latest_channels</c> (gauge): channels in the last-value cache.</item>
-/// <item><c>iocedge_store_unfolded_readings</c> (gauge) and <c>iocedge_store_backstop_folds_total</c> (SQLite store only):
+/// <item><c>iocedge_store_unfolded_readings</c> (gauge) and <c>iocedge_store_backstop_folds_total</c> (SQLite store only, meter <c>IocEdge.Aggregator.Store</c>):
 /// readings in the journal waiting for the fold, and commits that had to fold a backlog of 1,000,000 first.</item>
 /// </list>
 /// </summary>
@@ -22,6 +22,9 @@ public sealed class ApiMetrics
 {
     /// <summary>The meter's name (under <see cref="IngestMetrics.MeterName"/>, so /metrics exports it).</summary>
     public const string MeterName = IngestMetrics.MeterName + ".Api";
+
+    /// <summary>The SQLite store's meter (its journal and fold), made here with the API's: the store itself is built without DI.</summary>
+    public const string StoreMeterName = IngestMetrics.MeterName + ".Store";
 
     public ApiMetrics(IMeterFactory meterFactory, IReadingStore store, LiveFeed live)
     {
@@ -39,9 +42,11 @@ public sealed class ApiMetrics
         meter.CreateObservableGauge("iocedge_api_latest_channels", () => live.Cache.Count, description: "Channels in the last-value cache.");
         if (store is ReadingStore sqlite)
         {
-            meter.CreateObservableGauge("iocedge_store_unfolded_readings", () => sqlite.UnfoldedReadings,
+            // The store's own meter, so that /metrics names it (otel_scope_name="IocEdge.Aggregator.Store").
+            var storeMeter = meterFactory.Create(StoreMeterName);
+            storeMeter.CreateObservableGauge("iocedge_store_unfolded_readings", () => sqlite.UnfoldedReadings,
                 description: "Readings in the SQLite store's journal not yet folded into chunks (a fold runs every 10 s or at 250,000).");
-            meter.CreateObservableCounter("iocedge_store_backstop_folds", () => sqlite.BackstopFolds,
+            storeMeter.CreateObservableCounter("iocedge_store_backstop_folds", () => sqlite.BackstopFolds,
                 description: "Commits that found 1,000,000 readings unfolded and folded them first (the fold fell behind; ingest paused).");
         }
     }
