@@ -61,7 +61,10 @@ internal static class Dashboard
         let timer = null;
         function storedKey() { try { return sessionStorage.getItem(KEY); } catch (e) { return null; } }
         function cell(text, cls) { const td = document.createElement('td'); td.textContent = text; if (cls) td.className = cls; return td; }
-        function stop() { if (timer !== null) { clearInterval(timer); timer = null; } }
+        // Every stop (a new key, "forget key", a 401) starts a new epoch: a refresh still in flight from before it
+        // drops its answer instead of showing values fetched with a key that is gone.
+        let epoch = 0;
+        function stop() { epoch++; if (timer !== null) { clearInterval(timer); timer = null; } }
         function start() { stop(); refresh(); timer = setInterval(refresh, 2000); }
         function askForKey(error) {
           stop();
@@ -73,6 +76,7 @@ internal static class Dashboard
           $('key').focus();
         }
         async function refresh() {
+          const mine = epoch;
           const key = storedKey();
           $('forgetbox').hidden = !key;
           try {
@@ -81,6 +85,7 @@ internal static class Dashboard
             // Follow 'next' so that every channel shows whatever the server's page size (at most 100 pages).
             for (let pages = 0; url && pages < 100; pages++) {
               const r = await fetch(url, { cache: 'no-store', headers: key ? { 'X-Api-Key': key } : {} });
+              if (mine !== epoch) { return; }
               if (r.status === 401) {
                 if (key) {
                   sessionStorage.removeItem(KEY);
@@ -96,6 +101,7 @@ internal static class Dashboard
                 return;
               }
               const data = await r.json();
+              if (mine !== epoch) { return; }
               readings.push(...data.readings);
               generated = data.generated_at;
               url = data.next;
@@ -111,6 +117,7 @@ internal static class Dashboard
             }
             $('updated').textContent = new Date(generated).toLocaleTimeString();
           } catch (e) {
+            if (mine !== epoch) { return; }
             $('updated').textContent = 'lỗi kết nối / connection error';
           }
         }
