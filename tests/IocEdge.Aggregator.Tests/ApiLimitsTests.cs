@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
 using IocEdge.Aggregator.Live;
@@ -110,31 +109,8 @@ public sealed class ApiLimitsTests
     {
         using var dir = new TempDirectory("aggregator-limits-exe");
         var data = Path.Combine(dir.Path, "data");
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "iocedge-aggregator.dll"));
-        foreach (var a in new[] { argument, $"--Aggregator:DataDirectory={data}", $"--Aggregator:Mqtt:Port={FreePort.Next()}",
-                     "--Aggregator:Mqtt:BindAddress=127.0.0.1", $"--Aggregator:HttpUrls=http://127.0.0.1:{FreePort.Next()}" })
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        try
-        {
-            await p.WaitForExitAsync(cts.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            p.Kill(entireProcessTree: true);
-            throw new TimeoutException($"iocedge-aggregator {argument} did not exit: {await stderr}");
-        }
-
-        await stdout;
-        var err = await stderr;
-        Assert.Equal(78, p.ExitCode);
+        var (code, _, err) = await AggregatorExecutable.RunAsync([argument, .. AggregatorExecutable.OnLoopback(data)]);
+        Assert.Equal(78, code);
         var line = Assert.Single(err.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.Contains(key, StringComparison.Ordinal));
         Assert.Contains($"configuration: {key} (command line)", line, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", err, StringComparison.Ordinal);

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using IocEdge.Testing;
@@ -17,38 +16,12 @@ public sealed class ExecutableTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    private static async Task<(int Code, string Out, string Err)> RunAsync(string[] args, TimeSpan? timeout = null)
-    {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "iocedge-aggregator.dll"));
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(60));
-        try
-        {
-            await p.WaitForExitAsync(cts.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            p.Kill(entireProcessTree: true);
-            throw new TimeoutException($"iocedge-aggregator {string.Join(' ', args)} did not exit: {await stderr}");
-        }
-
-        return (p.ExitCode, await stdout, await stderr);
-    }
-
     [Fact]
     public async Task Help_prints_usage_and_exits_0_without_touching_anything()
     {
         var data = Path.Combine(_dir.Path, "data");
 
-        var (code, stdout, _) = await RunAsync(["--help", $"--Aggregator:DataDirectory={data}"]);
+        var (code, stdout, _) = await AggregatorExecutable.RunAsync(["--help", $"--Aggregator:DataDirectory={data}"]);
 
         Assert.Equal(0, code);
         Assert.Contains("Usage: iocedge-aggregator", stdout, StringComparison.Ordinal);
@@ -62,7 +35,7 @@ public sealed class ExecutableTests : IDisposable
         var data = Path.Combine(_dir.Path, "data");
 
         // The issue's examples: an unknown key (used to start on 1883), a wrong type and an out-of-range value (exit 134).
-        var (code, _, stderr) = await RunAsync([$"--Aggregator:DataDirectory={data}", "--Aggregator:Mqtt:Prot=11884",
+        var (code, _, stderr) = await AggregatorExecutable.RunAsync([$"--Aggregator:DataDirectory={data}", "--Aggregator:Mqtt:Prot=11884",
             "--Aggregator:Mqtt:Port=abc", "--Aggregator:Ingest:QueueCapacity=0"]);
 
         Assert.Equal(78, code); // sysexits.h EX_CONFIG
@@ -85,7 +58,7 @@ public sealed class ExecutableTests : IDisposable
         var file = Path.Combine(_dir.Path, "aggregator.json");
         await File.WriteAllTextAsync(file, json);
 
-        var (code, _, stderr) = await RunAsync(["--config", file, $"--Aggregator:DataDirectory={data}"]);
+        var (code, _, stderr) = await AggregatorExecutable.RunAsync(["--config", file, $"--Aggregator:DataDirectory={data}"]);
 
         Assert.Equal(78, code);
         var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
@@ -103,8 +76,8 @@ public sealed class ExecutableTests : IDisposable
         var file = Path.Combine(_dir.Path, "aggregator.json");
         await File.WriteAllTextAsync(file, $$"""{ "Aggregator": { "DataDirectory": "{{data}}" } }""");
 
-        var after = await RunAsync(["gateway-add", "gw-pole-18", "--config", file]);
-        var before = await RunAsync(["gateway-add", "--config", file, "gw-pole-19"]);
+        var after = await AggregatorExecutable.RunAsync(["gateway-add", "gw-pole-18", "--config", file]);
+        var before = await AggregatorExecutable.RunAsync(["gateway-add", "--config", file, "gw-pole-19"]);
 
         Assert.True(after.Code == 0, after.Err);
         Assert.True(before.Code == 0, before.Err);
@@ -120,7 +93,7 @@ public sealed class ExecutableTests : IDisposable
         holder.Start();
         var port = ((IPEndPoint)holder.LocalEndpoint).Port;
 
-        var (code, _, stderr) = await RunAsync([$"--Aggregator:DataDirectory={_dir.Path}", $"--Aggregator:Mqtt:Port={port}",
+        var (code, _, stderr) = await AggregatorExecutable.RunAsync([$"--Aggregator:DataDirectory={_dir.Path}", $"--Aggregator:Mqtt:Port={port}",
             "--Aggregator:Mqtt:BindAddress=127.0.0.1", $"--Aggregator:HttpUrls=http://127.0.0.1:{FreePort.Next()}"]);
 
         Assert.Equal(69, code); // EX_UNAVAILABLE, not 134
@@ -136,7 +109,7 @@ public sealed class ExecutableTests : IDisposable
         holder.Start();
         var port = ((IPEndPoint)holder.LocalEndpoint).Port;
 
-        var (code, _, stderr) = await RunAsync([$"--Aggregator:DataDirectory={_dir.Path}", $"--Aggregator:Mqtt:Port={FreePort.Next()}",
+        var (code, _, stderr) = await AggregatorExecutable.RunAsync([$"--Aggregator:DataDirectory={_dir.Path}", $"--Aggregator:Mqtt:Port={FreePort.Next()}",
             "--Aggregator:Mqtt:BindAddress=127.0.0.1", $"--Aggregator:HttpUrls=http://127.0.0.1:{port}"]);
 
         Assert.Equal(69, code);

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using IocEdge.Aggregator.Storage;
 using IocEdge.Aggregator.Storage.Postgres;
 using IocEdge.Protocols.Mqtt;
@@ -444,29 +443,7 @@ public sealed class PostgresStoreTests(PostgresFixture postgres)
     private static async Task<(int Code, string Err)> RunAggregatorAsync(params string[] args)
     {
         using var dir = new TempDirectory("aggregator-pg-exe");
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "iocedge-aggregator.dll"));
-        foreach (var a in args.Concat([$"--Aggregator:DataDirectory={dir.Path}", $"--Aggregator:Mqtt:Port={FreePort.Next()}",
-                     "--Aggregator:Mqtt:BindAddress=127.0.0.1", $"--Aggregator:HttpUrls=http://127.0.0.1:{FreePort.Next()}"]))
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        try
-        {
-            await p.WaitForExitAsync(cts.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            p.Kill(entireProcessTree: true);
-            throw new TimeoutException($"iocedge-aggregator did not exit: {await stderr}");
-        }
-
-        await stdout;
-        return (p.ExitCode, await stderr);
+        var (code, _, err) = await AggregatorExecutable.RunAsync(args.Concat(AggregatorExecutable.OnLoopback(dir.Path)));
+        return (code, err);
     }
 }

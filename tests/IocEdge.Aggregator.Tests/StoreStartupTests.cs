@@ -135,33 +135,8 @@ public sealed class StoreStartupTests : IDisposable
             }
         }
 
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[]
-                 {
-                     Path.Combine(AppContext.BaseDirectory, "iocedge-aggregator.dll"), $"--Aggregator:DataDirectory={data}",
-                     $"--Aggregator:HttpUrls=http://127.0.0.1:{FreePort.Next()}", $"--Aggregator:Mqtt:Port={FreePort.Next()}",
-                     "--Aggregator:Mqtt:BindAddress=127.0.0.1",
-                 })
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var p = Process.Start(psi)!;
-        var stderr = p.StandardError.ReadToEndAsync();
-        _ = p.StandardOutput.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        try
-        {
-            await p.WaitForExitAsync(cts.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            p.Kill(entireProcessTree: true);
-            Assert.Fail("the aggregator kept running on a full disk: " + await stderr);
-        }
-
-        var err = await stderr;
-        Assert.Equal(73, p.ExitCode); // sysexits.h EX_CANTCREAT, not 134 (abort)
+        var (code, _, err) = await AggregatorExecutable.RunAsync(AggregatorExecutable.OnLoopback(data)); // throws if it keeps running
+        Assert.Equal(73, code); // sysexits.h EX_CANTCREAT, not 134 (abort)
         var line = Assert.Single(err.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.Contains("cannot open the store in " + data, line, StringComparison.Ordinal);
         Assert.Contains("full", line, StringComparison.OrdinalIgnoreCase);
@@ -189,24 +164,9 @@ public sealed class StoreStartupTests : IDisposable
         SqliteConnection.ClearAllPools();
 
         // The executable: one line naming the file and both versions, exit 65 (EX_DATAERR), not 73 nor a stack trace.
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[]
-                 {
-                     Path.Combine(AppContext.BaseDirectory, "iocedge-aggregator.dll"), $"--Aggregator:DataDirectory={Path.GetDirectoryName(path)}",
-                     $"--Aggregator:HttpUrls=http://127.0.0.1:{FreePort.Next()}", $"--Aggregator:Mqtt:Port={FreePort.Next()}",
-                     "--Aggregator:Mqtt:BindAddress=127.0.0.1",
-                 })
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var p = Process.Start(psi)!;
-        var stderr = p.StandardError.ReadToEndAsync();
-        _ = p.StandardOutput.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await p.WaitForExitAsync(cts.Token);
-        var line = Assert.Single((await stderr).Split('\n', StringSplitOptions.RemoveEmptyEntries));
-        Assert.Equal(65, p.ExitCode);
+        var (code, _, err) = await AggregatorExecutable.RunAsync(AggregatorExecutable.OnLoopback(Path.GetDirectoryName(path)!));
+        var line = Assert.Single(err.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal(65, code);
         Assert.Contains($"has store schema {ReadingStore.SchemaVersion + 1}, written by a newer aggregator; this one knows up to {ReadingStore.SchemaVersion}",
             line, StringComparison.Ordinal);
         Assert.False(Directory.Exists(Path.Combine(Path.GetDirectoryName(path)!, "quarantine")));
