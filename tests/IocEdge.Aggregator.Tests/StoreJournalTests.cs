@@ -82,11 +82,11 @@ public sealed class StoreJournalTests : IDisposable
         store.Fold();
         store.Store([Batch("s2", 1, 300, shuffleSeed: 5), Batch("s1", 1301, 200)], T0.AddHours(3).AddMinutes(1)); // s1 1301..1400 again
         store.Store([Batch("s3", 1, 50)], T0.AddDays(40));
-        Assert.Equal(300 + 100 + 50, store.UnfoldedCount);
+        Assert.Equal(300 + 100 + 50, store.UnfoldedReadings);
 
         var before = Everything(store);
         store.Fold();
-        Assert.Equal(0, store.UnfoldedCount);
+        Assert.Equal(0, store.UnfoldedReadings);
         var after = Everything(store);
 
         Assert.Equal(before, after);
@@ -155,10 +155,10 @@ public sealed class StoreJournalTests : IDisposable
         {
             first.Store([Batch("s1", 1, 300)], T0.AddHours(1));
             first.Store([Batch("s1", 301, 200)], T0.AddHours(1));
-            Assert.Equal(500, first.UnfoldedCount);
+            Assert.Equal(500, first.UnfoldedReadings);
 
             using var second = Open(); // folds the journal it finds at opening
-            Assert.Equal(0, second.UnfoldedCount);
+            Assert.Equal(0, second.UnfoldedReadings);
             Assert.Equal(500L, second.Count());
             // New journal rows after that fold: the first store must read them, not its own folded rows of the same id.
             second.Store([Batch("s1", 501, 40)], T0.AddHours(2));
@@ -186,9 +186,9 @@ public sealed class StoreJournalTests : IDisposable
     {
         using var store = new ReadingStore(_dir.File("aggregator.db"), NullLogger<ReadingStore>.Instance) { FoldEvery = TimeSpan.FromMilliseconds(200) };
         store.Store([Batch("s1", 1, 100)], T0.AddHours(1));
-        Assert.Equal(100, store.UnfoldedCount);
+        Assert.Equal(100, store.UnfoldedReadings);
 
-        await Eventually.True(() => store.UnfoldedCount == 0, TimeSpan.FromSeconds(10), "the journal is folded without another commit");
+        await Eventually.True(() => store.UnfoldedReadings == 0, TimeSpan.FromSeconds(10), "the journal is folded without another commit");
         Assert.Equal(100L, store.Count());
         Assert.Equal(50, store.History("gw-j", "env1/pm2_5").Count);
     }
@@ -275,7 +275,7 @@ public sealed class StoreJournalTests : IDisposable
 
         Assert.Equal(12, slices);
         Assert.Equal(before, Snapshot(store, 6));
-        Assert.Equal(0, store.UnfoldedCount);
+        Assert.Equal(0, store.UnfoldedReadings);
 
         // A commit between two slices of the next fold: not part of that fold, visible throughout, folded by the one after.
         store.Store([Spread("gw-b", "s1", 301, 300, 6)], T0.AddHours(2));
@@ -284,7 +284,7 @@ public sealed class StoreJournalTests : IDisposable
         Assert.Equal(1380L, store.Count());
         Assert.Equal(660, store.History("gw-b", "ch0/v").Count * 6);
         store.Fold();
-        Assert.Equal(0, store.UnfoldedCount);
+        Assert.Equal(0, store.UnfoldedReadings);
         Assert.Equal(1380L, store.Count());
         Assert.Equal(Enumerable.Range(1, 110).Select(i => (long)(6 * i)), store.History("gw-b", "ch0/v").Select(h => h.Sequence));
     }
@@ -307,7 +307,7 @@ public sealed class StoreJournalTests : IDisposable
             var before = Snapshot(first, 4);
 
             using var second = Open(); // as after a kill: goes on with the fold it finds
-            Assert.Equal(0, second.UnfoldedCount);
+            Assert.Equal(0, second.UnfoldedReadings);
             Assert.Equal(before, Snapshot(second, 4));
             Assert.Equal(before, Snapshot(first, 4));
             Assert.Equal(800L, second.Count());

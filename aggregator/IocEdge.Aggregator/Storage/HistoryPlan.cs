@@ -86,7 +86,7 @@ internal sealed class BucketList
         new HistoryBucket(DateTimeOffset.FromUnixTimeMilliseconds(b.Start), b.Count, b.Min, b.Max, Mean(b.Sum, b.Count), b.Last));
 
     /// <summary>
-    /// <c>sum / count</c> rounded to <see cref="MeanDigits"/> significant decimal digits, so that the rounding error of
+    /// <c>sum / count</c> rounded to 12 significant decimal digits (<see cref="MeanFormat"/>), so that the rounding error of
     /// a binary sum (0.1 + 0.2 = 0.30000000000000004; a relative error up to about n × 2⁻⁵³ after n additions, IEEE 754)
     /// does not reach an IOC's screen as 0.15000000000000002. Nothing measured is lost: a reading carries at most 9
     /// significant digits (float32's round-trip precision, IEEE 754 binary32) and usually 4-5 (a 16-bit register).
@@ -95,11 +95,11 @@ internal sealed class BucketList
     {
         var mean = sum / count;
         Span<char> text = stackalloc char[32];
-        return double.IsFinite(mean) && mean.TryFormat(text, out var n, "G" + MeanDigits, System.Globalization.CultureInfo.InvariantCulture)
+        return double.IsFinite(mean) && mean.TryFormat(text, out var n, MeanFormat, System.Globalization.CultureInfo.InvariantCulture)
             ? double.Parse(text[..n], System.Globalization.CultureInfo.InvariantCulture)
             : mean;
     }
 
-    /// <summary>Significant digits of a bucket's average (see <see cref="Mean"/>): 12 of the 15-17 a double holds.</summary>
-    internal const int MeanDigits = 12;
+    /// <summary>A bucket's average as 12 significant digits (see <see cref="Mean"/>): 12 of the 15-17 a double holds.</summary>
+    private const string MeanFormat = "G12";
 }

@@ -268,10 +268,10 @@ public sealed class ReadingStore : IReadingStore, IStoreRetention
     /// <summary>Tests only: readings of at least this many per slice (<see cref="FoldSliceReadings"/> in the service).</summary>
     internal int FoldSlice { get; init; } = FoldSliceReadings;
 
-    /// <summary>Tests only: readings committed to the journal and not yet folded into chunks by this instance.</summary>
-    internal int UnfoldedCount => _unfolded.Count;
-
-    /// <summary>Readings committed to the journal and not yet folded into chunks (gauge; at most <see cref="MaxUnfoldedReadings"/>).</summary>
+    /// <summary>
+    /// Readings committed to the journal and not yet folded into chunks by this instance (gauge; at most
+    /// <see cref="MaxUnfoldedReadings"/>).
+    /// </summary>
     public int UnfoldedReadings => _unfolded.Count;
 
     /// <summary>
