@@ -59,7 +59,7 @@ public static class AggregatorHost
             var options = sp.GetRequiredService<IOptions<AggregatorOptions>>().Value;
             return IsPostgres(options.Store)
                 ? new PostgresReadingStore(options.Store.ConnectionString!, sp.GetRequiredService<ILogger<PostgresReadingStore>>(),
-                    new TimestampPolicy(options.Timestamps))
+                    new TimestampPolicy(options.Timestamps), options.Store.WriteConnections)
                 : OpenSqliteStore(options, sp.GetRequiredService<ILogger<ReadingStore>>());
         });
         builder.Services.AddHostedService(sp => new PostgresRetention(sp.GetRequiredService<IReadingStore>() as PostgresReadingStore,

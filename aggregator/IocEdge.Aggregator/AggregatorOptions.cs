@@ -287,6 +287,13 @@ public sealed class StoreOptions
     /// created on first start. Its password is never logged.
     /// </summary>
     public string? ConnectionString { get; set; }
+
+    /// <summary>
+    /// PostgreSQL only: connections a commit is written through in parallel, 1 to 16 (default 2). Each gateway always
+    /// goes through the same one; each connection commits its gateways in a transaction of its own, so one's COPY
+    /// overlaps another's commit. Each is a server backend per aggregator instance: mind the server's max_connections.
+    /// </summary>
+    public int WriteConnections { get; set; } = Storage.Postgres.PostgresReadingStore.DefaultWriteConnections;
 }
 
 /// <summary>
@@ -438,6 +445,12 @@ internal sealed class AggregatorOptionsValidator : IValidateOptions<AggregatorOp
         {
             errors.Add($"Aggregator:Store:Engine is '{store.Engine}': use sqlite (the default, one file under DataDirectory) or postgresql.");
             return;
+        }
+
+        if (store.WriteConnections is < 1 or > Storage.Postgres.PostgresReadingStore.MaxWriteConnections)
+        {
+            errors.Add($"Aggregator:Store:WriteConnections is {store.WriteConnections}: give 1 to {Storage.Postgres.PostgresReadingStore.MaxWriteConnections} " +
+                $"(default {Storage.Postgres.PostgresReadingStore.DefaultWriteConnections}; PostgreSQL connections a commit is written through).");
         }
 
         if (engine != StoreOptions.Postgresql)

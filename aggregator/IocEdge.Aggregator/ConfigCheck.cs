@@ -57,6 +57,7 @@ public static class ConfigCheck
         ["ExternalBroker:ReconnectMaxDelay"] = typeof(TimeSpan),
         ["Store:Engine"] = typeof(string),
         ["Store:ConnectionString"] = typeof(string),
+        ["Store:WriteConnections"] = typeof(int),
         ["Store:RetainRawDays"] = typeof(int),
         ["Store:RetainMinuteRollupDays"] = typeof(int),
         ["Store:RetainHourRollupDays"] = typeof(int),

@@ -216,6 +216,14 @@ public sealed class PostgresStoreTests(PostgresFixture postgres)
             """), System.Globalization.CultureInfo.InvariantCulture);
         Assert.True(good > 200);
         Assert.Equal(good, a.Buckets("gw-p", "env1/pm2_5", Now.AddHours(-3), Now, TimeSpan.FromHours(1)).Sum(x => x.Count));
+        await AssertRollupsAndLatestMatchReadingsAsync(db);
+        Assert.Equal(2, a.Latest("gw-p").Count);
+    }
+
+    // Every 1-minute and 1-hour rollup is what its stored readings give (count, sum, min, max, last value), and each
+    // series' latest is its newest reading with a plausible timestamp.
+    private async Task AssertRollupsAndLatestMatchReadingsAsync(string db)
+    {
         foreach (var (table, width) in new[] { ("rollup_1m", 60_000), ("rollup_1h", 3_600_000) })
         {
             Assert.Equal("0", (await postgres.Server.SqlAsync(db, $"""
@@ -235,7 +243,109 @@ public sealed class PostgresStoreTests(PostgresFixture postgres)
                 ORDER BY ts DESC, seq DESC LIMIT 1) n ON true
             WHERE s.last_ts IS DISTINCT FROM n.ts OR s.last_seq IS DISTINCT FROM n.seq OR s.last_value IS DISTINCT FROM n.value
             """)).Trim());
-        Assert.Equal(2, a.Latest("gw-p").Count);
+    }
+
+    [Fact]
+    public async Task Two_instances_each_splitting_commits_of_many_gateways_over_two_connections_store_each_reading_once()
+    {
+        // Wave 13: a commit is split by gateway over the store's write connections, each part its own transaction. Two
+        // instances (two connections each) get the same many-gateway commits redelivered at the same instant, in
+        // opposite orders, new seqs overlapping the previous round's: every reading is stored once, every stream keeps
+        // one range, rollups and latest equal the stored readings, and each instance's commit was two transactions.
+        var cs = await postgres.Server.CreateDatabaseAsync();
+        var db = new Npgsql.NpgsqlConnectionStringBuilder(cs).Database!;
+        using var a = new PostgresReadingStore(cs, NullLogger<PostgresReadingStore>.Instance, writeConnections: 2);
+        using var b = new PostgresReadingStore(cs, NullLogger<PostgresReadingStore>.Instance, writeConnections: 2);
+        var gateways = Enumerable.Range(0, 12).Select(g => $"gw-{g:D2}").ToArray();
+        Assert.Equal(2, gateways.Select(g => PostgresReadingStore.LaneOf(g, 2)).Distinct().Count()); // both connections get work
+        const int Rounds = 15;
+        long stored = 0, duplicates = 0;
+        for (var round = 0; round < Rounds; round++)
+        {
+            var batches = gateways.Select((g, i) => new ReadingBatch(g, "s1", Enumerable.Range(round * 10 + 1, 20).Select(q =>
+                new SequencedReading(q, new Reading($"env1/ch{q % 3}", Now.AddSeconds(-2000 + (q * 7) + i), (q * 1.5) + i, "ug/m3", Quality.Good))).ToArray())).ToArray();
+            using var start = new Barrier(2);
+            var results = await Task.WhenAll(
+                Task.Run(() =>
+                {
+                    start.SignalAndWait();
+                    return a.Store(batches, Now);
+                }),
+                Task.Run(() =>
+                {
+                    start.SignalAndWait();
+                    return b.Store([.. batches.Reverse()], Now);
+                }));
+            stored += results.SelectMany(r => r).Sum(r => r.Stored);
+            duplicates += results.SelectMany(r => r).Sum(r => r.Duplicates);
+        }
+
+        var perGateway = (Rounds * 10) + 10;
+        Assert.Equal(gateways.Length * perGateway, stored);
+        Assert.Equal((2L * Rounds * 20 * gateways.Length) - stored, duplicates);
+        Assert.Equal($"{gateways.Length * perGateway} {gateways.Length * perGateway}", (await postgres.Server.SqlAsync(db,
+            "SELECT count(*) || ' ' || count(DISTINCT (stream_id, seq)) FROM readings")).Trim());
+        Assert.Equal(string.Join(' ', gateways.Select(_ => $"s1:1-{perGateway}")), await RangesOfAsync(db));
+        await AssertRollupsAndLatestMatchReadingsAsync(db);
+        Assert.Equal(gateways.Select(g => (long)perGateway), a.Gateways().Select(g => g.Readings));
+
+        // One more commit through a alone: its readings were written by two transactions, one per connection.
+        a.Store([.. gateways.Select(g => new ReadingBatch(g, "s2", [new SequencedReading(1, new Reading("env1/ch0", Now.AddSeconds(-1), 1, "ug/m3", Quality.Good))]))], Now);
+        Assert.Equal("2", (await postgres.Server.SqlAsync(db, """
+            SELECT count(DISTINCT r.xmin::text) FROM readings r JOIN streams s ON s.id = r.stream_id WHERE s.stream = 's2'
+            """)).Trim());
+        Assert.Equal("iocedge-aggregator writer 1,iocedge-aggregator writer 2", (await postgres.Server.SqlAsync(db, $"""
+            SELECT string_agg(DISTINCT application_name, ',') FROM pg_stat_activity WHERE datname = '{db}' AND application_name LIKE 'iocedge-aggregator writer %'
+            """)).Trim());
+    }
+
+    [Fact]
+    public async Task A_lost_write_connection_fails_only_its_own_gateways_and_the_other_part_is_acknowledged_and_shown()
+    {
+        // Wave 13: a commit's parts commit on their own connections. When one connection dies the other part is stored:
+        // its senders get their PUBACK and its values show, while the lost part's senders get none and send again.
+        var cs = await postgres.Server.CreateDatabaseAsync();
+        var db = new Npgsql.NpgsqlConnectionStringBuilder(cs).Database!;
+        using var store = new PostgresReadingStore(cs, NullLogger<PostgresReadingStore>.Instance, writeConnections: 2);
+        var names = Enumerable.Range(0, 20).Select(g => $"gw-{g:D2}").ToArray();
+        string first = names.First(g => PostgresReadingStore.LaneOf(g, 2) == 0), second = names.First(g => PostgresReadingStore.LaneOf(g, 2) == 1);
+        ReadingBatch Of(string gateway, long seq, double value) =>
+            new(gateway, "s1", [new SequencedReading(seq, new Reading("env1/pm2_5", Now.AddSeconds(-60 + seq), value, "ug/m3", Quality.Good))]);
+        store.Store([Of(first, 1, 10), Of(second, 1, 20)], Now); // both connections open
+
+        // The library: the exception says which batch is stored.
+        Task<StoreResult[]>? commit = null;
+        await KillWriterWhileItWaitsAsync(cs, db, second, "iocedge-aggregator writer 2", () =>
+        {
+            commit = Task.Run(() => store.Store([Of(first, 2, 11), Of(second, 2, 21)], Now));
+            return Task.CompletedTask;
+        });
+        var partial = await Assert.ThrowsAsync<PartialCommitException>(() => commit!);
+        Assert.Equal(new StoreResult?[] { new StoreResult(1, 0), null }, partial.Results);
+        Assert.Equal([10.0, 11.0], store.History(first, "env1/pm2_5").Select(h => h.Value!.Value));
+        Assert.Equal([20.0], store.History(second, "env1/pm2_5").Select(h => h.Value!.Value));
+
+        // The pipeline: both messages queued before its writer starts, so they share one commit; the first gateway's is
+        // acknowledged with its result and its value is the cached latest, the second's fails.
+        var options = Microsoft.Extensions.Options.Options.Create(new AggregatorOptions());
+        var live = new Live.LiveFeed(store, options, NullLogger<Live.LiveFeed>.Instance);
+        using var metrics = new Ingest.IngestMetrics();
+        using var pipeline = new Ingest.IngestPipeline(store, metrics, options, TimeProvider.System, NullLogger<Ingest.IngestPipeline>.Instance, live);
+        var acknowledged = await pipeline.EnqueueAsync(Of(first, 3, 12), CancellationToken.None);
+        var refused = await pipeline.EnqueueAsync(Of(second, 3, 22), CancellationToken.None);
+        await KillWriterWhileItWaitsAsync(cs, db, second, "iocedge-aggregator writer 2", () => pipeline.StartAsync(CancellationToken.None));
+        Assert.Equal(new StoreResult(1, 0), await acknowledged.WaitAsync(TimeSpan.FromSeconds(30)));
+        await Assert.ThrowsAsync<PartialCommitException>(() => refused.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Equal(12.0, live.Cache.Get(first, "env1/pm2_5")?.Value);
+        Assert.NotEqual(22.0, live.Cache.Get(second, "env1/pm2_5")?.Value);
+        Assert.Equal(1, metrics.StoreFailures);
+        Assert.Equal(1, metrics.Stored);
+
+        // The second gateway sends again (seqs 2 and 3): stored now; the first's resend of 3 is a duplicate.
+        var again = store.Store([Of(first, 3, 12), Of(second, 2, 21), Of(second, 3, 22)], Now);
+        Assert.Equal(new StoreResult[] { new(0, 1), new(1, 0), new(1, 0) }, again);
+        Assert.Equal([20.0, 21.0, 22.0], store.History(second, "env1/pm2_5").Select(h => h.Value!.Value));
+        await pipeline.StopAsync(CancellationToken.None);
     }
 
     [Fact]
@@ -283,6 +393,32 @@ public sealed class PostgresStoreTests(PostgresFixture postgres)
 
     // Two channels alternating; every 9th reading a communication failure (no value), every 13th from a clock in 2099 (flagged, §4.3);
     // stream s2 three seconds after s1, so that both streams feed the same minutes and take turns at being the latest.
+    // Holds the gateway's stream rows (a transaction of the test's own), so that the writer committing its readings waits
+    // for them inside its transaction; kills that writer's backend while it waits, then lets go. The writer's part of the
+    // commit fails as when a connection is lost mid-commit.
+    private async Task KillWriterWhileItWaitsAsync(string cs, string db, string gateway, string writer, Func<Task> start)
+    {
+        await using var holder = new Npgsql.NpgsqlConnection(cs);
+        await holder.OpenAsync();
+        await using var tx = await holder.BeginTransactionAsync();
+        await using (var hold = new Npgsql.NpgsqlCommand("SELECT id FROM streams WHERE gateway = @g FOR UPDATE", holder, tx))
+        {
+            hold.Parameters.AddWithValue("g", gateway);
+            await hold.ExecuteNonQueryAsync();
+        }
+
+        await start();
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while ((await postgres.Server.SqlAsync(db, $"SELECT count(*) FROM pg_stat_activity WHERE application_name = '{writer}' AND wait_event_type = 'Lock'")).Trim() != "1")
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"{writer} never waited for {gateway}'s stream");
+            await Task.Delay(20);
+        }
+
+        await postgres.Server.SqlAsync(db, $"SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE application_name = '{writer}'");
+        await tx.RollbackAsync();
+    }
+
     private static ReadingBatch RacingBatch(string stream, int round, int offsetSeconds) =>
         new("gw-p", stream, Enumerable.Range((round * 10) + 1, 20).Select(q => new SequencedReading(q, new Reading(
             q % 2 == 0 ? "env1/pm2_5" : "env1/t",
@@ -426,6 +562,8 @@ public sealed class PostgresStoreTests(PostgresFixture postgres)
     [InlineData("--Aggregator:Store:Engine=postgresql", "Aggregator:Store:ConnectionString", "is empty")]
     [InlineData("--Aggregator:Store:ConnectionString=Host=x;Pasword=s3cret;Bogus", "Aggregator:Store:ConnectionString", "is not a PostgreSQL connection string")]
     [InlineData("--Aggregator:Store:RetainRawDays=-2", "Aggregator:Store:RetainRawDays", "")]
+    [InlineData("--Aggregator:Store:WriteConnections=0", "Aggregator:Store:WriteConnections", "give 1 to 16")]
+    [InlineData("--Aggregator:Store:WriteConnections=two", "Aggregator:Store:WriteConnections", "")]
     public async Task A_malformed_store_section_is_a_one_line_config_error_naming_the_key_exit_78(string argument, string key, string expected)
     {
         var args = argument.Contains("ConnectionString=", StringComparison.Ordinal)

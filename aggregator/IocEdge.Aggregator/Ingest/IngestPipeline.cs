@@ -123,22 +123,68 @@ public sealed class IngestPipeline : BackgroundService
 
             results = batches.Count == 0 ? [] : _store.Store(batches, receivedAt);
         }
+        catch (PartialCommitException ex)
+        {
+            // Some of the commit's transactions failed (PostgreSQL with several write connections): what was committed is
+            // acknowledged and shown as usual, the rest fails like a whole failed commit.
+            _metrics.StoreFailure();
+            CommitPart(pending, ex, receivedAt);
+            return;
+        }
         catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or IOException)
         {
             _metrics.StoreFailure();
             foreach (var w in pending)
             {
-                if (w.Batch is not null)
-                {
-                    _logger.StoreFailed(ex, w.Batch.Readings.Count, w.Batch.GatewayId);
-                }
-
-                w.Done.TrySetException(ex);
+                Fail(w, ex);
             }
 
             return;
         }
 
+        Complete(pending, batches, results, receivedAt);
+    }
+
+    /// <summary>After a partial commit: completes the works whose batch has a result (and the statuses, written before the readings), fails the others.</summary>
+    private void CommitPart(List<Work> pending, PartialCommitException ex, DateTimeOffset receivedAt)
+    {
+        var done = new List<Work>(pending.Count);
+        var doneBatches = new List<ReadingBatch>(pending.Count);
+        var doneResults = new List<StoreResult>(pending.Count);
+        var b = 0;
+        foreach (var w in pending)
+        {
+            if (w.Batch is null)
+            {
+                done.Add(w);
+            }
+            else if (ex.Results[b++] is { } result)
+            {
+                done.Add(w);
+                doneBatches.Add(w.Batch);
+                doneResults.Add(result);
+            }
+            else
+            {
+                Fail(w, ex);
+            }
+        }
+
+        Complete(done, doneBatches, [.. doneResults], receivedAt);
+    }
+
+    private void Fail(Work w, Exception ex)
+    {
+        if (w.Batch is not null)
+        {
+            _logger.StoreFailed(ex, w.Batch.Readings.Count, w.Batch.GatewayId);
+        }
+
+        w.Done.TrySetException(ex);
+    }
+
+    private void Complete(List<Work> pending, List<ReadingBatch> batches, StoreResult[] results, DateTimeOffset receivedAt)
+    {
         // After commit, before any PUBACK (w4-api): the last-value cache and the live stream learn what was stored, so a
         // value is visible by the time its sender hears it was stored. Cheap (no serialisation here) and never throws.
         _live?.Committed(batches, results, pending.Where(p => p.Status is not null).Select(p => p.Status!), receivedAt);

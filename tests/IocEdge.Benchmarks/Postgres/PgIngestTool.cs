@@ -18,7 +18,9 @@ namespace IocEdge.Benchmarks.Postgres;
 /// A real PostgreSQL 15 is started by the tool (durable: fsync and synchronous_commit on) and stopped at the end.
 /// </summary>
 /// <remarks>
-/// Usage: <c>pg-ingest [--gateways 100] [--per-message 200] [--commits 25] [--rounds 5] [--profile [--profile-batch]]</c>.
+/// Usage: <c>pg-ingest [--gateways 100] [--per-message 200] [--commits 25] [--rounds 5] [--writers 2] [--profile [--profile-batch]]</c>.
+/// <c>--writers</c> is the store's write connections (<see cref="PostgresReadingStore.DefaultWriteConnections"/> by
+/// default, as the service runs); the baseline always COPYs through one connection.
 /// Each gateway has 20 channels read at 1 Hz; a message holds per-message/20 seconds of them. <c>--profile</c> prints,
 /// per round, the client-side time of each section of a commit (<see cref="PostgresTimings"/>; the statements after the
 /// COPY one round trip each, or together with <c>--profile-batch</c>, as the service sends them), and at the end the
@@ -34,6 +36,13 @@ internal static class PgIngestTool
         int gateways = Arg(args, "--gateways", 100), perMessage = Arg(args, "--per-message", 200);
         int commits = Arg(args, "--commits", 25), rounds = Arg(args, "--rounds", 5);
         var profile = args.Contains("--profile");
+        var writers = Arg(args, "--writers", PostgresReadingStore.DefaultWriteConnections);
+        if (profile && writers != 1)
+        {
+            Console.Error.WriteLine("pg-ingest: --profile times one connection's sections: add --writers 1");
+            return 64;
+        }
+
         await using var server = await PostgresServer.StartAsync(durable: true).ConfigureAwait(false);
         if (profile)
         {
@@ -52,7 +61,7 @@ internal static class PgIngestTool
 
         var storeCs = await server.CreateDatabaseAsync("pg_store").ConfigureAwait(false);
         var copyCs = await server.CreateDatabaseAsync("pg_copy").ConfigureAwait(false);
-        using var store = new PostgresReadingStore(storeCs, NullLogger<PostgresReadingStore>.Instance);
+        using var store = new PostgresReadingStore(storeCs, NullLogger<PostgresReadingStore>.Instance, writeConnections: writers);
         if (profile)
         {
             store.Timings = new PostgresTimings { Split = !args.Contains("--profile-batch") };
@@ -71,7 +80,7 @@ internal static class PgIngestTool
         await using var copyConn = await copyData.OpenConnectionAsync().ConfigureAwait(false);
 
         Console.WriteLine($"pg-ingest: {gateways} gateways x {perMessage} readings a message = {gateways * perMessage} readings a commit, " +
-                          $"{commits} commits a round, {rounds} rounds; PostgreSQL 15 on 127.0.0.1:{server.Port} (durable)");
+                          $"{commits} commits a round, {rounds} rounds, {writers} write connection(s); PostgreSQL 15 on 127.0.0.1:{server.Port} (durable)");
         var storeRates = new List<double>();
         var copyRates = new List<double>();
         long seq = 1;

@@ -20,8 +20,8 @@ internal static partial class PostgresLog
     [LoggerMessage(2104, LogLevel.Warning, "Channel {GatewayId}/{Channel} changed unit from {OldUnit} to {NewUnit}")]
     public static partial void UnitChanged(this ILogger logger, string gatewayId, string channel, string oldUnit, string newUnit);
 
-    [LoggerMessage(2105, LogLevel.Warning, "Lost the PostgreSQL write connection ({Reason}); the next commit reconnects")]
-    public static partial void WriterLost(this ILogger logger, string reason);
+    [LoggerMessage(2105, LogLevel.Warning, "Lost PostgreSQL write connection {Writer} ({Reason}); the next commit reconnects")]
+    public static partial void WriterLost(this ILogger logger, int writer, string reason);
 
     [LoggerMessage(2106, LogLevel.Error, "Retention pass failed; it runs again in {Period}")]
     public static partial void RetentionFailed(this ILogger logger, Exception exception, TimeSpan period);

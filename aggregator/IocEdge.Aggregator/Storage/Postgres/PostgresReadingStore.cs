@@ -17,7 +17,8 @@ namespace IocEdge.Aggregator.Storage.Postgres;
 /// deployments that outgrow one file.
 /// </summary>
 /// <remarks>
-/// <para>Write path, one transaction per <see cref="Store"/> call (wave 11; before it, a second table held one key row per
+/// <para>Write path, one transaction per <see cref="Store"/> call and write connection (wave 13: the call's batches split by
+/// gateway over the connections, committed in parallel; wave 11: before it, a second table held one key row per
 /// reading): the commit locks its streams' rows (<c>SELECT … FOR UPDATE</c> in id order, so two aggregator instances
 /// sharing the database take turns per stream and never deadlock), reads each stream's stored keys as ranges of seq
 /// (<c>stream_ranges</c>, usually one row per stream) around the commit's seqs, sends only the readings no range holds
@@ -30,8 +31,9 @@ namespace IocEdge.Aggregator.Storage.Postgres;
 /// an aggregator of an older version must not share the database afterwards.</para>
 /// <para><c>readings</c> is partitioned by range of device timestamp (<c>ts</c>, Unix milliseconds) into one
 /// partition per UTC day (<c>readings_pYYYYMMDD</c>), created as data arrives (the receive day and the next one
-/// ahead, and the day of every plausible reading of a backlog). A reading whose timestamp is flagged (§4.3: 1970, 2099)
-/// lands in <c>readings_default</c>; if its day later gets a partition, it is moved there in the same transaction.
+/// ahead, and the day of every plausible reading of a backlog), in a transaction of their own before the readings'. A
+/// reading whose timestamp is flagged (§4.3: 1970, 2099) lands in <c>readings_default</c>; if its day later gets a
+/// partition, it is moved there in the partition's transaction.
 /// Retention (<see cref="DropPartitionsBefore"/>) drops old day partitions and deletes the expired flagged readings of
 /// the default one in short transactions; the keys' ranges stay, so exactly-once outlives the readings.</para>
 /// <para>Rollups (<c>rollup_1m</c>, <c>rollup_1h</c>: count, sum, min, max and the last value with its timestamp and
@@ -193,10 +195,8 @@ public sealed class PostgresReadingStore : IReadingStore
     private readonly ILogger _logger;
     private readonly TimestampPolicy _timestamps;
     private readonly Lock _writeLock = new();
-    private readonly Dictionary<(string Gateway, string Stream), long> _streamIds = [];
-    private readonly Dictionary<(string Gateway, string Channel), (long Id, string Unit)> _series = [];
     private readonly HashSet<long> _partitions = [];
-    private NpgsqlConnection? _writer;
+    private readonly WriteLane[] _lanes;
 
     /// <summary>
     /// The layout this code writes, kept in table <c>iocedge_schema</c> (absent in a database made before versions were
@@ -205,6 +205,15 @@ public sealed class PostgresReadingStore : IReadingStore
     /// undo (wave 11's conversion of <c>reading_keys</c> to ranges was one, before this was kept).
     /// </summary>
     public const int SchemaVersion = 1;
+
+    /// <summary>
+    /// Write connections by default: two, so that one connection's COPY overlaps the other's commit (measured in
+    /// docs/BENCHMARKS.md, "PostgreSQL ingest", wave 13: 1.28× one connection on a 2-core machine shared with the server).
+    /// </summary>
+    public const int DefaultWriteConnections = 2;
+
+    /// <summary>Most write connections: each is a server backend per aggregator instance.</summary>
+    public const int MaxWriteConnections = 16;
 
     /// <summary>Benchmarks only (pg-ingest --profile): where each commit's time goes. Null in the service.</summary>
     internal PostgresTimings? Timings { get; set; }
@@ -215,12 +224,22 @@ public sealed class PostgresReadingStore : IReadingStore
     /// </param>
     /// <param name="logger">Where the opening, partition changes and unit changes are logged.</param>
     /// <param name="timestamps">The device-timestamp rule (contract §4.3); <see cref="TimestampPolicy.Default"/> when null.</param>
+    /// <param name="writeConnections">
+    /// Connections a commit is written through in parallel, 1 to <see cref="MaxWriteConnections"/> (default
+    /// <see cref="DefaultWriteConnections"/>): each gateway always goes through the same one, and each connection commits
+    /// its gateways in a transaction of its own (aggregator/README.md, "PostgreSQL").
+    /// </param>
     /// <exception cref="ArgumentException">The connection string is malformed.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="writeConnections"/> is outside 1..<see cref="MaxWriteConnections"/>.</exception>
     /// <exception cref="StoreUnavailableException">The server cannot be reached or refuses the login or the schema.</exception>
     /// <exception cref="StoreSchemaTooNewException">A newer aggregator wrote the database (<see cref="SchemaVersion"/>).</exception>
-    public PostgresReadingStore(string connectionString, ILogger<PostgresReadingStore> logger, TimestampPolicy? timestamps = null)
+    public PostgresReadingStore(string connectionString, ILogger<PostgresReadingStore> logger, TimestampPolicy? timestamps = null,
+        int writeConnections = DefaultWriteConnections)
     {
         ArgumentNullException.ThrowIfNull(connectionString);
+        ArgumentOutOfRangeException.ThrowIfLessThan(writeConnections, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(writeConnections, MaxWriteConnections);
+        _lanes = [.. Enumerable.Range(1, writeConnections).Select(i => new WriteLane(i))];
         _logger = logger;
         _timestamps = timestamps ?? TimestampPolicy.Default;
         var csb = new NpgsqlConnectionStringBuilder(connectionString);
@@ -265,22 +284,172 @@ public sealed class PostgresReadingStore : IReadingStore
     }
 
     /// <inheritdoc/>
+    /// <remarks>
+    /// The batches are split by gateway over the write connections (<see cref="LaneOf"/>), each part committed in a
+    /// transaction of its own, in parallel; the call returns once every part is committed. The parts touch disjoint rows
+    /// (a gateway's streams, series, rollups and counters), so they never wait for each other. Partitions a commit needs
+    /// are created first, in a transaction of their own.
+    /// </remarks>
+    /// <exception cref="StoreUnavailableException">No part could be committed.</exception>
+    /// <exception cref="PartialCommitException">Some parts were committed and others not: its results say which batches are stored.</exception>
     public StoreResult[] Store(IReadOnlyList<ReadingBatch> batches, DateTimeOffset receivedAt)
     {
         ArgumentNullException.ThrowIfNull(batches);
         lock (_writeLock)
         {
-            return Guarded(() => StoreLocked(batches, receivedAt), write: true);
+            var days = Days(batches, receivedAt);
+            Guarded(() => EnsurePartitions(days), _lanes[0]);
+            var parts = new List<int>?[_lanes.Length];
+            var busy = 0;
+            for (var b = 0; b < batches.Count; b++)
+            {
+                ref var part = ref parts[LaneOf(batches[b].GatewayId, _lanes.Length)];
+                if (part is null)
+                {
+                    part = [];
+                    busy++;
+                }
+
+                part.Add(b);
+            }
+
+            if (busy <= 1)
+            {
+                // One gateway, or all on one connection: no split, no thread hop.
+                var lane = _lanes[Array.FindIndex(parts, q => q is not null) is var i and >= 0 ? i : 0];
+                return Guarded(() => StoreLane(lane, batches, receivedAt), lane);
+            }
+
+            var outcomes = new (StoreResult[]? Results, Exception? Error)[_lanes.Length];
+            var running = new List<Task>(busy);
+            for (var l = 0; l < _lanes.Length; l++)
+            {
+                if (parts[l] is not { } part)
+                {
+                    continue;
+                }
+
+                var lane = _lanes[l];
+                var own = part.Select(b => batches[b]).ToArray();
+                var slot = l;
+                running.Add(Task.Run(() =>
+                {
+                    try
+                    {
+                        outcomes[slot] = (Guarded(() => StoreLane(lane, own, receivedAt), lane), null);
+                    }
+                    catch (Exception ex) when (ex is IOException)
+                    {
+                        outcomes[slot] = (null, ex);
+                    }
+                }));
+            }
+
+            Task.WaitAll(running);
+            var results = new StoreResult?[batches.Count];
+            Exception? first = null;
+            for (var l = 0; l < _lanes.Length; l++)
+            {
+                if (parts[l] is not { } part)
+                {
+                    continue;
+                }
+
+                if (outcomes[l].Error is { } error)
+                {
+                    first ??= error;
+                    continue;
+                }
+
+                for (var i = 0; i < part.Count; i++)
+                {
+                    results[part[i]] = outcomes[l].Results![i];
+                }
+            }
+
+            if (first is null)
+            {
+                return [.. results.Select(r => r!.Value)];
+            }
+
+            if (results.All(r => r is null))
+            {
+                throw first;
+            }
+
+            throw new PartialCommitException(first.Message, results, first);
         }
     }
 
-    private StoreResult[] StoreLocked(IReadOnlyList<ReadingBatch> batches, DateTimeOffset receivedAt)
+    /// <summary>
+    /// The write connection (0-based) that takes <paramref name="gatewayId"/>'s readings and status among
+    /// <paramref name="lanes"/>: FNV-1a (32-bit) of its UTF-16 code units, the same in every process, so a gateway's rows
+    /// are only ever written by one connection of an instance.
+    /// </summary>
+    internal static int LaneOf(string gatewayId, int lanes)
+    {
+        var h = 2166136261u;
+        foreach (var c in gatewayId)
+        {
+            h = (h ^ c) * 16777619u;
+        }
+
+        return (int)(h % (uint)lanes);
+    }
+
+    /// <summary>The UTC days (since the Unix epoch) a commit needs a partition for: the receive day, the next one, and the day of every plausible reading.</summary>
+    private HashSet<long> Days(IReadOnlyList<ReadingBatch> batches, DateTimeOffset receivedAt)
+    {
+        var received = Day(receivedAt.ToUnixTimeMilliseconds());
+        var days = new HashSet<long> { received, received + 1 };
+        foreach (var batch in batches)
+        {
+            foreach (var (_, r) in batch.Readings)
+            {
+                if (_timestamps.Classify(r.Timestamp, receivedAt) == TimestampStatus.Ok)
+                {
+                    days.Add(Day(r.Timestamp.ToUnixTimeMilliseconds()));
+                }
+            }
+        }
+
+        return days;
+    }
+
+    private int EnsurePartitions(HashSet<long> days)
+    {
+        if (_partitions.IsSupersetOf(days))
+        {
+            return 0;
+        }
+
+        var conn = Writer(_lanes[0]);
+        try
+        {
+            using var tx = conn.BeginTransaction();
+            foreach (var day in days)
+            {
+                EnsurePartition(conn, tx, day);
+            }
+
+            tx.Commit();
+        }
+        catch
+        {
+            _partitions.Clear(); // the partitions this transaction created were rolled back with it
+            throw;
+        }
+
+        return 0;
+    }
+
+    private StoreResult[] StoreLane(WriteLane lane, IReadOnlyList<ReadingBatch> batches, DateTimeOffset receivedAt)
     {
         var results = new StoreResult[batches.Count];
         var received = receivedAt.ToUnixTimeMilliseconds();
-        var timings = Timings;
+        var timings = _lanes.Length == 1 ? Timings : null;
         var mark = timings is null ? 0 : Stopwatch.GetTimestamp();
-        var conn = Writer();
+        var conn = Writer(lane);
         using var tx = conn.BeginTransaction();
         // Pass 1: ids of streams and series (cached), keys seen earlier in this same commit, days that need a partition.
         var count = 0;
@@ -289,16 +458,15 @@ public sealed class PostgresReadingStore : IReadingStore
             count += batch.Readings.Count;
         }
 
-        ResolveIds(conn, tx, batches);
+        ResolveIds(lane, conn, tx, batches);
         var rows = new List<Row>(count);
         var seen = new HashSet<(long, long)>(count);
         var copied = new int[batches.Count];
         var localDuplicates = new int[batches.Count];
-        var days = new HashSet<long> { Day(received), Day(received) + 1 };
         for (var b = 0; b < batches.Count; b++)
         {
             var batch = batches[b];
-            var streamId = StreamId(conn, tx, batch.GatewayId, batch.StreamId);
+            var streamId = StreamId(lane, conn, tx, batch.GatewayId, batch.StreamId);
             foreach (var sr in batch.Readings)
             {
                 var (seq, r) = sr;
@@ -309,17 +477,12 @@ public sealed class PostgresReadingStore : IReadingStore
                     continue;
                 }
 
-                var seriesId = SeriesId(conn, tx, batch.GatewayId, r.Channel, r.Unit);
+                var seriesId = SeriesId(lane, conn, tx, batch.GatewayId, r.Channel, r.Unit);
                 var ts = r.Timestamp.ToUnixTimeMilliseconds();
                 var tsStatus = _timestamps.Classify(r.Timestamp, receivedAt);
                 if (tsStatus == TimestampStatus.Ok && sr.ClockUntrusted)
                 {
                     tsStatus = TimestampStatus.ClockUntrusted; // §4.4: the gateway says its clock was not trusted then
-                }
-
-                if (tsStatus is TimestampStatus.Ok or TimestampStatus.ClockUntrusted)
-                {
-                    days.Add(Day(ts));
                 }
 
                 rows.Add(new Row(b, streamId, seq, seriesId, ts, r.Value, (short)r.Quality, (short)tsStatus));
@@ -328,12 +491,6 @@ public sealed class PostgresReadingStore : IReadingStore
         }
 
         mark = timings?.Lap(PostgresSection.Rows, mark) ?? 0;
-        foreach (var day in days)
-        {
-            EnsurePartition(conn, tx, day);
-        }
-
-        mark = timings?.Lap(PostgresSection.Partitions, mark) ?? 0;
 
         // Pass 2: lock the commit's streams, read their ranges of stored seqs around the commit's, and keep the rows whose
         // key no range holds (contract §4.1: a key already stored is a duplicate). Usually one range per stream.
@@ -620,6 +777,7 @@ public sealed class PostgresReadingStore : IReadingStore
     {
         ArgumentNullException.ThrowIfNull(status);
         var tsStatus = _timestamps.Classify(status.Timestamp, receivedAt);
+        var lane = _lanes[LaneOf(status.GatewayId, _lanes.Length)];
         lock (_writeLock)
         {
             Guarded(() =>
@@ -632,7 +790,7 @@ public sealed class PostgresReadingStore : IReadingStore
                         outbox_pending = coalesce(@p, g.outbox_pending),
                         health = coalesce(@h, g.health), health_at = CASE WHEN @h::text IS NULL THEN g.health_at ELSE @ha END,
                         ts_future = g.ts_future + @f, ts_too_old = g.ts_too_old + @o, ts_before_epoch = g.ts_before_epoch + @e
-                    """, Writer());
+                    """, Writer(lane));
                 cmd.Parameters.AddWithValue("g", status.GatewayId);
                 cmd.Parameters.AddWithValue("s", status.State == GatewayState.Online ? "online" : "offline");
                 cmd.Parameters.AddWithValue("t", (tsStatus == TimestampStatus.Ok ? status.Timestamp : receivedAt).ToUnixTimeMilliseconds());
@@ -644,7 +802,7 @@ public sealed class PostgresReadingStore : IReadingStore
                 cmd.Parameters.Add(new NpgsqlParameter("h", NpgsqlDbType.Text) { Value = (object?)healthJson ?? DBNull.Value });
                 cmd.Parameters.AddWithValue("ha", receivedAt.ToUnixTimeMilliseconds());
                 return cmd.ExecuteNonQuery();
-            }, write: true);
+            }, lane);
         }
     }
 
@@ -881,24 +1039,37 @@ public sealed class PostgresReadingStore : IReadingStore
     {
         lock (_writeLock)
         {
-            _writer?.Dispose();
-            _writer = null;
+            foreach (var lane in _lanes)
+            {
+                lane.Drop();
+            }
         }
 
         _dataSource.Dispose();
     }
 
-    private NpgsqlConnection Writer()
+    /// <summary>The lane's open connection, opened (and named in <c>pg_stat_activity</c>) when it has none or lost it.</summary>
+    private NpgsqlConnection Writer(WriteLane lane)
     {
-        if (_writer is { State: System.Data.ConnectionState.Open })
+        if (lane.Connection is { State: System.Data.ConnectionState.Open } open)
         {
-            return _writer;
+            return open;
         }
 
-        _writer?.Dispose();
-        _writer = null;
-        _writer = _dataSource.OpenConnection();
-        return _writer;
+        lane.Drop();
+        var c = _dataSource.OpenConnection();
+        try
+        {
+            Execute(c, null, $"SET application_name = 'iocedge-aggregator writer {lane.Number}'");
+        }
+        catch
+        {
+            c.Dispose();
+            throw;
+        }
+
+        lane.Connection = c;
+        return c;
     }
 
     /// <summary>
@@ -950,20 +1121,20 @@ public sealed class PostgresReadingStore : IReadingStore
     /// same new ones wait for each other instead of deadlocking over two rows inserted in opposite orders. A series whose
     /// stored unit differs is left to <see cref="SeriesId"/>, which logs and stores the change.
     /// </summary>
-    private void ResolveIds(NpgsqlConnection conn, NpgsqlTransaction tx, IReadOnlyList<ReadingBatch> batches)
+    private static void ResolveIds(WriteLane lane, NpgsqlConnection conn, NpgsqlTransaction tx, IReadOnlyList<ReadingBatch> batches)
     {
         var streams = new SortedSet<(string Gateway, string Stream)>(Comparer<(string, string)>.Create(CompareOrdinal));
         var series = new SortedDictionary<(string Gateway, string Channel), string>(Comparer<(string, string)>.Create(CompareOrdinal));
         foreach (var batch in batches)
         {
-            if (!_streamIds.ContainsKey((batch.GatewayId, batch.StreamId)))
+            if (!lane.StreamIds.ContainsKey((batch.GatewayId, batch.StreamId)))
             {
                 streams.Add((batch.GatewayId, batch.StreamId));
             }
 
             foreach (var (_, reading) in batch.Readings)
             {
-                if (!_series.ContainsKey((batch.GatewayId, reading.Channel)))
+                if (!lane.Series.ContainsKey((batch.GatewayId, reading.Channel)))
                 {
                     series.TryAdd((batch.GatewayId, reading.Channel), reading.Unit);
                 }
@@ -1007,7 +1178,7 @@ public sealed class PostgresReadingStore : IReadingStore
         using var r = resolve.ExecuteReader();
         while (r.Read())
         {
-            _streamIds[(r.GetString(0), r.GetString(1))] = r.GetInt64(2);
+            lane.StreamIds[(r.GetString(0), r.GetString(1))] = r.GetInt64(2);
         }
 
         r.NextResult();
@@ -1017,7 +1188,7 @@ public sealed class PostgresReadingStore : IReadingStore
             var unit = r.GetString(3);
             if (unit == series[key])
             {
-                _series[key] = (r.GetInt64(2), unit);
+                lane.Series[key] = (r.GetInt64(2), unit);
             }
         }
     }
@@ -1028,9 +1199,9 @@ public sealed class PostgresReadingStore : IReadingStore
         return c != 0 ? c : string.CompareOrdinal(x.Item2, y.Item2);
     }
 
-    private long StreamId(NpgsqlConnection conn, NpgsqlTransaction tx, string gateway, string stream)
+    private static long StreamId(WriteLane lane, NpgsqlConnection conn, NpgsqlTransaction tx, string gateway, string stream)
     {
-        if (_streamIds.TryGetValue((gateway, stream), out var id))
+        if (lane.StreamIds.TryGetValue((gateway, stream), out var id))
         {
             return id;
         }
@@ -1043,13 +1214,13 @@ public sealed class PostgresReadingStore : IReadingStore
         cmd.Parameters.AddWithValue("g", gateway);
         cmd.Parameters.AddWithValue("s", stream);
         id = (long)cmd.ExecuteScalar()!;
-        _streamIds[(gateway, stream)] = id;
+        lane.StreamIds[(gateway, stream)] = id;
         return id;
     }
 
-    private long SeriesId(NpgsqlConnection conn, NpgsqlTransaction tx, string gateway, string channel, string unit)
+    private long SeriesId(WriteLane lane, NpgsqlConnection conn, NpgsqlTransaction tx, string gateway, string channel, string unit)
     {
-        if (_series.TryGetValue((gateway, channel), out var s) && s.Unit == unit)
+        if (lane.Series.TryGetValue((gateway, channel), out var s) && s.Unit == unit)
         {
             return s.Id;
         }
@@ -1080,7 +1251,7 @@ public sealed class PostgresReadingStore : IReadingStore
             u.ExecuteNonQuery();
         }
 
-        _series[(gateway, channel)] = (id, unit);
+        lane.Series[(gateway, channel)] = (id, unit);
         return id;
     }
 
@@ -1102,10 +1273,11 @@ public sealed class PostgresReadingStore : IReadingStore
 
     /// <summary>
     /// Runs <paramref name="work"/>, turning a failure of the server or of the link into
-    /// <see cref="StoreUnavailableException"/>; after a failed write the write connection and the id caches (which may
-    /// hold ids of a rolled-back transaction) are dropped.
+    /// <see cref="StoreUnavailableException"/>; after a failed write through <paramref name="lane"/> its connection and id
+    /// caches (which may hold ids of a rolled-back transaction) are dropped, and the cached partitions when the failed
+    /// write was the partitions' own transaction (lane 1 outside the parallel part).
     /// </summary>
-    private T Guarded<T>(Func<T> work, bool write = false)
+    private T Guarded<T>(Func<T> work, WriteLane? lane = null)
     {
         try
         {
@@ -1113,15 +1285,11 @@ public sealed class PostgresReadingStore : IReadingStore
         }
         catch (Exception ex)
         {
-            if (write)
+            if (lane is not null)
             {
-                // The transaction rolled back: forget ids and partitions it created, and a connection that may be broken.
-                _logger.WriterLost(ex.Message);
-                _writer?.Dispose();
-                _writer = null;
-                _streamIds.Clear();
-                _series.Clear();
-                _partitions.Clear();
+                // The transaction rolled back: forget ids it created, and a connection that may be broken.
+                _logger.WriterLost(lane.Number, ex.Message);
+                lane.Drop();
             }
 
             if (ex is NpgsqlException or SocketException or TimeoutException or InvalidOperationException
@@ -1193,6 +1361,30 @@ public sealed class PostgresReadingStore : IReadingStore
         p.AddWithValue("ls", ls);
         p.AddWithValue("lv", lv);
         return cmd;
+    }
+
+    /// <summary>
+    /// One write connection (numbered from 1 in <c>pg_stat_activity</c>'s application_name) and the ids it has
+    /// resolved: only its own gateways' streams and series, so caches are never shared between threads.
+    /// </summary>
+    private sealed class WriteLane(int number)
+    {
+        public int Number { get; } = number;
+
+        public NpgsqlConnection? Connection { get; set; }
+
+        public Dictionary<(string Gateway, string Stream), long> StreamIds { get; } = [];
+
+        public Dictionary<(string Gateway, string Channel), (long Id, string Unit)> Series { get; } = [];
+
+        /// <summary>Closes the connection and forgets the ids (after a failed transaction, they may not exist).</summary>
+        public void Drop()
+        {
+            Connection?.Dispose();
+            Connection = null;
+            StreamIds.Clear();
+            Series.Clear();
+        }
     }
 
     private readonly record struct Rollup(long N, double Sum, double Min, double Max, long LastTs, long LastSeq, double LastValue);
