@@ -179,8 +179,8 @@ public static class ConfigCheck
 
     private static string Suggest(string path)
     {
-        var best = Known.Keys.MinBy(k => Distance(k.ToUpperInvariant(), path.ToUpperInvariant()))!;
-        return Distance(best.ToUpperInvariant(), path.ToUpperInvariant()) <= 3
+        var best = Known.Keys.MinBy(k => IocEdge.Protocols.Mqtt.Identifiers.EditDistance(k.ToUpperInvariant(), path.ToUpperInvariant()))!;
+        return IocEdge.Protocols.Mqtt.Identifiers.EditDistance(best.ToUpperInvariant(), path.ToUpperInvariant()) <= 3
             ? $"did you mean {AggregatorOptions.Section}:{best}? (the keys are listed by iocedge-aggregator --help)"
             : "remove it; the keys are listed by iocedge-aggregator --help and in aggregator/README.md.";
     }
@@ -210,29 +210,5 @@ public static class ConfigCheck
         }
 
         return string.Empty;
-    }
-
-    /// <summary>Levenshtein distance (insert, delete, substitute each cost 1), ordinal; one row of length |b| + 1.</summary>
-    internal static int Distance(string a, string b)
-    {
-        var d = new int[b.Length + 1];
-        for (var j = 0; j <= b.Length; j++)
-        {
-            d[j] = j;
-        }
-
-        for (var i = 1; i <= a.Length; i++)
-        {
-            var prev = d[0];
-            d[0] = i;
-            for (var j = 1; j <= b.Length; j++)
-            {
-                var tmp = d[j];
-                d[j] = Math.Min(Math.Min(d[j] + 1, d[j - 1] + 1), prev + (a[i - 1] == b[j - 1] ? 0 : 1));
-                prev = tmp;
-            }
-        }
-
-        return d[b.Length];
     }
 }

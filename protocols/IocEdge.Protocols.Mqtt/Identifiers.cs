@@ -73,4 +73,35 @@ public static class Identifiers
 
         return true;
     }
+
+    /// <summary>
+    /// Levenshtein distance between <paramref name="a"/> and <paramref name="b"/> (an insertion, a deletion or a
+    /// substitution of one UTF-16 code unit each cost 1; ordinal, so callers fold case first when it should not count):
+    /// how the aggregator's API and both configuration checks find the id or key a user probably meant. O(|a|·|b|) time,
+    /// one row of |b| + 1 integers.
+    /// </summary>
+    public static int EditDistance(string a, string b)
+    {
+        ArgumentNullException.ThrowIfNull(a);
+        ArgumentNullException.ThrowIfNull(b);
+        var d = new int[b.Length + 1];
+        for (var j = 0; j <= b.Length; j++)
+        {
+            d[j] = j;
+        }
+
+        for (var i = 1; i <= a.Length; i++)
+        {
+            var diagonal = d[0];
+            d[0] = i;
+            for (var j = 1; j <= b.Length; j++)
+            {
+                var above = d[j];
+                d[j] = Math.Min(Math.Min(above + 1, d[j - 1] + 1), diagonal + (a[i - 1] == b[j - 1] ? 0 : 1));
+                diagonal = above;
+            }
+        }
+
+        return d[b.Length];
+    }
 }

@@ -626,7 +626,7 @@ public static partial class ApiEndpoints
         var bestDistance = int.MaxValue;
         foreach (var k in known)
         {
-            var distance = ConfigCheck.Distance(channel, k);
+            var distance = Identifiers.EditDistance(channel, k);
             if ((distance <= 2 || string.Equals(k.Split('/')[0], device, StringComparison.Ordinal)) && distance < bestDistance)
             {
                 (best, bestDistance) = (k, distance);

@@ -252,33 +252,9 @@ internal static class ConfigurationCheck
     /// <summary>The known key closest to <paramref name="key"/> by edit distance, when it is close enough to be a typo.</summary>
     internal static string? Nearest(string key, IEnumerable<string> known)
     {
-        var best = known.Select(k => (Key: k, Distance: Distance(key.ToUpperInvariant(), k.ToUpperInvariant())))
+        var best = known.Select(k => (Key: k, Distance: IocEdge.Protocols.Mqtt.Identifiers.EditDistance(key.ToUpperInvariant(), k.ToUpperInvariant())))
             .OrderBy(x => x.Distance).FirstOrDefault();
         return best.Key is not null && best.Distance <= Math.Max(2, key.Length / 3) ? best.Key : null;
-    }
-
-    /// <summary>Levenshtein distance (insert, delete, substitute each cost 1).</summary>
-    private static int Distance(string a, string b)
-    {
-        var previous = new int[b.Length + 1];
-        var current = new int[b.Length + 1];
-        for (var j = 0; j <= b.Length; j++)
-        {
-            previous[j] = j;
-        }
-
-        for (var i = 1; i <= a.Length; i++)
-        {
-            current[0] = i;
-            for (var j = 1; j <= b.Length; j++)
-            {
-                current[j] = Math.Min(Math.Min(current[j - 1] + 1, previous[j] + 1), previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
-            }
-
-            (previous, current) = (current, previous);
-        }
-
-        return previous[b.Length];
     }
 }
 
