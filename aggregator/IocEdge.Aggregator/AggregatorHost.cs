@@ -116,11 +116,14 @@ public static class AggregatorHost
         builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         var app = builder.Build();
         app.Services.GetService<ConfigurationFiles>()?.Log(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("IocEdge.Aggregator"));
-        app.UseApiResponseCompression();
         app.UseProvisioningProblems();
         app.UseBindingProblems();
         app.UseAuthentication();
         app.UseAuthorization();
+        // After authorization: a request without a valid key never reaches the cache. Compression inside the cache, so
+        // that a cached latest page is kept compressed (Api/LatestOutputCache.cs).
+        app.UseLatestOutputCache();
+        app.UseApiResponseCompression();
         // One call per route group protects every route (read scope; admin under /api/v1/admin; /healthz and / open):
         // see Security/ApiKeys.cs.
         var groups = app.MapIocApi();

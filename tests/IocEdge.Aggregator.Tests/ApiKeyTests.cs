@@ -88,6 +88,31 @@ public sealed class ApiKeyTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_latest_page_cached_for_a_keyed_request_is_never_served_without_a_valid_key()
+    {
+        // Wave 13: latest pages are kept by ASP.NET Core's output cache. It runs after authorization, so a page a read
+        // key fetched (and the cache holds: the second answer carries an Age) is not what a request without a key gets.
+        async Task<(HttpStatusCode Status, TimeSpan? Age)> LatestAsync(string? key)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, new Uri("/api/v1/latest", UriKind.Relative));
+            if (key is not null)
+            {
+                request.Headers.Add("X-Api-Key", key);
+            }
+
+            using var response = await _aggregator.Http.SendAsync(request);
+            return (response.StatusCode, response.Headers.Age);
+        }
+
+        Assert.Equal(HttpStatusCode.OK, (await LatestAsync(_read)).Status);
+        var cached = await LatestAsync(_read);
+        Assert.Equal(HttpStatusCode.OK, cached.Status);
+        Assert.NotNull(cached.Age);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await LatestAsync(null)).Status);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await LatestAsync("iek_not-a-key")).Status);
+    }
+
+    [Fact]
     public async Task A_read_key_on_an_admin_route_is_403_and_an_admin_key_provisions_a_gateway_that_can_then_connect()
     {
         Assert.Equal(HttpStatusCode.Unauthorized, (await PostAsync("/api/v1/admin/gateways/gw-new/credentials", null)).Status);

@@ -237,6 +237,96 @@ public sealed class ApiTests() : AggregatorClientTests("aggregator-api", Gw)
         Assert.Equal(HttpStatusCode.OK, (await ConditionalLatestAsync(query, foreign)).Status);
     }
 
+    [Fact]
+    public async Task Latest_pages_are_rendered_once_per_version_of_their_values_and_a_stored_value_is_never_served_stale()
+    {
+        // Wave 13: a latest page is kept by the output cache per version of its values (its entity tag), per query and
+        // per content coding. A repeat is served from the cache (it carries an Age); a value stored since is in the very
+        // next answer; each coding is a page of its own with the same content; a refusal is never cached.
+        await PublishAsync(("env1/a", 1, Now.AddSeconds(-30), 1), ("env1/b", 2, Now.AddSeconds(-30), 2));
+        var url = new Uri($"/api/v1/latest?gateway={Gw}&channel=env1/", UriKind.Relative);
+        async Task<(string Body, TimeSpan? Age)> GetLatestAsync(HttpClient client)
+        {
+            using var response = await client.GetAsync(url);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            return (await response.Content.ReadAsStringAsync(), response.Headers.Age);
+        }
+
+        var (first, age) = await GetLatestAsync(Aggregator.Http);
+        Assert.Null(age);
+        var (again, cachedAge) = await GetLatestAsync(Aggregator.Http);
+        Assert.Equal(first, again);
+        Assert.NotNull(cachedAge);
+
+        await PublishAsync(("env1/a", 3, Now.AddSeconds(-5), 11));
+        var (changed, changedAge) = await GetLatestAsync(Aggregator.Http);
+        Assert.Null(changedAge);
+        Assert.Contains("\"value\":11", changed, StringComparison.Ordinal);
+
+        // gzip: its own entry (the identity page is not sent as gzip, nor the other way), the same content decoded.
+        using var gzip = new HttpClient(new SocketsHttpHandler { AutomaticDecompression = DecompressionMethods.GZip }) { BaseAddress = Aggregator.Http.BaseAddress };
+        gzip.DefaultRequestHeaders.AcceptEncoding.ParseAdd("gzip");
+        Assert.Equal(changed, (await GetLatestAsync(gzip)).Body);
+        Assert.NotNull((await GetLatestAsync(gzip)).Age);
+        Assert.Equal(changed, (await GetLatestAsync(Aggregator.Http)).Body);
+
+        // A misspelt parameter on the cached page's query is still refused, not answered from the cache.
+        using var refused = await Aggregator.Http.GetAsync(new Uri($"/api/v1/latest?gateway={Gw}&channel=env1/&limt=5", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+    }
+
+    [Theory]
+    [InlineData("identity")]
+    [InlineData("gzip")]
+    public async Task A_client_that_hangs_up_mid_page_never_leaves_a_truncated_page_nor_an_error_for_the_others(string coding)
+    {
+        // The output cache keeps what the request that rendered a page wrote. A dashboard tab closed mid-download must not
+        // leave half a page for the next poller, nor fail the requests for the same page made meanwhile (with the
+        // cache's request locking they wait for the first one, and got its failure: a 500). Each round a new value (a
+        // new page version) is fetched first by a client with a tiny receive window (the server is still writing when
+        // it hangs up), then, while that one is in flight, by one that reads it all; then the first hangs up.
+        foreach (var chunk in Enumerable.Range(0, 5000).Chunk(500))
+        {
+            await PublishAsync(chunk.Select(i => ($"bulk/c{i:D4}", (long)i + 1, Now.AddSeconds(-600), (double)i)).ToArray());
+        }
+
+        var url = new Uri($"/api/v1/latest?gateway={Gw}&channel=bulk/&limit=5000", UriKind.Relative);
+        // Both clients send the same Accept-Encoding (none, or exactly "gzip"): the same cache entry.
+        using var client = new HttpClient(new SocketsHttpHandler
+        {
+            AutomaticDecompression = coding == "gzip" ? DecompressionMethods.GZip : DecompressionMethods.None,
+        }) { BaseAddress = Aggregator.Http.BaseAddress };
+        for (var round = 0; round < 10; round++)
+        {
+            await PublishAsync(($"bulk/c{round:D4}", 10_000 + round, Now.AddSeconds(-60 + round), -round));
+            Task<string> reader;
+            using (var quitter = new HttpClient(new SocketsHttpHandler
+            {
+                ConnectCallback = async (context, cancel) =>
+                {
+                    var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp) { ReceiveBufferSize = 2048 };
+                    await socket.ConnectAsync(context.DnsEndPoint, cancel);
+                    return new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
+                },
+            }) { BaseAddress = Aggregator.Http.BaseAddress })
+            {
+                if (coding != "identity")
+                {
+                    quitter.DefaultRequestHeaders.AcceptEncoding.ParseAdd(coding);
+                }
+
+                using var hungUp = await quitter.GetAsync(url, HttpCompletionOption.ResponseHeadersRead);
+                reader = client.GetStringAsync(url);
+                await Task.Delay(100);
+            }
+
+            using var page = JsonDocument.Parse(await reader);
+            Assert.Equal(5000, page.RootElement.GetProperty("readings").GetArrayLength());
+            using var next = JsonDocument.Parse(await client.GetStringAsync(url));
+            Assert.Equal(5000, next.RootElement.GetProperty("readings").GetArrayLength());
+        }
+    }
+
     [Theory]
     [InlineData("gzip")]
     [InlineData("br")]

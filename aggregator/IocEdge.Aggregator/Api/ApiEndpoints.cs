@@ -64,6 +64,7 @@ public static partial class ApiEndpoints
         services.AddSingleton<LatestRenderer>();
         services.AddSingleton<ApiMetrics>();
         services.AddApiResponseCompression();
+        services.AddLatestOutputCache();
         services.AddOpenApi("v1", o => o.AddDocumentTransformer((doc, _, _) =>
         {
             // The document is checked into the repository: nothing in it may depend on where this instance listens.
@@ -128,7 +129,8 @@ public static partial class ApiEndpoints
             .Produces<LatestResponse>(StatusCodes.Status200OK, "application/json")
             .Produces(StatusCodes.Status304NotModified)
             .ProducesProblem(StatusCodes.Status400BadRequest)
-            .ProducesProblem(StatusCodes.Status404NotFound);
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .CacheOutput(LatestOutputCache.PolicyName);
         read.MapGet("/gateways", Gateways).WithName("gateways")
             .WithSummary("Every gateway: online/offline, last seen, counters and its latest health (contract §5).");
         read.MapGet("/channels", Channels).WithName("channels")
@@ -238,6 +240,41 @@ public static partial class ApiEndpoints
 
         var next = more ? NextUrl(request, EncodeCursor(page[^1].Reading.Gateway, page[^1].Reading.Channel)) : null;
         return new LatestPage(page, time.GetUtcNow().UtcDateTime, next, renderer);
+    }
+
+    /// <summary>
+    /// The entity tag of the page a latest request asks for, from its raw query (<see cref="LatestOutputCache"/>'s key),
+    /// or null when the query is not one the cache should take (a malformed limit or cursor, a repeated parameter): the
+    /// endpoint then answers or refuses it as usual. A query the endpoint refuses otherwise gets a tag but is not kept
+    /// (only 200 answers are).
+    /// </summary>
+    internal static string? LatestTagOf(HttpRequest request, LiveFeed live, ApiOptions api)
+    {
+        var query = request.Query;
+        if (query["gateway"].Count > 1 || query["channel"].Count > 1 || query["limit"].Count > 1 || query["cursor"].Count > 1)
+        {
+            return null;
+        }
+
+        var limit = api.DefaultPageSize;
+        if (query["limit"] is [{ } l] && (!int.TryParse(l, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit < 1 || limit > api.MaxItemsPerResponse))
+        {
+            return null;
+        }
+
+        SeriesKey? after = null;
+        if (query["cursor"] is [{ } cursor])
+        {
+            if (DecodeCursor(cursor) is not [var g, var c])
+            {
+                return null;
+            }
+
+            after = new SeriesKey(g, c);
+        }
+
+        var (page, more) = live.Cache.Page(query["gateway"] is [{ } gw] ? gw : null, query["channel"] is [{ } ch] ? ch : null, after, limit);
+        return LatestTag(live.Cache, page, more).Tag.Value;
     }
 
     /// <summary>

@@ -39,7 +39,7 @@ internal sealed class LatestPage(IReadOnlyList<LatestCache.Entry> entries, DateT
         var response = httpContext.Response;
         response.StatusCode = StatusCodes.Status200OK;
         response.ContentType = ContentType;
-        var writer = new Utf8JsonWriter(response.BodyWriter, renderer.WriterOptions);
+        var writer = new Utf8JsonWriter(response.Body, renderer.WriterOptions);
         await using var _ = writer.ConfigureAwait(false);
         writer.WriteStartObject();
         writer.WriteString(renderer.GeneratedAt, generatedAt);

@@ -23,7 +23,10 @@ namespace IocEdge.Benchmarks.Api;
 /// bare Kestrel (slim builder) endpoint on another port returning the very same response bytes, measured by the same
 /// client, so the ratio shows what the API adds over the HTTP stack. Usage:
 /// <c>dotnet run -c Release --project tests/IocEdge.Benchmarks -- api-latency [--requests N] [--rate R] [--seconds S]
-/// [--prefill READINGS] [--encodings identity,gzip,br]</c>. <c>--encodings</c> (default identity,gzip) times each request once per content coding the client accepts. <c>--prefill</c> first stores that many readings of another gateway (1,000 channels, one
+/// [--prefill READINGS] [--encodings identity,gzip,br] [--wrk SECONDS]</c>. <c>--wrk</c> also times "latest, 50
+/// concurrent" with wrk (Debian's <c>wrk</c> package: C, one thread, 50 keep-alive connections, closed loop, the
+/// response bytes read but not decompressed) for that many seconds against the API and the baseline alternately, twice
+/// each: the in-process HttpClient shares the server's two cores, threads and garbage collector, wrk only the cores. <c>--encodings</c> (default identity,gzip) times each request once per content coding the client accepts. <c>--prefill</c> first stores that many readings of another gateway (1,000 channels, one
 /// reading every 10 s each, the newest a day old, 60,000 a commit straight into the store) so that the same requests
 /// can be timed on a store of 1 M and of 100 M readings (issue 15: "within 1.5x").
 /// </summary>
@@ -35,6 +38,7 @@ internal static class ApiLatencyTool
         var rate = ToolArgs.Int(args, "--rate", 10_000);
         var seconds = ToolArgs.Int(args, "--seconds", 5);
         var prefill = ToolArgs.Int(args, "--prefill", 0);
+        var wrkSeconds = ToolArgs.Int(args, "--wrk", 0);
         var encodings = (ToolArgs.String(args, "--encodings") ?? "identity,gzip").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         if (encodings.FirstOrDefault(c => c is not ("identity" or "gzip" or "br")) is { } unknown)
         {
@@ -119,6 +123,27 @@ internal static class ApiLatencyTool
                 await Row(report, $"latest 1000 ch, one at a time, {coding}", client, latestUrl, baseClient, $"/latest/{coding}", requests, 1);
                 await Row(report, $"latest 1000 ch, 50 concurrent, {coding}", client, latestUrl, baseClient, $"/latest/{coding}", requests, 50);
                 await Row(report, $"history 1 day 1 Hz step=1h, {coding}", client, historyUrl, baseClient, $"/history/{coding}", requests / 4, 1);
+            }
+        }
+
+        if (wrkSeconds > 0)
+        {
+            Console.WriteLine($"wrk, 1 thread, 50 connections, {wrkSeconds} s a run, API and baseline alternately (p99 from wrk --latency):");
+            foreach (var coding in encodings)
+            {
+                var api = new List<(double P50, double P99, double Rps)>();
+                var baseline = new List<(double P50, double P99, double Rps)>();
+                for (var run = 0; run < 2; run++)
+                {
+                    api.Add(await WrkAsync(new Uri(apiBase, latestUrl), coding, wrkSeconds));
+                    baseline.Add(await WrkAsync(new Uri(baseUri, $"/latest/{coding}"), coding, wrkSeconds));
+                }
+
+                foreach (var (a, b) in api.Zip(baseline))
+                {
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"{"latest 1000 ch, 50 concurrent (wrk), " + coding,-48} {a.P50,7:0.00}  {a.P99,7:0.00}  {b.P50,13:0.00}  {b.P99,13:0.00}  {a.P99 / b.P99,9:0.0}x   {a.Rps:N0} vs {b.Rps:N0} req/s"));
+                }
             }
         }
 
@@ -218,6 +243,40 @@ internal static class ApiLatencyTool
         }));
         Array.Sort(times);
         return times;
+    }
+
+    /// <summary>
+    /// Runs wrk against <paramref name="url"/> (asking for <paramref name="coding"/>) and returns its p50 and p99 in ms
+    /// and its requests/s. Throws when wrk is missing, fails, or saw non-2xx answers or socket errors.
+    /// </summary>
+    private static async Task<(double P50, double P99, double Rps)> WrkAsync(Uri url, string coding, int seconds)
+    {
+        var psi = new ProcessStartInfo("wrk") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { "-t1", "-c50", $"-d{seconds}s", "--latency", "-H", $"Accept-Encoding: {coding}", url.ToString() })
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        using var wrk = Process.Start(psi) ?? throw new InvalidOperationException("wrk did not start (apt-get install wrk)");
+        var output = await wrk.StandardOutput.ReadToEndAsync();
+        await wrk.WaitForExitAsync();
+        if (wrk.ExitCode != 0 || output.Contains("Non-2xx", StringComparison.Ordinal) || output.Contains("Socket errors", StringComparison.Ordinal))
+        {
+            throw new InvalidOperationException($"wrk {url}: exit {wrk.ExitCode}\n{output}{await wrk.StandardError.ReadToEndAsync()}");
+        }
+
+        double Percentile(string label)
+        {
+            var line = output.Split('\n').First(l => l.TrimStart().StartsWith(label, StringComparison.Ordinal)).Trim();
+            var value = line[label.Length..].Trim();
+            var unit = value.TrimStart("0123456789.".ToCharArray());
+            var number = double.Parse(value[..^unit.Length], CultureInfo.InvariantCulture);
+            return unit switch { "us" => number / 1000, "ms" => number, "s" => number * 1000, _ => throw new FormatException(line) };
+        }
+
+        var rps = double.Parse(output.Split('\n').First(l => l.StartsWith("Requests/sec:", StringComparison.Ordinal))["Requests/sec:".Length..].Trim(),
+            CultureInfo.InvariantCulture);
+        return (Percentile("50%"), Percentile("99%"), rps);
     }
 
     private static double Pct(double[] sorted, double p) => sorted[Math.Min(sorted.Length - 1, (int)(p * sorted.Length))];
