@@ -1,4 +1,7 @@
+using System.Buffers.Binary;
 using System.Collections.Concurrent;
+using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 
@@ -20,12 +23,22 @@ public sealed class IdentifierPool
     // value is never valid, so it is left to the validating slow path.
     private const int MaxPooledLength = 128;
 
-    private readonly ConcurrentDictionary<string, string> _strings = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, string>.AlternateLookup<ReadOnlySpan<char>> _lookup;
+    // Slots of the recently-read table below: a power of two, at most this many (32 KB of references).
+    private const int MaxRecentSlots = 4096;
+
+    private readonly ConcurrentDictionary<string, Entry> _strings = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Entry>.AlternateLookup<ReadOnlySpan<char>> _lookup;
     private readonly Func<string, bool> _isValid;
 
+    // The pooled entries last read, found by a hash of their raw UTF-8 bytes: a hit needs no UTF-16 transcoding and no
+    // dictionary lookup. Each slot holds null or an entry of _strings (so only validated strings), and a pair of slots
+    // (i, i ^ 1) is searched, so two ids whose hashes meet do not evict each other. Lossy by design: a miss takes the
+    // dictionary path, which then remembers the entry (no allocation: the entry and its bytes were made when pooled).
+    private readonly Entry?[] _recent;
+    private readonly int _recentShift;
+
     /// <param name="isValid">The validation a string must pass to be pooled (and that a pooled string has passed).</param>
-    /// <param name="capacity">Most distinct strings kept (each about 40 bytes plus twice its length).</param>
+    /// <param name="capacity">Most distinct strings kept (each about 120 bytes plus three times its length: the string, its bytes, an entry).</param>
     public IdentifierPool(Func<string, bool> isValid, int capacity)
     {
         ArgumentNullException.ThrowIfNull(isValid);
@@ -33,9 +46,12 @@ public sealed class IdentifierPool
         _isValid = isValid;
         Capacity = capacity;
         _lookup = _strings.GetAlternateLookup<ReadOnlySpan<char>>();
+        var slots = (int)Math.Min(MaxRecentSlots, BitOperations.RoundUpToPowerOf2((uint)Math.Max(capacity, 2)) * 2);
+        _recent = new Entry?[slots];
+        _recentShift = 64 - BitOperations.Log2((uint)slots);
     }
 
-    /// <summary>Channel ids (contract §2) of every decoder in the process; up to 16,384 (at most about 5 MB).</summary>
+    /// <summary>Channel ids (contract §2) of every decoder in the process; up to 16,384 (at most about 8 MB).</summary>
     public static IdentifierPool Channels { get; } = new(static s => Identifiers.IsValidChannelId(s), 16_384);
 
     /// <summary>Units (contract §4 vocabulary: printable ASCII, at most 16 characters) of every decoder; up to 4,096.</summary>
@@ -63,14 +79,41 @@ public sealed class IdentifierPool
 
         if (!reader.ValueIsEscaped && !reader.HasValueSequence && reader.ValueSpan.Length <= MaxPooledLength)
         {
-            Span<char> chars = stackalloc char[MaxPooledLength];
-            if (Encoding.UTF8.TryGetChars(reader.ValueSpan, chars, out var n) && _lookup.TryGetValue(chars[..n], out var pooled))
+            var utf8 = reader.ValueSpan;
+            var slot = Slot(utf8);
+            var recent = Volatile.Read(ref _recent[slot]);
+            if (recent is not null && utf8.SequenceEqual(recent.Utf8))
             {
-                return pooled;
+                return recent.Value;
+            }
+
+            var other = Volatile.Read(ref _recent[slot ^ 1]);
+            if (other is not null && utf8.SequenceEqual(other.Utf8))
+            {
+                return other.Value;
+            }
+
+            if (Lookup(utf8) is { } pooled)
+            {
+                if (pooled.Utf8 is not null)
+                {
+                    // Remember it where the next read looks first, in an empty slot of the pair if there is one.
+                    Volatile.Write(ref _recent[recent is not null && other is null ? slot ^ 1 : slot], pooled);
+                }
+
+                return pooled.Value;
             }
         }
 
         return Add(reader.GetString()!);
+    }
+
+    // Apart from Read so that its 256-byte buffer is not zeroed on every read, only on the ones that miss the table.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private Entry? Lookup(ReadOnlySpan<byte> utf8)
+    {
+        Span<char> chars = stackalloc char[MaxPooledLength];
+        return Encoding.UTF8.TryGetChars(utf8, chars, out var n) && _lookup.TryGetValue(chars[..n], out var pooled) ? pooled : null;
     }
 
     /// <summary>Returns the pooled instance of <paramref name="value"/>, adding it when valid; null when not valid.</summary>
@@ -79,7 +122,7 @@ public sealed class IdentifierPool
         ArgumentNullException.ThrowIfNull(value);
         if (_strings.TryGetValue(value, out var pooled))
         {
-            return pooled;
+            return pooled.Value;
         }
 
         if (!_isValid(value))
@@ -87,6 +130,39 @@ public sealed class IdentifierPool
             return null;
         }
 
-        return _strings.Count < Capacity ? _strings.GetOrAdd(value, value) : value;
+        return _strings.Count < Capacity ? _strings.GetOrAdd(value, static v => new Entry(v)).Value : value;
+    }
+
+    // Fibonacci hashing of the bytes eight at a time; the top bits of the last product (which depend on every byte) pick
+    // the slot, rounded down to the first of its pair.
+    private int Slot(ReadOnlySpan<byte> utf8)
+    {
+        const ulong Golden = 0x9E3779B97F4A7C15; // 2^64 / φ, rounded to odd (Knuth, TAOCP vol. 3, §6.4, multiplicative hashing)
+        var h = (ulong)utf8.Length;
+        while (utf8.Length >= 8)
+        {
+            h = (h ^ BinaryPrimitives.ReadUInt64LittleEndian(utf8)) * Golden;
+            utf8 = utf8[8..];
+        }
+
+        ulong tail = 0;
+        foreach (var b in utf8)
+        {
+            tail = (tail << 8) | b;
+        }
+
+        h = (h ^ tail) * Golden;
+        return (int)(h >> _recentShift) & ~1;
+    }
+
+    /// <summary>
+    /// A pooled string and, when it is ASCII (every id and unit the contract allows is), its bytes: the only UTF-8 spelling
+    /// of it, so equal bytes mean the same string. Non-ASCII strings are never put in the recently-read table.
+    /// </summary>
+    private sealed class Entry(string value)
+    {
+        public string Value { get; } = value;
+
+        public byte[]? Utf8 { get; } = Ascii.IsValid(value) ? Encoding.ASCII.GetBytes(value) : null;
     }
 }

@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.Json;
 
 namespace IocEdge.Protocols.Mqtt.Tests;
 
@@ -60,5 +61,82 @@ public sealed class IdentifierPoolTests
         Assert.NotNull(b);
         Assert.Null(pool.Add("ENV1/not-valid"));
         Assert.Equal(2, pool.Count);
+    }
+
+    // The text as a raw (unescaped) JSON string token, as a gateway writes it: the table's path, not the escaped one.
+    private static string? Read(IdentifierPool pool, string text)
+    {
+        var reader = new Utf8JsonReader(Encoding.UTF8.GetBytes("\"" + text + "\""));
+        reader.Read();
+        return pool.Read(ref reader);
+    }
+
+    [Fact]
+    public void Ids_that_meet_in_the_recently_read_table_each_come_back_as_themselves()
+    {
+        // 16 ids in a table of 32 slots, read in a shuffled order many times: several share a slot pair, and neighbours
+        // differ in one byte, at the 8-byte boundaries of the table's hash, or only in length.
+        var pool = new IdentifierPool(static s => Identifiers.IsValidChannelId(s), capacity: 16);
+        string[] ids =
+        [
+            "env1/a", "env1/b", "env2/a", "env1/aa", "env1/pm2_5", "env1/pm2_6", "env2/pm2_5", "env1/pm10", "abcdefgh",
+            "abcdefgi", "abcdefghabcdefgh", "abcdefghabcdefgi", "bbcdefghabcdefgh", "a", "b", "env1/relative_humidity",
+        ];
+        var pooled = ids.ToDictionary(id => id, id => pool.Add(id)!);
+        var random = new Random(13);
+
+        for (var round = 0; round < 200; round++)
+        {
+            var id = ids[random.Next(ids.Length)];
+            var read = Read(pool, id);
+
+            Assert.Equal(id, read);
+            Assert.Same(pooled[id], read);
+        }
+
+        Assert.Equal(ids.Length, pool.Count);
+    }
+
+    [Fact]
+    public void Many_more_ids_than_table_slots_still_come_back_as_themselves()
+    {
+        var pool = new IdentifierPool(static s => Identifiers.IsValidChannelId(s), capacity: 20_000);
+        var ids = Enumerable.Range(0, 12_000).Select(i => $"dev{i % 97}/p{i}").ToArray();
+
+        for (var pass = 0; pass < 3; pass++)
+        {
+            foreach (var id in ids)
+            {
+                Assert.Equal(id, Read(pool, id));
+            }
+        }
+
+        Assert.Equal(ids.Length, pool.Count);
+    }
+
+    [Fact]
+    public void An_invalid_id_is_refused_after_its_valid_twin_was_read_from_the_table()
+    {
+        var pool = new IdentifierPool(static s => Identifiers.IsValidChannelId(s), capacity: 16);
+        Assert.Equal("env1/ok", Read(pool, "env1/ok"));
+        Assert.Equal("env1/ok", Read(pool, "env1/ok")); // now in the table
+
+        Assert.Null(Read(pool, "env1/OK"));
+        Assert.Null(Read(pool, "env1/ok "));
+        Assert.Null(Read(pool, "env1/"));
+        Assert.Equal(1, pool.Count);
+    }
+
+    [Fact]
+    public void Non_ascii_strings_a_permissive_pool_accepts_come_back_as_themselves()
+    {
+        var pool = new IdentifierPool(static _ => true, capacity: 8);
+
+        foreach (var text in new[] { "caf\u00e9", "café", "\uFFFD", "\uD83D\uDE00", "cafe" })
+        {
+            var expected = JsonSerializer.Deserialize<string>("\"" + text + "\"")!;
+            Assert.Equal(expected, Read(pool, expected));
+            Assert.Equal(expected, Read(pool, expected));
+        }
     }
 }
