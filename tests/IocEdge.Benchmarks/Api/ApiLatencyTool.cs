@@ -284,7 +284,10 @@ internal static class ApiLatencyTool
     // Readings submitted at `rate`/s in 10 ms batches; the time from submission to the reading's event on the SSE stream.
     private static async Task PublishToVisibleAsync(WebApplication app, IngestPipeline pipeline, HttpClient http, int rate, int seconds, Func<long> nextSeq)
     {
-        _ = app;
+        // What the store was doing meanwhile (a fold falling behind, a backstop fold, a large WAL), to tell a slow window's cause.
+        var store = app.Services.GetRequiredService<IReadingStore>() as ReadingStore;
+        var (unfoldedBefore, backstopsBefore) = (store?.UnfoldedReadings ?? 0, store?.BackstopFolds ?? 0);
+        var (pauseBefore, gen2Before, heapBefore) = (GC.GetTotalPauseDuration(), GC.CollectionCount(2), GC.GetGCMemoryInfo().HeapSizeBytes);
         using var request = new HttpRequestMessage(HttpMethod.Get, "/api/v1/stream?gateway=gw-bench&channel=sse/");
         using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
         using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
@@ -335,7 +338,16 @@ internal static class ApiLatencyTool
         var sorted = latencies.ToArray();
         Array.Sort(sorted);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"SSE publish-to-visible at {rate}/s for {seconds} s: {sorted.Length} of {total} events seen, p50 {Pct(sorted, 0.5):0.00} ms, p99 {Pct(sorted, 0.99):0.00} ms (submission to the pipeline -> event read by an HttpClient on the stream)"));
+            $"SSE publish-to-visible at {rate}/s for {seconds} s: {sorted.Length} of {total} events seen, p50 {Pct(sorted, 0.5):0.00} ms, p99 {Pct(sorted, 0.99):0.00} ms, max {sorted[^1]:0.00} ms (submission to the pipeline -> event read by an HttpClient on the stream)"));
+        if (store is not null)
+        {
+            Console.WriteLine($"  store during the window: unfolded readings {unfoldedBefore:N0} -> {store.UnfoldedReadings:N0}, backstop folds {store.BackstopFolds - backstopsBefore}");
+        }
+
+        // The process's garbage collector meanwhile (the tool, its clients and the aggregator share it).
+        var info = GC.GetGCMemoryInfo(GCKind.Any);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"  GC during the window: paused {(GC.GetTotalPauseDuration() - pauseBefore).TotalMilliseconds:0} ms in all, {GC.CollectionCount(2) - gen2Before} gen2 collection(s), the last GC's pause {info.PauseDurations[0].TotalMilliseconds:0.0} ms (gen{info.Generation}, {info.PauseTimePercentage:0.0} % of time in pauses since start); heap {heapBefore / 1e6:N0} -> {info.HeapSizeBytes / 1e6:N0} MB"));
     }
 
 }
