@@ -659,6 +659,35 @@ public sealed class PostgresStoreTests(PostgresFixture postgres)
     }
 
     [Fact]
+    public async Task A_status_whose_software_holds_a_NUL_is_stored_like_SQLite_does_and_fails_no_commit()
+    {
+        // A gateway's status (contract §5) whose software string holds U+0000 ("\u0000" in its JSON): the decoder takes
+        // it, SQLite stores it, but PostgreSQL's text cannot hold a NUL. The store sent it as it came: the status write
+        // failed (22021), which failed the whole group commit it was in (every other gateway's batches of that commit
+        // were refused too), dropped the write connection, disconnected the gateway and turned /healthz to 503; the
+        // gateway's status could never be stored. Stored now without the NUL.
+        var cs = await postgres.Server.CreateDatabaseAsync();
+        using var dir = new TempDirectory("aggregator-pg-status");
+        await using var aggregator = await TestAggregator.StartAsync(dir.Path, b => b.Configuration.AddInMemoryCollection([
+            new("Aggregator:Store:Engine", "postgresql"),
+            new("Aggregator:Store:ConnectionString", cs),
+        ]));
+        using var odd = new MqttClientFactory().CreateMqttClient();
+        await odd.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", aggregator.MqttPort).WithClientId("gw-odd").Build());
+        var status = await odd.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(Topics.Status("gw-odd")).WithPayload(
+                System.Text.Encoding.UTF8.GetBytes($$"""{"v":1,"gateway":"gw-odd","state":"online","ts":"{{ReadingBatchJson.FormatTimestamp(DateTimeOffset.UtcNow)}}","software":"0.1.0\u0000"}"""))
+            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
+        Assert.True(status.IsSuccess, status.ReasonCode + " " + status.ReasonString);
+        using (var health = await aggregator.Http.GetAsync(new Uri("/healthz", UriKind.Relative)))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.OK, health.StatusCode);
+        }
+
+        var gateway = Assert.Single(aggregator.Store.Gateways(), g => g.Gateway == "gw-odd");
+        Assert.Equal(("online", "0.1.0"), (gateway.State, gateway.Software));
+    }
+
+    [Fact]
     public async Task An_unreachable_server_at_start_up_is_one_line_exit_69_without_the_password_or_a_stack_trace()
     {
         var port = FreePort.Next(); // nothing listens there
