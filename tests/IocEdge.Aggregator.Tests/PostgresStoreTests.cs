@@ -543,6 +543,151 @@ public sealed class PostgresStoreTests(PostgresFixture postgres)
     }
 
     [Fact]
+    public async Task Write_connections_killed_while_gateways_publish_lose_nothing_and_acknowledge_only_what_is_stored()
+    {
+        // Wave 13: a running aggregator (two write connections) takes 16 gateways' batches while the test kills one of its
+        // writers' server backends every 100-200 ms. A gateway resends a batch until it is acknowledged (as its outbox
+        // does). Each acknowledged batch is in the database when its PUBACK arrives; in the end every reading is stored
+        // once, the counters say so, and latest and rollups equal the stored readings.
+        var cs = await postgres.Server.CreateDatabaseAsync();
+        var db = new Npgsql.NpgsqlConnectionStringBuilder(cs).Database!;
+        using var dir = new TempDirectory("aggregator-pg-kill");
+        await using var aggregator = await TestAggregator.StartAsync(dir.Path, b => b.Configuration.AddInMemoryCollection([
+            new("Aggregator:Store:Engine", "postgresql"),
+            new("Aggregator:Store:ConnectionString", cs),
+            new("Aggregator:Store:WriteConnections", "2"),
+        ]));
+        const int Gateways = 16, Messages = 30, PerMessage = 20;
+        var t0 = DateTimeOffset.UtcNow.AddMinutes(-30);
+        await using var check = new Npgsql.NpgsqlConnection(cs);
+        await check.OpenAsync();
+        var checkLock = new SemaphoreSlim(1);
+        var notStoredAtAck = new System.Collections.Concurrent.ConcurrentBag<string>();
+        var refusals = 0;
+
+        async Task PublishAsync(int g)
+        {
+            var id = $"gw-k{g:D2}";
+            using var client = new MqttClientFactory().CreateMqttClient();
+            for (var m = 0; m < Messages; m++)
+            {
+                var batch = new ReadingBatch(id, "s1", Enumerable.Range(1 + (m * PerMessage), PerMessage).Select(q => new SequencedReading(q,
+                    new Reading($"env1/ch{q % 2}", t0.AddSeconds(q), q + (g * 0.5), "ug/m3", Quality.Good))).ToArray());
+                while (true)
+                {
+                    try
+                    {
+                        if (!client.IsConnected)
+                        {
+                            await client.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", aggregator.MqttPort).WithClientId(id).Build());
+                        }
+
+                        var ack = await client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(Topics.Readings(id))
+                            .WithPayload(ReadingBatchJson.Encode(batch)).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
+                        if (ack.IsSuccess)
+                        {
+                            break;
+                        }
+
+                        Interlocked.Increment(ref refusals);
+                    }
+                    catch (MQTTnet.Exceptions.MqttCommunicationException)
+                    {
+                    }
+
+                    await Task.Delay(50);
+                }
+
+                await checkLock.WaitAsync();
+                try
+                {
+                    await using var cmd = new Npgsql.NpgsqlCommand("""
+                        SELECT count(*) FROM readings r JOIN streams s ON s.id = r.stream_id
+                        WHERE s.gateway = @g AND s.stream = 's1' AND r.seq BETWEEN @lo AND @hi
+                        """, check);
+                    cmd.Parameters.AddWithValue("g", id);
+                    cmd.Parameters.AddWithValue("lo", (long)(1 + (m * PerMessage)));
+                    cmd.Parameters.AddWithValue("hi", (long)((m + 1) * PerMessage));
+                    if ((long)(await cmd.ExecuteScalarAsync())! != PerMessage)
+                    {
+                        notStoredAtAck.Add($"{id} message {m}");
+                    }
+                }
+                finally
+                {
+                    checkLock.Release();
+                }
+            }
+        }
+
+        using var stop = new CancellationTokenSource();
+        var kills = 0;
+        var killer = Task.Run(async () =>
+        {
+            var random = new Random(7);
+            await using var admin = new Npgsql.NpgsqlConnection(cs);
+            await admin.OpenAsync();
+            while (!stop.IsCancellationRequested)
+            {
+                await Task.Delay(random.Next(100, 200));
+                await using var kill = new Npgsql.NpgsqlCommand(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = @d AND application_name = @a", admin);
+                kill.Parameters.AddWithValue("d", db);
+                kill.Parameters.AddWithValue("a", $"iocedge-aggregator writer {random.Next(1, 3)}");
+                kills += (int)(long)(await kill.ExecuteScalarAsync())!;
+            }
+        });
+        await Task.WhenAll(Enumerable.Range(0, Gateways).Select(g => Task.Run(() => PublishAsync(g))));
+        await stop.CancelAsync();
+        await killer;
+
+        Assert.True(kills > 5, $"only {kills} writer backends killed");
+        Assert.Empty(notStoredAtAck);
+        const long Each = Messages * PerMessage;
+        Assert.Equal($"{Gateways * Each} {Gateways * Each}", (await postgres.Server.SqlAsync(db,
+            "SELECT count(*) || ' ' || count(DISTINCT (stream_id, seq)) FROM readings")).Trim());
+        var gateways = aggregator.Store.Gateways();
+        Assert.Equal(Gateways, gateways.Count);
+        Assert.All(gateways, g => Assert.Equal(Each, g.Readings));
+        await AssertRollupsAndLatestMatchReadingsAsync(db);
+        // The API's latest (the live cache) equals the store's.
+        foreach (var g in gateways)
+        {
+            var api = await aggregator.LatestAsync(g.Gateway);
+            Assert.Equal(aggregator.Store.Latest(g.Gateway).Select(l => (l.Channel, l.Value)), api.Select(a => (a.Key, a.Value.Value)).OrderBy(a => a.Key, StringComparer.Ordinal));
+        }
+    }
+
+    [Fact]
+    public async Task A_status_whose_software_holds_a_NUL_is_stored_like_SQLite_does_and_fails_no_commit()
+    {
+        // A gateway's status (contract §5) whose software string holds U+0000 ("\u0000" in its JSON): the decoder takes
+        // it, SQLite stores it, but PostgreSQL's text cannot hold a NUL. The store sent it as it came: the status write
+        // failed (22021), which failed the whole group commit it was in (every other gateway's batches of that commit
+        // were refused too), dropped the write connection, disconnected the gateway and turned /healthz to 503; the
+        // gateway's status could never be stored. Stored now without the NUL.
+        var cs = await postgres.Server.CreateDatabaseAsync();
+        using var dir = new TempDirectory("aggregator-pg-status");
+        await using var aggregator = await TestAggregator.StartAsync(dir.Path, b => b.Configuration.AddInMemoryCollection([
+            new("Aggregator:Store:Engine", "postgresql"),
+            new("Aggregator:Store:ConnectionString", cs),
+        ]));
+        using var odd = new MqttClientFactory().CreateMqttClient();
+        await odd.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", aggregator.MqttPort).WithClientId("gw-odd").Build());
+        var status = await odd.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(Topics.Status("gw-odd")).WithPayload(
+                System.Text.Encoding.UTF8.GetBytes($$"""{"v":1,"gateway":"gw-odd","state":"online","ts":"{{ReadingBatchJson.FormatTimestamp(DateTimeOffset.UtcNow)}}","software":"0.1.0\u0000"}"""))
+            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
+        Assert.True(status.IsSuccess, status.ReasonCode + " " + status.ReasonString);
+        using (var health = await aggregator.Http.GetAsync(new Uri("/healthz", UriKind.Relative)))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.OK, health.StatusCode);
+        }
+
+        var gateway = Assert.Single(aggregator.Store.Gateways(), g => g.Gateway == "gw-odd");
+        Assert.Equal(("online", "0.1.0"), (gateway.State, gateway.Software));
+    }
+
+    [Fact]
     public async Task An_unreachable_server_at_start_up_is_one_line_exit_69_without_the_password_or_a_stack_trace()
     {
         var port = FreePort.Next(); // nothing listens there

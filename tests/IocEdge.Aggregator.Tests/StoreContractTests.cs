@@ -227,3 +227,13 @@ public sealed class PostgresCollection : ICollectionFixture<PostgresFixture>
 {
     public const string Name = "PostgreSQL server";
 }
+
+/// <summary>The same contract with one write connection (Store:WriteConnections=1): no commit is split.</summary>
+[Collection(PostgresCollection.Name)]
+[Trait(Traits.Category, Traits.Integration)]
+[Trait(Traits.Acceptance, "aggregator")]
+public sealed class PostgresOneConnectionStoreContractTests(PostgresFixture postgres) : StoreContractTests
+{
+    protected override IReadingStore Open() =>
+        new PostgresReadingStore(postgres.Server.CreateDatabaseAsync().GetAwaiter().GetResult(), NullLogger<PostgresReadingStore>.Instance, writeConnections: 1);
+}

@@ -797,7 +797,12 @@ public sealed class PostgresReadingStore : IReadingStore
                 cmd.Parameters.AddWithValue("f", tsStatus == TimestampStatus.Future ? 1L : 0L);
                 cmd.Parameters.AddWithValue("o", tsStatus == TimestampStatus.TooOld ? 1L : 0L);
                 cmd.Parameters.AddWithValue("e", tsStatus == TimestampStatus.BeforeEpoch ? 1L : 0L);
-                cmd.Parameters.Add(new NpgsqlParameter("sw", NpgsqlDbType.Text) { Value = (object?)status.Software ?? DBNull.Value });
+                // PostgreSQL's text holds no U+0000, which a status's JSON may carry ("\u0000"): sent as it came, the write
+                // failed, and with it the group commit it was in, every time the gateway sent its status again.
+                cmd.Parameters.Add(new NpgsqlParameter("sw", NpgsqlDbType.Text)
+                {
+                    Value = (object?)status.Software?.Replace("\0", string.Empty, StringComparison.Ordinal) ?? DBNull.Value,
+                });
                 cmd.Parameters.Add(new NpgsqlParameter("p", NpgsqlDbType.Bigint) { Value = (object?)status.OutboxPending ?? DBNull.Value });
                 cmd.Parameters.Add(new NpgsqlParameter("h", NpgsqlDbType.Text) { Value = (object?)healthJson ?? DBNull.Value });
                 cmd.Parameters.AddWithValue("ha", receivedAt.ToUnixTimeMilliseconds());
