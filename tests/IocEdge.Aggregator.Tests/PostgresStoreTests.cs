@@ -340,6 +340,7 @@ public sealed class PostgresStoreTests(PostgresFixture postgres)
         Assert.NotEqual(22.0, live.Cache.Get(second, "env1/pm2_5")?.Value);
         Assert.Equal(1, metrics.StoreFailures);
         Assert.Equal(1, metrics.Stored);
+        Assert.True(metrics.LastCommitFailed, "/healthz must report a commit that was only partly stored (503)");
 
         // The second gateway sends again (seqs 2 and 3): stored now; the first's resend of 3 is a duplicate.
         var again = store.Store([Of(first, 3, 12), Of(second, 2, 21), Of(second, 3, 22)], Now);

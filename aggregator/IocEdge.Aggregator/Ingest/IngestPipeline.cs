@@ -126,13 +126,16 @@ public sealed class IngestPipeline : BackgroundService
         catch (PartialCommitException ex)
         {
             // Some of the commit's transactions failed (PostgreSQL with several write connections): what was committed is
-            // acknowledged and shown as usual, the rest fails like a whole failed commit.
-            _metrics.StoreFailure();
+            // acknowledged and shown as usual, the rest fails like a whole failed commit. The failure is recorded after
+            // the committed part, so that /healthz reports it (503) until a whole commit succeeds again.
             CommitPart(pending, ex, receivedAt);
+            _metrics.StoreFailure();
             return;
         }
-        catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or IOException)
+        catch (Exception ex) when (ex is not OutOfMemoryException)
         {
+            // Any failure of the store (SQLite, PostgreSQL, I/O, or one nobody foresaw) fails this commit's senders, who
+            // send again; the writer loop goes on with the next commit.
             _metrics.StoreFailure();
             foreach (var w in pending)
             {

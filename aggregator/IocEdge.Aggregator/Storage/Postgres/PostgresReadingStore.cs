@@ -338,9 +338,9 @@ public sealed class PostgresReadingStore : IReadingStore
                     {
                         outcomes[slot] = (Guarded(() => StoreLane(lane, own, receivedAt), lane), null);
                     }
-                    catch (Exception ex) when (ex is IOException)
+                    catch (Exception ex)
                     {
-                        outcomes[slot] = (null, ex);
+                        outcomes[slot] = (null, ex); // any failure: reported below as a partial commit, or rethrown as it is
                     }
                 }));
             }
@@ -374,7 +374,7 @@ public sealed class PostgresReadingStore : IReadingStore
 
             if (results.All(r => r is null))
             {
-                throw first;
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(first); // as one connection would have thrown it
             }
 
             throw new PartialCommitException(first.Message, results, first);
