@@ -1,8 +1,10 @@
+using IocEdge.Protocols.Mqtt;
 using IocEdge.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using MQTTnet;
 using MQTTnet.Formatter;
+using MQTTnet.Protocol;
 
 namespace IocEdge.Aggregator.Tests;
 
@@ -38,6 +40,19 @@ public abstract class AggregatorClientTests(string directoryName, string clientI
         }
 
         await Client.ConnectAsync(options.Build());
+    }
+
+    /// <summary>
+    /// Publishes one readings message of the client's gateway (stream s1, unit degC, quality good) at QoS 1 and asserts
+    /// its PUBACK is a success, so that the readings are stored (and in the latest cache) when it returns.
+    /// </summary>
+    protected async Task PublishAsync(params (string Channel, long Seq, DateTimeOffset Ts, double Value)[] readings)
+    {
+        var batch = new ReadingBatch(clientId, "s1", readings.Select(r => new SequencedReading(r.Seq,
+            new Reading(r.Channel, r.Ts, r.Value, "degC", Quality.Good))).ToArray());
+        var result = await Client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(Topics.Readings(clientId))
+            .WithPayload(ReadingBatchJson.Encode(batch)).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
+        Assert.True(result.IsSuccess, result.ReasonCode + " " + result.ReasonString);
     }
 
     public async Task DisposeAsync()

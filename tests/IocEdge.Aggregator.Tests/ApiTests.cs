@@ -28,15 +28,6 @@ public sealed class ApiTests() : AggregatorClientTests("aggregator-api", Gw)
 
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
-    private async Task PublishAsync(params (string Channel, long Seq, DateTimeOffset Ts, double Value)[] readings)
-    {
-        var batch = new ReadingBatch(Gw, "s1", readings.Select(r => new SequencedReading(r.Seq,
-            new Reading(r.Channel, r.Ts, r.Value, "degC", Quality.Good))).ToArray());
-        var result = await Client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(Topics.Readings(Gw))
-            .WithPayload(ReadingBatchJson.Encode(batch)).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
-        Assert.True(result.IsSuccess, result.ReasonCode + " " + result.ReasonString);
-    }
-
     private async Task<(HttpStatusCode Status, string? MediaType, JsonElement Body)> GetAsync(string path)
     {
         using var response = await Aggregator.Http.GetAsync(new Uri(path, UriKind.Relative));

@@ -1,8 +1,5 @@
 using System.Net;
-using IocEdge.Protocols.Mqtt;
 using IocEdge.Testing;
-using MQTTnet;
-using MQTTnet.Protocol;
 
 namespace IocEdge.Aggregator.Tests;
 
@@ -24,15 +21,6 @@ public sealed class AloneCollection
 public sealed class LatestCacheMemoryTests() : AggregatorClientTests("aggregator-cache-memory", Gw)
 {
     private const string Gw = "gw-api";
-
-    private async Task PublishAsync(params (string Channel, long Seq, DateTimeOffset Ts, double Value)[] readings)
-    {
-        var batch = new ReadingBatch(Gw, "s1", readings.Select(r => new SequencedReading(r.Seq,
-            new Reading(r.Channel, r.Ts, r.Value, "degC", Quality.Good))).ToArray());
-        var result = await Client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(Topics.Readings(Gw))
-            .WithPayload(ReadingBatchJson.Encode(batch)).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
-        Assert.True(result.IsSuccess, result.ReasonCode + " " + result.ReasonString);
-    }
 
     [Fact]
     public async Task Many_distinct_latest_requests_never_hold_more_memory_than_the_output_cache_bound()

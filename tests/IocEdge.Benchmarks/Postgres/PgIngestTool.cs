@@ -33,10 +33,10 @@ internal static class PgIngestTool
 
     public static async Task<int> RunAsync(string[] args)
     {
-        int gateways = Arg(args, "--gateways", 100), perMessage = Arg(args, "--per-message", 200);
-        int commits = Arg(args, "--commits", 25), rounds = Arg(args, "--rounds", 5);
+        int gateways = ToolArgs.Int(args, "--gateways", 100), perMessage = ToolArgs.Int(args, "--per-message", 200);
+        int commits = ToolArgs.Int(args, "--commits", 25), rounds = ToolArgs.Int(args, "--rounds", 5);
         var profile = args.Contains("--profile");
-        var writers = Arg(args, "--writers", PostgresReadingStore.DefaultWriteConnections);
+        var writers = ToolArgs.Int(args, "--writers", PostgresReadingStore.DefaultWriteConnections);
         if (profile && writers != 1)
         {
             Console.Error.WriteLine("pg-ingest: --profile times one connection's sections: add --writers 1");
@@ -209,11 +209,5 @@ internal static class PgIngestTool
     {
         var sorted = values.Order().ToList();
         return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[(sorted.Count / 2) - 1] + sorted[sorted.Count / 2]) / 2;
-    }
-
-    private static int Arg(string[] args, string name, int fallback)
-    {
-        var i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
     }
 }

@@ -297,8 +297,11 @@ public sealed class PostgresReadingStore : IReadingStore
         ArgumentNullException.ThrowIfNull(batches);
         lock (_writeLock)
         {
+            var timings = _lanes.Length == 1 ? Timings : null;
+            var mark = timings is null ? 0 : Stopwatch.GetTimestamp();
             var days = Days(batches, receivedAt);
             Guarded(() => EnsurePartitions(days), _lanes[0]);
+            timings?.Lap(PostgresSection.Partitions, mark);
             var parts = new List<int>?[_lanes.Length];
             var busy = 0;
             for (var b = 0; b < batches.Count; b++)

@@ -10,7 +10,10 @@ internal enum PostgresSection
     /// <summary>Pass 1 in C#: stream and series ids (cached after the first commit), keys repeated within the commit.</summary>
     Rows,
 
-    /// <summary>The partitions of the commit's days (a cached check after the first commit of a day).</summary>
+    /// <summary>
+    /// The commit's days and their partitions (a cached check after the first commit of a day), before the write
+    /// connections' parts (since wave 13, in a transaction of their own).
+    /// </summary>
     Partitions,
 
     /// <summary>
